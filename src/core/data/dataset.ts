@@ -13,3 +13,25 @@ export interface Dataset {
 export function featureSize(dataset: Pick<Dataset, 'inputShape'>): number {
   return dataset.inputShape.reduce((a, b) => a * b, 1);
 }
+
+/** A new dataset holding copies of the given examples, in the given order. */
+export function subset(dataset: Dataset, indices: ArrayLike<number>): Dataset {
+  const size = featureSize(dataset);
+  const features = new Float32Array(indices.length * size);
+  const labels = new Uint8Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const index = indices[i];
+    if (!Number.isInteger(index) || index < 0 || index >= dataset.count) {
+      throw new RangeError(`subset: index ${index} is outside the dataset's 0..${dataset.count - 1}`);
+    }
+    features.set(dataset.features.subarray(index * size, (index + 1) * size), i * size);
+    labels[i] = dataset.labels[index];
+  }
+  return {
+    features,
+    labels,
+    count: indices.length,
+    inputShape: [...dataset.inputShape],
+    numClasses: dataset.numClasses,
+  };
+}
