@@ -1,0 +1,513 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Server as SocketServer, type Socket } from 'socket.io';
+import { applyUpdate, createAccumulator, meanUpdate, type Accumulator } from '../src/core/aggregate/index.js';
+import {
+  challengeMessage,
+  fingerprintHex,
+  getSodium,
+  loadOrCreateIdentity,
+  sign,
+  type Identity,
+} from '../src/core/crypto/index.js';
+import type { Dataset } from '../src/core/data/dataset.js';
+import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights, type ModelSpec } from '../src/core/model/index.js';
+import { addGaussianNoise, clipToNorm, computeRdp, DEFAULT_ORDERS, epsilonFromRdp } from '../src/core/privacy/index.js';
+import { encodeFrame } from '../src/core/protocol/frame.js';
+import { encodeInvite, inviteLink } from '../src/core/protocol/invite.js';
+import {
+  EVENTS,
+  HelloRequestSchema,
+  PROTOCOL_VERSION,
+  roundStartSigningContext,
+  UpdateHeaderSchema,
+  asBytes,
+  type HelloResponse,
+  type RoundResult,
+  type RoundSettings,
+  type RoundStart,
+  type UpdateAck,
+} from '../src/core/protocol/messages.js';
+import { evaluate, selectBackend } from '../src/core/train/index.js';
+import type * as tf from '@tensorflow/tfjs';
+import { selectCohort, secureUniform, type Uniform } from './cohort.js';
+import type { ServerConfig } from './config.js';
+import { loadOrCreateToken, tokensEqual } from './token.js';
+import type { Logger } from './logger.js';
+import { StateStore, type ServerState } from './state.js';
+import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
+
+/** Named states of the round state machine; every waiting state has a deadline. */
+export type RoundPhase = 'waiting-for-clients' | 'training' | 'aggregating' | 'idle' | 'done';
+
+interface Member {
+  clientId: string;
+  signPublicKey: Uint8Array;
+  boxPublicKey: Uint8Array;
+  numExamples: number;
+  socket: Socket | null;
+}
+
+interface OpenRound {
+  round: number;
+  cohort: Set<string>;
+  received: Set<string>;
+  accumulator: Accumulator;
+  expectedCohortSize: number;
+  deadline: number;
+  /** Resolves early once every cohort member has answered. */
+  allIn: () => void;
+}
+
+export interface AggregatorOptions {
+  config: ServerConfig;
+  logger: Logger;
+  /** Held-out data for evaluation; when absent, `config.evaluation` is loaded by the caller. */
+  evaluationData?: Dataset;
+  /** Seeded uniform source for cohort sampling (simulation); secure randomness otherwise. */
+  uniform?: Uniform;
+}
+
+export interface AggregatorEvents {
+  round: [RoundResult];
+  progress: [{ round: number; received: number; cohort: number }];
+  abort: [{ round: number; reason: string }];
+  done: [ServerState];
+}
+
+/**
+ * The aggregation server: admits clients that hold the invite token, runs rounds (cohort by
+ * Poisson sampling, broadcast signed global weights, collect sealed updates until every cohort
+ * member answered or the deadline passed, aggregate, checkpoint, broadcast the result).
+ */
+export class Aggregator extends EventEmitter<AggregatorEvents> {
+  private readonly http: HttpServer;
+  private readonly io: SocketServer;
+  private readonly members = new Map<string, Member>();
+  private readonly store: StateStore;
+  private phase: RoundPhase = 'idle';
+  private open: OpenRound | null = null;
+  private global: Float32Array;
+  private state: ServerState;
+  private stopped = false;
+  private url = '';
+
+  private constructor(
+    private readonly options: AggregatorOptions,
+    private readonly identity: Identity,
+    private readonly token: string,
+    private readonly fingerprint: string,
+    private readonly spec: ModelSpec,
+    private readonly model: tf.LayersModel,
+    initial: { state: ServerState; weights: Float32Array },
+  ) {
+    super();
+    this.store = new StateStore(options.config.stateDir);
+    this.state = initial.state;
+    this.global = initial.weights;
+    this.http = createServer((_req, res) => {
+      res.writeHead(404).end();
+    });
+    this.io = new SocketServer(this.http, {
+      // Large enough for one sealed update of this model plus its header, no larger.
+      maxHttpBufferSize: sealedUpdateBytes(this.global.length) + 64 * 1024,
+      serveClient: false,
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  static async create(options: AggregatorOptions): Promise<Aggregator> {
+    const { config, logger } = options;
+    const backend = await selectBackend();
+    logger('info', 'backend', { backend: backend.label });
+    const identity = await loadOrCreateIdentity(join(config.stateDir, 'identity.json'));
+    const token = config.inviteToken ?? (await loadOrCreateToken(join(config.stateDir, 'invite-token')));
+    const fingerprint = await fingerprintHex(identity);
+    const spec = modelSpecFor(config.model);
+    const seed = config.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const model = buildModel(spec, { seed });
+    const store = new StateStore(config.stateDir);
+    const saved = await store.load();
+    let initial: { state: ServerState; weights: Float32Array };
+    if (saved) {
+      if (saved.federationId !== config.federationId) {
+        throw new Error(
+          `state in ${config.stateDir} belongs to federation ${saved.federationId}, not ${config.federationId}`,
+        );
+      }
+      const weights = await store.loadCheckpoint(saved.completedRound, getFlatWeights(model).length);
+      initial = { state: saved, weights };
+      logger('info', 'resumed', { completedRound: saved.completedRound, stateDir: config.stateDir });
+    } else {
+      initial = {
+        state: { federationId: config.federationId, completedRound: 0, accountant: [], results: [] },
+        weights: getFlatWeights(model),
+      };
+      await store.commit(initial.state, initial.weights);
+    }
+    return new Aggregator(options, identity, token, fingerprint, spec, model, initial);
+  }
+
+  get config(): ServerConfig {
+    return this.options.config;
+  }
+
+  private get log(): Logger {
+    return this.options.logger;
+  }
+
+  get modelLength(): number {
+    return this.global.length;
+  }
+
+  get globalWeights(): Float32Array {
+    return this.global;
+  }
+
+  get currentPhase(): RoundPhase {
+    return this.phase;
+  }
+
+  get serverState(): ServerState {
+    return this.state;
+  }
+
+  get inviteCode(): string {
+    return encodeInvite({ fingerprintHex: this.fingerprint, token: this.token });
+  }
+
+  get inviteLink(): string {
+    return inviteLink(this.url, { fingerprintHex: this.fingerprint, token: this.token });
+  }
+
+  get serverUrl(): string {
+    return this.url;
+  }
+
+  async listen(): Promise<string> {
+    const { host, port } = this.config;
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => resolve());
+    });
+    const address = this.http.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `http://${shownHost}:${address.port}`;
+    this.log('info', 'listening', { url: this.url, federationId: this.config.federationId });
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.open?.allIn();
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+  }
+
+  /** Resolves once `count` clients are connected; rejects at the deadline. */
+  async waitForConnected(count: number, timeoutMs: number): Promise<void> {
+    if (!(await this.waitFor(() => this.connectedIds().length >= count, timeoutMs))) {
+      throw new Error(`only ${this.connectedIds().length} of ${count} clients connected within ${timeoutMs / 1000} s`);
+    }
+  }
+
+  private roundSettings(): RoundSettings {
+    return {
+      training: this.config.training,
+      dp: this.config.dp,
+      samplingRate: this.config.cohort.samplingRate,
+    };
+  }
+
+  private connectedIds(): string[] {
+    return [...this.members.values()].filter((m) => m.socket?.connected).map((m) => m.clientId);
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  private onConnection(socket: Socket): void {
+    let clientId: string | null = null;
+    socket.on(EVENTS.hello, async (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return this.reject(socket, 'malformed', 'hello without acknowledgement');
+      const reply = await this.onHello(socket, raw);
+      if (reply.ok) clientId = reply.clientId;
+      ack(reply);
+    });
+    socket.on(EVENTS.update, async (header: unknown, payload: unknown, ack: unknown) => {
+      const reply = await this.onUpdate(clientId, header, payload);
+      if (typeof ack === 'function') ack(reply);
+    });
+    socket.on('disconnect', (reason) => {
+      this.log('info', 'client disconnected', { clientId, reason });
+    });
+    socket.onAny((event: string) => {
+      if (event !== EVENTS.hello && event !== EVENTS.update) {
+        this.reject(socket, 'malformed', `unknown event ${JSON.stringify(event).slice(0, 64)}`, clientId);
+      }
+    });
+  }
+
+  private reject(socket: Socket, reason: string, message: string, clientId: string | null = null): void {
+    this.log('warn', 'message rejected', { reason, message, clientId, socket: socket.id });
+  }
+
+  private async onHello(socket: Socket, raw: unknown): Promise<HelloResponse> {
+    const parsed = HelloRequestSchema.safeParse(raw);
+    if (!parsed.success) {
+      const message = `malformed hello: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
+      this.reject(socket, 'malformed', message);
+      return { ok: false, reason: 'malformed', message };
+    }
+    const hello = parsed.data;
+    if (!tokensEqual(hello.token, this.token)) {
+      this.reject(socket, 'bad-invite', 'invite token not recognised');
+      return { ok: false, reason: 'bad-invite', message: 'this invite is not valid for this federation' };
+    }
+    const sodium = await getSodium();
+    let signPublicKey: Uint8Array, boxPublicKey: Uint8Array, challenge: Uint8Array;
+    try {
+      signPublicKey = sodium.from_base64(hello.signPublicKey);
+      boxPublicKey = sodium.from_base64(hello.boxPublicKey);
+      challenge = sodium.from_base64(hello.challenge);
+    } catch {
+      return { ok: false, reason: 'malformed', message: 'keys are not valid base64' };
+    }
+    if (signPublicKey.length !== 32 || boxPublicKey.length !== 32 || challenge.length !== 32) {
+      return { ok: false, reason: 'malformed', message: 'keys and challenge must be 32 bytes' };
+    }
+    // A client's id is derived from its signing key, so an id cannot be taken over by another key.
+    const clientId = 'c-' + sodium.to_hex(sodium.crypto_generichash(8, signPublicKey, null));
+    const existing = this.members.get(clientId);
+    if (existing && sodium.compare(existing.boxPublicKey, boxPublicKey) !== 0) {
+      return { ok: false, reason: 'key-mismatch', message: 'this client id is registered with another key' };
+    }
+    if (existing?.socket && existing.socket.id !== socket.id) existing.socket.disconnect(true);
+    this.members.set(clientId, { clientId, signPublicKey, boxPublicKey, numExamples: hello.numExamples, socket });
+    const proof = await sign(
+      this.identity,
+      challengeMessage('server-proof', challenge, { federationId: this.config.federationId, clientId }),
+    );
+    this.log('info', 'client joined', { clientId, numExamples: hello.numExamples, connected: this.connectedIds().length });
+    return {
+      ok: true,
+      federationId: this.config.federationId,
+      clientId,
+      server: {
+        signPublicKey: sodium.to_base64(this.identity.signPublicKey),
+        boxPublicKey: sodium.to_base64(this.identity.boxPublicKey),
+      },
+      proof: sodium.to_base64(proof),
+      model: this.spec,
+      rounds: this.config.rounds,
+      currentRound: this.open?.round ?? this.state.completedRound,
+      settings: this.roundSettings(),
+    };
+  }
+
+  private async onUpdate(clientId: string | null, rawHeader: unknown, payload: unknown): Promise<UpdateAck> {
+    const currentRound = this.open?.round ?? this.state.completedRound;
+    const refuse = (reason: UpdateRejection['reason'], message: string): UpdateAck => {
+      this.log('warn', 'update rejected', { clientId, reason, message });
+      return { accepted: false, reason, message, currentRound };
+    };
+    const parsed = UpdateHeaderSchema.safeParse(rawHeader);
+    const sealed = asBytes(payload);
+    if (!parsed.success || !sealed) return refuse('malformed', 'update header or payload is malformed');
+    const header = parsed.data;
+    const member = clientId ? this.members.get(clientId) : undefined;
+    if (!member || header.clientId !== clientId) return refuse('unknown-client', 'say hello before sending updates');
+    if (header.federationId !== this.config.federationId) return refuse('malformed', 'wrong federation');
+    const open = this.open;
+    if (!open || header.round !== open.round || this.phase !== 'training') {
+      return refuse('stale-round', `round ${header.round} is not open (current round ${currentRound})`);
+    }
+    if (!open.cohort.has(member.clientId)) return refuse('not-in-cohort', `not selected for round ${open.round}`);
+    if (open.received.has(member.clientId)) return refuse('duplicate', `already sent an update for round ${open.round}`);
+    try {
+      const update = await openAndDecodeUpdate({
+        sealed,
+        context: { federationId: header.federationId, round: header.round, clientId: member.clientId },
+        server: this.identity,
+        clientBoxPublicKey: member.boxPublicKey,
+        modelLength: this.global.length,
+      });
+      // The round may have closed while this update was being opened.
+      if (this.open !== open || this.phase !== 'training') return refuse('round-closed', 'the round closed');
+      if (open.received.has(member.clientId)) return refuse('duplicate', 'already received');
+      const { dp } = this.config;
+      // Central DP trusts the server, which re-clips to C so that one client's sensitivity is C whatever it sent.
+      const values = dp.mode === 'central' ? clipToNorm(update.values, dp.clipNorm).clipped : update.values;
+      open.accumulator.add(values, dp.mode === 'off' ? Math.max(1, update.numExamples) : 1);
+      open.received.add(member.clientId);
+      this.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size });
+      this.emit('progress', { round: open.round, received: open.received.size, cohort: open.cohort.size });
+      if (open.received.size === open.cohort.size) open.allIn();
+      return { accepted: true };
+    } catch (err) {
+      if (err instanceof UpdateRejection) return refuse(err.reason, err.message);
+      this.log('error', 'update failed', { clientId, error: (err as Error).message });
+      return refuse('malformed', 'the update could not be processed');
+    }
+  }
+
+  // ---- rounds ------------------------------------------------------------------------------
+
+  /** Runs rounds until the configured number is complete (or close() is called). */
+  async run(): Promise<ServerState> {
+    const uniform = this.options.uniform ?? secureUniform;
+    const { cohort: cohortConfig, rounds } = this.config;
+    while (!this.stopped && this.state.completedRound < rounds) {
+      const round = this.state.completedRound + 1;
+      this.phase = 'waiting-for-clients';
+      const needed = Math.max(cohortConfig.minClients, cohortConfig.minConnected ?? 0);
+      const enough = await this.waitFor(
+        () => this.connectedIds().length >= needed,
+        cohortConfig.waitForClientsSeconds * 1000,
+      );
+      if (this.stopped) break;
+      if (!enough) {
+        this.log('warn', 'waiting for clients', { connected: this.connectedIds().length, needed });
+        continue;
+      }
+      const eligible = this.connectedIds();
+      const cohort = selectCohort(eligible, cohortConfig.samplingRate, uniform);
+      if (cohort.length < cohortConfig.minClients) {
+        this.log('info', 'cohort too small, resampling', { round, cohort: cohort.length, minClients: cohortConfig.minClients });
+        this.emit('abort', { round, reason: 'cohort-too-small' });
+        await sleep(200);
+        continue;
+      }
+      await this.runRound(round, cohort, eligible.length * cohortConfig.samplingRate);
+    }
+    this.phase = 'done';
+    if (this.state.completedRound >= rounds) {
+      this.io.emit(EVENTS.federationDone, { rounds: this.state.completedRound });
+      this.log('info', 'federation complete', { rounds: this.state.completedRound });
+      this.emit('done', this.state);
+    }
+    return this.state;
+  }
+
+  private async runRound(round: number, cohortIds: string[], expectedCohortSize: number): Promise<void> {
+    const started = performance.now();
+    const { cohort: cohortConfig, dp, federationId } = this.config;
+    const sodium = await getSodium();
+    const deadline = Date.now() + cohortConfig.roundTimeoutSeconds * 1000;
+    const frame = encodeFrame({ kind: 'global', round, numExamples: 0, values: this.global });
+    const unsigned: Omit<RoundStart, 'signature'> = {
+      federationId,
+      round,
+      deadline,
+      settings: this.roundSettings(),
+      weightsDigest: sodium.to_base64(sodium.crypto_generichash(32, frame, null)),
+    };
+    const signature = await sign(
+      this.identity,
+      challengeMessage('round-start', sodium.from_base64(unsigned.weightsDigest), roundStartSigningContext(unsigned)),
+    );
+    const message: RoundStart = { ...unsigned, signature: sodium.to_base64(signature) };
+
+    let allIn: () => void = () => {};
+    const everyoneAnswered = new Promise<void>((resolve) => (allIn = resolve));
+    this.open = {
+      round,
+      cohort: new Set(cohortIds),
+      received: new Set(),
+      accumulator: createAccumulator(this.global.length),
+      expectedCohortSize,
+      deadline,
+      allIn,
+    };
+    this.phase = 'training';
+    this.log('info', 'round started', { round, cohort: cohortIds.length, deadline: new Date(deadline).toISOString() });
+    for (const id of cohortIds) this.members.get(id)?.socket?.emit(EVENTS.roundStart, message, frame);
+    this.emit('progress', { round, received: 0, cohort: cohortIds.length });
+
+    await untilOrDeadline(everyoneAnswered, deadline);
+    const open = this.open;
+    this.phase = 'aggregating';
+    if (this.stopped) return;
+    if (open.received.size < cohortConfig.minClients) {
+      const reason = `only ${open.received.size} of ${open.cohort.size} updates arrived before the deadline (minimum ${cohortConfig.minClients})`;
+      this.log('warn', 'round aborted', { round, reason });
+      this.io.emit(EVENTS.roundAbort, { round, reason });
+      this.emit('abort', { round, reason });
+      this.open = null;
+      this.phase = 'idle';
+      return;
+    }
+
+    // With DP the denominator is the expected cohort size, fixed before the round (DP-FedAvg).
+    const denominator = dp.mode === 'off' ? open.accumulator.totalWeight : Math.max(1, expectedCohortSize);
+    let mean = meanUpdate(open.accumulator.sum, denominator);
+    if (dp.mode === 'central') {
+      // Central noise N(0, z²C²) on the sum, i.e. std zC/denominator on the mean (McMahan et al. 2018).
+      mean = await addGaussianNoise(mean, (dp.noiseMultiplier * dp.clipNorm) / denominator);
+    }
+    const next = applyUpdate(this.global, mean, this.config.serverLearningRate);
+    const metrics = this.evaluate(next);
+    const accountant =
+      dp.mode === 'off'
+        ? this.state.accountant
+        : [
+            ...this.state.accountant,
+            // Local mode: the server knows who was sampled, so no amplification is claimed against it.
+            { noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.mode === 'local' ? 1 : this.config.cohort.samplingRate },
+          ];
+    const epsilon = dp.mode === 'off' ? null : epsilonFromRdp(DEFAULT_ORDERS, computeRdp(accountant), dp.delta).epsilon;
+    const result: RoundResult = {
+      round,
+      participants: open.received.size,
+      accuracy: metrics?.accuracy ?? null,
+      loss: metrics?.loss ?? null,
+      epsilon,
+      delta: dp.mode === 'off' ? null : dp.delta,
+      seconds: (performance.now() - started) / 1000,
+    };
+    const state: ServerState = {
+      federationId,
+      completedRound: round,
+      accountant,
+      results: [...this.state.results, result],
+    };
+    await this.store.commit(state, next);
+    this.state = state;
+    this.global = next;
+    this.open = null;
+    this.phase = 'idle';
+    this.log('info', 'round complete', { ...result });
+    this.io.emit(EVENTS.roundResult, result);
+    this.emit('round', result);
+  }
+
+  private evaluate(weights: Float32Array): { loss: number; accuracy: number } | null {
+    const data = this.options.evaluationData;
+    if (!data) return null;
+    setFlatWeights(this.model, weights);
+    return evaluate(this.model, data);
+  }
+
+  private async waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (this.stopped || Date.now() >= deadline) return condition();
+      await sleep(50);
+    }
+    return true;
+  }
+}
+
+/** Waits for `done` or until the wall-clock deadline, whichever comes first, leaving no timer behind. */
+async function untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+  await Promise.race([done, expired]);
+  clearTimeout(timer);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export { PROTOCOL_VERSION };

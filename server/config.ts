@@ -1,0 +1,76 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
+
+/** The operator's config file (JSON). Every field has a sane default except where noted. */
+export const ServerConfigSchema = z
+  .object({
+    federationId: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/).default('covey-federation'),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(7420),
+    model: z.enum(['cnn', 'mlp', 'logreg']).default('mlp'),
+    rounds: z.number().int().min(1).max(100_000).default(10),
+    training: TrainingSettingsSchema.default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
+    cohort: z
+      .object({
+        /** Poisson sampling rate q: each connected client joins a round with probability q. */
+        samplingRate: z.number().gt(0).max(1).default(1),
+        /** A round with fewer updates than this is aborted, never aggregated. */
+        minClients: z.number().int().min(1).default(2),
+        /** Connected clients needed before a round starts (default: minClients). */
+        minConnected: z.number().int().min(1).optional(),
+        roundTimeoutSeconds: z.number().positive().default(120),
+        /** How long to wait for enough clients before a round can start. */
+        waitForClientsSeconds: z.number().positive().default(600),
+      })
+      .default({ samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600 }),
+    dp: DpSettingsSchema.default({ mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 }),
+    serverLearningRate: z.number().positive().default(1),
+    /** Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file. */
+    evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).optional(),
+    stateDir: z.string().default('.covey/server'),
+    /** Seeds initial weights and cohort sampling (simulation); omit in production. */
+    seed: z.number().int().min(0).optional(),
+    /** Invite token; generated and stored in stateDir when omitted. */
+    inviteToken: z.string().min(16).optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.dp.mode !== 'off' && !(c.dp.noiseMultiplier > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['dp', 'noiseMultiplier'], message: 'must be > 0 when DP is on' });
+    }
+  });
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseServerConfig(input: unknown, source = 'config'): ServerConfig {
+  const result = ServerConfigSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid ${source}:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+export async function loadServerConfig(path: string): Promise<ServerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseServerConfig(json, `config file ${path}`);
+}

@@ -1,0 +1,85 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { FederationClient, type ClientEvent } from '../client/federation-client.js';
+import { loadOrCreateIdentity } from '../core/crypto/index.js';
+import { parseInvite } from '../core/protocol/invite.js';
+import { selectBackend } from '../core/train/index.js';
+import { loadParticipantData } from './data-source.js';
+import { nonNegativeInt } from './options.js';
+
+interface JoinOptions {
+  invite: string;
+  data: string;
+  labelColumn?: string;
+  stateDir: string;
+  seed?: number;
+  json?: boolean;
+}
+
+export function registerJoinCommand(program: Command): void {
+  program
+    .command('join')
+    .description('Join a federation: train on local data each round this client is selected for')
+    .argument('[url]', 'server URL (optional when the invite is a full link)')
+    .requiredOption('--invite <code>', 'invite code or link from the federation operator')
+    .requiredOption('--data <path>', "local training data: IDX folder, CSV file, or 'mnist' for the embedded digits")
+    .option('--label-column <name>', 'label column of a CSV file', 'label')
+    .option('--state-dir <dir>', 'where this participant keeps its identity', join(homedir(), '.covey'))
+    .option('--seed <n>', 'seed for the local shuffle (simulation)', nonNegativeInt)
+    .option('--json', 'print one JSON event per line')
+    .action(async (url: string | undefined, opts: JoinOptions) => {
+      const invite = parseInvite(opts.invite);
+      const serverUrl = url ?? invite.serverUrl;
+      if (!serverUrl) throw new Error('give the server URL, or an invite link that contains it');
+      const backend = await selectBackend();
+      const data = await loadParticipantData(opts.data, opts.labelColumn);
+      const identity = await loadOrCreateIdentity(join(opts.stateDir, 'identity.json'));
+      const print = opts.json
+        ? (e: Record<string, unknown>) => process.stdout.write(JSON.stringify(e) + '\n')
+        : (e: Record<string, unknown>) => process.stdout.write(describe(e as ClientEvent | BackendEvent) + '\n');
+      print({ type: 'backend', backend: backend.label, examples: data.count });
+      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed });
+      client.on('event', (event) => {
+        if (event.type === 'training' || event.type === 'update-prepared') return;
+        print(event);
+      });
+      process.once('SIGINT', () => {
+        client.close();
+        process.exit(130);
+      });
+      await client.connect();
+      await client.untilDone();
+      client.close();
+    });
+}
+
+type BackendEvent = { type: 'backend'; backend: string; examples: number };
+
+function describe(e: ClientEvent | BackendEvent): string {
+  switch (e.type) {
+    case 'backend':
+      return `compute backend: ${e.backend}; ${e.examples} local examples (they never leave this machine)`;
+    case 'joined':
+      return `joined federation ${e.federationId} as ${e.clientId}; server key ${e.serverFingerprint.slice(0, 16)}…; DP ${e.settings.dp.mode}`;
+    case 'round-start':
+      return `round ${e.round}: selected, training locally`;
+    case 'update-sent':
+      return `round ${e.round}: sealed update sent (${(e.bytes / 1e6).toFixed(2)} MB), local loss ${e.trainLoss.toFixed(4)}, ${Math.round(e.examplesPerSecond)} samples/s`;
+    case 'update-rejected':
+      return `round ${e.round}: update rejected (${e.reason}): ${e.message}`;
+    case 'round-result':
+      return `round ${e.result.round} done: ${e.result.participants} participants` +
+        (e.result.accuracy !== null ? `, global accuracy ${e.result.accuracy.toFixed(4)}` : '');
+    case 'round-abort':
+      return `round ${e.round} aborted: ${e.reason}`;
+    case 'disconnected':
+      return `disconnected (${e.reason}); reconnecting…`;
+    case 'done':
+      return `federation complete after ${e.rounds} rounds`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    default:
+      return JSON.stringify(e);
+  }
+}

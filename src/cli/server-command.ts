@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { Aggregator } from '../../server/aggregator.js';
+import { loadServerConfig, parseServerConfig, type ServerConfig } from '../../server/config.js';
+import { createLogger } from '../../server/logger.js';
+import { loadEvaluationData } from './data-source.js';
+import { nonNegativeInt } from './options.js';
+
+interface ServerOptions {
+  config?: string;
+  port?: number;
+  host?: string;
+  stateDir?: string;
+  jsonLogs?: boolean;
+}
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('Run an aggregation server: admits invited clients, runs rounds of federated averaging')
+    .option('-c, --config <file>', 'server config (JSON); defaults apply to every field left out')
+    .option('--port <port>', 'override the config port (0 = any free port)', nonNegativeInt)
+    .option('--host <host>', 'override the config host')
+    .option('--state-dir <dir>', 'override where state, keys and checkpoints are kept')
+    .option('--json-logs', 'structured JSON logs on stderr')
+    .action(async (opts: ServerOptions) => {
+      const base: ServerConfig = opts.config ? await loadServerConfig(opts.config) : parseServerConfig({});
+      const config = parseServerConfig({
+        ...base,
+        ...(opts.port !== undefined && { port: opts.port }),
+        ...(opts.host !== undefined && { host: opts.host }),
+        ...(opts.stateDir !== undefined && { stateDir: opts.stateDir }),
+      });
+      const logger = createLogger({ json: Boolean(opts.jsonLogs), name: 'server' });
+      const evaluationData = config.evaluation ? await loadEvaluationData(config.evaluation) : undefined;
+      const server = await Aggregator.create({ config, logger, evaluationData });
+      const url = await server.listen();
+      process.stdout.write(
+        [
+          `Covey aggregator for federation ${config.federationId} at ${url}`,
+          `Model ${config.model}, ${config.rounds} rounds, DP ${config.dp.mode}`,
+          `Invite link: ${server.inviteLink}`,
+          `Join with: covey join ${url} --invite ${server.inviteCode} --data <path>`,
+          '',
+        ].join('\n'),
+      );
+      const shutdown = async (signal: string): Promise<void> => {
+        logger('info', 'shutting down', { signal });
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      server.on('round', (r) => {
+        process.stdout.write(
+          `round ${r.round}: ${r.participants} participants` +
+            (r.accuracy !== null ? `, accuracy ${r.accuracy.toFixed(4)}, loss ${r.loss!.toFixed(4)}` : '') +
+            (r.epsilon !== null ? `, ε ${r.epsilon.toFixed(3)} (δ ${r.delta})` : '') +
+            `, ${r.seconds.toFixed(1)} s\n`,
+        );
+      });
+      await server.run();
+      // Give clients a moment to receive the completion notice before the sockets close.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await server.close();
+      process.stdout.write(`federation complete after ${server.serverState.completedRound} rounds\n`);
+    });
+}

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Aggregator } from '../../server/aggregator.js';
+import { parseServerConfig } from '../../server/config.js';
+import { silentLogger, type Logger } from '../../server/logger.js';
+import { Rng, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
+import type { DpMode, RoundResult } from '../core/protocol/messages.js';
+import { selectBackend } from '../core/train/index.js';
+import { loadSimulationData } from './data-source.js';
+
+export interface SimulationOptions {
+  clients: number;
+  rounds: number;
+  dataset: string;
+  model: 'cnn' | 'mlp' | 'logreg';
+  partition: string;
+  dp: DpMode;
+  noiseMultiplier: number;
+  clipNorm: number;
+  samplingRate: number;
+  delta: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  minClients?: number;
+  roundTimeoutSeconds: number;
+  seed: number;
+  logger?: Logger;
+  /** Keep the temporary folder (partitions, client logs) for inspection. */
+  keep?: boolean;
+}
+
+export interface SimulationSummary {
+  summary: true;
+  rounds: number;
+  clients: number;
+  model: string;
+  dataset: string;
+  partition: string;
+  dp: DpMode;
+  accuracy: number | null;
+  loss: number | null;
+  epsilon: number | null;
+  delta: number | null;
+  seconds: number;
+  backend: string;
+}
+
+export interface SimulationHooks {
+  onRound?: (result: RoundResult) => void;
+  onProgress?: (p: { round: number; received: number; cohort: number }) => void;
+  onStatus?: (message: string) => void;
+}
+
+const BIN = resolve(fileURLToPath(import.meta.url), '../../../bin/covey.js');
+
+/**
+ * A federation on one machine: a real aggregator on loopback and N real `covey join` processes,
+ * each given its partition of the training data as IDX files. Same seed => same partition,
+ * cohort sampling, initial weights and local shuffles (the DP noise stays unpredictable).
+ */
+export async function runSimulation(opts: SimulationOptions, hooks: SimulationHooks = {}): Promise<SimulationSummary> {
+  const started = performance.now();
+  const spec = parsePartitionSpec(opts.partition);
+  const backend = await selectBackend();
+  const { train, test } = await loadSimulationData(opts.dataset);
+  const parts = partition(train.labels, opts.clients, spec, opts.seed);
+  const workdir = await mkdtemp(join(tmpdir(), 'covey-sim-'));
+  const children: ChildProcess[] = [];
+  let server: Aggregator | null = null;
+  try {
+    hooks.onStatus?.(`partitioning ${train.count} examples over ${opts.clients} clients (${opts.partition})`);
+    for (let i = 0; i < opts.clients; i++) {
+      await writeIdxDataset(join(workdir, `client-${i}`), 'train', subset(train, parts[i]));
+    }
+    const rng = new Rng(opts.seed);
+    const config = parseServerConfig({
+      federationId: 'simulation',
+      port: 0,
+      model: opts.model,
+      rounds: opts.rounds,
+      training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate },
+      cohort: {
+        samplingRate: opts.samplingRate,
+        minClients: opts.minClients ?? (opts.samplingRate >= 1 ? opts.clients : 1),
+        roundTimeoutSeconds: opts.roundTimeoutSeconds,
+        waitForClientsSeconds: 120,
+      },
+      dp: { mode: opts.dp, noiseMultiplier: opts.noiseMultiplier, clipNorm: opts.clipNorm, delta: opts.delta },
+      stateDir: join(workdir, 'server'),
+      seed: opts.seed,
+    });
+    server = await Aggregator.create({
+      config,
+      logger: opts.logger ?? silentLogger,
+      evaluationData: test,
+      uniform: () => rng.nextFloat(),
+    });
+    const url = await server.listen();
+    hooks.onStatus?.(`starting ${opts.clients} clients`);
+    const exits: Promise<void>[] = [];
+    for (let i = 0; i < opts.clients; i++) {
+      const dir = join(workdir, `client-${i}`);
+      const log = createWriteStream(join(dir, 'client.log'));
+      const child = spawn(
+        process.execPath,
+        [BIN, 'join', url, '--invite', server.inviteCode, '--data', dir, '--state-dir', dir, '--seed', String(opts.seed * 1000 + i), '--json'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout!.pipe(log);
+      child.stderr!.pipe(log);
+      children.push(child);
+      exits.push(
+        new Promise((resolveExit, rejectExit) =>
+          child.on('exit', async (code, signal) => {
+            if (code === 0 || signal === 'SIGTERM') return resolveExit();
+            const tail = (await readFile(join(dir, 'client.log'), 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+            rejectExit(new Error(`client ${i} exited with ${code ?? signal}:\n${tail}`));
+          }),
+        ),
+      );
+    }
+    const clientFailure = Promise.race(exits).then(
+      () => new Promise<never>(() => {}),
+      (err: Error) => Promise.reject(err),
+    );
+    server.on('progress', (p) => hooks.onProgress?.(p));
+    server.on('round', (r) => hooks.onRound?.(r));
+    await Promise.race([server.waitForConnected(opts.clients, 120_000), clientFailure]);
+    const state = await Promise.race([server.run(), clientFailure]);
+    await Promise.race([Promise.all(exits), clientFailure, new Promise((r) => setTimeout(r, 10_000))]);
+    const last = state.results.at(-1);
+    return {
+      summary: true,
+      rounds: state.completedRound,
+      clients: opts.clients,
+      model: opts.model,
+      dataset: opts.dataset,
+      partition: opts.partition,
+      dp: opts.dp,
+      accuracy: last?.accuracy ?? null,
+      loss: last?.loss ?? null,
+      epsilon: last?.epsilon ?? null,
+      delta: last?.delta ?? null,
+      seconds: (performance.now() - started) / 1000,
+      backend: backend.label,
+    };
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await server?.close();
+    if (!opts.keep) await rm(workdir, { recursive: true, force: true });
+    else hooks.onStatus?.(`kept simulation files in ${workdir}`);
+  }
+}

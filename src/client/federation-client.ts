@@ -1,0 +1,289 @@
+import { EventEmitter } from 'node:events';
+import { io, type Socket } from 'socket.io-client';
+import type * as tf from '@tensorflow/tfjs';
+import {
+  challengeMessage,
+  fingerprintHex,
+  getSodium,
+  sealUpdate,
+  verify,
+  type Identity,
+} from '../core/crypto/index.js';
+import type { Dataset } from '../core/data/dataset.js';
+import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
+import { addGaussianNoise, clipToNorm, updateDelta } from '../core/privacy/index.js';
+import { decodeFrame, encodeFrame } from '../core/protocol/frame.js';
+import type { Invite } from '../core/protocol/invite.js';
+import {
+  asBytes,
+  EVENTS,
+  HelloResponseSchema,
+  PROTOCOL_VERSION,
+  RoundAbortSchema,
+  RoundResultSchema,
+  roundStartSigningContext,
+  RoundStartSchema,
+  UpdateAckSchema,
+  type RoundResult,
+  type RoundSettings,
+  type RoundStart,
+} from '../core/protocol/messages.js';
+import { trainLocal } from '../core/train/index.js';
+
+export type ClientEvent =
+  | { type: 'joined'; federationId: string; clientId: string; rounds: number; settings: RoundSettings; serverFingerprint: string }
+  | { type: 'round-start'; round: number; deadline: number }
+  | { type: 'training'; round: number; epoch: number; batch: number; batches: number; loss: number }
+  | { type: 'update-prepared'; round: number; plaintextFrame: Uint8Array; updateNorm: number; clipScale: number }
+  | { type: 'update-sent'; round: number; bytes: number; trainLoss: number; trainAccuracy: number; examplesPerSecond: number }
+  | { type: 'update-rejected'; round: number; reason: string; message: string }
+  | { type: 'round-result'; result: RoundResult }
+  | { type: 'round-abort'; round: number; reason: string }
+  | { type: 'disconnected'; reason: string }
+  | { type: 'done'; rounds: number }
+  | { type: 'warning'; message: string };
+
+export class ClientError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+export interface FederationClientOptions {
+  serverUrl: string;
+  invite: Invite;
+  identity: Identity;
+  data: Dataset;
+  /** Seeds the local shuffle (simulation); the privacy noise never uses it. */
+  trainSeed?: number;
+}
+
+interface Session {
+  federationId: string;
+  clientId: string;
+  serverSignKey: Uint8Array;
+  serverBoxKey: Uint8Array;
+  model: tf.LayersModel;
+  modelLength: number;
+}
+
+/**
+ * Headless federation client: joins with an invite, pins the server key, and for each round it
+ * is selected for: verify the signed global weights -> train locally -> delta -> clip -> noise
+ * (local DP) -> seal -> send. Reconnects on its own after a dropped connection.
+ */
+export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
+  private socket: Socket | null = null;
+  private session: Session | null = null;
+  private busy: Promise<void> = Promise.resolve();
+  private finished!: Promise<number>;
+  private finish!: (rounds: number) => void;
+  private fail!: (err: Error) => void;
+
+  constructor(private readonly options: FederationClientOptions) {
+    super();
+    this.finished = new Promise<number>((resolve, reject) => {
+      this.finish = resolve;
+      this.fail = reject;
+    });
+    this.finished.catch(() => {});
+  }
+
+  private note(event: ClientEvent): void {
+    this.emit('event', event);
+  }
+
+  /** Connects and joins; resolves once the server has proven its key and admitted this client. */
+  async connect(): Promise<void> {
+    const socket = io(this.options.serverUrl, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+    });
+    this.socket = socket;
+    let joinedOnce = false;
+    const joined = new Promise<void>((resolve, reject) => {
+      socket.on('connect', () => {
+        this.hello().then(
+          () => {
+            joinedOnce = true;
+            resolve();
+          },
+          (err: Error) => {
+            this.close();
+            if (joinedOnce) this.fail(err);
+            reject(err);
+          },
+        );
+      });
+      socket.on('connect_error', (err) => {
+        if (!joinedOnce) {
+          this.close();
+          reject(new ClientError('unreachable', `cannot reach the server at ${this.options.serverUrl}: ${err.message}`));
+        }
+      });
+    });
+    socket.on('disconnect', (reason) => this.note({ type: 'disconnected', reason }));
+    socket.on(EVENTS.roundStart, (msg: unknown, weights: unknown) => {
+      this.busy = this.busy.then(() => this.onRoundStart(msg, weights)).catch((err: Error) => {
+        this.note({ type: 'warning', message: `round failed: ${err.message}` });
+      });
+    });
+    socket.on(EVENTS.roundResult, (msg: unknown) => {
+      const parsed = RoundResultSchema.safeParse(msg);
+      if (parsed.success) this.note({ type: 'round-result', result: parsed.data });
+    });
+    socket.on(EVENTS.roundAbort, (msg: unknown) => {
+      const parsed = RoundAbortSchema.safeParse(msg);
+      if (parsed.success) this.note({ type: 'round-abort', ...parsed.data });
+    });
+    socket.on(EVENTS.federationDone, (msg: { rounds?: number }) => {
+      const rounds = typeof msg?.rounds === 'number' ? msg.rounds : 0;
+      this.note({ type: 'done', rounds });
+      this.finish(rounds);
+    });
+    await joined;
+  }
+
+  /** Resolves when the federation has finished all its rounds. */
+  untilDone(): Promise<number> {
+    return this.finished;
+  }
+
+  close(): void {
+    this.socket?.removeAllListeners();
+    this.socket?.disconnect();
+    this.socket = null;
+  }
+
+  private async hello(): Promise<void> {
+    const sodium = await getSodium();
+    const { identity, invite, data } = this.options;
+    const challenge = sodium.randombytes_buf(32);
+    const raw = await this.socket!.timeout(30_000).emitWithAck(EVENTS.hello, {
+      protocolVersion: PROTOCOL_VERSION,
+      token: invite.token,
+      signPublicKey: sodium.to_base64(identity.signPublicKey),
+      boxPublicKey: sodium.to_base64(identity.boxPublicKey),
+      challenge: sodium.to_base64(challenge),
+      numExamples: data.count,
+    });
+    const reply = HelloResponseSchema.safeParse(raw);
+    if (!reply.success) throw new ClientError('protocol', 'the server sent an unreadable reply');
+    if (!reply.data.ok) throw new ClientError(reply.data.reason, `the server refused to admit this client: ${reply.data.message}`);
+    const hello = reply.data;
+    const serverSignKey = sodium.from_base64(hello.server.signPublicKey);
+    const serverBoxKey = sodium.from_base64(hello.server.boxPublicKey);
+    // Pin the key from the invite, then make the server prove it holds it.
+    const fingerprint = await fingerprintHex({ signPublicKey: serverSignKey, boxPublicKey: serverBoxKey });
+    if (fingerprint !== invite.fingerprintHex) {
+      throw new ClientError('server-key-mismatch', 'the server key does not match the invite: refusing to connect');
+    }
+    const proofMessage = challengeMessage('server-proof', challenge, {
+      federationId: hello.federationId,
+      clientId: hello.clientId,
+    });
+    if (!(await verify(serverSignKey, proofMessage, sodium.from_base64(hello.proof)))) {
+      throw new ClientError('server-key-mismatch', 'the server could not prove it holds the invite key');
+    }
+    if (!this.session) {
+      const spec = ModelSpecSchema.parse(hello.model);
+      const model = buildModel(spec, { seed: 0 });
+      this.session = {
+        federationId: hello.federationId,
+        clientId: hello.clientId,
+        serverSignKey,
+        serverBoxKey,
+        model,
+        modelLength: getFlatWeights(model).length,
+      };
+    }
+    this.note({
+      type: 'joined',
+      federationId: hello.federationId,
+      clientId: hello.clientId,
+      rounds: hello.rounds,
+      settings: hello.settings,
+      serverFingerprint: fingerprint,
+    });
+  }
+
+  private async verifiedRound(msg: unknown, weights: unknown): Promise<{ start: RoundStart; global: Float32Array }> {
+    const session = this.session;
+    if (!session) throw new ClientError('protocol', 'round start before joining');
+    const sodium = await getSodium();
+    const start = RoundStartSchema.parse(msg);
+    const frame = asBytes(weights);
+    if (!frame) throw new ClientError('protocol', 'round start without weights');
+    const digest = sodium.crypto_generichash(32, frame, null);
+    if (sodium.to_base64(digest) !== start.weightsDigest) throw new ClientError('protocol', 'global weights digest mismatch');
+    const { signature, ...unsigned } = start;
+    const signed = challengeMessage('round-start', digest, roundStartSigningContext(unsigned));
+    if (!(await verify(session.serverSignKey, signed, sodium.from_base64(signature)))) {
+      throw new ClientError('protocol', 'round start not signed by the pinned server key');
+    }
+    if (start.federationId !== session.federationId) throw new ClientError('protocol', 'round start for another federation');
+    const global = decodeFrame(frame, { kind: 'global', length: session.modelLength, round: start.round }).values;
+    return { start, global };
+  }
+
+  private async onRoundStart(msg: unknown, weights: unknown): Promise<void> {
+    const { start, global } = await this.verifiedRound(msg, weights);
+    const session = this.session!;
+    const { training, dp } = start.settings;
+    if (Date.now() > start.deadline) {
+      this.note({ type: 'warning', message: `round ${start.round} already past its deadline; skipping` });
+      return;
+    }
+    this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
+    setFlatWeights(session.model, global);
+    const stats = await trainLocal(session.model, this.options.data, {
+      ...training,
+      seed: (this.options.trainSeed ?? Math.floor(Math.random() * 2 ** 31)) + start.round,
+      onProgress: (p) => this.note({ type: 'training', round: start.round, ...p }),
+    });
+    // DP-FedAvg: the update is the delta against the global weights received this round.
+    const delta = updateDelta(getFlatWeights(session.model), global);
+    let values = delta;
+    let updateNorm = 0;
+    let clipScale = 1;
+    if (dp.mode !== 'off') {
+      const clipped = clipToNorm(delta, dp.clipNorm);
+      values = clipped.clipped;
+      updateNorm = clipped.norm;
+      clipScale = clipped.scale;
+      // Local DP: this client adds the full N(0, z²C²) itself (PRIVACY-MATH.md, noise placement).
+      if (dp.mode === 'local') values = await addGaussianNoise(values, dp.noiseMultiplier * dp.clipNorm);
+    }
+    const plaintextFrame = encodeFrame({ kind: 'update', round: start.round, numExamples: this.options.data.count, values });
+    this.note({ type: 'update-prepared', round: start.round, plaintextFrame, updateNorm, clipScale });
+    const context = { federationId: session.federationId, round: start.round, clientId: session.clientId };
+    const sealed = await sealUpdate({
+      plaintext: plaintextFrame,
+      context,
+      sender: this.options.identity,
+      recipientBoxPublicKey: session.serverBoxKey,
+    });
+    const socket = this.socket;
+    if (!socket) return;
+    const timeoutMs = Math.max(1000, start.deadline - Date.now() + 5000);
+    const ack = UpdateAckSchema.parse(await socket.timeout(timeoutMs).emitWithAck(EVENTS.update, context, sealed));
+    if (ack.accepted) {
+      this.note({
+        type: 'update-sent',
+        round: start.round,
+        bytes: sealed.byteLength,
+        trainLoss: stats.loss,
+        trainAccuracy: stats.accuracy,
+        examplesPerSecond: stats.examplesPerSecond,
+      });
+    } else {
+      this.note({ type: 'update-rejected', round: start.round, reason: ack.reason, message: ack.message });
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+
+/** Bumped on any incompatible change to the messages below. */
+export const PROTOCOL_VERSION = 1;
+
+/** Socket event names, in one place. */
+export const EVENTS = {
+  hello: 'hello',
+  roundStart: 'round:start',
+  roundResult: 'round:result',
+  roundAbort: 'round:abort',
+  update: 'update',
+  federationDone: 'federation:done',
+} as const;
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64').max(4096);
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'expected an id of letters, digits, . _ : -');
+
+export const DpModeSchema = z.enum(['off', 'central', 'local']);
+export type DpMode = z.infer<typeof DpModeSchema>;
+
+export const DpSettingsSchema = z.object({
+  mode: DpModeSchema,
+  noiseMultiplier: z.number().finite().min(0),
+  clipNorm: z.number().finite().positive(),
+  delta: z.number().gt(0).lt(1),
+});
+export type DpSettings = z.infer<typeof DpSettingsSchema>;
+
+export const TrainingSettingsSchema = z.object({
+  epochs: z.number().int().min(1).max(1000),
+  batchSize: z.number().int().min(1).max(65536),
+  learningRate: z.number().finite().positive(),
+});
+export type TrainingSettings = z.infer<typeof TrainingSettingsSchema>;
+
+/** What a round asks of its cohort; signed by the server together with the weights digest. */
+export const RoundSettingsSchema = z.object({
+  training: TrainingSettingsSchema,
+  dp: DpSettingsSchema,
+  samplingRate: z.number().gt(0).max(1),
+});
+export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
+
+export const HelloRequestSchema = z.object({
+  protocolVersion: z.literal(PROTOCOL_VERSION),
+  token: z.string().min(16).max(256),
+  clientId: id.optional(),
+  signPublicKey: base64,
+  boxPublicKey: base64,
+  /** Random bytes the server must sign to prove it holds the pinned key. */
+  challenge: base64,
+  numExamples: z.number().int().min(0),
+});
+export type HelloRequest = z.infer<typeof HelloRequestSchema>;
+
+export const ServerKeysSchema = z.object({ signPublicKey: base64, boxPublicKey: base64 });
+
+export const HelloResponseSchema = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    federationId: id,
+    clientId: id,
+    server: ServerKeysSchema,
+    /** Server's Ed25519 signature over the client's challenge (see crypto/sign challengeMessage). */
+    proof: base64,
+    model: z.unknown(),
+    rounds: z.number().int().min(1),
+    currentRound: z.number().int().min(0),
+    settings: RoundSettingsSchema,
+  }),
+  z.object({ ok: z.literal(false), reason: z.string(), message: z.string() }),
+]);
+export type HelloResponse = z.infer<typeof HelloResponseSchema>;
+
+export const RoundStartSchema = z.object({
+  federationId: id,
+  round: z.number().int().min(1),
+  /** Unix ms after which the server stops waiting for this round's updates. */
+  deadline: z.number().int(),
+  settings: RoundSettingsSchema,
+  /** BLAKE2b-256 of the global weights frame. */
+  weightsDigest: base64,
+  /** Server signature over (federation, round, deadline, settings, weightsDigest). */
+  signature: base64,
+});
+export type RoundStart = z.infer<typeof RoundStartSchema>;
+
+export const UpdateHeaderSchema = z.object({
+  federationId: id,
+  round: z.number().int().min(1),
+  clientId: id,
+});
+export type UpdateHeader = z.infer<typeof UpdateHeaderSchema>;
+
+export const REJECT_REASONS = [
+  'malformed',
+  'unknown-client',
+  'not-in-cohort',
+  'stale-round',
+  'duplicate',
+  'oversized',
+  'envelope',
+  'wrong-shape',
+  'non-finite',
+  'round-closed',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const UpdateAckSchema = z.discriminatedUnion('accepted', [
+  z.object({ accepted: z.literal(true) }),
+  z.object({
+    accepted: z.literal(false),
+    reason: z.enum(REJECT_REASONS),
+    message: z.string(),
+    currentRound: z.number().int().min(0),
+  }),
+]);
+export type UpdateAck = z.infer<typeof UpdateAckSchema>;
+
+export const RoundResultSchema = z.object({
+  round: z.number().int().min(1),
+  participants: z.number().int().min(0),
+  accuracy: z.number().nullable(),
+  loss: z.number().nullable(),
+  epsilon: z.number().nullable(),
+  delta: z.number().nullable(),
+  seconds: z.number(),
+});
+export type RoundResult = z.infer<typeof RoundResultSchema>;
+
+export const RoundAbortSchema = z.object({
+  round: z.number().int().min(1),
+  reason: z.string(),
+});
+export type RoundAbort = z.infer<typeof RoundAbortSchema>;
+
+/** Binary payloads arrive as Buffer (Node) or ArrayBuffer (browser); both become Uint8Array. */
+export function asBytes(payload: unknown): Uint8Array | null {
+  if (payload instanceof Uint8Array) return payload;
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  return null;
+}
+
+/** Canonical bytes of a round start, as signed by the server and checked by each client. */
+export function roundStartSigningContext(m: Omit<RoundStart, 'signature'>): Record<string, string | number> {
+  return {
+    federationId: m.federationId,
+    round: m.round,
+    deadline: m.deadline,
+    settings: JSON.stringify(RoundSettingsSchema.parse(m.settings)),
+    weightsDigest: m.weightsDigest,
+  };
+}

@@ -1,0 +1,27 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSimulationData } from '../../src/cli/data-source.js';
+import type { Dataset } from '../../src/core/data/dataset.js';
+import { partition, subset, writeIdxDataset } from '../../src/core/data/index.js';
+
+/** Real MNIST digits split IID over `clients`, each client's share written as IDX files in its own folder. */
+export async function writeClientPartitions(
+  clients: number,
+  perClient: number,
+  seed = 7,
+): Promise<{ root: string; dirs: string[]; parts: Dataset[]; test: Dataset }> {
+  const { train, test } = await loadSimulationData('mnist');
+  const indices = partition(train.labels, clients, { kind: 'iid' }, seed);
+  const root = await mkdtemp(join(tmpdir(), 'covey-it-'));
+  const dirs: string[] = [];
+  const parts: Dataset[] = [];
+  for (let i = 0; i < clients; i++) {
+    const dir = join(root, `client-${i}`);
+    const part = subset(train, indices[i].slice(0, perClient));
+    await writeIdxDataset(dir, 'train', part);
+    dirs.push(dir);
+    parts.push(part);
+  }
+  return { root, dirs, parts, test };
+}
