@@ -12,7 +12,7 @@ export const secureUniform: Uniform = () => randomBytes(6).readUIntBE(0, 6) / 2 
  * everyone. Ids are sorted first so a seeded uniform gives the same cohort for the same clients.
  */
 export function selectCohort(eligible: readonly string[], samplingRate: number, uniform: Uniform): string[] {
-  const sorted = [...eligible].sort();
+  const sorted = [...new Set(eligible)].sort();
   if (samplingRate >= 1) return sorted;
   return sorted.filter(() => uniform() < samplingRate);
 }

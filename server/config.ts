@@ -10,7 +10,7 @@ export const ServerConfigSchema = z
     port: z.number().int().min(0).max(65535).default(7420),
     model: z.enum(['cnn', 'mlp', 'logreg']).default('mlp'),
     rounds: z.number().int().min(1).max(100_000).default(10),
-    training: TrainingSettingsSchema.default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
+    training: TrainingSettingsSchema.strict().default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
     cohort: z
       .object({
         /** Poisson sampling rate q: each connected client joins a round with probability q. */
@@ -23,11 +23,12 @@ export const ServerConfigSchema = z
         /** How long to wait for enough clients before a round can start. */
         waitForClientsSeconds: z.number().positive().default(600),
       })
+      .strict()
       .default({ samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600 }),
-    dp: DpSettingsSchema.default({ mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 }),
+    dp: DpSettingsSchema.strict().default({ mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 }),
     serverLearningRate: z.number().positive().default(1),
     /** Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file. */
-    evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).optional(),
+    evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).strict().optional(),
     stateDir: z.string().default('.covey/server'),
     /** Seeds initial weights and cohort sampling (simulation); omit in production. */
     seed: z.number().int().min(0).optional(),

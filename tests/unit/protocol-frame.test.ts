@@ -223,3 +223,12 @@ describe('frame decoding from a slice of a larger buffer', () => {
     expect(decodeFrame(big.subarray(5, 5 + frame.byteLength), { kind: 'global', length: 3 }).values.length).toBe(3);
   });
 });
+
+describe('encodeFrame refuses header values that would not survive uint32', () => {
+  it('throws RangeError for a negative, fractional or too large round or example count', () => {
+    const values = new Float32Array(2);
+    expect(() => encodeFrame({ kind: 'update', round: -1, numExamples: 1, values })).toThrow(RangeError);
+    expect(() => encodeFrame({ kind: 'update', round: 2 ** 32 + 5, numExamples: 1, values })).toThrow(RangeError);
+    expect(() => encodeFrame({ kind: 'update', round: 1, numExamples: 2.7, values })).toThrow(RangeError);
+  });
+});

@@ -148,3 +148,10 @@ describe('loadServerConfig', () => {
     expect(c.training).toEqual({ epochs: 1, batchSize: 32, learningRate: 0.05 });
   });
 });
+
+describe('nested config sections are strict', () => {
+  it('rejects a misspelt key inside cohort or dp instead of silently using the default', () => {
+    expect(() => parseServerConfig({ cohort: { samplingrate: 0.01, minClients: 3 } })).toThrow(/cohort/);
+    expect(() => parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5, clipnorm: 5 } })).toThrow(/dp/);
+  });
+});

@@ -34,6 +34,9 @@ export function frameBytes(length: number): number {
 }
 
 export function encodeFrame(frame: TensorFrame): Uint8Array {
+  for (const [name, value] of [['round', frame.round], ['numExamples', frame.numExamples]] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`${name} must be a uint32, got ${value}`);
+  }
   const out = new Uint8Array(frameBytes(frame.values.length));
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC[frame.kind], true);
