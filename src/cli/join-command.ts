@@ -1,11 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { FederationClient, type ClientEvent } from '../client/federation-client.js';
-import { loadOrCreateIdentity } from '../core/crypto/index.js';
+import type { ClientEvent } from '../client/federation-client.js';
 import { parseInvite } from '../core/protocol/invite.js';
-import { selectBackend } from '../core/train/index.js';
-import { loadParticipantData } from './data-source.js';
 import { nonNegativeInt } from './options.js';
 
 interface JoinOptions {
@@ -32,6 +29,10 @@ export function registerJoinCommand(program: Command): void {
       const invite = parseInvite(opts.invite);
       const serverUrl = url ?? invite.serverUrl;
       if (!serverUrl) throw new Error('give the server URL, or an invite link that contains it');
+      const { FederationClient } = await import('../client/federation-client.js');
+      const { loadOrCreateIdentity } = await import('../core/crypto/index.js');
+      const { selectBackend } = await import('../core/train/index.js');
+      const { loadParticipantData } = await import('./data-source.js');
       const backend = await selectBackend();
       const data = await loadParticipantData(opts.data, opts.labelColumn);
       const identity = await loadOrCreateIdentity(join(opts.stateDir, 'identity.json'));

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { Aggregator } from '../../server/aggregator.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
-import { loadEvaluationData } from './data-source.js';
 import { nonNegativeInt } from './options.js';
 
 interface ServerOptions {
@@ -31,6 +29,9 @@ export function registerServerCommand(program: Command): void {
         ...(opts.stateDir !== undefined && { stateDir: opts.stateDir }),
       });
       const logger = createLogger({ json: Boolean(opts.jsonLogs), name: 'server' });
+      // Loaded here so that `covey --help` and `covey privacy` start without TensorFlow.js.
+      const { Aggregator } = await import('../../server/aggregator.js');
+      const { loadEvaluationData } = await import('./data-source.js');
       const evaluationData = config.evaluation ? await loadEvaluationData(config.evaluation) : undefined;
       const server = await Aggregator.create({ config, logger, evaluationData });
       const url = await server.listen();

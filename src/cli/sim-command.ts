@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
-import { runSimulation, type SimulationOptions } from './simulation.js';
+import type { SimulationOptions } from './simulation.js';
 
 interface SimFlags {
   clients: number;
@@ -50,6 +50,7 @@ export function registerSimCommand(program: Command): void {
     .action(async (flags: SimFlags) => {
       const dp: DpMode = DpModeSchema.parse(flags.dp);
       if (!['cnn', 'mlp', 'logreg'].includes(flags.model)) throw new Error(`unknown model '${flags.model}' (cnn, mlp, logreg)`);
+      const { runSimulation } = await import('./simulation.js');
       const options: SimulationOptions = {
         clients: flags.clients,
         rounds: flags.rounds,

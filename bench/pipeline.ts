@@ -1,0 +1,172 @@
+/**
+ * Client privacy pipeline benchmark: the work a client does between finishing local training and
+ * handing bytes to the socket (src/client/federation-client.ts, local-DP mode), stage by stage, for
+ * the FedAvg CNN (1,663,370 float32 weights).
+ *
+ *   delta  updateDelta(local, global)
+ *   clip   clipToNorm(delta, C = 1)
+ *   noise  addGaussianNoise(clipped, z·C = 1.1)   (libsodium CSPRNG + Box–Muller)
+ *   encode encodeFrame({ kind: 'update', ... })
+ *   seal   sealUpdate(...)                        (X25519 + BLAKE2b key, XChaCha20-Poly1305)
+ */
+import os from 'node:os';
+import { generateIdentity, sealUpdate } from '../src/core/crypto/index.js';
+import { Rng } from '../src/core/data/rng.js';
+import { addGaussianNoise, clipToNorm, updateDelta } from '../src/core/privacy/index.js';
+import { encodeFrame } from '../src/core/protocol/frame.js';
+import { machineInfo, type MachineInfo } from './machine.js';
+
+/** MODEL_SPECS.cnn parameter count (McMahan et al. 2017 CNN). */
+export const D = 1_663_370;
+export const CLIP_NORM = 1;
+export const NOISE_MULTIPLIER = 1.1;
+/** Spread of the initial/global weights, roughly a Glorot-scale init for this model. */
+const GLOBAL_STD = 0.05;
+/** Spread of one round's local change per weight: ‖delta‖ ≈ 1e-3·√D ≈ 1.3 > C, so clipping really scales. */
+const DELTA_STD = 1e-3;
+const WARMUP_RUNS = 2;
+
+export interface Summary {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Median (mean of the middle two for an even count), min and max, rounded to 0.01. */
+export function summarize(samples: readonly number[]): Summary {
+  if (samples.length === 0) throw new RangeError('summarize: no samples');
+  const s = [...samples].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { median: r(median), min: r(s[0]), max: r(s[s.length - 1]) };
+}
+
+/** Fills `out` with N(mean, std²) from a seeded, non-cryptographic generator (benchmark inputs only). */
+export function fillNormal(out: Float32Array, rng: Rng, std: number, mean: Float32Array | null = null): Float32Array {
+  for (let i = 0; i < out.length; i += 2) {
+    const u1 = (rng.nextUint32() + 1) / 2 ** 32; // (0, 1]: log stays finite
+    const u2 = rng.nextFloat();
+    const r = std * Math.sqrt(-2 * Math.log(u1));
+    out[i] = (mean ? mean[i] : 0) + r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < out.length) out[i + 1] = (mean ? mean[i + 1] : 0) + r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+export const STAGES = ['delta', 'clip', 'noise', 'encode', 'seal'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface PipelineBenchResult {
+  bench: 'pipeline';
+  machine: MachineInfo;
+  /** os.loadavg() (1, 5, 15 min) before and after: timings on a busy shared machine are slower. */
+  loadAvg: { before: number[]; after: number[] };
+  params: {
+    modelLength: number;
+    clipNorm: number;
+    noiseMultiplier: number;
+    noiseStd: number;
+    globalStd: number;
+    deltaStd: number;
+    warmupRuns: number;
+    runs: number;
+  };
+  /** Per stage (and total) in milliseconds over the measured runs. */
+  stagesMs: Record<Stage | 'total', Summary>;
+  /** Share of the median total taken by each stage's median, percent. */
+  stageSharePercent: Record<Stage, number>;
+  /** Raw per-run milliseconds, in run order. */
+  samplesMs: Record<Stage | 'total', number[]>;
+  /** Norm of the unclipped delta and the clip scale applied (last run). */
+  clip: { deltaNorm: number; scale: number };
+  wire: {
+    /** Sealed envelope as sent: version(1) + nonce(24) + frame header(20) + 4·D + tag(16). */
+    sealedBytes: number;
+    /** 4·D: the bare float32 weights. */
+    rawBytes: number;
+    overheadBytes: number;
+    overheadPercent: number;
+  };
+}
+
+export async function runPipelineBench(opts: { runs?: number; log?: (line: string) => void } = {}): Promise<PipelineBenchResult> {
+  const runs = opts.runs ?? 7;
+  const log = opts.log ?? (() => {});
+  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`runs must be a positive integer, got ${runs}`);
+
+  const loadAvg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const loadBefore = loadAvg();
+  const rng = new Rng(20_240_601);
+  const global = fillNormal(new Float32Array(D), rng, GLOBAL_STD);
+  const local = fillNormal(new Float32Array(D), rng, DELTA_STD, global);
+  const client = await generateIdentity();
+  const server = await generateIdentity();
+  const context = { federationId: 'bench-federation', round: 1, clientId: 'bench-client' };
+  const std = NOISE_MULTIPLIER * CLIP_NORM;
+
+  const samples = Object.fromEntries([...STAGES, 'total'].map((k) => [k, [] as number[]])) as Record<Stage | 'total', number[]>;
+  let sealedBytes = 0;
+  let clipInfo = { deltaNorm: 0, scale: 1 };
+
+  for (let run = 0; run < WARMUP_RUNS + runs; run++) {
+    const t0 = performance.now();
+    const delta = updateDelta(local, global);
+    const t1 = performance.now();
+    const clipped = clipToNorm(delta, CLIP_NORM);
+    const t2 = performance.now();
+    const noised = await addGaussianNoise(clipped.clipped, std);
+    const t3 = performance.now();
+    const frame = encodeFrame({ kind: 'update', round: context.round, numExamples: 600, values: noised });
+    const t4 = performance.now();
+    const sealed = await sealUpdate({ plaintext: frame, context, sender: client, recipientBoxPublicKey: server.boxPublicKey });
+    const t5 = performance.now();
+
+    sealedBytes = sealed.byteLength;
+    clipInfo = { deltaNorm: Math.round(clipped.norm * 1e4) / 1e4, scale: Math.round(clipped.scale * 1e6) / 1e6 };
+    const measured = run >= WARMUP_RUNS;
+    if (measured) {
+      samples.delta.push(t1 - t0);
+      samples.clip.push(t2 - t1);
+      samples.noise.push(t3 - t2);
+      samples.encode.push(t4 - t3);
+      samples.seal.push(t5 - t4);
+      samples.total.push(t5 - t0);
+    }
+    log(`pipeline: ${measured ? `run ${run - WARMUP_RUNS + 1}/${runs}` : `warm-up ${run + 1}/${WARMUP_RUNS}`} ${(t5 - t0).toFixed(1)} ms`);
+  }
+
+  const stagesMs = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)])) as Record<Stage | 'total', Summary>;
+  const stageSharePercent = Object.fromEntries(
+    STAGES.map((k) => [k, Math.round((stagesMs[k].median / stagesMs.total.median) * 1000) / 10]),
+  ) as Record<Stage, number>;
+  const rawBytes = 4 * D;
+  return {
+    bench: 'pipeline',
+    machine: machineInfo(),
+    loadAvg: { before: loadBefore, after: loadAvg() },
+    params: {
+      modelLength: D,
+      clipNorm: CLIP_NORM,
+      noiseMultiplier: NOISE_MULTIPLIER,
+      noiseStd: std,
+      globalStd: GLOBAL_STD,
+      deltaStd: DELTA_STD,
+      warmupRuns: WARMUP_RUNS,
+      runs,
+    },
+    stagesMs,
+    stageSharePercent,
+    samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])) as Record<
+      Stage | 'total',
+      number[]
+    >,
+    clip: clipInfo,
+    wire: {
+      sealedBytes,
+      rawBytes,
+      overheadBytes: sealedBytes - rawBytes,
+      overheadPercent: Math.round(((sealedBytes - rawBytes) / rawBytes) * 100 * 1e6) / 1e6,
+    },
+  };
+}

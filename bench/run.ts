@@ -1,0 +1,124 @@
+/**
+ * `npm run bench` — runs Covey's benchmarks and writes one JSON report.
+ *
+ *   npx tsx bench/run.ts [all|training|pipeline|aggregation] [--out FILE]
+ *
+ * Progress goes to stderr; the report goes to stdout and to FILE (default bench/results/latest.json,
+ * which is git-ignored). A section that fails to load or throws is recorded as { error } and the
+ * others still run.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineInfo, type MachineInfo } from './machine.js';
+
+const SECTIONS = ['training', 'pipeline', 'aggregation'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation] [--out FILE]';
+const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
+
+export interface CoveyBenchReport {
+  bench: 'covey';
+  date: string;
+  machine: MachineInfo;
+  training?: unknown;
+  pipeline?: unknown;
+  aggregation?: unknown;
+}
+
+interface Args {
+  sections: Section[];
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  let which: 'all' | Section = 'all';
+  let whichSet = false;
+  let out = DEFAULT_OUT;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--out' || arg === '-o') {
+      const value = argv[++i];
+      if (!value) throw new UsageError('--out needs a file name');
+      out = resolve(value);
+    } else if (arg.startsWith('--out=')) {
+      out = resolve(arg.slice('--out='.length));
+    } else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    } else if (!arg.startsWith('-') && !whichSet && (arg === 'all' || (SECTIONS as readonly string[]).includes(arg))) {
+      which = arg as 'all' | Section;
+      whichSet = true;
+    } else {
+      throw new UsageError(`unexpected argument "${arg}"`);
+    }
+  }
+  return { sections: which === 'all' ? [...SECTIONS] : [which], out };
+}
+
+class UsageError extends Error {}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** bench/training.ts is written separately: load it at run time so a missing or broken file costs only its section. */
+async function runTraining(): Promise<unknown> {
+  const url = new URL('./training.js', import.meta.url).href;
+  const mod = (await import(url)) as { runTrainingBench?: (opts: { log?: (line: string) => void }) => Promise<unknown> };
+  if (typeof mod.runTrainingBench !== 'function') throw new Error('bench/training.ts does not export runTrainingBench');
+  return mod.runTrainingBench({ log: (line) => log(`training: ${line}`) });
+}
+
+async function runSection(section: Section): Promise<unknown> {
+  switch (section) {
+    case 'training':
+      return runTraining();
+    case 'pipeline': {
+      const { runPipelineBench } = await import('./pipeline.js');
+      return runPipelineBench({ runs: 7, log });
+    }
+    case 'aggregation': {
+      const { runAggregationBench } = await import('./aggregation.js');
+      return runAggregationBench({ clients: 50, log });
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n${USAGE}\n`);
+    return 2;
+  }
+
+  const report: CoveyBenchReport = { bench: 'covey', date: new Date().toISOString(), machine: machineInfo() };
+  const m = report.machine;
+  log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, node ${m.node} ${m.platform}/${m.arch}`);
+  for (const section of args.sections) {
+    log(`${section}: starting`);
+    const t0 = performance.now();
+    try {
+      report[section] = await runSection(section);
+      log(`${section}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    } catch (error) {
+      report[section] = { error: errorMessage(error) };
+      log(`${section}: failed after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${errorMessage(error)}`);
+    }
+  }
+
+  const json = JSON.stringify(report, null, 2);
+  await mkdir(dirname(args.out), { recursive: true });
+  await writeFile(args.out, json + '\n');
+  log(`wrote ${args.out}`);
+  process.stdout.write(json + '\n');
+  return 0;
+}
+
+process.exitCode = await main();
