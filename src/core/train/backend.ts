@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { installConvGradients } from './conv-gradients.js';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  name: BackendName;
+  /** The tfjs backend name (`tf.getBackend()`). */
+  tfBackend: string;
+  /** What to print, e.g. "wasm (WebAssembly SIMD)". */
+  label: string;
+}
+
+/** Tried in this order when nothing is forced: the first that loads and computes wins. */
+const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** Accepted values of COVEY_BACKEND / the preference argument. */
+const PREFERENCES: Readonly<Record<string, BackendName>> = {
+  cuda: 'tensorflow-gpu',
+  'tensorflow-gpu': 'tensorflow-gpu',
+  tensorflow: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+async function loadNative(packageName: string): Promise<void> {
+  // A variable specifier: these optional packages have no types and are often absent.
+  const specifier: string = packageName;
+  await import(specifier);
+}
+
+/** Makes the backend's code available to tfjs: imports a native binding or locates the wasm binaries. */
+async function load(name: BackendName): Promise<void> {
+  if (name === 'tensorflow-gpu') await loadNative('@tensorflow/tfjs-node-gpu');
+  if (name === 'tensorflow') await loadNative('@tensorflow/tfjs-node');
+  if (name === 'wasm') {
+    // Node reads the .wasm files from disk: point tfjs at the package's dist folder.
+    const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+    setWasmPaths(path.dirname(entry) + path.sep);
+  }
+}
+
+async function labelFor(name: BackendName): Promise<string> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      return 'tensorflow-gpu (libtensorflow, CUDA build)';
+    case 'tensorflow':
+      return 'tensorflow (libtensorflow, native CPU)';
+    case 'wasm': {
+      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+      const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+      return `wasm (WebAssembly${simd ? ' SIMD' : ''}${threads ? ', multithreaded' : ''})`;
+    }
+    case 'cpu':
+      return 'cpu (plain JavaScript)';
+  }
+}
+
+/** Loads and switches to `name`, then checks that it computes; throws if anything fails. */
+async function activate(name: BackendName): Promise<BackendInfo> {
+  await load(name);
+  const tfBackend = name === 'tensorflow-gpu' ? 'tensorflow' : name;
+  if (!(await tf.setBackend(tfBackend))) throw new Error(`tfjs could not initialise its '${tfBackend}' backend`);
+  const sum = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.scalar(1)).dataSync());
+  if (sum[0] !== 2 || sum[1] !== 3) throw new Error(`the '${tfBackend}' backend computed 1+[1,2] = [${sum}]`);
+  // Native TensorFlow has fast conv gradient kernels; wasm lacks one and cpu's are slow.
+  if (name === 'wasm' || name === 'cpu') installConvGradients();
+  return { name, tfBackend, label: await labelFor(name) };
+}
+
+function parsePreference(preference: string): BackendName {
+  const name = PREFERENCES[preference.trim().toLowerCase()];
+  if (name === undefined) {
+    throw new Error(`unknown backend '${preference}': use one of cuda, tensorflow, wasm, cpu`);
+  }
+  return name;
+}
+
+let current: BackendInfo | null = null;
+/** Selections run one at a time. */
+let queue: Promise<unknown> = Promise.resolve();
+
+async function select(preference: string | undefined): Promise<BackendInfo> {
+  const forced = preference ? parsePreference(preference) : null;
+  if (current && (forced === null || forced === current.name)) return current;
+  if (forced) {
+    try {
+      current = await activate(forced);
+      return current;
+    } catch (error) {
+      if (current) await tf.setBackend(current.tfBackend); // stay on the backend that works
+      throw new Error(`the '${preference}' backend was asked for but cannot run: ${(error as Error).message}`);
+    }
+  }
+  const failures: string[] = [];
+  for (const name of AUTO_ORDER) {
+    try {
+      current = await activate(name);
+      return current;
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`no tfjs backend could run here (${failures.join('; ')})`);
+}
+
+/**
+ * Picks and activates the fastest tfjs backend that works here: tfjs-node-gpu (CUDA), tfjs-node,
+ * wasm, then cpu. `preference`, or else the COVEY_BACKEND environment variable (cuda, tensorflow,
+ * wasm, cpu), forces one and fails clearly if it cannot run. Idempotent: later calls return the
+ * active backend unless they force another. Call it before any other tfjs work.
+ */
+export function selectBackend(preference?: string): Promise<BackendInfo> {
+  const wanted = preference ?? process.env.COVEY_BACKEND;
+  const result = queue.then(() => select(wanted || undefined));
+  queue = result.catch(() => undefined);
+  return result;
+}
