@@ -57,6 +57,9 @@ interface OpenRound {
   accumulator: Accumulator;
   expectedCohortSize: number;
   deadline: number;
+  /** The signed round start and weights, re-sent to a cohort member that reconnects mid-round. */
+  start: RoundStart;
+  weightsFrame: Uint8Array;
   /** Resolves early once every cohort member has answered. */
   allIn: () => void;
 }
@@ -289,6 +292,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       challengeMessage('server-proof', challenge, { federationId: this.config.federationId, clientId }),
     );
     this.log('info', 'client joined', { clientId, numExamples: hello.numExamples, connected: this.connectedIds().length });
+    const open = this.open;
+    if (open && this.phase === 'training' && open.cohort.has(clientId) && !open.received.has(clientId)) {
+      // A cohort member that reconnects mid-round gets the round again (after this reply).
+      setImmediate(() => socket.emit(EVENTS.roundStart, open.start, open.weightsFrame));
+    }
     return {
       ok: true,
       federationId: this.config.federationId,
@@ -417,6 +425,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       accumulator: createAccumulator(this.global.length),
       expectedCohortSize,
       deadline,
+      start: message,
+      weightsFrame: frame,
       allIn,
     };
     this.phase = 'training';

@@ -62,6 +62,13 @@ export interface FederationClientOptions {
   trainSeed?: number;
 }
 
+interface PreparedUpdate {
+  round: number;
+  context: { federationId: string; round: number; clientId: string };
+  sealed: Uint8Array;
+  stats: { trainLoss: number; trainAccuracy: number; examplesPerSecond: number };
+}
+
 interface Session {
   federationId: string;
   clientId: string;
@@ -80,6 +87,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   private socket: Socket | null = null;
   private session: Session | null = null;
   private busy: Promise<void> = Promise.resolve();
+  private prepared: PreparedUpdate | null = null;
+  private readonly acceptedRounds = new Set<number>();
   private finished!: Promise<number>;
   private finish!: (rounds: number) => void;
   private fail!: (err: Error) => void;
@@ -234,15 +243,37 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
 
   private async onRoundStart(msg: unknown, weights: unknown): Promise<void> {
     const { start, global } = await this.verifiedRound(msg, weights);
-    const session = this.session!;
-    const { training, dp } = start.settings;
+    if (this.acceptedRounds.has(start.round)) return;
     if (Date.now() > start.deadline) {
       this.note({ type: 'warning', message: `round ${start.round} already past its deadline; skipping` });
       return;
     }
-    this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
+    // A round re-sent after a reconnect reuses the update already prepared: one release per round.
+    let prepared = this.prepared?.round === start.round ? this.prepared : null;
+    if (!prepared) {
+      this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
+      prepared = await this.prepareUpdate(start, global);
+      this.prepared = prepared;
+    }
+    const socket = this.socket;
+    if (!socket) return;
+    const timeoutMs = Math.max(1000, start.deadline - Date.now() + 5000);
+    const ack = UpdateAckSchema.parse(await socket.timeout(timeoutMs).emitWithAck(EVENTS.update, prepared.context, prepared.sealed));
+    if (ack.accepted) {
+      this.acceptedRounds.add(start.round);
+      this.prepared = null;
+      this.note({ type: 'update-sent', round: start.round, bytes: prepared.sealed.byteLength, ...prepared.stats });
+    } else {
+      this.note({ type: 'update-rejected', round: start.round, reason: ack.reason, message: ack.message });
+    }
+  }
+
+  /** global weights -> local training -> delta -> clip -> noise (local DP) -> frame -> seal. */
+  private async prepareUpdate(start: RoundStart, global: Float32Array): Promise<PreparedUpdate> {
+    const session = this.session!;
+    const { training, dp } = start.settings;
     setFlatWeights(session.model, global);
-    const stats = await trainLocal(session.model, this.options.data, {
+    const trained = await trainLocal(session.model, this.options.data, {
       ...training,
       seed: (this.options.trainSeed ?? Math.floor(Math.random() * 2 ** 31)) + start.round,
       onProgress: (p) => this.note({ type: 'training', round: start.round, ...p }),
@@ -269,21 +300,11 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       sender: this.options.identity,
       recipientBoxPublicKey: session.serverBoxKey,
     });
-    const socket = this.socket;
-    if (!socket) return;
-    const timeoutMs = Math.max(1000, start.deadline - Date.now() + 5000);
-    const ack = UpdateAckSchema.parse(await socket.timeout(timeoutMs).emitWithAck(EVENTS.update, context, sealed));
-    if (ack.accepted) {
-      this.note({
-        type: 'update-sent',
-        round: start.round,
-        bytes: sealed.byteLength,
-        trainLoss: stats.loss,
-        trainAccuracy: stats.accuracy,
-        examplesPerSecond: stats.examplesPerSecond,
-      });
-    } else {
-      this.note({ type: 'update-rejected', round: start.round, reason: ack.reason, message: ack.message });
-    }
+    return {
+      round: start.round,
+      context,
+      sealed,
+      stats: { trainLoss: trained.loss, trainAccuracy: trained.accuracy, examplesPerSecond: trained.examplesPerSecond },
+    };
   }
 }

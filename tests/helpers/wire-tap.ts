@@ -6,15 +6,21 @@ export interface WireTap {
   url: string;
   /** Raw bytes, per connection, client -> server and server -> client. */
   connections: { up: Buffer[]; down: Buffer[] }[];
+  /** Cuts every open connection, as a network failure would. */
+  dropConnections: () => void;
   close: () => Promise<void>;
 }
 
 export async function startWireTap(target: { host: string; port: number }): Promise<WireTap> {
   const connections: WireTap['connections'] = [];
+  const open = new Set<{ destroy: () => void }>();
   const server: Server = createServer((client) => {
     const record = { up: [] as Buffer[], down: [] as Buffer[] };
     connections.push(record);
     const upstream = createConnection(target);
+    const pair = { destroy: () => (client.destroy(), upstream.destroy()) };
+    open.add(pair);
+    client.on('close', () => open.delete(pair));
     client.on('data', (d) => {
       record.up.push(Buffer.from(d));
       upstream.write(d);
@@ -33,7 +39,15 @@ export async function startWireTap(target: { host: string; port: number }): Prom
   return {
     url: `http://127.0.0.1:${port}`,
     connections,
-    close: () => new Promise((r) => server.close(() => r())),
+    dropConnections: () => {
+      for (const pair of open) pair.destroy();
+      open.clear();
+    },
+    close: () =>
+      new Promise((r) => {
+        for (const pair of open) pair.destroy();
+        server.close(() => r());
+      }),
   };
 }
 

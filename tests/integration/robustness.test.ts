@@ -110,6 +110,8 @@ describe('bad input is rejected with a logged reason and the server stays up', (
       ['non-finite', context, await seal(inf)],
       ['oversized', context, oversized],
       ['envelope', context, tampered],
+      ['envelope', context, (await seal(good)).subarray(0, 30)],
+      ['envelope', context, (await seal(good)).subarray(0, 1000)],
       ['envelope', context, await seal(good, { ...context, round: start.round + 1 })],
       // Sealed with another member's key but claimed as this client's: the envelope binds the sender.
       ['envelope', context, await sealUpdate({ plaintext: encodeFrame({ kind: 'update', round: start.round, numExamples: 100, values: good }), context, sender: peerIdentity, recipientBoxPublicKey: serverBox })],
