@@ -14,7 +14,7 @@ import {
 } from '../src/core/crypto/index.js';
 import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights, type ModelSpec } from '../src/core/model/index.js';
-import { addGaussianNoise, clipToNorm, computeRdp, DEFAULT_ORDERS, epsilonFromRdp } from '../src/core/privacy/index.js';
+import { addGaussianNoise, clipToNorm } from '../src/core/privacy/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { encodeInvite, inviteLink } from '../src/core/protocol/invite.js';
 import {
@@ -23,6 +23,7 @@ import {
   PROTOCOL_VERSION,
   roundStartSigningContext,
   UpdateHeaderSchema,
+  DeclineSchema,
   asBytes,
   type HelloResponse,
   type RoundResult,
@@ -34,6 +35,7 @@ import { evaluate, selectBackend } from '../src/core/train/index.js';
 import type * as tf from '@tensorflow/tfjs';
 import { selectCohort, secureUniform, type Uniform } from './cohort.js';
 import type { ServerConfig } from './config.js';
+import { federationEpsilon, roundRecord } from './federation-privacy.js';
 import { loadOrCreateToken, tokensEqual } from './token.js';
 import type { Logger } from './logger.js';
 import { StateStore, type ServerState } from './state.js';
@@ -54,6 +56,7 @@ interface OpenRound {
   round: number;
   cohort: Set<string>;
   received: Set<string>;
+  declined: Set<string>;
   accumulator: Accumulator;
   expectedCohortSize: number;
   deadline: number;
@@ -241,11 +244,15 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       const reply = await this.onUpdate(clientId, header, payload);
       if (typeof ack === 'function') ack(reply);
     });
+    socket.on(EVENTS.decline, (raw: unknown, ack: unknown) => {
+      const reply = this.onDecline(clientId, raw);
+      if (typeof ack === 'function') ack(reply);
+    });
     socket.on('disconnect', (reason) => {
       this.log('info', 'client disconnected', { clientId, reason });
     });
     socket.onAny((event: string) => {
-      if (event !== EVENTS.hello && event !== EVENTS.update) {
+      if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline) {
         this.reject(socket, 'malformed', `unknown event ${JSON.stringify(event).slice(0, 64)}`, clientId);
       }
     });
@@ -350,7 +357,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       open.received.add(member.clientId);
       this.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size });
       this.emit('progress', { round: open.round, received: open.received.size, cohort: open.cohort.size });
-      if (open.received.size === open.cohort.size) open.allIn();
+      if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
       return { accepted: true };
     } catch (err) {
       if (err instanceof UpdateRejection) return refuse(err.reason, err.message);
@@ -359,14 +366,39 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     }
   }
 
+  /** A cohort member sitting the round out on its own terms: not a dropout, and not waited for. */
+  private onDecline(clientId: string | null, raw: unknown): { ok: boolean; message?: string } {
+    const parsed = DeclineSchema.safeParse(raw);
+    const open = this.open;
+    if (!parsed.success || !clientId || parsed.data.clientId !== clientId) {
+      this.log('warn', 'message rejected', { reason: 'malformed', message: 'malformed decline', clientId });
+      return { ok: false, message: 'malformed decline' };
+    }
+    const decline = parsed.data;
+    if (!open || decline.round !== open.round || !open.cohort.has(clientId) || open.received.has(clientId)) {
+      return { ok: false, message: `round ${decline.round} is not awaiting this client` };
+    }
+    open.declined.add(clientId);
+    this.log('info', 'client declined', { clientId, round: open.round, reason: decline.reason, message: decline.message });
+    if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
+    return { ok: true };
+  }
+
   // ---- rounds ------------------------------------------------------------------------------
 
   /** Runs rounds until the configured number is complete (or close() is called). */
   async run(): Promise<ServerState> {
     const uniform = this.options.uniform ?? secureUniform;
     const { cohort: cohortConfig, rounds } = this.config;
+    let attempts = 0;
+    let attemptedRound = 0;
     while (!this.stopped && this.state.completedRound < rounds) {
       const round = this.state.completedRound + 1;
+      if (round !== attemptedRound) [attemptedRound, attempts] = [round, 0];
+      if (attempts >= cohortConfig.maxAttemptsPerRound) {
+        this.log('error', 'federation stopped', { round, reason: `round ${round} did not complete in ${attempts} attempts` });
+        break;
+      }
       this.phase = 'waiting-for-clients';
       const needed = Math.max(cohortConfig.minClients, cohortConfig.minConnected ?? 0);
       const enough = await this.waitFor(
@@ -378,18 +410,22 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         this.log('warn', 'waiting for clients', { connected: this.connectedIds().length, needed });
         continue;
       }
+      if (this.wouldExceedBudget()) break;
       const eligible = this.connectedIds();
       const cohort = selectCohort(eligible, cohortConfig.samplingRate, uniform);
       if (cohort.length < cohortConfig.minClients) {
         this.log('info', 'cohort too small, resampling', { round, cohort: cohort.length, minClients: cohortConfig.minClients });
         this.emit('abort', { round, reason: 'cohort-too-small' });
+        attempts += 1;
         await sleep(200);
         continue;
       }
-      await this.runRound(round, cohort, eligible.length * cohortConfig.samplingRate);
+      attempts += 1;
+      const completed = await this.runRound(round, cohort, eligible.length * cohortConfig.samplingRate);
+      if (!completed) await sleep(500);
     }
     this.phase = 'done';
-    if (this.state.completedRound >= rounds) {
+    if (!this.stopped) {
       this.io.emit(EVENTS.federationDone, { rounds: this.state.completedRound });
       this.log('info', 'federation complete', { rounds: this.state.completedRound });
       this.emit('done', this.state);
@@ -397,7 +433,23 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     return this.state;
   }
 
-  private async runRound(round: number, cohortIds: string[], expectedCohortSize: number): Promise<void> {
+  /** True when one more released round would take the federation past its configured maxEpsilon. */
+  private wouldExceedBudget(): boolean {
+    const { maxEpsilon, dp } = this.config;
+    if (maxEpsilon === undefined || dp.mode === 'off') return false;
+    const next = federationEpsilon([...this.state.accountant, roundRecord(this.config)], dp.delta);
+    if (next <= maxEpsilon) return false;
+    this.log('warn', 'privacy budget reached', {
+      epsilon: federationEpsilon(this.state.accountant, dp.delta),
+      epsilonAfterNextRound: next,
+      maxEpsilon,
+      completedRound: this.state.completedRound,
+    });
+    return true;
+  }
+
+  /** One attempt at a round; false when it was aborted (no model change). */
+  private async runRound(round: number, cohortIds: string[], expectedCohortSize: number): Promise<boolean> {
     const started = performance.now();
     const { cohort: cohortConfig, dp, federationId } = this.config;
     const sodium = await getSodium();
@@ -422,6 +474,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       round,
       cohort: new Set(cohortIds),
       received: new Set(),
+      declined: new Set(),
       accumulator: createAccumulator(this.global.length),
       expectedCohortSize,
       deadline,
@@ -437,7 +490,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     await untilOrDeadline(everyoneAnswered, deadline);
     const open = this.open;
     this.phase = 'aggregating';
-    if (this.stopped) return;
+    if (this.stopped) return false;
     if (open.received.size < cohortConfig.minClients) {
       const reason = `only ${open.received.size} of ${open.cohort.size} updates arrived before the deadline (minimum ${cohortConfig.minClients})`;
       this.log('warn', 'round aborted', { round, reason });
@@ -445,7 +498,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       this.emit('abort', { round, reason });
       this.open = null;
       this.phase = 'idle';
-      return;
+      return false;
     }
 
     // With DP the denominator is the expected cohort size, fixed before the round (DP-FedAvg).
@@ -457,18 +510,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     }
     const next = applyUpdate(this.global, mean, this.config.serverLearningRate);
     const metrics = this.evaluate(next);
-    const accountant =
-      dp.mode === 'off'
-        ? this.state.accountant
-        : [
-            ...this.state.accountant,
-            // Local mode: the server knows who was sampled, so no amplification is claimed against it.
-            { noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.mode === 'local' ? 1 : this.config.cohort.samplingRate },
-          ];
-    const epsilon = dp.mode === 'off' ? null : epsilonFromRdp(DEFAULT_ORDERS, computeRdp(accountant), dp.delta).epsilon;
+    const accountant = dp.mode === 'off' ? this.state.accountant : [...this.state.accountant, roundRecord(this.config)];
+    const epsilon = dp.mode === 'off' ? null : federationEpsilon(accountant, dp.delta);
     const result: RoundResult = {
       round,
       participants: open.received.size,
+      declined: open.declined.size,
       accuracy: metrics?.accuracy ?? null,
       loss: metrics?.loss ?? null,
       epsilon,
@@ -489,6 +536,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.log('info', 'round complete', { ...result });
     this.io.emit(EVENTS.roundResult, result);
     this.emit('round', result);
+    return true;
   }
 
   private evaluate(weights: Float32Array): { loss: number; accuracy: number } | null {

@@ -22,10 +22,14 @@ export const ServerConfigSchema = z
         roundTimeoutSeconds: z.number().positive().default(120),
         /** How long to wait for enough clients before a round can start. */
         waitForClientsSeconds: z.number().positive().default(600),
+        /** The federation stops when one round has been attempted this many times without completing. */
+        maxAttemptsPerRound: z.number().int().min(1).default(10),
       })
       .strict()
-      .default({ samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600 }),
+      .default({ samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 }),
     dp: DpSettingsSchema.strict().default({ mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 }),
+    /** The federation stops before a round that would take its ε (at dp.delta) past this. */
+    maxEpsilon: z.number().positive().optional(),
     serverLearningRate: z.number().positive().default(1),
     /** Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file. */
     evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).strict().optional(),

@@ -1,9 +1,9 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ClientEvent } from '../client/federation-client.js';
 import { parseInvite } from '../core/protocol/invite.js';
-import { nonNegativeInt } from './options.js';
+import { nonNegativeInt, positiveNumber } from './options.js';
 
 interface JoinOptions {
   invite: string;
@@ -11,6 +11,8 @@ interface JoinOptions {
   labelColumn?: string;
   stateDir: string;
   seed?: number;
+  capEpsilon?: number;
+  capView: 'worst-case' | 'promised';
   json?: boolean;
 }
 
@@ -24,6 +26,10 @@ export function registerJoinCommand(program: Command): void {
     .option('--label-column <name>', 'label column of a CSV file', 'label')
     .option('--state-dir <dir>', 'where this participant keeps its identity', join(homedir(), '.covey'))
     .option('--seed <n>', 'seed for the local shuffle (simulation)', nonNegativeInt)
+    .option('--cap-epsilon <ε>', 'your privacy cap: decline any round that would take your ε past it', positiveNumber)
+    .addOption(
+      new Option('--cap-view <view>', 'which ε the cap applies to').choices(['worst-case', 'promised']).default('worst-case'),
+    )
     .option('--json', 'print one JSON event per line')
     .action(async (url: string | undefined, opts: JoinOptions) => {
       const invite = parseInvite(opts.invite);
@@ -40,7 +46,8 @@ export function registerJoinCommand(program: Command): void {
         ? (e: Record<string, unknown>) => process.stdout.write(JSON.stringify(e) + '\n')
         : (e: Record<string, unknown>) => process.stdout.write(describe(e as ClientEvent | BackendEvent) + '\n');
       print({ type: 'backend', backend: backend.label, examples: data.count });
-      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed });
+      const cap = opts.capEpsilon === undefined ? undefined : { epsilon: opts.capEpsilon, view: opts.capView };
+      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed, stateDir: opts.stateDir, cap });
       client.on('event', (event) => {
         if (event.type === 'training' || event.type === 'update-prepared') return;
         print(event);
@@ -72,6 +79,10 @@ function describe(e: ClientEvent | BackendEvent): string {
     case 'round-result':
       return `round ${e.result.round} done: ${e.result.participants} participants` +
         (e.result.accuracy !== null ? `, global accuracy ${e.result.accuracy.toFixed(4)}` : '');
+    case 'declined':
+      return `round ${e.round}: declined (${e.reason}): ${e.message}`;
+    case 'privacy':
+      return `privacy after round ${e.round}: ε promised ${fmt(e.promised)}, worst case ${fmt(e.worstCase)} (δ ${e.delta})`;
     case 'round-abort':
       return `round ${e.round} aborted: ${e.reason}`;
     case 'disconnected':
@@ -83,4 +94,8 @@ function describe(e: ClientEvent | BackendEvent): string {
     default:
       return JSON.stringify(e);
   }
+}
+
+function fmt(epsilon: number): string {
+  return Number.isFinite(epsilon) ? epsilon.toFixed(3) : '∞ (no DP)';
 }

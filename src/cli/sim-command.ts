@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
@@ -21,6 +21,8 @@ interface SimFlags {
   minClients?: number;
   roundTimeout: number;
   seed: number;
+  capEpsilon?: number;
+  capView: 'worst-case' | 'promised';
   json?: boolean;
   keep?: boolean;
 }
@@ -45,6 +47,8 @@ export function registerSimCommand(program: Command): void {
     .option('--min-clients <n>', 'fewest updates a round may aggregate (default: all when q = 1, else 1)', positiveInt)
     .option('--round-timeout <s>', 'seconds a round waits for updates', positiveNumber, 300)
     .option('--seed <n>', 'seed for partition, sampling, initial weights, shuffles', nonNegativeInt, 1)
+    .option('--cap-epsilon <ε>', "each client's own privacy cap: it declines rounds that would exceed it", positiveNumber)
+    .addOption(new Option('--cap-view <view>', 'which ε the cap applies to').choices(['worst-case', 'promised']).default('worst-case'))
     .option('--keep', 'keep the temporary folder with partitions and client logs')
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {
@@ -68,6 +72,7 @@ export function registerSimCommand(program: Command): void {
         minClients: flags.minClients,
         roundTimeoutSeconds: flags.roundTimeout,
         seed: flags.seed,
+        cap: flags.capEpsilon === undefined ? undefined : { epsilon: flags.capEpsilon, view: flags.capView },
         keep: flags.keep,
       };
       if (flags.json) {
@@ -98,6 +103,7 @@ export function registerSimCommand(program: Command): void {
           bar.stop();
           barRound = 0;
           const privacy = r.epsilon !== null ? `  ε ${r.epsilon.toFixed(3)} (δ ${r.delta})` : '';
+          const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
               `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}  ${r.seconds.toFixed(1)} s\n`,

@@ -29,6 +29,8 @@ export interface SimulationOptions {
   minClients?: number;
   roundTimeoutSeconds: number;
   seed: number;
+  /** Each client's own privacy cap. */
+  cap?: { epsilon: number; view: 'worst-case' | 'promised' };
   logger?: Logger;
   /** Keep the temporary folder (partitions, client logs) for inspection. */
   keep?: boolean;
@@ -108,7 +110,11 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       const log = createWriteStream(join(dir, 'client.log'));
       const child = spawn(
         process.execPath,
-        [BIN, 'join', url, '--invite', server.inviteCode, '--data', dir, '--state-dir', dir, '--seed', String(opts.seed * 1000 + i), '--json'],
+        [
+          BIN, 'join', url, '--invite', server.inviteCode, '--data', dir, '--state-dir', dir,
+          '--seed', String(opts.seed * 1000 + i), '--json',
+          ...(opts.cap ? ['--cap-epsilon', String(opts.cap.epsilon), '--cap-view', opts.cap.view] : []),
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       child.stdout!.pipe(log);

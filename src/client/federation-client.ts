@@ -11,7 +11,19 @@ import {
 } from '../core/crypto/index.js';
 import type { Dataset } from '../core/data/dataset.js';
 import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
-import { addGaussianNoise, clipToNorm, updateDelta } from '../core/privacy/index.js';
+import {
+  addGaussianNoise,
+  clipToNorm,
+  LedgerFile,
+  ledgerEpsilon,
+  ledgerPath,
+  projectedEpsilon,
+  rdpEpsilon,
+  updateDelta,
+  type EpsilonOf,
+  type LedgerEntry,
+  type LedgerView,
+} from '../core/privacy/index.js';
 import { decodeFrame, encodeFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
 import {
@@ -24,6 +36,7 @@ import {
   roundStartSigningContext,
   RoundStartSchema,
   UpdateAckSchema,
+  type DeclineReason,
   type RoundResult,
   type RoundSettings,
   type RoundStart,
@@ -37,6 +50,8 @@ export type ClientEvent =
   | { type: 'update-prepared'; round: number; plaintextFrame: Uint8Array; updateNorm: number; clipScale: number }
   | { type: 'update-sent'; round: number; bytes: number; trainLoss: number; trainAccuracy: number; examplesPerSecond: number }
   | { type: 'update-rejected'; round: number; reason: string; message: string }
+  | { type: 'declined'; round: number; reason: DeclineReason; message: string }
+  | { type: 'privacy'; round: number; promised: number; worstCase: number; delta: number }
   | { type: 'round-result'; result: RoundResult }
   | { type: 'round-abort'; round: number; reason: string }
   | { type: 'disconnected'; reason: string }
@@ -53,11 +68,23 @@ export class ClientError extends Error {
   }
 }
 
+export interface PrivacyCap {
+  epsilon: number;
+  /** Which view the cap applies to; worst case unless the participant chose otherwise. */
+  view: LedgerView;
+}
+
 export interface FederationClientOptions {
   serverUrl: string;
   invite: Invite;
   identity: Identity;
   data: Dataset;
+  /** Holds this participant's privacy ledger (one file per federation). */
+  stateDir: string;
+  /** The participant's own ε cap, enforced here whatever the server says. */
+  cap?: PrivacyCap;
+  /** Accountant used for the ledger views and the cap. */
+  epsilonOf?: EpsilonOf;
   /** Seeds the local shuffle (simulation); the privacy noise never uses it. */
   trainSeed?: number;
 }
@@ -76,6 +103,10 @@ interface Session {
   serverBoxKey: Uint8Array;
   model: tf.LayersModel;
   modelLength: number;
+  fingerprint: string;
+  ledger: LedgerFile;
+  /** The settings the server declared most recently (for rounds observed but not joined). */
+  declared: RoundSettings;
 }
 
 /**
@@ -145,7 +176,11 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     });
     socket.on(EVENTS.roundResult, (msg: unknown) => {
       const parsed = RoundResultSchema.safeParse(msg);
-      if (parsed.success) this.note({ type: 'round-result', result: parsed.data });
+      if (!parsed.success) return;
+      this.note({ type: 'round-result', result: parsed.data });
+      this.busy = this.busy.then(() => this.recordObserved(parsed.data.round)).catch((err: Error) => {
+        this.note({ type: 'warning', message: `could not write the privacy ledger: ${err.message}` });
+      });
     });
     socket.on(EVENTS.roundAbort, (msg: unknown) => {
       const parsed = RoundAbortSchema.safeParse(msg);
@@ -203,6 +238,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     if (!this.session) {
       const spec = ModelSpecSchema.parse(hello.model);
       const model = buildModel(spec, { seed: 0 });
+      const ledger = await LedgerFile.open(ledgerPath(this.options.stateDir, hello.federationId));
       this.session = {
         federationId: hello.federationId,
         clientId: hello.clientId,
@@ -210,7 +246,26 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
         serverBoxKey,
         model,
         modelLength: getFlatWeights(model).length,
+        fingerprint,
+        ledger,
+        declared: hello.settings,
       };
+      if (!ledger.entries.some((e) => e.kind === 'consent')) {
+        // Joining is consenting to the settings the server declared now; later rounds must match them.
+        const { dp, samplingRate } = hello.settings;
+        await ledger.append({
+          kind: 'consent',
+          federationId: hello.federationId,
+          timestamp: new Date().toISOString(),
+          serverFingerprint: fingerprint,
+          mode: dp.mode,
+          noiseMultiplier: dp.noiseMultiplier,
+          clipNorm: dp.clipNorm,
+          samplingRate,
+          delta: dp.delta,
+          cap: this.options.cap ?? null,
+        });
+      }
     }
     this.note({
       type: 'joined',
@@ -248,11 +303,29 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       this.note({ type: 'warning', message: `round ${start.round} already past its deadline; skipping` });
       return;
     }
+    const session = this.session!;
+    session.declared = start.settings;
     // A round re-sent after a reconnect reuses the update already prepared: one release per round.
     let prepared = this.prepared?.round === start.round ? this.prepared : null;
     if (!prepared) {
+      const refusal = this.refusal(start);
+      if (refusal) return this.decline(start.round, refusal.reason, refusal.message);
       this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
       prepared = await this.prepareUpdate(start, global);
+      // The ledger is written and flushed before the update leaves: a crash over-counts, never under-counts.
+      await session.ledger.append({
+        kind: 'contribution',
+        federationId: session.federationId,
+        timestamp: new Date().toISOString(),
+        serverFingerprint: session.fingerprint,
+        round: start.round,
+        mode: start.settings.dp.mode,
+        noiseMultiplier: start.settings.dp.noiseMultiplier,
+        clipNorm: start.settings.dp.clipNorm,
+        samplingRate: start.settings.samplingRate,
+        delta: start.settings.dp.delta,
+      });
+      this.notePrivacy(start.round, start.settings.dp.delta);
       this.prepared = prepared;
     }
     const socket = this.socket;
@@ -266,6 +339,100 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     } else {
       this.note({ type: 'update-rejected', round: start.round, reason: ack.reason, message: ack.message });
     }
+  }
+
+  /** Why this participant will not take part in a round, judged on its own ledger and consent. */
+  private refusal(start: RoundStart): { reason: DeclineReason; message: string } | null {
+    const { ledger, federationId, fingerprint } = this.session!;
+    const { dp, samplingRate } = start.settings;
+    const consent = [...ledger.entries].reverse().find((e) => e.kind === 'consent');
+    if (
+      consent &&
+      (consent.mode !== dp.mode ||
+        consent.noiseMultiplier !== dp.noiseMultiplier ||
+        consent.clipNorm !== dp.clipNorm ||
+        consent.delta !== dp.delta)
+    ) {
+      return {
+        reason: 'consent',
+        message:
+          `round ${start.round} asks for DP ${dp.mode}, z=${dp.noiseMultiplier}, C=${dp.clipNorm}, δ=${dp.delta}; ` +
+          `you agreed to DP ${consent.mode}, z=${consent.noiseMultiplier}, C=${consent.clipNorm}, δ=${consent.delta}`,
+      };
+    }
+    const cap = this.options.cap;
+    if (!cap) return null;
+    const projected = projectedEpsilon(
+      ledger.entries,
+      {
+        federationId,
+        serverFingerprint: fingerprint,
+        round: start.round,
+        mode: dp.mode,
+        noiseMultiplier: dp.noiseMultiplier,
+        clipNorm: dp.clipNorm,
+        samplingRate,
+        delta: dp.delta,
+      },
+      this.epsilonOf,
+    );
+    const value = cap.view === 'worst-case' ? projected.worstCase : projected.promised;
+    if (value <= cap.epsilon) return null;
+    return {
+      reason: 'budget',
+      message: `taking part in round ${start.round} would bring your ${cap.view} ε to ${formatEpsilon(value)}, above your cap of ${cap.epsilon}`,
+    };
+  }
+
+  private get epsilonOf(): EpsilonOf {
+    return this.options.epsilonOf ?? rdpEpsilon;
+  }
+
+  private async decline(round: number, reason: DeclineReason, message: string): Promise<void> {
+    const session = this.session!;
+    await session.ledger.append({
+      kind: 'declined',
+      federationId: session.federationId,
+      timestamp: new Date().toISOString(),
+      round,
+      reason,
+      message,
+    });
+    this.note({ type: 'declined', round, reason, message });
+    await this.socket
+      ?.timeout(10_000)
+      .emitWithAck(EVENTS.decline, { federationId: session.federationId, round, clientId: session.clientId, reason, message })
+      .catch(() => undefined); // the server also closes the round at its deadline
+  }
+
+  /** A released round this client did not contribute to still counts in the promised view. */
+  private async recordObserved(round: number): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const { dp, samplingRate } = session.declared;
+    const known = session.ledger.entries.some((e) => (e.kind === 'contribution' || e.kind === 'observed') && e.round === round);
+    if (known || dp.mode === 'off') return;
+    await session.ledger.append({
+      kind: 'observed',
+      federationId: session.federationId,
+      timestamp: new Date().toISOString(),
+      round,
+      mode: dp.mode,
+      noiseMultiplier: dp.noiseMultiplier,
+      samplingRate,
+    });
+    this.notePrivacy(round, dp.delta);
+  }
+
+  private notePrivacy(round: number, delta: number): void {
+    const entries: readonly LedgerEntry[] = this.session!.ledger.entries;
+    this.note({
+      type: 'privacy',
+      round,
+      delta,
+      promised: ledgerEpsilon(entries, 'promised', delta, this.epsilonOf),
+      worstCase: ledgerEpsilon(entries, 'worst-case', delta, this.epsilonOf),
+    });
   }
 
   /** global weights -> local training -> delta -> clip -> noise (local DP) -> frame -> seal. */
@@ -307,4 +474,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       stats: { trainLoss: trained.loss, trainAccuracy: trained.accuracy, examplesPerSecond: trained.examplesPerSecond },
     };
   }
+}
+
+function formatEpsilon(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(3) : '∞ (no noise)';
 }

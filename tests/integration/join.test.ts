@@ -40,18 +40,19 @@ describe('joining a federation', () => {
     const invite = parseInvite(server.inviteCode);
 
     const impostorInvite = { ...invite, fingerprintHex: 'ab'.repeat(32) };
-    const pinned = new FederationClient({ serverUrl: url, invite: impostorInvite, identity: await generateIdentity(), data: parts[0] });
+    const pinned = new FederationClient({ serverUrl: url, stateDir: join(root, 'a'), invite: impostorInvite, identity: await generateIdentity(), data: parts[0] });
     await expect(pinned.connect()).rejects.toMatchObject({ reason: 'server-key-mismatch' });
 
     const wrongToken = new FederationClient({
       serverUrl: url,
+      stateDir: join(root, 'b'),
       invite: { ...invite, token: 'A'.repeat(43) },
       identity: await generateIdentity(),
       data: parts[0],
     });
     await expect(wrongToken.connect()).rejects.toMatchObject({ reason: 'bad-invite', message: expect.stringMatching(/not valid/) });
 
-    const unreachable = new FederationClient({ serverUrl: 'http://127.0.0.1:1', invite, identity: await generateIdentity(), data: parts[0] });
+    const unreachable = new FederationClient({ serverUrl: 'http://127.0.0.1:1', stateDir: join(root, 'c'), invite, identity: await generateIdentity(), data: parts[0] });
     await expect(unreachable.connect()).rejects.toMatchObject({ reason: 'unreachable' });
   });
 
@@ -65,7 +66,7 @@ describe('joining a federation', () => {
     const events: ClientEvent[][] = [[], []];
     const clients = await Promise.all(
       parts.map(async (data, i) => {
-        const client = new FederationClient({ serverUrl: tap.url, invite: parseInvite(server.inviteCode), identity: await generateIdentity(), data, trainSeed: i });
+        const client = new FederationClient({ serverUrl: tap.url, stateDir: join(root, `state-${i}`), invite: parseInvite(server.inviteCode), identity: await generateIdentity(), data, trainSeed: i });
         client.on('event', (e) => events[i].push(e));
         await client.connect();
         return client;

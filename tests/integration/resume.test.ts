@@ -15,14 +15,14 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-async function runFederation(config: ServerConfigInput, parts: Dataset[], identities: Identity[]) {
+async function runFederation(config: ServerConfigInput, parts: Dataset[], identities: Identity[], root: string) {
   const server = await Aggregator.create({ config: parseServerConfig(config), logger: silentLogger });
   const url = await server.listen();
   const before = server.serverState.completedRound;
   const weightsAtStart = server.globalWeights.slice();
   const clients = await Promise.all(
     parts.map(async (data, i) => {
-      const client = new FederationClient({ serverUrl: url, invite: parseInvite(server.inviteCode), identity: identities[i], data, trainSeed: i });
+      const client = new FederationClient({ serverUrl: url, stateDir: join(root, `state-${i}`), invite: parseInvite(server.inviteCode), identity: identities[i], data, trainSeed: i });
       await client.connect();
       return client;
     }),
@@ -48,12 +48,12 @@ describe('restart at the last completed round', () => {
       dp: { mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 },
       stateDir: join(root, 'server'),
     };
-    const first = await runFederation({ ...config, rounds: 1 }, parts, identities);
+    const first = await runFederation({ ...config, rounds: 1 }, parts, identities, root);
     expect(first.before).toBe(0);
     expect(first.state.completedRound).toBe(1);
     expect(first.state.accountant).toHaveLength(1);
 
-    const second = await runFederation({ ...config, rounds: 2 }, parts, identities);
+    const second = await runFederation({ ...config, rounds: 2 }, parts, identities, root);
     expect(second.invite).toBe(first.invite);
     expect(second.before).toBe(1);
     expect(Buffer.from(second.weightsAtStart.buffer).equals(Buffer.from(first.weightsAtEnd.buffer))).toBe(true);

@@ -50,6 +50,7 @@ describe('what crosses the wire', () => {
       parts.map(async (data, i) => {
         const client = new FederationClient({
           serverUrl: tap.url,
+          stateDir: join(root, `state-${i}`),
           invite: parseInvite(server.inviteCode),
           identity: await generateIdentity(),
           data,

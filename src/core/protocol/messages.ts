@@ -10,6 +10,7 @@ export const EVENTS = {
   roundResult: 'round:result',
   roundAbort: 'round:abort',
   update: 'update',
+  decline: 'decline',
   federationDone: 'federation:done',
 } as const;
 
@@ -93,6 +94,19 @@ export const UpdateHeaderSchema = z.object({
 });
 export type UpdateHeader = z.infer<typeof UpdateHeaderSchema>;
 
+/** Why a participant sat a round out: its own privacy cap, or settings it never consented to. */
+export const DeclineReasonSchema = z.enum(['budget', 'consent']);
+export type DeclineReason = z.infer<typeof DeclineReasonSchema>;
+
+export const DeclineSchema = z.object({
+  federationId: id,
+  round: z.number().int().min(1),
+  clientId: id,
+  reason: DeclineReasonSchema,
+  message: z.string().max(500),
+});
+export type Decline = z.infer<typeof DeclineSchema>;
+
 export const REJECT_REASONS = [
   'malformed',
   'unknown-client',
@@ -121,6 +135,8 @@ export type UpdateAck = z.infer<typeof UpdateAckSchema>;
 export const RoundResultSchema = z.object({
   round: z.number().int().min(1),
   participants: z.number().int().min(0),
+  /** Cohort members that declined (budget cap or consent), not counted as dropouts. */
+  declined: z.number().int().min(0),
   accuracy: z.number().nullable(),
   loss: z.number().nullable(),
   epsilon: z.number().nullable(),

@@ -1,0 +1,72 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ledgerEpsilon, LedgerFile, ledgerPath, ledgerTable, listLedgers, type LedgerEntry } from '../core/privacy/index.js';
+
+interface LedgerOptions {
+  federation?: string;
+  stateDir: string;
+  json?: boolean;
+}
+
+/** `covey privacy ledger`: what this participant sent, and ε in both views, per round and cumulative. */
+export function registerLedgerCommand(privacy: Command): void {
+  privacy
+    .command('ledger')
+    .description("this participant's privacy ledger: per round and cumulative ε, promised and worst case")
+    .option('--federation <id>', 'one federation (default: every federation with a ledger here)')
+    .option('--state-dir <dir>', 'the participant state folder used with covey join', join(homedir(), '.covey'))
+    .option('--json', 'print JSON')
+    .action(async (opts: LedgerOptions) => {
+      const ids = opts.federation ? [opts.federation] : await listLedgers(opts.stateDir);
+      if (ids.length === 0) throw new Error(`no privacy ledger in ${opts.stateDir} (join a federation first)`);
+      const reports = [];
+      for (const id of ids) {
+        const ledger = await LedgerFile.open(ledgerPath(opts.stateDir, id));
+        if (ledger.entries.length === 0) throw new Error(`no ledger for federation ${id} in ${opts.stateDir}`);
+        reports.push(report(id, ledger.entries));
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, (_k, v) => (v === Infinity ? null : v)) + '\n');
+        return;
+      }
+      for (const r of reports) process.stdout.write(render(r));
+    });
+}
+
+function report(federationId: string, entries: readonly LedgerEntry[]) {
+  const consent = entries.find((e) => e.kind === 'consent');
+  const delta = consent?.kind === 'consent' ? consent.delta : 1e-5;
+  return {
+    federationId,
+    delta,
+    accountant: 'rdp',
+    consent: consent ?? null,
+    contributions: entries.filter((e) => e.kind === 'contribution').length,
+    declined: entries.filter((e) => e.kind === 'declined').length,
+    promised: ledgerEpsilon(entries, 'promised', delta),
+    worstCase: ledgerEpsilon(entries, 'worst-case', delta),
+    rounds: ledgerTable(entries, delta),
+  };
+}
+
+function fmt(epsilon: number): string {
+  return Number.isFinite(epsilon) ? epsilon.toFixed(4) : '∞';
+}
+
+function render(r: ReturnType<typeof report>): string {
+  const lines = [
+    `federation ${r.federationId}  (δ = ${r.delta}, ${r.accountant} accountant)`,
+    r.consent?.kind === 'consent'
+      ? `  consented to: DP ${r.consent.mode}, z=${r.consent.noiseMultiplier}, C=${r.consent.clipNorm}, q=${r.consent.samplingRate}` +
+        (r.consent.cap ? `; cap ε ≤ ${r.consent.cap.epsilon} (${r.consent.cap.view})` : '; no cap')
+      : '  no consent recorded',
+    `  ${'round'.padStart(5)}  ${'what'.padEnd(42)}  ${'promised ε'.padStart(10)}  ${'worst-case ε'.padStart(12)}`,
+    ...r.rounds.map(
+      (row) => `  ${String(row.round).padStart(5)}  ${row.detail.padEnd(42)}  ${fmt(row.promised).padStart(10)}  ${fmt(row.worstCase).padStart(12)}`,
+    ),
+    `  total: ${r.contributions} contributions, ${r.declined} declined; ε promised ${fmt(r.promised)}, worst case ${fmt(r.worstCase)}`,
+    '',
+  ];
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './rdp.js';
+
+/**
+ * The participant's privacy ledger: what this client actually sent, per federation. Two views:
+ * - promised: amplified by the sampling rate q the server declared, over every round the
+ *   federation ran while this client took part in it (contributed or merely eligible);
+ * - worst case: q = 1 over only the rounds this client contributed to (it cannot verify q).
+ * Neither takes an ε figure from the server: both are computed here from the declared z and q.
+ */
+const base = {
+  federationId: z.string().min(1),
+  timestamp: z.string(),
+};
+const mode = z.enum(['off', 'central', 'local']);
+
+export const LedgerEntrySchema = z.discriminatedUnion('kind', [
+  /** The settings the participant agreed to, and the cap it set. */
+  z.object({
+    kind: z.literal('consent'),
+    ...base,
+    serverFingerprint: z.string(),
+    mode,
+    noiseMultiplier: z.number(),
+    clipNorm: z.number(),
+    samplingRate: z.number(),
+    delta: z.number(),
+    cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }).nullable(),
+  }),
+  /** Written and flushed before the update leaves the machine: a crash can over-count, never under-count. */
+  z.object({
+    kind: z.literal('contribution'),
+    ...base,
+    serverFingerprint: z.string(),
+    round: z.number().int().min(1),
+    mode,
+    noiseMultiplier: z.number(),
+    clipNorm: z.number(),
+    samplingRate: z.number(),
+    delta: z.number(),
+  }),
+  /** A round the federation released while this client was connected but did not contribute. */
+  z.object({
+    kind: z.literal('observed'),
+    ...base,
+    round: z.number().int().min(1),
+    mode,
+    noiseMultiplier: z.number(),
+    samplingRate: z.number(),
+  }),
+  z.object({
+    kind: z.literal('declined'),
+    ...base,
+    round: z.number().int().min(1),
+    reason: z.enum(['budget', 'consent']),
+    message: z.string(),
+  }),
+]);
+export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
+export type LedgerView = 'promised' | 'worst-case';
+export type Contribution = Extract<LedgerEntry, { kind: 'contribution' }>;
+
+/** ε of a list of rounds at δ; Infinity when any round carried no noise (DP off). */
+export type EpsilonOf = (records: RoundRecord[], delta: number) => number;
+
+export const rdpEpsilon: EpsilonOf = (records, delta) =>
+  records.length === 0 ? 0 : epsilonFromRdp(DEFAULT_ORDERS, computeRdp(records), delta).epsilon;
+
+function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord[] | null {
+  const out: RoundRecord[] = [];
+  const seen = new Set<number>();
+  for (const e of entries) {
+    if (e.kind !== 'contribution' && !(view === 'promised' && e.kind === 'observed')) continue;
+    if (seen.has(e.round)) continue; // a round counts once, however often it was written
+    seen.add(e.round);
+    if (e.kind === 'contribution' && (e.mode === 'off' || e.noiseMultiplier === 0)) return null;
+    if (e.mode === 'off') continue; // an observed round without DP did not use this client's data
+    out.push({ noiseMultiplier: e.noiseMultiplier, samplingRate: view === 'worst-case' ? 1 : e.samplingRate });
+  }
+  return out;
+}
+
+/** ε of one view over the given entries (one federation's); Infinity if an update went without noise. */
+export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView, delta: number, epsilonOf: EpsilonOf = rdpEpsilon): number {
+  const recs = records(entries, view);
+  return recs === null ? Number.POSITIVE_INFINITY : epsilonOf(recs, delta);
+}
+
+/** Both views as they would stand if this client also contributed to `round` with these settings. */
+export function projectedEpsilon(
+  entries: readonly LedgerEntry[],
+  next: Omit<Contribution, 'kind' | 'timestamp'>,
+  epsilonOf: EpsilonOf = rdpEpsilon,
+): { promised: number; worstCase: number } {
+  const withNext: LedgerEntry[] = [...entries, { kind: 'contribution', timestamp: '', ...next }];
+  return {
+    promised: ledgerEpsilon(withNext, 'promised', next.delta, epsilonOf),
+    worstCase: ledgerEpsilon(withNext, 'worst-case', next.delta, epsilonOf),
+  };
+}
+
+/** Per-round rows with cumulative ε in both views, for `covey privacy ledger` and the app. */
+export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsilonOf: EpsilonOf = rdpEpsilon) {
+  const rows: { round: number; kind: LedgerEntry['kind']; detail: string; promised: number; worstCase: number }[] = [];
+  const upTo: LedgerEntry[] = [];
+  for (const e of entries) {
+    upTo.push(e);
+    if (e.kind === 'consent') continue;
+    const detail =
+      e.kind === 'contribution'
+        ? `${e.mode} z=${e.noiseMultiplier} C=${e.clipNorm} q=${e.samplingRate}`
+        : e.kind === 'observed'
+          ? `not selected (q=${e.samplingRate})`
+          : `declined: ${e.reason}`;
+    rows.push({
+      round: e.round,
+      kind: e.kind,
+      detail,
+      promised: ledgerEpsilon(upTo, 'promised', delta, epsilonOf),
+      worstCase: ledgerEpsilon(upTo, 'worst-case', delta, epsilonOf),
+    });
+  }
+  return rows;
+}

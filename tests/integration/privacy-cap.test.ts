@@ -1,0 +1,112 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Aggregator } from '../../server/aggregator.js';
+import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
+import { silentLogger } from '../../server/logger.js';
+import { FederationClient, type ClientEvent, type PrivacyCap } from '../../src/client/federation-client.js';
+import { generateIdentity, type Identity } from '../../src/core/crypto/index.js';
+import type { Dataset } from '../../src/core/data/dataset.js';
+import { LedgerFile, ledgerPath, rdpEpsilon } from '../../src/core/privacy/index.js';
+import { parseInvite } from '../../src/core/protocol/invite.js';
+import { writeClientPartitions } from '../helpers/federation-data.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+interface Participant {
+  data: Dataset;
+  identity: Identity;
+  stateDir: string;
+  cap?: PrivacyCap;
+}
+
+async function federation(config: ServerConfigInput, participants: Participant[]) {
+  const server = await Aggregator.create({ config: parseServerConfig(config), logger: silentLogger });
+  const url = await server.listen();
+  cleanup.push(() => server.close());
+  const events: ClientEvent[][] = participants.map(() => []);
+  const clients = await Promise.all(
+    participants.map(async (p, i) => {
+      const client = new FederationClient({ serverUrl: url, invite: parseInvite(server.inviteCode), epsilonOf: rdpEpsilon, trainSeed: i, ...p });
+      client.on('event', (e) => events[i].push(e));
+      await client.connect();
+      return client;
+    }),
+  );
+  cleanup.push(() => clients.forEach((c) => c.close()));
+  const state = await server.run();
+  await new Promise((r) => setTimeout(r, 200));
+  clients.forEach((c) => c.close());
+  await server.close();
+  return { state, events };
+}
+
+describe("the participant's own privacy cap and consent", () => {
+  it('declines exactly the rounds that would take its worst-case ε past the cap, and the round goes on', async () => {
+    const { root, parts } = await writeClientPartitions(3, 150, 12);
+    cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+    const z = 2;
+    const delta = 1e-5;
+    const worstAfter = (k: number) => rdpEpsilon(Array.from({ length: k }, () => ({ noiseMultiplier: z, samplingRate: 1 })), delta);
+    const cap = (worstAfter(2) + worstAfter(3)) / 2; // room for exactly two rounds
+    const participants: Participant[] = await Promise.all(
+      parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`), ...(i === 0 && { cap: { epsilon: cap, view: 'worst-case' as const } }) })),
+    );
+    const { state, events } = await federation(
+      {
+        federationId: 'capped',
+        port: 0,
+        model: 'logreg',
+        rounds: 4,
+        seed: 1,
+        cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        dp: { mode: 'central', noiseMultiplier: z, clipNorm: 1, delta },
+        stateDir: join(root, 'server'),
+      },
+      participants,
+    );
+    expect(state.results.map((r) => [r.participants, r.declined])).toEqual([[3, 0], [3, 0], [2, 1], [2, 1]]);
+    const declined = events[0].filter((e) => e.type === 'declined');
+    expect(declined.map((e) => [e.round, e.reason])).toEqual([[3, 'budget'], [4, 'budget']]);
+    expect(declined[0].type === 'declined' && declined[0].message).toMatch(/above your cap/);
+
+    const ledger = await LedgerFile.open(ledgerPath(participants[0].stateDir, 'capped'));
+    const contributed = ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.round);
+    expect(contributed).toEqual([1, 2]);
+    // Independently: each contribution kept the worst case within the cap, the next one would not have.
+    expect(worstAfter(contributed.length)).toBeLessThanOrEqual(cap);
+    expect(worstAfter(contributed.length + 1)).toBeGreaterThan(cap);
+    const last = events[0].filter((e) => e.type === 'privacy').at(-1);
+    expect(last?.type === 'privacy' && last.worstCase).toBeCloseTo(worstAfter(2), 10);
+    // Uncapped participants contributed to every round.
+    const other = await LedgerFile.open(ledgerPath(participants[1].stateDir, 'capped'));
+    expect(other.entries.filter((e) => e.kind === 'contribution')).toHaveLength(4);
+  });
+
+  it('declines a round whose noise differs from what the participant consented to', async () => {
+    const { root, parts } = await writeClientPartitions(1, 100, 13);
+    cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+    const participant: Participant = { data: parts[0], identity: await generateIdentity(), stateDir: join(root, 'state') };
+    const config = {
+      federationId: 'consent',
+      port: 0,
+      model: 'logreg' as const,
+      seed: 1,
+      cohort: { minClients: 1, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 2 },
+      stateDir: join(root, 'server'),
+    };
+    const first = await federation({ ...config, rounds: 1, dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } }, [participant]);
+    expect(first.state.completedRound).toBe(1);
+    // The operator restarts with less noise: the participant never agreed to that.
+    const second = await federation({ ...config, rounds: 2, dp: { mode: 'central', noiseMultiplier: 0.5, clipNorm: 1, delta: 1e-5 } }, [participant]);
+    expect(second.state.completedRound).toBe(1);
+    const declines = second.events[0].filter((e) => e.type === 'declined');
+    expect(declines.length).toBeGreaterThan(0);
+    expect(declines.every((e) => e.type === 'declined' && e.reason === 'consent' && /z=0.5/.test(e.message))).toBe(true);
+    const ledger = await LedgerFile.open(ledgerPath(participant.stateDir, 'consent'));
+    expect(ledger.entries.filter((e) => e.kind === 'contribution')).toHaveLength(1);
+  });
+});
