@@ -236,7 +236,7 @@ async function pregenerate(clients: number, server: Identity, gc: (() => void) |
     const frame = encodeFrame({ kind: 'update', round: ROUND, numExamples: 600, values });
     const sealed = await sealUpdate({
       plaintext: frame,
-      context: { federationId: FEDERATION_ID, round: ROUND, clientId },
+      context: { federationId: FEDERATION_ID, round: ROUND, attemptId: 'bench', clientId },
       sender: identity,
       recipientBoxPublicKey: server.boxPublicKey,
     });
@@ -291,7 +291,7 @@ async function runPass(
     const a = performance.now();
     const update = await openAndDecodeUpdate({
       sealed: input.sealed,
-      context: { federationId: FEDERATION_ID, round: ROUND, clientId: input.clientId },
+      context: { federationId: FEDERATION_ID, round: ROUND, attemptId: 'bench', clientId: input.clientId },
       server,
       clientBoxPublicKey: input.boxPublicKey,
       modelLength: D,

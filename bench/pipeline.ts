@@ -102,7 +102,7 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
   const local = fillNormal(new Float32Array(D), rng, DELTA_STD, global);
   const client = await generateIdentity();
   const server = await generateIdentity();
-  const context = { federationId: 'bench-federation', round: 1, clientId: 'bench-client' };
+  const context = { federationId: 'bench-federation', round: 1, attemptId: 'bench', clientId: 'bench-client' };
   const std = NOISE_MULTIPLIER * CLIP_NORM;
 
   const samples = Object.fromEntries([...STAGES, 'total'].map((k) => [k, [] as number[]])) as Record<Stage | 'total', number[]>;

@@ -1,25 +1,20 @@
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Server as SocketServer, type Socket } from 'socket.io';
 import { applyUpdate, createAccumulator, meanUpdate, type Accumulator } from '../src/core/aggregate/index.js';
-import {
-  challengeMessage,
-  fingerprintHex,
-  getSodium,
-  loadOrCreateIdentity,
-  sign,
-  type Identity,
-} from '../src/core/crypto/index.js';
+import { challengeMessage, fingerprintHex, getSodium, loadOrCreateIdentity, sign, type Identity } from '../src/core/crypto/index.js';
 import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights, type ModelSpec } from '../src/core/model/index.js';
 import { addGaussianNoise, clipToNorm } from '../src/core/privacy/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
-import { encodeInvite, inviteLink } from '../src/core/protocol/invite.js';
+import { serverProofMessage } from '../src/core/protocol/auth.js';
+import { encodeInvite } from '../src/core/protocol/invite.js';
+import type { RoundRecord } from '../src/core/privacy/index.js';
 import {
   EVENTS,
-  HelloRequestSchema,
   PROTOCOL_VERSION,
   roundStartSigningContext,
   UpdateHeaderSchema,
@@ -36,24 +31,36 @@ import type * as tf from '@tensorflow/tfjs';
 import { selectCohort, secureUniform, type Uniform } from './cohort.js';
 import type { ServerConfig } from './config.js';
 import { federationEpsilon, roundRecord } from './federation-privacy.js';
-import { loadOrCreateToken, tokensEqual } from './token.js';
+import { admit } from './admission.js';
+import { checkpointDir, readCheckpointWeights, writeCheckpoint } from './checkpoints.js';
+import { FederationDb } from './db.js';
+import { crashPoint } from './fault.js';
+import { createInvite, hashToken, type CreatedInvite } from './invites.js';
 import type { Logger } from './logger.js';
-import { StateStore, type ServerState } from './state.js';
 import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
 
 /** Named states of the round state machine; every waiting state has a deadline. */
 export type RoundPhase = 'waiting-for-clients' | 'training' | 'aggregating' | 'idle' | 'done';
 
+/** A registered member with a live connection. */
 interface Member {
   clientId: string;
-  signPublicKey: Uint8Array;
   boxPublicKey: Uint8Array;
   numExamples: number;
   socket: Socket | null;
 }
 
+/** The federation's progress, as stored in its database. */
+export interface ServerState {
+  federationId: string;
+  completedRound: number;
+  accountant: RoundRecord[];
+  results: RoundResult[];
+}
+
 interface OpenRound {
   round: number;
+  attemptId: string;
   cohort: Set<string>;
   received: Set<string>;
   declined: Set<string>;
@@ -92,27 +99,26 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private readonly http: HttpServer;
   private readonly io: SocketServer;
   private readonly members = new Map<string, Member>();
-  private readonly store: StateStore;
   private phase: RoundPhase = 'idle';
   private open: OpenRound | null = null;
   private global: Float32Array;
-  private state: ServerState;
   private stopped = false;
+  private running: Promise<ServerState> | null = null;
   private url = '';
 
   private constructor(
     private readonly options: AggregatorOptions,
     private readonly identity: Identity,
-    private readonly token: string,
+    private readonly db: FederationDb,
+    /** The invite made at this start (config token or first start), whose token can be shown. */
+    private readonly startupInvite: { token: string } | null,
     private readonly fingerprint: string,
     private readonly spec: ModelSpec,
     private readonly model: tf.LayersModel,
-    initial: { state: ServerState; weights: Float32Array },
+    weights: Float32Array,
   ) {
     super();
-    this.store = new StateStore(options.config.stateDir);
-    this.state = initial.state;
-    this.global = initial.weights;
+    this.global = weights;
     this.http = createServer((_req, res) => {
       res.writeHead(404).end();
     });
@@ -129,31 +135,43 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const backend = await selectBackend();
     logger('info', 'backend', { backend: backend.label });
     const identity = await loadOrCreateIdentity(join(config.stateDir, 'identity.json'));
-    const token = config.inviteToken ?? (await loadOrCreateToken(join(config.stateDir, 'invite-token')));
     const fingerprint = await fingerprintHex(identity);
     const spec = modelSpecFor(config.model);
-    const seed = config.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const model = buildModel(spec, { seed });
-    const store = new StateStore(config.stateDir);
-    const saved = await store.load();
-    let initial: { state: ServerState; weights: Float32Array };
-    if (saved) {
-      if (saved.federationId !== config.federationId) {
-        throw new Error(
-          `state in ${config.stateDir} belongs to federation ${saved.federationId}, not ${config.federationId}`,
-        );
+    const model = buildModel(spec, { seed: config.seed ?? Math.floor(Math.random() * 2 ** 31) });
+    const db = FederationDb.open(config.stateDir);
+    try {
+      const stored = db.federationId();
+      let weights: Float32Array;
+      if (stored === null) {
+        weights = getFlatWeights(model);
+        await writeCheckpoint(checkpointDir(config.stateDir, 0), model, weights, { federationId: config.federationId, round: 0 });
+        db.initFederation(config.federationId);
+      } else {
+        if (stored !== config.federationId) {
+          throw new Error(`state in ${config.stateDir} belongs to federation ${stored}, not ${config.federationId}`);
+        }
+        const completed = db.completedRound();
+        weights = await readCheckpointWeights(checkpointDir(config.stateDir, completed), getFlatWeights(model).length);
+        logger('info', 'resumed', { completedRound: completed, stateDir: config.stateDir });
       }
-      const weights = await store.loadCheckpoint(saved.completedRound, getFlatWeights(model).length);
-      initial = { state: saved, weights };
-      logger('info', 'resumed', { completedRound: saved.completedRound, stateDir: config.stateDir });
-    } else {
-      initial = {
-        state: { federationId: config.federationId, completedRound: 0, accountant: [], results: [] },
-        weights: getFlatWeights(model),
-      };
-      await store.commit(initial.state, initial.weights);
+      const startupInvite = Aggregator.startupInvite(db, config);
+      return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights);
+    } catch (err) {
+      db.close();
+      throw err;
     }
-    return new Aggregator(options, identity, token, fingerprint, spec, model, initial);
+  }
+
+  /** The config's fixed token (registered once), or on a first start an invite good for 7 days. */
+  private static startupInvite(db: FederationDb, config: ServerConfig): CreatedInvite | { token: string } | null {
+    if (config.inviteToken) {
+      if (!db.hasInviteHash(hashToken(config.inviteToken))) {
+        createInvite(db, { token: config.inviteToken, maxUses: null, expiresInMs: null });
+      }
+      return { token: config.inviteToken };
+    }
+    if (db.invites().length > 0) return null;
+    return createInvite(db, { maxUses: null, expiresInMs: 7 * 86_400_000 });
   }
 
   get config(): ServerConfig {
@@ -177,15 +195,30 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   }
 
   get serverState(): ServerState {
-    return this.state;
+    return {
+      federationId: this.config.federationId,
+      completedRound: this.db.completedRound(),
+      accountant: this.db.accountant(),
+      results: this.db.results().map(({ cohort: _cohort, ...result }) => result),
+    };
   }
 
+  /** The invite made at this start; null after a restart (tokens are stored hashed: make one with `covey server invite`). */
   get inviteCode(): string {
-    return encodeInvite({ fingerprintHex: this.fingerprint, token: this.token });
+    if (!this.startupInvite) throw new Error('no invite was made at this start: create one with `covey server invite`');
+    return encodeInvite({ fingerprintHex: this.fingerprint, token: this.startupInvite.token });
   }
 
   get inviteLink(): string {
-    return inviteLink(this.url, { fingerprintHex: this.fingerprint, token: this.token });
+    return `${this.url}/#invite=${this.inviteCode}`;
+  }
+
+  get hasStartupInvite(): boolean {
+    return this.startupInvite !== null;
+  }
+
+  get serverFingerprint(): string {
+    return this.fingerprint;
   }
 
   get serverUrl(): string {
@@ -205,10 +238,20 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     return this.url;
   }
 
+  /**
+   * Stops cleanly: a round in progress is abandoned (nothing of it is applied: its aggregate was
+   * never committed), clients are told, sockets and the database are closed.
+   */
   async close(): Promise<void> {
+    if (this.stopped && !this.running) return;
     this.stopped = true;
-    this.open?.allIn();
+    const open = this.open;
+    if (open) this.io.emit(EVENTS.roundAbort, { round: open.round, reason: 'the server is shutting down' });
+    open?.allIn();
+    await this.running?.catch(() => undefined);
+    this.running = null;
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    this.db.close();
   }
 
   /** Resolves once `count` clients are connected; rejects at the deadline. */
@@ -234,9 +277,21 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   private onConnection(socket: Socket): void {
     let clientId: string | null = null;
+    // One fresh nonce per connection, used once: a recorded hello cannot be replayed.
+    let nonce: Buffer | null = randomBytes(32);
+    socket.emit(EVENTS.challenge, {
+      nonce: nonce.toString('base64url'),
+      server: {
+        signPublicKey: Buffer.from(this.identity.signPublicKey).toString('base64url'),
+        boxPublicKey: Buffer.from(this.identity.boxPublicKey).toString('base64url'),
+      },
+    });
     socket.on(EVENTS.hello, async (raw: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return this.reject(socket, 'malformed', 'hello without acknowledgement');
-      const reply = await this.onHello(socket, raw);
+      if (!nonce) return ack({ ok: false, reason: 'malformed', message: 'one hello per connection' });
+      const used = nonce;
+      nonce = null;
+      const reply = await this.onHello(socket, raw, used);
       if (reply.ok) clientId = reply.clientId;
       ack(reply);
     });
@@ -262,43 +317,20 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.log('warn', 'message rejected', { reason, message, clientId, socket: socket.id });
   }
 
-  private async onHello(socket: Socket, raw: unknown): Promise<HelloResponse> {
-    const parsed = HelloRequestSchema.safeParse(raw);
-    if (!parsed.success) {
-      const message = `malformed hello: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
-      this.reject(socket, 'malformed', message);
-      return { ok: false, reason: 'malformed', message };
-    }
-    const hello = parsed.data;
-    if (!tokensEqual(hello.token, this.token)) {
-      this.reject(socket, 'bad-invite', 'invite token not recognised');
-      return { ok: false, reason: 'bad-invite', message: 'this invite is not valid for this federation' };
+  private async onHello(socket: Socket, raw: unknown, nonce: Uint8Array): Promise<HelloResponse> {
+    const admitted = await admit({ raw, nonce, serverFingerprint: this.fingerprint, db: this.db, now: new Date() });
+    if (!admitted.ok) {
+      this.reject(socket, admitted.reason, admitted.message);
+      return admitted;
     }
     const sodium = await getSodium();
-    let signPublicKey: Uint8Array, boxPublicKey: Uint8Array, challenge: Uint8Array;
-    try {
-      signPublicKey = sodium.from_base64(hello.signPublicKey);
-      boxPublicKey = sodium.from_base64(hello.boxPublicKey);
-      challenge = sodium.from_base64(hello.challenge);
-    } catch {
-      return { ok: false, reason: 'malformed', message: 'keys are not valid base64' };
-    }
-    if (signPublicKey.length !== 32 || boxPublicKey.length !== 32 || challenge.length !== 32) {
-      return { ok: false, reason: 'malformed', message: 'keys and challenge must be 32 bytes' };
-    }
-    // A client's id is derived from its signing key, so an id cannot be taken over by another key.
-    const clientId = 'c-' + sodium.to_hex(sodium.crypto_generichash(8, signPublicKey, null));
+    const { clientId, challenge } = admitted;
     const existing = this.members.get(clientId);
-    if (existing && sodium.compare(existing.boxPublicKey, boxPublicKey) !== 0) {
-      return { ok: false, reason: 'key-mismatch', message: 'this client id is registered with another key' };
-    }
     if (existing?.socket && existing.socket.id !== socket.id) existing.socket.disconnect(true);
-    this.members.set(clientId, { clientId, signPublicKey, boxPublicKey, numExamples: hello.numExamples, socket });
-    const proof = await sign(
-      this.identity,
-      challengeMessage('server-proof', challenge, { federationId: this.config.federationId, clientId }),
-    );
-    this.log('info', 'client joined', { clientId, numExamples: hello.numExamples, connected: this.connectedIds().length });
+    this.members.set(clientId, { clientId, boxPublicKey: admitted.boxPublicKey, numExamples: admitted.numExamples, socket });
+    if (admitted.registered) this.log('info', 'member registered', { clientId });
+    const proof = await sign(this.identity, serverProofMessage(challenge, { federationId: this.config.federationId, clientId }));
+    this.log('info', 'client joined', { clientId, numExamples: admitted.numExamples, connected: this.connectedIds().length });
     const open = this.open;
     if (open && this.phase === 'training' && open.cohort.has(clientId) && !open.received.has(clientId)) {
       // A cohort member that reconnects mid-round gets the round again (after this reply).
@@ -315,13 +347,13 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       proof: sodium.to_base64(proof),
       model: this.spec,
       rounds: this.config.rounds,
-      currentRound: this.open?.round ?? this.state.completedRound,
+      currentRound: this.open?.round ?? this.db.completedRound(),
       settings: this.roundSettings(),
     };
   }
 
   private async onUpdate(clientId: string | null, rawHeader: unknown, payload: unknown): Promise<UpdateAck> {
-    const currentRound = this.open?.round ?? this.state.completedRound;
+    const currentRound = this.open?.round ?? this.db.completedRound();
     const refuse = (reason: UpdateRejection['reason'], message: string): UpdateAck => {
       this.log('warn', 'update rejected', { clientId, reason, message });
       return { accepted: false, reason, message, currentRound };
@@ -334,7 +366,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     if (!member || header.clientId !== clientId) return refuse('unknown-client', 'say hello before sending updates');
     if (header.federationId !== this.config.federationId) return refuse('malformed', 'wrong federation');
     const open = this.open;
-    if (!open || header.round !== open.round || this.phase !== 'training') {
+    if (!open || header.round !== open.round || header.attemptId !== open.attemptId || this.phase !== 'training') {
       return refuse('stale-round', `round ${header.round} is not open (current round ${currentRound})`);
     }
     if (!open.cohort.has(member.clientId)) return refuse('not-in-cohort', `not selected for round ${open.round}`);
@@ -342,7 +374,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     try {
       const update = await openAndDecodeUpdate({
         sealed,
-        context: { federationId: header.federationId, round: header.round, clientId: member.clientId },
+        context: { federationId: header.federationId, round: header.round, attemptId: open.attemptId, clientId: member.clientId },
         server: this.identity,
         clientBoxPublicKey: member.boxPublicKey,
         modelLength: this.global.length,
@@ -355,6 +387,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       const values = dp.mode === 'central' ? clipToNorm(update.values, dp.clipNorm).clipped : update.values;
       open.accumulator.add(values, dp.mode === 'off' ? Math.max(1, update.numExamples) : 1);
       open.received.add(member.clientId);
+      crashPoint('updates', open.round);
       this.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size });
       this.emit('progress', { round: open.round, received: open.received.size, cohort: open.cohort.size });
       if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
@@ -375,7 +408,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       return { ok: false, message: 'malformed decline' };
     }
     const decline = parsed.data;
-    if (!open || decline.round !== open.round || !open.cohort.has(clientId) || open.received.has(clientId)) {
+    if (!open || decline.round !== open.round || decline.attemptId !== open.attemptId || !open.cohort.has(clientId) || open.received.has(clientId)) {
       return { ok: false, message: `round ${decline.round} is not awaiting this client` };
     }
     open.declined.add(clientId);
@@ -387,13 +420,18 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   // ---- rounds ------------------------------------------------------------------------------
 
   /** Runs rounds until the configured number is complete (or close() is called). */
-  async run(): Promise<ServerState> {
+  run(): Promise<ServerState> {
+    this.running ??= this.roundLoop();
+    return this.running;
+  }
+
+  private async roundLoop(): Promise<ServerState> {
     const uniform = this.options.uniform ?? secureUniform;
     const { cohort: cohortConfig, rounds } = this.config;
     let attempts = 0;
     let attemptedRound = 0;
-    while (!this.stopped && this.state.completedRound < rounds) {
-      const round = this.state.completedRound + 1;
+    while (!this.stopped && this.db.completedRound() < rounds) {
+      const round = this.db.completedRound() + 1;
       if (round !== attemptedRound) [attemptedRound, attempts] = [round, 0];
       if (attempts >= cohortConfig.maxAttemptsPerRound) {
         this.log('error', 'federation stopped', { round, reason: `round ${round} did not complete in ${attempts} attempts` });
@@ -425,25 +463,27 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       if (!completed) await sleep(500);
     }
     this.phase = 'done';
+    const state = this.serverState;
     if (!this.stopped) {
-      this.io.emit(EVENTS.federationDone, { rounds: this.state.completedRound });
-      this.log('info', 'federation complete', { rounds: this.state.completedRound });
-      this.emit('done', this.state);
+      this.io.emit(EVENTS.federationDone, { rounds: state.completedRound });
+      this.log('info', 'federation complete', { rounds: state.completedRound });
+      this.emit('done', state);
     }
-    return this.state;
+    return state;
   }
 
   /** True when one more released round would take the federation past its configured maxEpsilon. */
   private wouldExceedBudget(): boolean {
     const { maxEpsilon, dp } = this.config;
     if (maxEpsilon === undefined || dp.mode === 'off') return false;
-    const next = federationEpsilon([...this.state.accountant, roundRecord(this.config)], dp.delta);
+    const accountant = this.db.accountant();
+    const next = federationEpsilon([...accountant, roundRecord(this.config)], dp.delta);
     if (next <= maxEpsilon) return false;
     this.log('warn', 'privacy budget reached', {
-      epsilon: federationEpsilon(this.state.accountant, dp.delta),
+      epsilon: federationEpsilon(accountant, dp.delta),
       epsilonAfterNextRound: next,
       maxEpsilon,
-      completedRound: this.state.completedRound,
+      completedRound: this.db.completedRound(),
     });
     return true;
   }
@@ -455,9 +495,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const sodium = await getSodium();
     const deadline = Date.now() + cohortConfig.roundTimeoutSeconds * 1000;
     const frame = encodeFrame({ kind: 'global', round, numExamples: 0, values: this.global });
+    const attemptId = randomBytes(8).toString('hex');
     const unsigned: Omit<RoundStart, 'signature'> = {
       federationId,
       round,
+      attemptId,
       deadline,
       settings: this.roundSettings(),
       weightsDigest: sodium.to_base64(sodium.crypto_generichash(32, frame, null)),
@@ -472,6 +514,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const everyoneAnswered = new Promise<void>((resolve) => (allIn = resolve));
     this.open = {
       round,
+      attemptId,
       cohort: new Set(cohortIds),
       received: new Set(),
       declined: new Set(),
@@ -482,6 +525,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       weightsFrame: frame,
       allIn,
     };
+    crashPoint('selection', round);
     this.phase = 'training';
     this.log('info', 'round started', { round, cohort: cohortIds.length, deadline: new Date(deadline).toISOString() });
     for (const id of cohortIds) this.members.get(id)?.socket?.emit(EVENTS.roundStart, message, frame);
@@ -509,9 +553,10 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       mean = await addGaussianNoise(mean, (dp.noiseMultiplier * dp.clipNorm) / denominator);
     }
     const next = applyUpdate(this.global, mean, this.config.serverLearningRate);
+    crashPoint('aggregation', round);
     const metrics = this.evaluate(next);
-    const accountant = dp.mode === 'off' ? this.state.accountant : [...this.state.accountant, roundRecord(this.config)];
-    const epsilon = dp.mode === 'off' ? null : federationEpsilon(accountant, dp.delta);
+    const record = dp.mode === 'off' ? null : roundRecord(this.config);
+    const epsilon = record ? federationEpsilon([...this.db.accountant(), record], dp.delta) : null;
     const result: RoundResult = {
       round,
       participants: open.received.size,
@@ -522,14 +567,17 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       delta: dp.mode === 'off' ? null : dp.delta,
       seconds: (performance.now() - started) / 1000,
     };
-    const state: ServerState = {
-      federationId,
-      completedRound: round,
-      accountant,
-      results: [...this.state.results, result],
-    };
-    await this.store.commit(state, next);
-    this.state = state;
+    // Checkpoint first, then one transaction for the round: a crash in between re-runs the round.
+    setFlatWeights(this.model, next);
+    await writeCheckpoint(checkpointDir(this.config.stateDir, round), this.model, next, { federationId, round });
+    crashPoint('checkpoint', round);
+    this.db.commitRound({
+      result,
+      cohort: [...open.cohort],
+      survivors: [...open.received],
+      declined: [...open.declined],
+      accountant: record,
+    });
     this.global = next;
     this.open = null;
     this.phase = 'idle';

@@ -20,7 +20,7 @@ export class UpdateRejection extends Error {
 /** bytes -> open -> decode -> validated update, or an UpdateRejection saying why not. */
 export async function openAndDecodeUpdate(args: {
   sealed: Uint8Array;
-  context: { federationId: string; round: number; clientId: string };
+  context: { federationId: string; round: number; attemptId: string; clientId: string };
   server: Identity;
   clientBoxPublicKey: Uint8Array;
   modelLength: number;

@@ -59,6 +59,8 @@ export function registerJoinCommand(program: Command): void {
       await client.connect();
       await client.untilDone();
       client.close();
+      // Done: exit even if a training worker pool or a lingering socket would keep the loop alive.
+      process.stdout.write('', () => process.exit(0));
     });
 }
 

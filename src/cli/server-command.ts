@@ -59,10 +59,10 @@ export function registerServerCommand(program: Command): void {
             `, ${r.seconds.toFixed(1)} s\n`,
         );
       });
-      await server.run();
+      const state = await server.run();
       // Give clients a moment to receive the completion notice before the sockets close.
       await new Promise((resolve) => setTimeout(resolve, 300));
       await server.close();
-      process.stdout.write(`federation complete after ${server.serverState.completedRound} rounds\n`);
+      process.stdout.write(`federation complete after ${state.completedRound} rounds\n`);
     });
 }

@@ -6,6 +6,7 @@ import {
   fingerprintHex,
   getSodium,
   sealUpdate,
+  sign,
   verify,
   type Identity,
 } from '../core/crypto/index.js';
@@ -25,9 +26,11 @@ import {
   type LedgerView,
 } from '../core/privacy/index.js';
 import { decodeFrame, encodeFrame } from '../core/protocol/frame.js';
+import { clientHelloMessage, serverProofMessage } from '../core/protocol/auth.js';
 import type { Invite } from '../core/protocol/invite.js';
 import {
   asBytes,
+  ChallengeSchema,
   EVENTS,
   HelloResponseSchema,
   PROTOCOL_VERSION,
@@ -90,8 +93,8 @@ export interface FederationClientOptions {
 }
 
 interface PreparedUpdate {
-  round: number;
-  context: { federationId: string; round: number; clientId: string };
+  attemptId: string;
+  context: { federationId: string; round: number; attemptId: string; clientId: string };
   sealed: Uint8Array;
   stats: { trainLoss: number; trainAccuracy: number; examplesPerSecond: number };
 }
@@ -119,13 +122,17 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   private session: Session | null = null;
   private busy: Promise<void> = Promise.resolve();
   private prepared: PreparedUpdate | null = null;
-  private readonly acceptedRounds = new Set<number>();
+  /** Attempts (round start ids) whose update the server accepted. */
+  private readonly acceptedAttempts = new Set<string>();
+  private sessionReady!: Promise<void>;
+  private markSessionReady!: () => void;
   private finished!: Promise<number>;
   private finish!: (rounds: number) => void;
   private fail!: (err: Error) => void;
 
   constructor(private readonly options: FederationClientOptions) {
     super();
+    this.sessionReady = new Promise<void>((resolve) => (this.markSessionReady = resolve));
     this.finished = new Promise<number>((resolve, reject) => {
       this.finish = resolve;
       this.fail = reject;
@@ -148,8 +155,11 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     this.socket = socket;
     let joinedOnce = false;
     const joined = new Promise<void>((resolve, reject) => {
-      socket.on('connect', () => {
-        this.hello().then(
+      // Every connection starts with the server's nonce; the hello signs it.
+      socket.on(EVENTS.challenge, (msg: unknown) => {
+        const challenge = ChallengeSchema.safeParse(msg);
+        if (!challenge.success) return;
+        this.hello(challenge.data).then(
           () => {
             joinedOnce = true;
             resolve();
@@ -205,15 +215,25 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     this.socket = null;
   }
 
-  private async hello(): Promise<void> {
+  private async hello(serverChallenge: { nonce: string; server: { signPublicKey: string; boxPublicKey: string } }): Promise<void> {
     const sodium = await getSodium();
     const { identity, invite, data } = this.options;
+    // Check the server's keys against the invite before signing anything for it.
+    const announced = await fingerprintHex({
+      signPublicKey: sodium.from_base64(serverChallenge.server.signPublicKey),
+      boxPublicKey: sodium.from_base64(serverChallenge.server.boxPublicKey),
+    });
+    if (announced !== invite.fingerprintHex) {
+      throw new ClientError('server-key-mismatch', 'the server key does not match the invite: refusing to connect');
+    }
     const challenge = sodium.randombytes_buf(32);
+    const signature = await sign(identity, clientHelloMessage(sodium.from_base64(serverChallenge.nonce), invite.fingerprintHex));
     const raw = await this.socket!.timeout(30_000).emitWithAck(EVENTS.hello, {
       protocolVersion: PROTOCOL_VERSION,
       token: invite.token,
       signPublicKey: sodium.to_base64(identity.signPublicKey),
       boxPublicKey: sodium.to_base64(identity.boxPublicKey),
+      signature: sodium.to_base64(signature),
       challenge: sodium.to_base64(challenge),
       numExamples: data.count,
     });
@@ -228,10 +248,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     if (fingerprint !== invite.fingerprintHex) {
       throw new ClientError('server-key-mismatch', 'the server key does not match the invite: refusing to connect');
     }
-    const proofMessage = challengeMessage('server-proof', challenge, {
-      federationId: hello.federationId,
-      clientId: hello.clientId,
-    });
+    const proofMessage = serverProofMessage(challenge, { federationId: hello.federationId, clientId: hello.clientId });
     if (!(await verify(serverSignKey, proofMessage, sodium.from_base64(hello.proof)))) {
       throw new ClientError('server-key-mismatch', 'the server could not prove it holds the invite key');
     }
@@ -266,6 +283,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
           cap: this.options.cap ?? null,
         });
       }
+      this.markSessionReady();
     }
     this.note({
       type: 'joined',
@@ -278,6 +296,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   }
 
   private async verifiedRound(msg: unknown, weights: unknown): Promise<{ start: RoundStart; global: Float32Array }> {
+    // A round may be offered the moment the server admits us, before the session is set up here.
+    await this.sessionReady;
     const session = this.session;
     if (!session) throw new ClientError('protocol', 'round start before joining');
     const sodium = await getSodium();
@@ -298,7 +318,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
 
   private async onRoundStart(msg: unknown, weights: unknown): Promise<void> {
     const { start, global } = await this.verifiedRound(msg, weights);
-    if (this.acceptedRounds.has(start.round)) return;
+    if (this.acceptedAttempts.has(start.attemptId)) return;
     if (Date.now() > start.deadline) {
       this.note({ type: 'warning', message: `round ${start.round} already past its deadline; skipping` });
       return;
@@ -306,10 +326,10 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const session = this.session!;
     session.declared = start.settings;
     // A round re-sent after a reconnect reuses the update already prepared: one release per round.
-    let prepared = this.prepared?.round === start.round ? this.prepared : null;
+    let prepared = this.prepared?.attemptId === start.attemptId ? this.prepared : null;
     if (!prepared) {
       const refusal = this.refusal(start);
-      if (refusal) return this.decline(start.round, refusal.reason, refusal.message);
+      if (refusal) return this.decline(start, refusal.reason, refusal.message);
       this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
       prepared = await this.prepareUpdate(start, global);
       // The ledger is written and flushed before the update leaves: a crash over-counts, never under-counts.
@@ -319,6 +339,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
         timestamp: new Date().toISOString(),
         serverFingerprint: session.fingerprint,
         round: start.round,
+        attemptId: start.attemptId,
         mode: start.settings.dp.mode,
         noiseMultiplier: start.settings.dp.noiseMultiplier,
         clipNorm: start.settings.dp.clipNorm,
@@ -333,7 +354,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const timeoutMs = Math.max(1000, start.deadline - Date.now() + 5000);
     const ack = UpdateAckSchema.parse(await socket.timeout(timeoutMs).emitWithAck(EVENTS.update, prepared.context, prepared.sealed));
     if (ack.accepted) {
-      this.acceptedRounds.add(start.round);
+      this.acceptedAttempts.add(start.attemptId);
       this.prepared = null;
       this.note({ type: 'update-sent', round: start.round, bytes: prepared.sealed.byteLength, ...prepared.stats });
     } else {
@@ -388,8 +409,9 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     return this.options.epsilonOf ?? rdpEpsilon;
   }
 
-  private async decline(round: number, reason: DeclineReason, message: string): Promise<void> {
+  private async decline(start: RoundStart, reason: DeclineReason, message: string): Promise<void> {
     const session = this.session!;
+    const { round, attemptId } = start;
     await session.ledger.append({
       kind: 'declined',
       federationId: session.federationId,
@@ -401,7 +423,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     this.note({ type: 'declined', round, reason, message });
     await this.socket
       ?.timeout(10_000)
-      .emitWithAck(EVENTS.decline, { federationId: session.federationId, round, clientId: session.clientId, reason, message })
+      .emitWithAck(EVENTS.decline, { federationId: session.federationId, round, attemptId, clientId: session.clientId, reason, message })
       .catch(() => undefined); // the server also closes the round at its deadline
   }
 
@@ -460,7 +482,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     }
     const plaintextFrame = encodeFrame({ kind: 'update', round: start.round, numExamples: this.options.data.count, values });
     this.note({ type: 'update-prepared', round: start.round, plaintextFrame, updateNorm, clipScale });
-    const context = { federationId: session.federationId, round: start.round, clientId: session.clientId };
+    const context = { federationId: session.federationId, round: start.round, attemptId: start.attemptId, clientId: session.clientId };
     const sealed = await sealUpdate({
       plaintext: plaintextFrame,
       context,
@@ -468,7 +490,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       recipientBoxPublicKey: session.serverBoxKey,
     });
     return {
-      round: start.round,
+      attemptId: start.attemptId,
       context,
       sealed,
       stats: { trainLoss: trained.loss, trainAccuracy: trained.accuracy, examplesPerSecond: trained.examplesPerSecond },

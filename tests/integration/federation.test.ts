@@ -1,7 +1,8 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StateStore } from '../../server/state.js';
+import { checkpointDir, readCheckpointWeights } from '../../server/checkpoints.js';
+import { FederationDb } from '../../server/db.js';
 import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights } from '../../src/core/model/index.js';
 import { evaluate, selectBackend } from '../../src/core/train/index.js';
 import { exitCode, spawnCovey, type CoveyProcess } from '../helpers/processes.js';
@@ -30,7 +31,7 @@ function join_(url: string, invite: string, dir: string, extra: string[] = []) {
 }
 
 describe('covey server + covey join over loopback', () => {
-  it('runs 2 rounds with 3 clients: the global model changes and accuracy rises', async () => {
+  it('runs 2 rounds with 3 clients: the global model changes and accuracy rises', { timeout: 300_000 }, async () => {
     const { root, dirs, test } = await writeClientPartitions(3, 600);
     roots.push(root);
     const { server, url, invite } = await startServer(root, {
@@ -50,17 +51,18 @@ describe('covey server + covey join over loopback', () => {
       expect(c.lines.filter((l) => /sealed update sent/.test(l))).toHaveLength(2);
     }
 
-    const state = JSON.parse(await readFile(join(root, 'server', 'state.json'), 'utf8'));
-    expect(state.completedRound).toBe(2);
-    expect(state.results.map((r: { participants: number }) => r.participants)).toEqual([3, 3]);
+    const db = FederationDb.open(join(root, 'server'));
+    const results = db.results();
+    expect(db.completedRound()).toBe(2);
+    db.close();
+    expect(results.map((r) => r.participants)).toEqual([3, 3]);
 
     // Independently evaluate the initial and final checkpoints on the held-out digits.
     await selectBackend();
     const model = buildModel(modelSpecFor('mlp'), { seed: 0 });
     const length = getFlatWeights(model).length;
-    const store = new StateStore(join(root, 'server'));
-    const initial = await store.loadCheckpoint(0, length);
-    const final = await store.loadCheckpoint(2, length);
+    const initial = await readCheckpointWeights(checkpointDir(join(root, 'server'), 0), length);
+    const final = await readCheckpointWeights(checkpointDir(join(root, 'server'), 2), length);
     let changed = 0;
     for (let i = 0; i < length; i++) if (initial[i] !== final[i]) changed++;
     expect(changed / length).toBeGreaterThan(0.5);
@@ -69,7 +71,7 @@ describe('covey server + covey join over loopback', () => {
     setFlatWeights(model, final);
     const after = evaluate(model, test);
     expect(after.accuracy).toBeGreaterThan(before.accuracy + 0.4);
-    expect(after.accuracy).toBeCloseTo(state.results[1].accuracy, 6);
+    expect(after.accuracy).toBeCloseTo(results[1].accuracy!, 6);
   });
 
   it('closes a round at its deadline with the survivors when a client is killed mid-round', async () => {

@@ -23,14 +23,20 @@ interface Participant {
   cap?: PrivacyCap;
 }
 
+/** Invite codes by state folder: a restarted server makes no new invite (tokens are stored hashed). */
+const invites = new Map<string, string>();
+
 async function federation(config: ServerConfigInput, participants: Participant[]) {
   const server = await Aggregator.create({ config: parseServerConfig(config), logger: silentLogger });
+  const stateDir = String(config.stateDir);
+  if (!invites.has(stateDir)) invites.set(stateDir, server.inviteCode);
+  const inviteCode = invites.get(stateDir)!;
   const url = await server.listen();
   cleanup.push(() => server.close());
   const events: ClientEvent[][] = participants.map(() => []);
   const clients = await Promise.all(
     participants.map(async (p, i) => {
-      const client = new FederationClient({ serverUrl: url, invite: parseInvite(server.inviteCode), epsilonOf: rdpEpsilon, trainSeed: i, ...p });
+      const client = new FederationClient({ serverUrl: url, invite: parseInvite(inviteCode), epsilonOf: rdpEpsilon, trainSeed: i, ...p });
       client.on('event', (e) => events[i].push(e));
       await client.connect();
       return client;

@@ -1,7 +1,8 @@
-import { rm, readFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../server/aggregator.js';
+import { FederationDb } from '../../server/db.js';
 import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
 import { FederationClient } from '../../src/client/federation-client.js';
@@ -15,14 +16,17 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-async function runFederation(config: ServerConfigInput, parts: Dataset[], identities: Identity[], root: string) {
+async function runFederation(config: ServerConfigInput, parts: Dataset[], identities: Identity[], root: string, inviteCode?: string) {
   const server = await Aggregator.create({ config: parseServerConfig(config), logger: silentLogger });
   const url = await server.listen();
   const before = server.serverState.completedRound;
+  const invite = inviteCode ?? server.inviteCode;
+  const hadStartupInvite = server.hasStartupInvite;
+  const fingerprint = server.serverFingerprint;
   const weightsAtStart = server.globalWeights.slice();
   const clients = await Promise.all(
     parts.map(async (data, i) => {
-      const client = new FederationClient({ serverUrl: url, stateDir: join(root, `state-${i}`), invite: parseInvite(server.inviteCode), identity: identities[i], data, trainSeed: i });
+      const client = new FederationClient({ serverUrl: url, stateDir: join(root, `state-${i}`), invite: parseInvite(invite), identity: identities[i], data, trainSeed: i });
       await client.connect();
       return client;
     }),
@@ -31,11 +35,11 @@ async function runFederation(config: ServerConfigInput, parts: Dataset[], identi
   clients.forEach((c) => c.close());
   const weightsAtEnd = server.globalWeights.slice();
   await server.close();
-  return { before, state, weightsAtStart, weightsAtEnd, invite: server.inviteCode };
+  return { before, state, weightsAtStart, weightsAtEnd, invite, hadStartupInvite, fingerprint };
 }
 
 describe('restart at the last completed round', () => {
-  it('resumes with the same keys, invite, model and privacy ledger after the server stops', async () => {
+  it('resumes with the same keys, members, model and privacy accountant after the server stops', async () => {
     const { root, parts } = await writeClientPartitions(2, 200, 5);
     cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
     const identities = [await generateIdentity(), await generateIdentity()];
@@ -53,8 +57,11 @@ describe('restart at the last completed round', () => {
     expect(first.state.completedRound).toBe(1);
     expect(first.state.accountant).toHaveLength(1);
 
-    const second = await runFederation({ ...config, rounds: 2 }, parts, identities, root);
-    expect(second.invite).toBe(first.invite);
+    const second = await runFederation({ ...config, rounds: 2 }, parts, identities, root, first.invite);
+    // Same keys; the invite token is stored hashed, so a restart makes no new invite and members need none.
+    expect(second.fingerprint).toBe(first.fingerprint);
+    expect(first.hadStartupInvite).toBe(true);
+    expect(second.hadStartupInvite).toBe(false);
     expect(second.before).toBe(1);
     expect(Buffer.from(second.weightsAtStart.buffer).equals(Buffer.from(first.weightsAtEnd.buffer))).toBe(true);
     expect(second.state.completedRound).toBe(2);
@@ -62,8 +69,10 @@ describe('restart at the last completed round', () => {
     // The federation's ε composes both rounds exactly once.
     expect(second.state.accountant).toHaveLength(2);
     expect(second.state.results[1].epsilon!).toBeGreaterThan(second.state.results[0].epsilon!);
-    const onDisk = JSON.parse(await readFile(join(root, 'server', 'state.json'), 'utf8'));
-    expect(onDisk.completedRound).toBe(2);
+    const db = FederationDb.open(join(root, 'server'));
+    expect(db.completedRound()).toBe(2);
+    expect(db.accountant()).toHaveLength(2);
+    db.close();
 
     // A state folder from another federation is refused, not silently reused.
     await expect(Aggregator.create({ config: parseServerConfig({ ...config, federationId: 'other' }), logger: silentLogger })).rejects.toThrow(

@@ -6,7 +6,8 @@ import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { sealedUpdateBytes } from '../../server/updates.js';
-import { generateIdentity, getSodium, sealUpdate, type Identity } from '../../src/core/crypto/index.js';
+import { generateIdentity, getSodium, sealUpdate, sign, type Identity } from '../../src/core/crypto/index.js';
+import { clientHelloMessage } from '../../src/core/protocol/auth.js';
 import { decodeFrame, encodeFrame } from '../../src/core/protocol/frame.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { EVENTS, PROTOCOL_VERSION, RoundStartSchema, type RoundStart } from '../../src/core/protocol/messages.js';
@@ -17,8 +18,11 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
+const nonces = new WeakMap<Socket, Promise<string>>();
+
 function connect(url: string): Promise<Socket> {
   const socket = io(url, { transports: ['websocket'], reconnection: false });
+  nonces.set(socket, new Promise((resolve) => socket.once(EVENTS.challenge, (m: { nonce: string }) => resolve(m.nonce))));
   cleanup.push(() => void socket.disconnect());
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
@@ -26,13 +30,16 @@ function connect(url: string): Promise<Socket> {
   });
 }
 
-async function hello(socket: Socket, identity: Identity, token: string) {
+/** A hand-made hello: signs this connection's nonce, as the real client does. */
+async function hello(socket: Socket, identity: Identity, token: string, fingerprint: string) {
   const sodium = await getSodium();
+  const nonce = sodium.from_base64(await nonces.get(socket)!);
   return socket.timeout(10_000).emitWithAck(EVENTS.hello, {
     protocolVersion: PROTOCOL_VERSION,
     token,
     signPublicKey: sodium.to_base64(identity.signPublicKey),
     boxPublicKey: sodium.to_base64(identity.boxPublicKey),
+    signature: sodium.to_base64(await sign(identity, clientHelloMessage(nonce, fingerprint))),
     challenge: sodium.to_base64(sodium.randombytes_buf(32)),
     numExamples: 100,
   });
@@ -56,14 +63,14 @@ describe('bad input is rejected with a logged reason and the server stays up', (
     const server = await Aggregator.create({ config, logger });
     const url = await server.listen();
     cleanup.push(() => server.close());
-    const { token } = parseInvite(server.inviteCode);
+    const { token, fingerprintHex } = parseInvite(server.inviteCode);
 
     // A stranger who never said hello: malformed and unknown messages, then a payload past the transport limit.
     const stranger = await connect(url);
     const strangerAck = await stranger.timeout(5000).emitWithAck(EVENTS.update, 'not an object', 42);
     expect(strangerAck).toMatchObject({ accepted: false, reason: 'malformed' });
     stranger.emit('give-me-the-model', { please: true });
-    expect((await hello(stranger, await generateIdentity(), 'x'.repeat(43))) as object).toMatchObject({ ok: false, reason: 'bad-invite' });
+    expect((await hello(stranger, await generateIdentity(), 'x'.repeat(43), fingerprintHex)) as object).toMatchObject({ ok: false, reason: 'bad-invite' });
     const disconnected = new Promise<string>((r) => stranger.once('disconnect', (reason) => r(reason)));
     stranger.emit(EVENTS.update, { federationId: 'robust', round: 1, clientId: 'c-x' }, new Uint8Array(sealedUpdateBytes(server.modelLength) + 256 * 1024));
     expect(await disconnected).toMatch(/transport|close/);
@@ -74,19 +81,19 @@ describe('bad input is rejected with a logged reason and the server stays up', (
     const roundStart = new Promise<{ start: RoundStart; weights: Uint8Array }>((resolve) =>
       socket.once(EVENTS.roundStart, (start: unknown, weights: Uint8Array) => resolve({ start: RoundStartSchema.parse(start), weights })),
     );
-    const joined = (await hello(socket, identity, token)) as { ok: boolean; clientId: string; server: { boxPublicKey: string } };
+    const joined = (await hello(socket, identity, token, fingerprintHex)) as { ok: boolean; clientId: string; server: { boxPublicKey: string } };
     expect(joined.ok).toBe(true);
     // A second, well-behaved member keeps the round open until it too has answered.
     const peerIdentity = await generateIdentity();
     const peer = await connect(url);
     const peerStart = new Promise<unknown>((resolve) => peer.once(EVENTS.roundStart, resolve));
-    const peerJoined = (await hello(peer, peerIdentity, token)) as { ok: boolean; clientId: string };
+    const peerJoined = (await hello(peer, peerIdentity, token, fingerprintHex)) as { ok: boolean; clientId: string };
     expect(peerJoined.ok).toBe(true);
     const run = server.run();
     const { start, weights } = await roundStart;
     const sodium = await getSodium();
     const serverBox = sodium.from_base64(joined.server.boxPublicKey);
-    const context = { federationId: 'robust', round: start.round, clientId: joined.clientId };
+    const context = { federationId: 'robust', round: start.round, attemptId: start.attemptId, clientId: joined.clientId };
     const global = decodeFrame(weights, { kind: 'global', length: server.modelLength, round: start.round }).values;
     const seal = (values: Float32Array, ctx = context) =>
       sealUpdate({ plaintext: encodeFrame({ kind: 'update', round: ctx.round, numExamples: 100, values }), context: ctx, sender: identity, recipientBoxPublicKey: serverBox });

@@ -8,7 +8,7 @@ import {
   type Identity,
 } from '../../src/core/crypto/index.js';
 
-const context: EnvelopeContext = { federationId: 'fed-mnist', round: 7, clientId: 'client-42' };
+const context: EnvelopeContext = { federationId: 'fed-mnist', round: 7, attemptId: 'a1b2c3', clientId: 'client-42' };
 const HEADER = 25;
 const TAG = 16;
 
@@ -116,6 +116,7 @@ describe('sealUpdate / openUpdate', () => {
 
   it.each<[string, EnvelopeContext]>([
     ['another round', { ...context, round: 8 }],
+    ['another attempt at the round', { ...context, attemptId: 'd4e5f6' }],
     ['another federation', { ...context, federationId: 'fed-other' }],
     ['another client', { ...context, clientId: 'client-43' }],
     ['shifted field boundaries', { ...context, federationId: 'fed-mnistc', clientId: 'lient-42' }],

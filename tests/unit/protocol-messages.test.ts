@@ -19,9 +19,9 @@ const KEY_B64URL = Buffer.alloc(32, 250).toString('base64url');
 const hello = {
   protocolVersion: PROTOCOL_VERSION,
   token: 'a'.repeat(24),
-  clientId: 'client-1',
   signPublicKey: KEY_B64,
   boxPublicKey: KEY_B64URL,
+  signature: Buffer.alloc(64, 3).toString('base64url'),
   challenge: Buffer.alloc(32, 1).toString('base64'),
   numExamples: 600,
 };
@@ -35,13 +35,14 @@ const settings: RoundSettings = {
 const roundStart: RoundStart = {
   federationId: 'covey-federation',
   round: 3,
+  attemptId: '0f1e2d3c4b5a6978',
   deadline: 1_700_000_000_000,
   settings,
   weightsDigest: KEY_B64,
   signature: Buffer.alloc(64, 9).toString('base64'),
 };
 
-const header = { federationId: 'covey-federation', round: 3, clientId: 'c_7:alpha.beta' };
+const header = { federationId: 'covey-federation', round: 3, attemptId: '0f1e2d3c4b5a6978', clientId: 'c_7:alpha.beta' };
 
 function without<T extends object>(obj: T, key: keyof T): Partial<T> {
   const copy = { ...obj };
@@ -50,14 +51,14 @@ function without<T extends object>(obj: T, key: keyof T): Partial<T> {
 }
 
 describe('HelloRequestSchema', () => {
-  it('accepts a valid hello, with and without a clientId', () => {
+  it('accepts a valid hello, with and without an invite token (a registered member needs none)', () => {
     expect(HelloRequestSchema.parse(hello)).toEqual(hello);
-    expect(HelloRequestSchema.safeParse(without(hello, 'clientId')).success).toBe(true);
+    expect(HelloRequestSchema.safeParse(without(hello, 'token')).success).toBe(true);
     expect(HelloRequestSchema.safeParse({ ...hello, numExamples: 0 }).success).toBe(true);
   });
 
   it('rejects missing fields', () => {
-    for (const key of ['protocolVersion', 'token', 'signPublicKey', 'boxPublicKey', 'challenge', 'numExamples'] as const) {
+    for (const key of ['protocolVersion', 'signature', 'signPublicKey', 'boxPublicKey', 'challenge', 'numExamples'] as const) {
       expect(HelloRequestSchema.safeParse(without(hello, key)).success, key).toBe(false);
     }
   });
@@ -78,7 +79,7 @@ describe('HelloRequestSchema', () => {
       { token: 12345678901234567890 },
       { signPublicKey: 42 },
       { challenge: ['AAAA'] },
-      { clientId: 7 },
+      { signature: 7 },
     ];
     for (const patch of bad) expect(HelloRequestSchema.safeParse({ ...hello, ...patch }).success, JSON.stringify(patch)).toBe(false);
     expect(HelloRequestSchema.safeParse(null).success).toBe(false);
@@ -87,9 +88,9 @@ describe('HelloRequestSchema', () => {
 
   it('rejects ids with spaces, slashes or other characters, and empty or over-long ids', () => {
     for (const clientId of ['a b', 'a/b', '../etc', 'a\\b', 'a\nb', '', 'é', 'x'.repeat(129)]) {
-      expect(HelloRequestSchema.safeParse({ ...hello, clientId }).success, JSON.stringify(clientId)).toBe(false);
+      expect(UpdateHeaderSchema.safeParse({ ...header, clientId }).success, JSON.stringify(clientId)).toBe(false);
     }
-    expect(HelloRequestSchema.safeParse({ ...hello, clientId: 'x'.repeat(128) }).success).toBe(true);
+    expect(UpdateHeaderSchema.safeParse({ ...header, clientId: 'x'.repeat(128) }).success).toBe(true);
   });
 
   it('rejects oversize and malformed strings', () => {
@@ -219,6 +220,7 @@ describe('roundStartSigningContext', () => {
     expect(ctx).toEqual({
       federationId: 'covey-federation',
       round: 3,
+      attemptId: '0f1e2d3c4b5a6978',
       deadline: 1_700_000_000_000,
       settings: expect.any(String),
       weightsDigest: KEY_B64,
@@ -243,6 +245,7 @@ describe('roundStartSigningContext', () => {
       settings: reordered,
       deadline: unsigned.deadline,
       round: unsigned.round,
+      attemptId: unsigned.attemptId,
       federationId: unsigned.federationId,
     };
     expect(JSON.stringify(roundStartSigningContext(shuffled))).toBe(JSON.stringify(a));

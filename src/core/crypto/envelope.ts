@@ -6,6 +6,8 @@ import { getSodium, type Sodium } from './sodium.js';
 export interface EnvelopeContext {
   federationId: string;
   round: number;
+  /** Random id of this attempt at the round: an update from an aborted attempt cannot count in a later one. */
+  attemptId: string;
   clientId: string;
 }
 
@@ -54,6 +56,7 @@ function additionalData(context: EnvelopeContext): Uint8Array {
     AD_TAG,
     context.federationId,
     encodeUint64(context.round, 'round'),
+    context.attemptId,
     context.clientId,
   ]);
 }

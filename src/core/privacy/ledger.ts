@@ -33,6 +33,8 @@ export const LedgerEntrySchema = z.discriminatedUnion('kind', [
     ...base,
     serverFingerprint: z.string(),
     round: z.number().int().min(1),
+    /** Each attempt at a round is a separate release to the server, even if the round was then re-run. */
+    attemptId: z.string().optional(),
     mode,
     noiseMultiplier: z.number(),
     clipNorm: z.number(),
@@ -68,11 +70,15 @@ export const rdpEpsilon: EpsilonOf = (records, delta) =>
 
 function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord[] | null {
   const out: RoundRecord[] = [];
-  const seen = new Set<number>();
+  const seen = new Set<string>();
+  const observedRounds = new Set(entries.filter((e) => e.kind === 'contribution').map((e) => e.round));
   for (const e of entries) {
     if (e.kind !== 'contribution' && !(view === 'promised' && e.kind === 'observed')) continue;
-    if (seen.has(e.round)) continue; // a round counts once, however often it was written
-    seen.add(e.round);
+    // One record per attempt this client sent (re-sends of the same update count once); an observed
+    // round adds nothing when this client already contributed to it.
+    const key = e.kind === 'contribution' ? `${e.round}/${e.attemptId ?? ''}` : `${e.round}/observed`;
+    if (seen.has(key) || (e.kind === 'observed' && observedRounds.has(e.round))) continue;
+    seen.add(key);
     if (e.kind === 'contribution' && (e.mode === 'off' || e.noiseMultiplier === 0)) return null;
     if (e.mode === 'off') continue; // an observed round without DP did not use this client's data
     out.push({ noiseMultiplier: e.noiseMultiplier, samplingRate: view === 'worst-case' ? 1 : e.samplingRate });

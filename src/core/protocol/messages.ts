@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Socket event names, in one place. */
 export const EVENTS = {
@@ -9,6 +9,7 @@ export const EVENTS = {
   roundStart: 'round:start',
   roundResult: 'round:result',
   roundAbort: 'round:abort',
+  challenge: 'challenge',
   update: 'update',
   decline: 'decline',
   federationDone: 'federation:done',
@@ -43,12 +44,21 @@ export const RoundSettingsSchema = z.object({
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
 
+/** Sent by the server as soon as a socket connects: a fresh nonce the client must sign in its hello. */
+export const ChallengeSchema = z.object({
+  nonce: base64,
+  /** The server's public keys, so a client can check them against its invite before it signs anything. */
+  server: z.object({ signPublicKey: base64, boxPublicKey: base64 }),
+});
+
 export const HelloRequestSchema = z.object({
   protocolVersion: z.literal(PROTOCOL_VERSION),
-  token: z.string().min(16).max(256),
-  clientId: id.optional(),
+  /** Invite token: needed only the first time a client registers. */
+  token: z.string().min(16).max(256).optional(),
   signPublicKey: base64,
   boxPublicKey: base64,
+  /** The client's Ed25519 signature over the server's nonce (crypto/sign challengeMessage 'client-hello'). */
+  signature: base64,
   /** Random bytes the server must sign to prove it holds the pinned key. */
   challenge: base64,
   numExamples: z.number().int().min(0),
@@ -77,6 +87,8 @@ export type HelloResponse = z.infer<typeof HelloResponseSchema>;
 export const RoundStartSchema = z.object({
   federationId: id,
   round: z.number().int().min(1),
+  /** Random id of this attempt at the round (a round aborted and re-run gets a new one). */
+  attemptId: id,
   /** Unix ms after which the server stops waiting for this round's updates. */
   deadline: z.number().int(),
   settings: RoundSettingsSchema,
@@ -90,6 +102,7 @@ export type RoundStart = z.infer<typeof RoundStartSchema>;
 export const UpdateHeaderSchema = z.object({
   federationId: id,
   round: z.number().int().min(1),
+  attemptId: id,
   clientId: id,
 });
 export type UpdateHeader = z.infer<typeof UpdateHeaderSchema>;
@@ -101,6 +114,7 @@ export type DeclineReason = z.infer<typeof DeclineReasonSchema>;
 export const DeclineSchema = z.object({
   federationId: id,
   round: z.number().int().min(1),
+  attemptId: id,
   clientId: id,
   reason: DeclineReasonSchema,
   message: z.string().max(500),
@@ -163,6 +177,7 @@ export function roundStartSigningContext(m: Omit<RoundStart, 'signature'>): Reco
   return {
     federationId: m.federationId,
     round: m.round,
+    attemptId: m.attemptId,
     deadline: m.deadline,
     settings: JSON.stringify(RoundSettingsSchema.parse(m.settings)),
     weightsDigest: m.weightsDigest,

@@ -1,0 +1,540 @@
+// Covey operator dashboard. Plain browser script (no bundler), loaded after uPlot.
+// It holds no data until /api/status accepts the operator token; the token lives in sessionStorage.
+(function () {
+  'use strict';
+
+  var TOKEN_KEY = 'covey.operatorToken';
+  var POLL_MS = 2000;
+  var MAX_ROWS = 500;
+  var COLORS = { accuracy: '#2563eb', loss: '#d97706', epsilon: '#7c3aed', budget: '#dc2626' };
+
+  var pollTimer = null;
+  var charts = {};
+  var lastRoundsKey = null;
+  var lastStatus = null;
+  var lastOk = 0;
+  /** Bumped on every sign-in and sign-out, so that a poll answered after a sign-out is dropped. */
+  var generation = 0;
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function field(name) {
+    return document.querySelector('[data-field="' + name + '"]');
+  }
+
+  function setText(el, text) {
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+
+  // ---- formatting ------------------------------------------------------------------------------
+
+  var DASH = '–';
+
+  function isNum(x) {
+    return typeof x === 'number' && isFinite(x);
+  }
+
+  function fmtInt(n) {
+    return isNum(n) ? Math.round(n).toLocaleString('en-US') : DASH;
+  }
+
+  function fmtPercent(x) {
+    return isNum(x) ? (x * 100).toFixed(2) + ' %' : DASH;
+  }
+
+  function fmtLoss(x) {
+    if (!isNum(x)) return DASH;
+    return Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4);
+  }
+
+  function fmtEpsilon(x) {
+    if (!isNum(x)) return DASH;
+    return x >= 100 ? x.toFixed(1) : x.toFixed(3);
+  }
+
+  function fmtDelta(x) {
+    if (!isNum(x)) return DASH;
+    return x.toExponential(0).replace('e-', 'e−');
+  }
+
+  function fmtDuration(seconds) {
+    if (!isNum(seconds)) return DASH;
+    if (seconds < 10) return seconds.toFixed(2) + ' s';
+    if (seconds < 60) return seconds.toFixed(1) + ' s';
+    var s = Math.round(seconds);
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  }
+
+  function fmtAgo(iso) {
+    var t = Date.parse(iso);
+    if (!isFinite(t)) return DASH;
+    var s = Math.round((Date.now() - t) / 1000);
+    if (s < 5) return 'just now';
+    if (s < 60) return s + ' s ago';
+    if (s < 3600) return Math.floor(s / 60) + ' min ago';
+    if (s < 86400) return Math.floor(s / 3600) + ' h ago';
+    return Math.floor(s / 86400) + ' d ago';
+  }
+
+  function fmtUntil(iso) {
+    var t = Date.parse(iso);
+    if (!isFinite(t)) return '';
+    var s = Math.round((t - Date.now()) / 1000);
+    return s <= 0 ? 'deadline passed' : 'deadline in ' + fmtDuration(s);
+  }
+
+  // ---- sign in / out ---------------------------------------------------------------------------
+
+  function fetchStatus(token) {
+    var controller = new AbortController();
+    var timeout = setTimeout(function () {
+      controller.abort();
+    }, 10000);
+    return fetch('/api/status', {
+      headers: { Authorization: 'Bearer ' + token, Accept: 'application/json' },
+      cache: 'no-store',
+      credentials: 'omit',
+      signal: controller.signal,
+    })
+      .then(function (res) {
+        if (res.status === 401) return { unauthorized: true };
+        if (!res.ok) throw new Error('the server answered HTTP ' + res.status);
+        return res.json().then(function (status) {
+          return { status: status };
+        });
+      })
+      .finally(function () {
+        clearTimeout(timeout);
+      });
+  }
+
+  function showLogin(message) {
+    generation++;
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = null;
+    destroyDashboard();
+    $('login').hidden = false;
+    $('session').hidden = true;
+    var error = $('login-error');
+    error.hidden = !message;
+    error.textContent = message || '';
+    var input = $('token');
+    input.value = '';
+    input.focus();
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin(message);
+  }
+
+  function onLogin(event) {
+    event.preventDefault();
+    var input = $('token');
+    var token = input.value.trim();
+    var button = $('login-button');
+    if (!token) return;
+    button.disabled = true;
+    fetchStatus(token)
+      .then(function (result) {
+        if (result.unauthorized) {
+          showLogin('That token was not accepted.');
+          return;
+        }
+        sessionStorage.setItem(TOKEN_KEY, token);
+        enterDashboard(result.status);
+      })
+      .catch(function (err) {
+        showLogin('Cannot reach the server: ' + err.message);
+      })
+      .finally(function () {
+        button.disabled = false;
+      });
+  }
+
+  // ---- dashboard lifecycle ---------------------------------------------------------------------
+
+  function enterDashboard(status) {
+    generation++;
+    $('login').hidden = true;
+    $('login-error').hidden = true;
+    $('session').hidden = false;
+    if (!$('dashboard')) {
+      var fragment = $('dashboard-template').content.cloneNode(true);
+      $('app').appendChild(fragment);
+    }
+    lastOk = Date.now();
+    render(status);
+    schedulePoll();
+  }
+
+  function destroyDashboard() {
+    Object.keys(charts).forEach(function (k) {
+      charts[k].destroy();
+    });
+    charts = {};
+    lastRoundsKey = null;
+    lastStatus = null;
+    var dashboard = $('dashboard');
+    if (dashboard) dashboard.remove();
+  }
+
+  function schedulePoll() {
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  function poll() {
+    var token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) return showLogin();
+    var mine = generation;
+    fetchStatus(token)
+      .then(function (result) {
+        if (mine !== generation) return;
+        if (result.unauthorized) return signOut('The operator token is no longer accepted. Sign in again.');
+        lastOk = Date.now();
+        render(result.status);
+        schedulePoll();
+      })
+      .catch(function () {
+        if (mine !== generation) return;
+        setLive(false);
+        schedulePoll();
+      });
+  }
+
+  function setLive(ok) {
+    var live = $('live');
+    live.className = ok ? 'live ok' : 'live stale';
+    setText(live, ok ? 'live' : 'connection lost: last data ' + fmtAgo(new Date(lastOk).toISOString()) + ', retrying');
+  }
+
+  // ---- rendering -------------------------------------------------------------------------------
+
+  function render(status) {
+    lastStatus = status;
+    setLive(true);
+    renderSummary(status);
+    var roundsKey = JSON.stringify([status.rounds, status.maxEpsilon]);
+    if (roundsKey !== lastRoundsKey) {
+      lastRoundsKey = roundsKey;
+      renderRounds(status);
+      renderCharts(status);
+    }
+    renderMembers(status);
+    setText($('config'), JSON.stringify(status.config, null, 2));
+  }
+
+  function renderSummary(s) {
+    setText(field('federationId'), s.federationId);
+    var updated = field('updatedAt');
+    setText(updated, fmtAgo(s.updatedAt));
+    updated.title = s.updatedAt;
+
+    var phase = field('phase');
+    setText(phase, s.phase);
+    phase.className = 'phase phase-' + String(s.phase).replace(/[^a-z-]/g, '');
+    var open = s.openRound;
+    setText(
+      field('openRound'),
+      open
+        ? 'round ' + open.round + ': ' + open.received + ' of ' + open.cohort + ' updates in, ' + open.declined + ' declined · ' + fmtUntil(open.deadline)
+        : 'no round open',
+    );
+
+    setText(field('rounds'), fmtInt(s.completedRound) + ' / ' + fmtInt(s.targetRounds));
+    var rp = field('roundsProgress');
+    rp.max = Math.max(1, s.targetRounds || 0);
+    rp.value = Math.min(rp.max, s.completedRound || 0);
+
+    var ep = field('epsilonProgress');
+    if (isNum(s.epsilon)) {
+      setText(field('epsilon'), fmtEpsilon(s.epsilon) + (isNum(s.maxEpsilon) ? ' / ' + fmtEpsilon(s.maxEpsilon) : ''));
+      setText(field('epsilonNote'), 'at δ = ' + fmtDelta(s.delta) + (isNum(s.maxEpsilon) ? '' : ' · no maxEpsilon set'));
+    } else {
+      setText(field('epsilon'), DASH);
+      setText(field('epsilonNote'), s.config && s.config.dp && s.config.dp.mode === 'off' ? 'DP is off' : 'no rounds released yet');
+    }
+    ep.hidden = !(isNum(s.epsilon) && isNum(s.maxEpsilon));
+    if (!ep.hidden) {
+      ep.max = s.maxEpsilon;
+      ep.value = Math.min(s.maxEpsilon, s.epsilon);
+      ep.classList.toggle('near-budget', s.epsilon >= 0.9 * s.maxEpsilon);
+      ep.title = fmtEpsilon(s.epsilon) + ' of the ' + fmtEpsilon(s.maxEpsilon) + ' budget spent';
+    }
+
+    var members = s.members || [];
+    var connected = members.filter(function (m) {
+      return m.connected;
+    }).length;
+    setText(field('members'), fmtInt(connected) + ' / ' + fmtInt(members.length));
+  }
+
+  function cell(tr, text, className, title) {
+    var td = document.createElement('td');
+    td.textContent = text;
+    if (className) td.className = className;
+    if (title) td.title = title;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function renderRounds(s) {
+    var rounds = (s.rounds || []).slice().sort(function (a, b) {
+      return b.round - a.round;
+    });
+    var shown = rounds.slice(0, MAX_ROWS);
+    var tbody = document.querySelector('#rounds-table tbody');
+    var rows = document.createDocumentFragment();
+    shown.forEach(function (r) {
+      var tr = document.createElement('tr');
+      tr.dataset.round = String(r.round);
+      cell(tr, String(r.round));
+      cell(tr, fmtInt(r.cohort), 'num');
+      cell(tr, fmtInt(r.participants), 'num');
+      cell(tr, fmtInt(r.declined), 'num');
+      cell(tr, fmtPercent(r.accuracy), 'num');
+      cell(tr, fmtLoss(r.loss), 'num');
+      cell(tr, fmtEpsilon(r.epsilon), 'num', isNum(r.delta) ? 'at δ = ' + fmtDelta(r.delta) : '');
+      cell(tr, fmtDuration(r.seconds), 'num');
+      rows.appendChild(tr);
+    });
+    tbody.replaceChildren(rows);
+    $('rounds-table').hidden = rounds.length === 0;
+    $('empty-rounds').hidden = rounds.length !== 0;
+    setText(field('roundsCount'), rounds.length ? '(' + fmtInt(rounds.length) + ')' : '');
+    var truncated = $('rounds-truncated');
+    truncated.hidden = rounds.length <= MAX_ROWS;
+    setText(truncated, 'Showing the latest ' + MAX_ROWS + ' of ' + fmtInt(rounds.length) + ' rounds.');
+  }
+
+  function renderMembers(s) {
+    var members = (s.members || []).slice().sort(function (a, b) {
+      if (a.connected !== b.connected) return a.connected ? -1 : 1;
+      return (Date.parse(b.lastSeen) || 0) - (Date.parse(a.lastSeen) || 0);
+    });
+    var shown = members.slice(0, MAX_ROWS);
+    var tbody = document.querySelector('#members-table tbody');
+    var rows = document.createDocumentFragment();
+    shown.forEach(function (m) {
+      var tr = document.createElement('tr');
+      cell(tr, m.clientId, 'mono');
+      var c = cell(tr, m.connected ? 'connected' : 'offline', m.connected ? 'state on' : 'state off');
+      c.setAttribute('aria-label', m.connected ? 'connected' : 'offline');
+      cell(tr, m.connected ? 'now' : fmtAgo(m.lastSeen), '', m.lastSeen);
+      cell(tr, fmtInt(m.roundsContributed), 'num');
+      rows.appendChild(tr);
+    });
+    tbody.replaceChildren(rows);
+    $('members-table').hidden = members.length === 0;
+    $('empty-members').hidden = members.length !== 0;
+    setText(field('membersCount'), members.length ? '(' + fmtInt(members.length) + ')' : '');
+    var truncated = $('members-truncated');
+    truncated.hidden = members.length <= MAX_ROWS;
+    setText(truncated, 'Showing ' + MAX_ROWS + ' of ' + fmtInt(members.length) + ' members (connected first, then most recently seen).');
+  }
+
+  // ---- charts ----------------------------------------------------------------------------------
+
+  function chartWidth(el) {
+    return Math.max(240, Math.floor(el.getBoundingClientRect().width));
+  }
+
+  /** Integer rounds on the x axis; a lone round still gets a visible range. */
+  function roundScale() {
+    return {
+      time: false,
+      range: function (u, min, max) {
+        if (min == null || max == null) return [0, 1];
+        return min === max ? [min - 1, max + 1] : [min, max];
+      },
+    };
+  }
+
+  function xAxis() {
+    return {
+      label: 'round',
+      incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
+      values: function (u, ticks) {
+        return ticks.map(function (t) {
+          return Number.isInteger(t) ? String(t) : '';
+        });
+      },
+    };
+  }
+
+  function lineSeries(label, color, extra) {
+    var s = { label: label, stroke: color, width: 2, points: { show: true, size: 6, fill: color }, spanGaps: false };
+    for (var k in extra) s[k] = extra[k];
+    return s;
+  }
+
+  function chartOptions(el, series, yAxis, yRange) {
+    return {
+      width: chartWidth(el),
+      height: 220,
+      scales: { x: roundScale(), y: { range: yRange } },
+      axes: [xAxis(), yAxis],
+      series: [{ label: 'round', value: function (u, v) { return v == null ? DASH : String(v); } }].concat(series),
+      cursor: { drag: { x: false, y: false } },
+      legend: { live: true },
+    };
+  }
+
+  function upsertChart(key, make, data, emptyMessage) {
+    var el = $('chart-' + key);
+    var empty = $('empty-' + key);
+    var hasData = data[1].some(isNum);
+    if (!hasData) {
+      if (charts[key]) {
+        charts[key].destroy();
+        delete charts[key];
+      }
+      el.hidden = true;
+      empty.hidden = false;
+      setText(empty, emptyMessage);
+      return;
+    }
+    el.hidden = false;
+    empty.hidden = true;
+    // Rebuilt (not setData) so that a changed budget or series count is always drawn right; this
+    // happens once per completed round, not per poll.
+    if (charts[key]) charts[key].destroy();
+    charts[key] = make(el, data);
+  }
+
+  function renderCharts(s) {
+    var rounds = (s.rounds || []).slice().sort(function (a, b) {
+      return a.round - b.round;
+    });
+    var xs = rounds.map(function (r) {
+      return r.round;
+    });
+    var pick = function (k) {
+      return rounds.map(function (r) {
+        return isNum(r[k]) ? r[k] : null;
+      });
+    };
+    var noRounds = 'No rounds yet.';
+    var dpOff = s.config && s.config.dp && s.config.dp.mode === 'off';
+
+    upsertChart(
+      'accuracy',
+      function (el, data) {
+        return new uPlot(
+          chartOptions(
+            el,
+            [lineSeries('accuracy', COLORS.accuracy, { value: function (u, v) { return fmtPercent(v); } })],
+            { label: 'accuracy', size: 60, values: function (u, ticks) { return ticks.map(function (t) { return (t * 100).toFixed(0) + '%'; }); } },
+            function (u, min, max) {
+              if (min == null) return [0, 1];
+              var lo = Math.max(0, Math.floor(min * 10 + 1e-9) / 10);
+              var hi = Math.min(1, Math.ceil(max * 10 - 1e-9) / 10);
+              if (hi - lo < 0.1) {
+                lo = Math.max(0, lo - 0.1);
+                hi = Math.min(1, hi + 0.1);
+              }
+              return [lo, hi];
+            },
+          ),
+          data,
+          el,
+        );
+      },
+      [xs, pick('accuracy')],
+      rounds.length ? 'No accuracy measured: the server has no evaluation data (config.evaluation).' : noRounds,
+    );
+
+    upsertChart(
+      'loss',
+      function (el, data) {
+        return new uPlot(
+          chartOptions(
+            el,
+            [lineSeries('loss', COLORS.loss, { value: function (u, v) { return fmtLoss(v); } })],
+            { label: 'loss', size: 60 },
+            function (u, min, max) {
+              if (min == null) return [0, 1];
+              return [0, max > 0 ? max * 1.1 : 1];
+            },
+          ),
+          data,
+          el,
+        );
+      },
+      [xs, pick('loss')],
+      rounds.length ? 'No loss measured: the server has no evaluation data (config.evaluation).' : noRounds,
+    );
+
+    var max = isNum(s.maxEpsilon) ? s.maxEpsilon : null;
+    upsertChart(
+      'epsilon',
+      function (el, data) {
+        var series = [lineSeries('ε', COLORS.epsilon, { value: function (u, v) { return fmtEpsilon(v); } })];
+        if (data.length > 2) {
+          series.push({ label: 'maxEpsilon', stroke: COLORS.budget, width: 2, dash: [6, 4], points: { show: false }, value: function (u, v) { return fmtEpsilon(v); } });
+        }
+        return new uPlot(
+          chartOptions(el, series, { label: 'ε', size: 60 }, function (u, min, top) {
+            var hi = Math.max(top || 0, max || 0);
+            return [0, hi > 0 ? hi * 1.1 : 1];
+          }),
+          data,
+          el,
+        );
+      },
+      max !== null
+        ? [xs, pick('epsilon'), xs.map(function () { return max; })]
+        : [xs, pick('epsilon')],
+      !rounds.length ? noRounds : dpOff ? 'DP is off: no privacy accounting.' : 'No ε recorded for these rounds.',
+    );
+  }
+
+  var resizeTimer = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      Object.keys(charts).forEach(function (k) {
+        var el = $('chart-' + k);
+        charts[k].setSize({ width: chartWidth(el), height: 220 });
+      });
+    }, 100);
+  });
+
+  // Relative times ("12 s ago", the deadline) move on between polls.
+  setInterval(function () {
+    if (lastStatus && $('dashboard')) {
+      renderSummary(lastStatus);
+      if (Date.now() - lastOk > POLL_MS * 3) setLive(false);
+    }
+  }, 1000);
+
+  // ---- start -----------------------------------------------------------------------------------
+
+  function start() {
+    $('login-form').addEventListener('submit', onLogin);
+    $('sign-out').addEventListener('click', function () {
+      signOut();
+    });
+    if (typeof uPlot === 'undefined') {
+      showLogin('The chart library did not load.');
+      return;
+    }
+    var token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) return showLogin();
+    fetchStatus(token)
+      .then(function (result) {
+        if (result.unauthorized) return signOut('The saved operator token is no longer accepted. Sign in again.');
+        enterDashboard(result.status);
+      })
+      .catch(function (err) {
+        showLogin('Cannot reach the server: ' + err.message);
+      });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

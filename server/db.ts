@@ -1,0 +1,235 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RoundRecord } from '../src/core/privacy/index.js';
+import type { RoundResult } from '../src/core/protocol/messages.js';
+
+/**
+ * The aggregator's embedded database (SQLite, WAL): federation, members, invites, rounds and the
+ * federation accountant. A round's row, its accountant record and the members' contribution
+ * counts are written in one transaction, after the round's checkpoint is on disk.
+ */
+const SCHEMA_VERSION = 1;
+
+const MIGRATION = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS invites (
+  id TEXT PRIMARY KEY,
+  token_hash BLOB NOT NULL UNIQUE,
+  max_uses INTEGER,
+  uses INTEGER NOT NULL DEFAULT 0,
+  expires_at TEXT,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS members (
+  client_id TEXT PRIMARY KEY,
+  sign_public_key BLOB NOT NULL,
+  box_public_key BLOB NOT NULL,
+  invite_id TEXT NOT NULL REFERENCES invites(id),
+  registered_at TEXT NOT NULL,
+  last_seen TEXT NOT NULL,
+  rounds_contributed INTEGER NOT NULL DEFAULT 0,
+  revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS rounds (
+  round INTEGER PRIMARY KEY,
+  completed_at TEXT NOT NULL,
+  cohort TEXT NOT NULL,
+  survivors TEXT NOT NULL,
+  declined TEXT NOT NULL,
+  result TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accountant (
+  round INTEGER PRIMARY KEY REFERENCES rounds(round),
+  noise_multiplier REAL NOT NULL,
+  sampling_rate REAL NOT NULL
+);
+`;
+
+export interface InviteRow {
+  id: string;
+  maxUses: number | null;
+  uses: number;
+  expiresAt: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface MemberRow {
+  clientId: string;
+  signPublicKey: Uint8Array;
+  boxPublicKey: Uint8Array;
+  inviteId: string;
+  registeredAt: string;
+  lastSeen: string;
+  roundsContributed: number;
+  revokedAt: string | null;
+}
+
+export type InviteRefusal = 'unknown' | 'expired' | 'used-up' | 'revoked';
+
+export interface CompletedRound {
+  result: RoundResult;
+  cohort: string[];
+  survivors: string[];
+  declined: string[];
+  /** Null when DP is off: nothing to account. */
+  accountant: RoundRecord | null;
+}
+
+export class FederationDb {
+  private constructor(private readonly db: Database.Database) {}
+
+  static open(stateDir: string): FederationDb {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const db = new Database(join(stateDir, 'covey.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    db.exec(MIGRATION);
+    const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined;
+    if (!version) db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+    else if (Number(version.value) !== SCHEMA_VERSION) {
+      db.close();
+      throw new Error(`${join(stateDir, 'covey.db')} has schema version ${version.value}; this server needs ${SCHEMA_VERSION}`);
+    }
+    return new FederationDb(db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- federation ----------------------------------------------------------------------------
+
+  federationId(): string | null {
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'federation_id'`).get() as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  initFederation(federationId: string): void {
+    this.db.prepare(`INSERT INTO meta (key, value) VALUES ('federation_id', ?)`).run(federationId);
+  }
+
+  completedRound(): number {
+    const row = this.db.prepare(`SELECT MAX(round) AS round FROM rounds`).get() as { round: number | null };
+    return row.round ?? 0;
+  }
+
+  results(): (RoundResult & { cohort: number })[] {
+    const rows = this.db.prepare(`SELECT result, cohort FROM rounds ORDER BY round`).all() as { result: string; cohort: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.result) as RoundResult), cohort: (JSON.parse(r.cohort) as string[]).length }));
+  }
+
+  accountant(): RoundRecord[] {
+    const rows = this.db
+      .prepare(`SELECT noise_multiplier AS noiseMultiplier, sampling_rate AS samplingRate FROM accountant ORDER BY round`)
+      .all() as RoundRecord[];
+    return rows;
+  }
+
+  /** Everything a completed round changes, in one transaction. */
+  commitRound(round: CompletedRound): void {
+    const { result } = round;
+    this.db.transaction(() => {
+      this.db
+        .prepare(`INSERT INTO rounds (round, completed_at, cohort, survivors, declined, result) VALUES (?, ?, ?, ?, ?, ?)`)
+        .run(result.round, new Date().toISOString(), JSON.stringify(round.cohort), JSON.stringify(round.survivors), JSON.stringify(round.declined), JSON.stringify(result));
+      if (round.accountant) {
+        this.db
+          .prepare(`INSERT INTO accountant (round, noise_multiplier, sampling_rate) VALUES (?, ?, ?)`)
+          .run(result.round, round.accountant.noiseMultiplier, round.accountant.samplingRate);
+      }
+      const bump = this.db.prepare(`UPDATE members SET rounds_contributed = rounds_contributed + 1 WHERE client_id = ?`);
+      for (const id of round.survivors) bump.run(id);
+    })();
+  }
+
+  // ---- invites -------------------------------------------------------------------------------
+
+  createInvite(invite: { id: string; tokenHash: Uint8Array; maxUses: number | null; expiresAt: string | null }): void {
+    this.db
+      .prepare(`INSERT INTO invites (id, token_hash, max_uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`)
+      .run(invite.id, Buffer.from(invite.tokenHash), invite.maxUses, invite.expiresAt, new Date().toISOString());
+  }
+
+  invites(): InviteRow[] {
+    return this.db
+      .prepare(
+        `SELECT id, max_uses AS maxUses, uses, expires_at AS expiresAt, created_at AS createdAt, revoked_at AS revokedAt FROM invites ORDER BY created_at`,
+      )
+      .all() as InviteRow[];
+  }
+
+  hasInviteHash(tokenHash: Uint8Array): boolean {
+    return this.db.prepare(`SELECT 1 FROM invites WHERE token_hash = ?`).get(Buffer.from(tokenHash)) !== undefined;
+  }
+
+  /** Registers a new member against an invite, using up one of its uses, atomically. */
+  registerMember(
+    tokenHash: Uint8Array,
+    member: { clientId: string; signPublicKey: Uint8Array; boxPublicKey: Uint8Array },
+    now: Date,
+  ): { ok: true } | { ok: false; reason: InviteRefusal } {
+    return this.db.transaction(() => {
+      const invite = this.db
+        .prepare(`SELECT id, max_uses AS maxUses, uses, expires_at AS expiresAt, revoked_at AS revokedAt FROM invites WHERE token_hash = ?`)
+        .get(Buffer.from(tokenHash)) as Omit<InviteRow, 'createdAt'> | undefined;
+      if (!invite) return { ok: false as const, reason: 'unknown' as const };
+      if (invite.revokedAt) return { ok: false as const, reason: 'revoked' as const };
+      if (invite.expiresAt && Date.parse(invite.expiresAt) <= now.getTime()) return { ok: false as const, reason: 'expired' as const };
+      if (invite.maxUses !== null && invite.uses >= invite.maxUses) return { ok: false as const, reason: 'used-up' as const };
+      this.db.prepare(`UPDATE invites SET uses = uses + 1 WHERE id = ?`).run(invite.id);
+      this.db
+        .prepare(
+          `INSERT INTO members (client_id, sign_public_key, box_public_key, invite_id, registered_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(member.clientId, Buffer.from(member.signPublicKey), Buffer.from(member.boxPublicKey), invite.id, now.toISOString(), now.toISOString());
+      return { ok: true as const };
+    })();
+  }
+
+  /** Revokes an invite (by id or unique id prefix) or a member (by client id). */
+  revoke(idOrPrefix: string): { kind: 'invite' | 'member'; id: string } {
+    const now = new Date().toISOString();
+    const member = this.db.prepare(`SELECT client_id FROM members WHERE client_id = ?`).get(idOrPrefix) as { client_id: string } | undefined;
+    if (member) {
+      this.db.prepare(`UPDATE members SET revoked_at = ? WHERE client_id = ?`).run(now, member.client_id);
+      return { kind: 'member', id: member.client_id };
+    }
+    const invites = this.db.prepare(`SELECT id FROM invites WHERE id LIKE ? || '%'`).all(idOrPrefix) as { id: string }[];
+    if (invites.length !== 1) {
+      throw new Error(invites.length === 0 ? `no invite or member '${idOrPrefix}'` : `'${idOrPrefix}' matches ${invites.length} invites; give more of the id`);
+    }
+    this.db.prepare(`UPDATE invites SET revoked_at = ? WHERE id = ?`).run(now, invites[0].id);
+    return { kind: 'invite', id: invites[0].id };
+  }
+
+  // ---- members -------------------------------------------------------------------------------
+
+  member(clientId: string): MemberRow | null {
+    const row = this.db
+      .prepare(
+        `SELECT client_id AS clientId, sign_public_key AS signPublicKey, box_public_key AS boxPublicKey, invite_id AS inviteId,
+                registered_at AS registeredAt, last_seen AS lastSeen, rounds_contributed AS roundsContributed, revoked_at AS revokedAt
+         FROM members WHERE client_id = ?`,
+      )
+      .get(clientId) as MemberRow | undefined;
+    return row ? { ...row, signPublicKey: new Uint8Array(row.signPublicKey), boxPublicKey: new Uint8Array(row.boxPublicKey) } : null;
+  }
+
+  members(): Omit<MemberRow, 'signPublicKey' | 'boxPublicKey'>[] {
+    return this.db
+      .prepare(
+        `SELECT client_id AS clientId, invite_id AS inviteId, registered_at AS registeredAt, last_seen AS lastSeen,
+                rounds_contributed AS roundsContributed, revoked_at AS revokedAt FROM members ORDER BY registered_at`,
+      )
+      .all() as Omit<MemberRow, 'signPublicKey' | 'boxPublicKey'>[];
+  }
+
+  touchMember(clientId: string, now: Date): void {
+    this.db.prepare(`UPDATE members SET last_seen = ? WHERE client_id = ?`).run(now.toISOString(), clientId);
+  }
+}
