@@ -35,8 +35,11 @@ import { admit } from './admission.js';
 import { checkpointDir, readCheckpointWeights, writeCheckpoint } from './checkpoints.js';
 import { FederationDb } from './db.js';
 import { crashPoint } from './fault.js';
-import { createInvite, hashToken, type CreatedInvite } from './invites.js';
+import { createInvite, hashToken, loadOrCreateSecret, type CreatedInvite } from './invites.js';
+import { createHttpHandler } from './http.js';
 import type { Logger } from './logger.js';
+import { ServerMetrics } from './metrics.js';
+import type { FederationStatus } from './status.js';
 import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
 
 /** Named states of the round state machine; every waiting state has a deadline. */
@@ -105,6 +108,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private stopped = false;
   private running: Promise<ServerState> | null = null;
   private url = '';
+  readonly metrics = new ServerMetrics();
 
   private constructor(
     private readonly options: AggregatorOptions,
@@ -116,12 +120,14 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     private readonly spec: ModelSpec,
     private readonly model: tf.LayersModel,
     weights: Float32Array,
+    /** Bearer token for the dashboard and status API. */
+    readonly operatorToken: string,
   ) {
     super();
     this.global = weights;
-    this.http = createServer((_req, res) => {
-      res.writeHead(404).end();
-    });
+    // socket.io answers its own path first; the rest is the dashboard, /api/status and /metrics.
+    this.http = createServer(createHttpHandler({ status: () => this.status(), metrics: this.metrics, operatorToken }));
+    this.metrics.federationEpsilon(this.currentEpsilon(), options.config.maxEpsilon ?? null);
     this.io = new SocketServer(this.http, {
       // Large enough for one sealed update of this model plus its header, no larger.
       maxHttpBufferSize: sealedUpdateBytes(this.global.length) + 64 * 1024,
@@ -155,7 +161,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         logger('info', 'resumed', { completedRound: completed, stateDir: config.stateDir });
       }
       const startupInvite = Aggregator.startupInvite(db, config);
-      return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights);
+      const operatorToken = await loadOrCreateSecret(join(config.stateDir, 'operator-token'));
+      return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, operatorToken);
     } catch (err) {
       db.close();
       throw err;
@@ -254,6 +261,39 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.db.close();
   }
 
+  private currentEpsilon(): number | null {
+    const { dp } = this.config;
+    return dp.mode === 'off' ? null : federationEpsilon(this.db.accountant(), dp.delta);
+  }
+
+  /** What the dashboard shows: read-only, no secrets. */
+  status(): FederationStatus {
+    const open = this.open;
+    const connected = new Set(this.connectedIds());
+    const { inviteToken: _secret, ...config } = this.config;
+    return {
+      federationId: this.config.federationId,
+      phase: this.phase,
+      openRound: open
+        ? { round: open.round, cohort: open.cohort.size, received: open.received.size, declined: open.declined.size, deadline: new Date(open.deadline).toISOString() }
+        : null,
+      completedRound: this.db.completedRound(),
+      targetRounds: this.config.rounds,
+      epsilon: this.currentEpsilon(),
+      delta: this.config.dp.mode === 'off' ? null : this.config.dp.delta,
+      maxEpsilon: this.config.maxEpsilon ?? null,
+      rounds: this.db.results(),
+      members: this.db.members().map((m) => ({
+        clientId: m.clientId,
+        connected: connected.has(m.clientId),
+        lastSeen: m.lastSeen,
+        roundsContributed: m.roundsContributed,
+      })),
+      config,
+      updatedAt: new Date().toISOString(),
+    };
+  }
+
   /** Resolves once `count` clients are connected; rejects at the deadline. */
   async waitForConnected(count: number, timeoutMs: number): Promise<void> {
     if (!(await this.waitFor(() => this.connectedIds().length >= count, timeoutMs))) {
@@ -304,6 +344,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       if (typeof ack === 'function') ack(reply);
     });
     socket.on('disconnect', (reason) => {
+      this.metrics.connectedClients(this.connectedIds().length);
       this.log('info', 'client disconnected', { clientId, reason });
     });
     socket.onAny((event: string) => {
@@ -314,6 +355,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   }
 
   private reject(socket: Socket, reason: string, message: string, clientId: string | null = null): void {
+    this.metrics.messageRejected(reason);
     this.log('warn', 'message rejected', { reason, message, clientId, socket: socket.id });
   }
 
@@ -329,12 +371,16 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     if (existing?.socket && existing.socket.id !== socket.id) existing.socket.disconnect(true);
     this.members.set(clientId, { clientId, boxPublicKey: admitted.boxPublicKey, numExamples: admitted.numExamples, socket });
     if (admitted.registered) this.log('info', 'member registered', { clientId });
+    this.metrics.connectedClients(this.connectedIds().length);
     const proof = await sign(this.identity, serverProofMessage(challenge, { federationId: this.config.federationId, clientId }));
     this.log('info', 'client joined', { clientId, numExamples: admitted.numExamples, connected: this.connectedIds().length });
     const open = this.open;
     if (open && this.phase === 'training' && open.cohort.has(clientId) && !open.received.has(clientId)) {
       // A cohort member that reconnects mid-round gets the round again (after this reply).
-      setImmediate(() => socket.emit(EVENTS.roundStart, open.start, open.weightsFrame));
+      setImmediate(() => {
+        socket.emit(EVENTS.roundStart, open.start, open.weightsFrame);
+        this.metrics.bytesOut(open.weightsFrame.byteLength);
+      });
     }
     return {
       ok: true,
@@ -355,11 +401,13 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private async onUpdate(clientId: string | null, rawHeader: unknown, payload: unknown): Promise<UpdateAck> {
     const currentRound = this.open?.round ?? this.db.completedRound();
     const refuse = (reason: UpdateRejection['reason'], message: string): UpdateAck => {
+      this.metrics.updateRejected(reason);
       this.log('warn', 'update rejected', { clientId, reason, message });
       return { accepted: false, reason, message, currentRound };
     };
     const parsed = UpdateHeaderSchema.safeParse(rawHeader);
     const sealed = asBytes(payload);
+    if (sealed) this.metrics.bytesIn(sealed.byteLength);
     if (!parsed.success || !sealed) return refuse('malformed', 'update header or payload is malformed');
     const header = parsed.data;
     const member = clientId ? this.members.get(clientId) : undefined;
@@ -454,6 +502,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       if (cohort.length < cohortConfig.minClients) {
         this.log('info', 'cohort too small, resampling', { round, cohort: cohort.length, minClients: cohortConfig.minClients });
         this.emit('abort', { round, reason: 'cohort-too-small' });
+        this.metrics.roundAborted('cohort-too-small');
         attempts += 1;
         await sleep(200);
         continue;
@@ -528,7 +577,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     crashPoint('selection', round);
     this.phase = 'training';
     this.log('info', 'round started', { round, cohort: cohortIds.length, deadline: new Date(deadline).toISOString() });
-    for (const id of cohortIds) this.members.get(id)?.socket?.emit(EVENTS.roundStart, message, frame);
+    for (const id of cohortIds) {
+      const socket = this.members.get(id)?.socket;
+      if (!socket) continue;
+      socket.emit(EVENTS.roundStart, message, frame);
+      this.metrics.bytesOut(frame.byteLength);
+    }
     this.emit('progress', { round, received: 0, cohort: cohortIds.length });
 
     await untilOrDeadline(everyoneAnswered, deadline);
@@ -537,6 +591,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     if (this.stopped) return false;
     if (open.received.size < cohortConfig.minClients) {
       const reason = `only ${open.received.size} of ${open.cohort.size} updates arrived before the deadline (minimum ${cohortConfig.minClients})`;
+      this.metrics.roundAborted('too-few-updates');
       this.log('warn', 'round aborted', { round, reason });
       this.io.emit(EVENTS.roundAbort, { round, reason });
       this.emit('abort', { round, reason });
@@ -581,6 +636,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.global = next;
     this.open = null;
     this.phase = 'idle';
+    this.metrics.roundCompleted(result.seconds, result.participants, result.declined);
+    this.metrics.federationEpsilon(epsilon, this.config.maxEpsilon ?? null);
     this.log('info', 'round complete', { ...result });
     this.io.emit(EVENTS.roundResult, result);
     this.emit('round', result);

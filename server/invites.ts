@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FederationDb } from './db.js';
 
 /** SHA-256 of an invite token: only the hash is stored, so a stolen database admits no one. */
@@ -28,4 +30,19 @@ export function createInvite(db: FederationDb, opts: { maxUses: number | null; e
   const expiresAt = opts.expiresInMs === null ? null : new Date(Date.now() + opts.expiresInMs).toISOString();
   db.createInvite({ id, tokenHash: hashToken(token), maxUses: opts.maxUses, expiresAt });
   return { id, token, maxUses: opts.maxUses, expiresAt };
+}
+
+/** A random secret kept in a 0600 file (e.g. the operator token), created on first use. */
+export async function loadOrCreateSecret(path: string): Promise<string> {
+  try {
+    const secret = (await readFile(path, 'utf8')).trim();
+    if (!/^[A-Za-z0-9_-]{32,}$/.test(secret)) throw new Error(`${path} does not hold a valid secret; delete it to make a new one`);
+    return secret;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const secret = randomBytes(32).toString('base64url');
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, secret + '\n', { mode: 0o600, flag: 'wx' });
+  return secret;
 }

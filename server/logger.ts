@@ -1,19 +1,27 @@
-/** Structured log: one event name and fields. JSON lines by default, a readable form for humans. */
+import pino from 'pino';
+import pretty from 'pino-pretty';
+
+/** Structured log: an event name and fields. JSON lines (pino) by default, a readable form for people. */
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
 
 export function createLogger(opts: { json: boolean; write?: (line: string) => void; name?: string }): Logger {
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
-  return (level, event, fields = {}) => {
-    if (opts.json) {
-      write(JSON.stringify({ time: new Date().toISOString(), level, name: opts.name ?? 'covey', event, ...fields }));
-    } else {
-      const extras = Object.entries(fields)
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-        .join(' ');
-      write(`[${opts.name ?? 'covey'}] ${level === 'info' ? '' : level.toUpperCase() + ' '}${event}${extras ? ' ' + extras : ''}`);
-    }
-  };
+  const destination = opts.write
+    ? { write: (line: string) => opts.write!(line.trimEnd()) }
+    : opts.json
+      ? pino.destination(2)
+      : pretty({ destination: 2, colorize: false, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', messageKey: 'event' });
+  const log = pino(
+    {
+      name: opts.name ?? 'covey',
+      messageKey: 'event',
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+  return (level, event, fields = {}) => log[level](fields, event);
 }
 
 export const silentLogger: Logger = () => {};

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { registerServerAdminCommands } from './server-admin-command.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { nonNegativeInt } from './options.js';
@@ -11,8 +13,19 @@ interface ServerOptions {
   jsonLogs?: boolean;
 }
 
+/** The config file (or defaults) with command-line overrides. */
+async function resolveConfig(opts: ServerOptions): Promise<ServerConfig> {
+  const base: ServerConfig = opts.config ? await loadServerConfig(opts.config) : parseServerConfig({});
+  return parseServerConfig({
+    ...base,
+    ...(opts.port !== undefined && { port: opts.port }),
+    ...(opts.host !== undefined && { host: opts.host }),
+    ...(opts.stateDir !== undefined && { stateDir: opts.stateDir }),
+  });
+}
+
 export function registerServerCommand(program: Command): void {
-  program
+  const server = program
     .command('server')
     .description('Run an aggregation server: admits invited clients, runs rounds of federated averaging')
     .option('-c, --config <file>', 'server config (JSON); defaults apply to every field left out')
@@ -21,13 +34,7 @@ export function registerServerCommand(program: Command): void {
     .option('--state-dir <dir>', 'override where state, keys and checkpoints are kept')
     .option('--json-logs', 'structured JSON logs on stderr')
     .action(async (opts: ServerOptions) => {
-      const base: ServerConfig = opts.config ? await loadServerConfig(opts.config) : parseServerConfig({});
-      const config = parseServerConfig({
-        ...base,
-        ...(opts.port !== undefined && { port: opts.port }),
-        ...(opts.host !== undefined && { host: opts.host }),
-        ...(opts.stateDir !== undefined && { stateDir: opts.stateDir }),
-      });
+      const config = await resolveConfig(opts);
       const logger = createLogger({ json: Boolean(opts.jsonLogs), name: 'server' });
       // Loaded here so that `covey --help` and `covey privacy` start without TensorFlow.js.
       const { Aggregator } = await import('../../server/aggregator.js');
@@ -39,8 +46,11 @@ export function registerServerCommand(program: Command): void {
         [
           `Covey aggregator for federation ${config.federationId} at ${url}`,
           `Model ${config.model}, ${config.rounds} rounds, DP ${config.dp.mode}`,
-          `Invite link: ${server.inviteLink}`,
-          `Join with: covey join ${url} --invite ${server.inviteCode} --data <path>`,
+          ...(server.hasStartupInvite
+            ? [`Invite link: ${server.inviteLink}`, `Join with: covey join ${url} --invite ${server.inviteCode} --data <path>`]
+            : ['Members rejoin on their own; make invites for new ones with `covey server invite`.']),
+          `Dashboard: ${url}/dashboard (operator token in ${join(config.stateDir, 'operator-token')})`,
+          `Metrics: ${url}/metrics`,
           '',
         ].join('\n'),
       );
@@ -65,4 +75,6 @@ export function registerServerCommand(program: Command): void {
       await server.close();
       process.stdout.write(`federation complete after ${state.completedRound} rounds\n`);
     });
+  server.enablePositionalOptions();
+  registerServerAdminCommands(server, resolveConfig);
 }

@@ -1,48 +1,29 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { sealedUpdateBytes } from '../../server/updates.js';
-import { generateIdentity, getSodium, sealUpdate, sign, type Identity } from '../../src/core/crypto/index.js';
-import { clientHelloMessage } from '../../src/core/protocol/auth.js';
+import { generateIdentity, getSodium, sealUpdate, type Identity } from '../../src/core/crypto/index.js';
 import { decodeFrame, encodeFrame } from '../../src/core/protocol/frame.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
-import { EVENTS, PROTOCOL_VERSION, RoundStartSchema, type RoundStart } from '../../src/core/protocol/messages.js';
+import { EVENTS, RoundStartSchema, type RoundStart } from '../../src/core/protocol/messages.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
+import { connectRaw, helloPayload, sendHello } from '../helpers/raw-client.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-const nonces = new WeakMap<Socket, Promise<string>>();
-
 function connect(url: string): Promise<Socket> {
-  const socket = io(url, { transports: ['websocket'], reconnection: false });
-  nonces.set(socket, new Promise((resolve) => socket.once(EVENTS.challenge, (m: { nonce: string }) => resolve(m.nonce))));
-  cleanup.push(() => void socket.disconnect());
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', reject);
-  });
+  return connectRaw(url, (socket) => cleanup.push(() => void socket.disconnect()));
 }
 
-/** A hand-made hello: signs this connection's nonce, as the real client does. */
 async function hello(socket: Socket, identity: Identity, token: string, fingerprint: string) {
-  const sodium = await getSodium();
-  const nonce = sodium.from_base64(await nonces.get(socket)!);
-  return socket.timeout(10_000).emitWithAck(EVENTS.hello, {
-    protocolVersion: PROTOCOL_VERSION,
-    token,
-    signPublicKey: sodium.to_base64(identity.signPublicKey),
-    boxPublicKey: sodium.to_base64(identity.boxPublicKey),
-    signature: sodium.to_base64(await sign(identity, clientHelloMessage(nonce, fingerprint))),
-    challenge: sodium.to_base64(sodium.randombytes_buf(32)),
-    numExamples: 100,
-  });
+  return sendHello(socket, await helloPayload(socket, identity, fingerprint, token));
 }
 
 describe('bad input is rejected with a logged reason and the server stays up', () => {
