@@ -8,7 +8,8 @@ const program = new Command()
   .name('covey')
   .description('Privacy-preserving federated learning: run an aggregator, join a federation, simulate, account for privacy.')
   .version('0.1.0')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
 registerServerCommand(program);
 registerJoinCommand(program);
