@@ -44,7 +44,7 @@ import {
   type RoundSettings,
   type RoundStart,
 } from '../core/protocol/messages.js';
-import { trainLocal } from '../core/train/index.js';
+import { selectBackend, trainLocal } from '../core/train/index.js';
 
 export type ClientEvent =
   | { type: 'joined'; federationId: string; clientId: string; rounds: number; settings: RoundSettings; serverFingerprint: string }
@@ -146,6 +146,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
 
   /** Connects and joins; resolves once the server has proven its key and admitted this client. */
   async connect(): Promise<void> {
+    await selectBackend(); // idempotent: keeps a backend the caller already chose
     const socket = io(this.options.serverUrl, {
       transports: ['websocket'],
       reconnection: true,

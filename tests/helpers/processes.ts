@@ -12,8 +12,8 @@ export interface CoveyProcess {
 }
 
 /** Runs `covey <args>` as a real child process and records its output line by line. */
-export function spawnCovey(args: string[]): CoveyProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnCovey(args: string[], env: Record<string, string> = {}): CoveyProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const lines: string[] = [];
   const stderr: string[] = [];
   const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
@@ -35,7 +35,7 @@ export function spawnCovey(args: string[]): CoveyProcess {
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const output = () => `--- stdout ---\n${lines.join('\n')}\n--- stderr ---\n${stderr.join('').slice(-4000)}`;
+  const output = () => `--- stdout ---\n${lines.join('\n')}\n--- stderr ---\n${stderr.join('').slice(-100_000)}`;
   return {
     child,
     lines,

@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkpointDir } from '../../server/checkpoints.js';
+import { FederationDb } from '../../server/db.js';
+import { FederationClient, type ClientEvent } from '../../src/client/federation-client.js';
+import { generateIdentity } from '../../src/core/crypto/index.js';
+import { computeEpsilon } from '../../src/core/privacy/index.js';
+import { parseInvite } from '../../src/core/protocol/invite.js';
+import { writeClientPartitions } from '../helpers/federation-data.js';
+import { exitCode, spawnCovey, type CoveyProcess } from '../helpers/processes.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function track(p: CoveyProcess): CoveyProcess {
+  cleanup.push(() => void (p.child.exitCode === null && p.child.kill('SIGKILL')));
+  return p;
+}
+
+const ROUNDS = 3;
+const Z = 1.5;
+
+describe('kill -9 of the server at any point of a round, then a restart with the same config', () => {
+  it.each(['selection', 'updates', 'aggregation', 'checkpoint'] as const)(
+    'crash during %s: resumes at the last completed round, never half-applied, ε counted once',
+    { timeout: 180_000 },
+    async (point) => {
+      const { root, parts } = await writeClientPartitions(2, 120, 31);
+      cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+      const stateDir = join(root, 'server');
+      const configPath = join(root, 'server.json');
+      await writeFile(
+        configPath,
+        JSON.stringify({
+          federationId: `crash-${point}`,
+          port: await freePort(),
+          model: 'logreg',
+          rounds: ROUNDS,
+          seed: 4,
+          cohort: { minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
+          dp: { mode: 'central', noiseMultiplier: Z, clipNorm: 1, delta: 1e-5 },
+          stateDir,
+        }),
+      );
+      const first = track(spawnCovey(['server', '--config', configPath, '--json-logs'], { COVEY_CRASH_AT: `${point}:2` }));
+      const [, url, code] = await first.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 60_000);
+      const events: ClientEvent[][] = [[], []];
+      const clients = await Promise.all(
+        parts.map(async (data, i) => {
+          const client = new FederationClient({ serverUrl: url, invite: parseInvite(code), identity: await generateIdentity(), data, stateDir: join(root, `client-${i}`) });
+          client.on('event', (e) => events[i].push(e));
+          await client.connect();
+          return client;
+        }),
+      );
+      cleanup.push(() => clients.forEach((c) => c.close()));
+
+      await exitCode(first, 90_000);
+      expect(first.child.signalCode, first.output()).toBe('SIGKILL');
+      const crashed = FederationDb.open(stateDir);
+      expect(crashed.completedRound()).toBe(1);
+      expect(crashed.accountant()).toHaveLength(1);
+      crashed.close();
+      // A checkpoint written just before the crash is not a completed round: the round re-runs.
+      expect(existsSync(checkpointDir(stateDir, 2))).toBe(point === 'checkpoint');
+
+      const second = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
+      expect(await exitCode(second, 120_000), second.output()).toBe(0);
+      expect(second.output()).toMatch(/"completedRound":1,[^\n]*"event":"resumed"/);
+      await Promise.all(clients.map((c) => c.untilDone()));
+
+      const db = FederationDb.open(stateDir);
+      const results = db.results();
+      expect(db.completedRound()).toBe(ROUNDS);
+      expect(results.map((r) => r.round)).toEqual([1, 2, 3]);
+      expect(results.map((r) => r.participants)).toEqual([2, 2, 2]);
+      // One accountant record per released round: the interrupted attempt is not counted.
+      expect(db.accountant()).toHaveLength(ROUNDS);
+      expect(results[2].epsilon).toBeCloseTo(computeEpsilon({ noiseMultiplier: Z, samplingRate: 1, rounds: ROUNDS, delta: 1e-5 }).epsilon, 10);
+      db.close();
+      // The clients carried on by themselves across the restart.
+      for (const e of events) {
+        expect(e.some((x) => x.type === 'disconnected')).toBe(true);
+        expect(e.filter((x) => x.type === 'round-result').map((x) => (x.type === 'round-result' ? x.result.round : 0))).toEqual([1, 2, 3]);
+      }
+    },
+  );
+});
