@@ -1,4 +1,5 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointDir, readCheckpointWeights } from '../../server/checkpoints.js';
@@ -72,6 +73,18 @@ describe('covey server + covey join over loopback', () => {
     const after = evaluate(model, test);
     expect(after.accuracy).toBeGreaterThan(before.accuracy + 0.4);
     expect(after.accuracy).toBeCloseTo(results[1].accuracy!, 6);
+
+    // The operator exports round 2 in TensorFlow.js format; it loads back with tf.loadLayersModel.
+    const out = join(root, 'export');
+    const exporter = spawnCovey(['server', 'export', '--round', '2', '--out', out, '--state-dir', join(root, 'server')]);
+    expect(await exitCode(exporter, 60_000), exporter.output()).toBe(0);
+    const manifest = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+    const weightData = new Uint8Array(await readFile(join(out, 'weights.bin'))).buffer;
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: manifest.modelTopology, weightSpecs: manifest.weightsManifest[0].weights, weightData }),
+    );
+    loaded.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    expect(evaluate(loaded, test).accuracy).toBeCloseTo(results[1].accuracy!, 6);
   });
 
   it('closes a round at its deadline with the survivors when a client is killed mid-round', async () => {

@@ -88,6 +88,11 @@ describe('joining a federation', () => {
     expect(aborts).toEqual([]);
     await Promise.all(clients.map((c) => c.untilDone()));
     expect(state.results.map((r) => r.participants)).toEqual([2, 2]);
+    // Prometheus scrape of the same server: two completed rounds, bytes both ways.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^covey_rounds_completed_total 2$/m);
+    expect(Number(metrics.match(/^covey_bytes_received_total (\S+)$/m)?.[1])).toBeGreaterThan(0);
+    expect(Number(metrics.match(/^covey_bytes_sent_total (\S+)$/m)?.[1])).toBeGreaterThan(0);
     for (const e of events) {
       expect(e.some((x) => x.type === 'disconnected')).toBe(true);
       expect(e.filter((x) => x.type === 'joined').length).toBeGreaterThanOrEqual(2);
