@@ -37,7 +37,7 @@ describe('parseServerConfig', () => {
       model: 'mlp',
       rounds: 10,
       training: { epochs: 1, batchSize: 32, learningRate: 0.05 },
-      cohort: { samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600 },
+      cohort: { samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 },
       dp: { mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 },
       serverLearningRate: 1,
       stateDir: '.covey/server',
@@ -53,7 +53,7 @@ describe('parseServerConfig', () => {
     expect(c.rounds).toBe(3);
     expect(c.model).toBe('cnn');
     expect(c.seed).toBe(5);
-    expect(c.cohort).toEqual({ samplingRate: 0.25, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600 });
+    expect(c.cohort).toEqual({ samplingRate: 0.25, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 });
   });
 
   it('rejects an unknown top-level key and names it', () => {
@@ -143,7 +143,7 @@ describe('loadServerConfig', () => {
     expect(c.port).toBe(9000);
     expect(c.rounds).toBe(20);
     expect(c.dp).toEqual({ mode: 'central', noiseMultiplier: 1.0, clipNorm: 0.5, delta: 1e-6 });
-    expect(c.cohort).toEqual({ samplingRate: 0.1, minClients: 5, roundTimeoutSeconds: 120, waitForClientsSeconds: 600 });
+    expect(c.cohort).toEqual({ samplingRate: 0.1, minClients: 5, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 });
     expect(c.host).toBe('127.0.0.1');
     expect(c.training).toEqual({ epochs: 1, batchSize: 32, learningRate: 0.05 });
   });

@@ -1,0 +1,124 @@
+/**
+ * Load test on loopback: one `covey server` process and N simulated participants of the 2NN MLP
+ * (real FederationClients: real training on a few real digits, real sealing, real socket.io),
+ * for R rounds. Reports rounds completed, round durations and the server's peak resident memory
+ * (sampled from its own /metrics endpoint), as JSON.
+ *
+ *   npx tsx bench/load.ts [--clients 100] [--rounds 5] [--out FILE]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FederationClient } from '../src/client/federation-client.js';
+import { loadSimulationData } from '../src/cli/data-source.js';
+import { generateIdentity } from '../src/core/crypto/index.js';
+import { partition, subset } from '../src/core/data/index.js';
+import { parseInvite } from '../src/core/protocol/invite.js';
+import { selectBackend } from '../src/core/train/index.js';
+import { machineInfo } from './machine.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BIN = resolve(HERE, '../bin/covey.js');
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function main(): Promise<void> {
+  const clients = arg('clients', 100);
+  const rounds = arg('rounds', 5);
+  const outIndex = process.argv.indexOf('--out');
+  const out = outIndex >= 0 ? process.argv[outIndex + 1] : join(HERE, 'results', 'load.json');
+  const root = await mkdtemp(join(tmpdir(), 'covey-load-'));
+  const backend = await selectBackend();
+  const { train } = await loadSimulationData('mnist');
+  const parts = partition(train.labels, clients, { kind: 'iid' }, 1).map((idx) => subset(train, idx.slice(0, 40)));
+  const config = {
+    federationId: 'load',
+    port: 0,
+    model: 'mlp',
+    rounds,
+    seed: 1,
+    training: { epochs: 1, batchSize: 20, learningRate: 0.05 },
+    cohort: { minClients: clients, roundTimeoutSeconds: 300, waitForClientsSeconds: 600 },
+    evaluation: { data: 'mnist' },
+    stateDir: join(root, 'server'),
+  };
+  await writeFile(join(root, 'server.json'), JSON.stringify(config));
+  const server = spawn(process.execPath, [BIN, 'server', '--config', join(root, 'server.json'), '--json-logs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const roundLines: { round: number; participants: number; seconds: number; accuracy: number | null }[] = [];
+  let stdout = '';
+  const joinLine = new Promise<{ url: string; invite: string }>((resolveJoin) => {
+    server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const m = stdout.match(/^Join with: covey join (\S+) --invite (\S+)/m);
+      if (m) resolveJoin({ url: m[1], invite: m[2] });
+    });
+  });
+  server.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (!line.includes('"round complete"')) continue;
+      const e = JSON.parse(line);
+      roundLines.push({ round: e.round, participants: e.participants, seconds: e.seconds, accuracy: e.accuracy });
+      process.stderr.write(`round ${e.round}: ${e.participants} participants, ${e.seconds.toFixed(1)} s\n`);
+    }
+  });
+  const exited = new Promise<number | null>((r) => server.on('exit', (code) => r(code)));
+  const { url, invite } = await joinLine;
+
+  // The server's own resident memory, read from its Prometheus endpoint every 250 ms.
+  let peakRss = 0;
+  const sampler = setInterval(async () => {
+    try {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const rss = Number(text.match(/^process_resident_memory_bytes (\S+)$/m)?.[1]);
+      if (rss > peakRss) peakRss = rss;
+    } catch {
+      /* the server may be closing */
+    }
+  }, 250);
+
+  const started = performance.now();
+  const participants = await Promise.all(
+    parts.map(async (data, i) => {
+      const stateDir = join(root, `client-${i}`);
+      await mkdir(stateDir, { recursive: true });
+      const client = new FederationClient({ serverUrl: url, invite: parseInvite(invite), identity: await generateIdentity(), data, stateDir, trainSeed: i });
+      await client.connect();
+      return client;
+    }),
+  );
+  process.stderr.write(`${clients} clients connected in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  await Promise.all(participants.map((c) => c.untilDone()));
+  participants.forEach((c) => c.close());
+  const code = await exited;
+  clearInterval(sampler);
+  await rm(root, { recursive: true, force: true });
+
+  const report = {
+    bench: 'load',
+    date: new Date().toISOString(),
+    machine: machineInfo(),
+    setup: { clients, rounds, model: 'mlp', examplesPerClient: 40, clientBackend: backend.label, clientsInOneProcess: true, serverExit: code },
+    roundsCompleted: roundLines.length,
+    roundSeconds: roundLines.map((r) => r.seconds),
+    medianRoundSeconds: median(roundLines.map((r) => r.seconds)),
+    participantsPerRound: roundLines.map((r) => r.participants),
+    finalAccuracy: roundLines.at(-1)?.accuracy ?? null,
+    serverPeakRssMiB: Math.round((peakRss / 2 ** 20) * 10) / 10,
+  };
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  process.exit(0);
+}
+
+await main();
