@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — runs Covey's benchmarks and writes one JSON report.
  *
- *   npx tsx bench/run.ts [all|training|pipeline|aggregation] [--out FILE]
+ *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant] [--out FILE]
  *
  * Progress goes to stderr; the report goes to stdout and to FILE (default bench/results/latest.json,
  * which is git-ignored). A section that fails to load or throws is recorded as { error } and the
@@ -12,10 +12,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineInfo, type MachineInfo } from './machine.js';
 
-const SECTIONS = ['training', 'pipeline', 'aggregation'] as const;
+const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation] [--out FILE]';
+const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant] [--out FILE]';
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 
 export interface CoveyBenchReport {
@@ -25,6 +25,7 @@ export interface CoveyBenchReport {
   training?: unknown;
   pipeline?: unknown;
   aggregation?: unknown;
+  accountant?: unknown;
 }
 
 interface Args {
@@ -84,6 +85,10 @@ async function runSection(section: Section): Promise<unknown> {
     case 'aggregation': {
       const { runAggregationBench } = await import('./aggregation.js');
       return runAggregationBench({ clients: 50, log });
+    }
+    case 'accountant': {
+      const { runAccountantBench } = await import('./accountant.js');
+      return runAccountantBench({ runs: 7, log });
     }
   }
 }

@@ -35,6 +35,7 @@ import { admit } from './admission.js';
 import { checkpointDir, readCheckpointWeights, writeCheckpoint } from './checkpoints.js';
 import { FederationDb } from './db.js';
 import { crashPoint } from './fault.js';
+import { TokenBucket } from './rate-limit.js';
 import { createInvite, hashToken, loadOrCreateSecret, type CreatedInvite } from './invites.js';
 import { createHttpHandler } from './http.js';
 import type { Logger } from './logger.js';
@@ -317,6 +318,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   private onConnection(socket: Socket): void {
     let clientId: string | null = null;
+    const bucket = new TokenBucket(this.config.rateLimit.burst, this.config.rateLimit.perSecond);
+    socket.use((_packet, next) => {
+      if (bucket.take()) return next();
+      this.reject(socket, 'rate-limited', 'too many messages: connection closed', clientId);
+      socket.disconnect(true);
+    });
     // One fresh nonce per connection, used once: a recorded hello cannot be replayed.
     let nonce: Buffer | null = randomBytes(32);
     socket.emit(EVENTS.challenge, {

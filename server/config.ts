@@ -31,6 +31,8 @@ export const ServerConfigSchema = z
     /** The federation stops before a round that would take its ε (at dp.delta) past this. */
     maxEpsilon: z.number().positive().optional(),
     serverLearningRate: z.number().positive().default(1),
+    /** Per-connection message rate limit: a burst, then this many messages per second. */
+    rateLimit: z.object({ burst: z.number().int().min(1), perSecond: z.number().positive() }).strict().default({ burst: 30, perSecond: 5 }),
     /** Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file. */
     evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).strict().optional(),
     stateDir: z.string().default('.covey/server'),

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { registerAppCommand } from './app-command.js';
 import { registerJoinCommand } from './join-command.js';
+import { registerLedgerCommand } from './ledger-command.js';
 import { registerPrivacyCommand } from './privacy-command.js';
 import { registerServerCommand } from './server-command.js';
 import { registerSimCommand } from './sim-command.js';
@@ -14,7 +16,8 @@ const program = new Command()
 registerServerCommand(program);
 registerJoinCommand(program);
 registerSimCommand(program);
-registerPrivacyCommand(program);
+registerLedgerCommand(registerPrivacyCommand(program));
+registerAppCommand(program);
 
 try {
   await program.parseAsync(process.argv);

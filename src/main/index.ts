@@ -1,38 +1,88 @@
-import { app, BrowserWindow } from 'electron';
-import { fileURLToPath } from 'node:url';
-import { VERSION_SWITCH } from '../preload/api.js';
+/**
+ * Electron main process: one window showing the bundled renderer, hardened per ./security.ts;
+ * IPC handlers per ./ipc.ts; the app core (federation client, training, ledger) in a utility
+ * process per ./core-channel.ts; the participant's keys sealed with safeStorage; native dialogs.
+ */
+import { app, BrowserWindow, dialog, ipcMain, safeStorage, session, utilityProcess } from 'electron';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { EVENT_CHANNEL, type LedgerExport, type Result } from '../app/contract.js';
+import { connectCore, type ChildLike, type CoreBridge } from './core-channel.js';
+import { loadSealedIdentity } from './identity-store.js';
+import { registerIpcHandlers } from './ipc.js';
+import { hardenSession, hardenWebContents, windowOptions } from './security.js';
+
+const rendererFile = fileURLToPath(new URL('../renderer/index.html', import.meta.url));
+const devServerUrl = !app.isPackaged ? process.env['ELECTRON_RENDERER_URL'] : undefined;
+const appUrl = devServerUrl ?? pathToFileURL(rendererFile).href;
+
+let mainWindow: BrowserWindow | null = null;
+let core: CoreBridge | null = null;
+
+async function startCore(): Promise<CoreBridge> {
+  const stateDir = join(app.getPath('userData'), 'state');
+  const { identity, sealed } = await loadSealedIdentity(stateDir, safeStorage);
+  if (!sealed) console.warn('covey: this system offers no key store; your keys are kept in a file only you can read');
+  const child = utilityProcess.fork(fileURLToPath(new URL('./core-host.js', import.meta.url)), [], {
+    serviceName: 'Covey core',
+    stdio: 'inherit',
+  });
+  const bridge = connectCore(child as unknown as ChildLike, { stateDir, version: app.getVersion(), identity });
+  bridge.onEvent((event) => mainWindow?.webContents.send(EVENT_CHANNEL, event));
+  return bridge;
+}
 
 function createWindow(): void {
-  const window = new BrowserWindow({
-    width: 1100,
-    height: 760,
-    title: 'Covey',
-    webPreferences: {
-      preload: fileURLToPath(new URL('../preload/index.cjs', import.meta.url)),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      additionalArguments: [`${VERSION_SWITCH}${app.getVersion()}`],
-    },
+  const window = new BrowserWindow(windowOptions(fileURLToPath(new URL('../preload/index.cjs', import.meta.url))));
+  mainWindow = window;
+  hardenWebContents(window.webContents);
+  window.once('ready-to-show', () => window.show());
+  window.on('closed', () => {
+    if (mainWindow === window) mainWindow = null;
   });
-
-  // The window only ever shows the bundled renderer: no navigation away, no new windows.
-  window.webContents.on('will-navigate', (event) => event.preventDefault());
-  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-
-  const devServerUrl = process.env['ELECTRON_RENDERER_URL'];
-  if (!app.isPackaged && devServerUrl) {
-    void window.loadURL(devServerUrl);
-  } else {
-    void window.loadFile(fileURLToPath(new URL('../renderer/index.html', import.meta.url)));
-  }
+  if (devServerUrl) void window.loadURL(devServerUrl);
+  else void window.loadFile(rendererFile);
 }
+
+async function chooseDataPath(arg: { kind: 'file' | 'folder' }): Promise<Result<string | null>> {
+  const options: Electron.OpenDialogOptions = {
+    title: arg.kind === 'folder' ? 'Choose a folder of IDX files' : 'Choose a CSV file',
+    properties: [arg.kind === 'folder' ? 'openDirectory' : 'openFile'],
+    ...(arg.kind === 'file' && { filters: [{ name: 'CSV', extensions: ['csv'] }] }),
+  };
+  const chosen = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+  return { ok: true, value: chosen.canceled ? null : (chosen.filePaths[0] ?? null) };
+}
+
+async function exportLedger(): Promise<Result<LedgerExport>> {
+  const result = (await core!.call('exportLedger', undefined)) as Result<LedgerExport>;
+  if (!result.ok) return result;
+  const options = { defaultPath: join(app.getPath('documents'), result.value.fileName), filters: [{ name: 'JSON', extensions: ['json'] }] };
+  const target = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
+  if (target.canceled || !target.filePath) return { ok: false, error: { code: 'cancelled', message: 'Export cancelled.' } };
+  try {
+    await writeFile(target.filePath, result.value.json, { mode: 0o600 });
+  } catch (err) {
+    return { ok: false, error: { code: 'internal', message: `Could not write ${target.filePath}: ${(err as Error).message}` } };
+  }
+  return { ok: true, value: { ...result.value, savedTo: target.filePath } };
+}
+
+app.on('web-contents-created', (_event, contents) => hardenWebContents(contents));
 
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();
 });
 
-void app.whenReady().then(() => {
+void app.whenReady().then(async () => {
+  hardenSession(session.defaultSession, appUrl);
+  core = await startCore();
+  registerIpcHandlers(ipcMain, {
+    call: (method, arg) => core!.call(method, arg),
+    overrides: { chooseDataPath, exportLedger },
+    trusted: () => ({ webContentsId: mainWindow?.webContents.id ?? null, appUrl }),
+  });
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

@@ -1,14 +1,11 @@
-/** The whole surface the renderer sees, exposed by the preload script as `window.covey`. */
-export interface CoveyApi {
-  /** The desktop app's version, e.g. "0.1.0". */
-  version(): string;
-}
+/**
+ * The surface the renderer sees: one `CoveyApi` (./../app/contract.ts), exposed by the preload
+ * as `window.covey`. In browser mode the renderer builds the same API over a WebSocket.
+ */
+import type { CoveyApi } from '../app/contract.js';
 
-/** The global name the preload exposes the API under. */
-export const API_NAME = 'covey';
-
-/** Command-line switch by which the main process hands the app version to the sandboxed preload. */
-export const VERSION_SWITCH = '--covey-version=';
+export type { CoveyApi } from '../app/contract.js';
+export { API_NAME } from '../app/contract.js';
 
 declare global {
   interface Window {

@@ -1,10 +1,9 @@
-import { contextBridge } from 'electron';
-import { API_NAME, VERSION_SWITCH, type CoveyApi } from './api.js';
+/**
+ * Sandboxed preload: exposes exactly one object, `window.covey`, whose functions invoke the main
+ * process over fixed IPC channels. The page never gets ipcRenderer itself, nor Node.
+ */
+import { contextBridge, ipcRenderer } from 'electron';
+import { buildIpcApi } from './ipc-api.js';
+import { API_NAME } from '../app/contract.js';
 
-const version = process.argv.find((arg) => arg.startsWith(VERSION_SWITCH))?.slice(VERSION_SWITCH.length) ?? 'unknown';
-
-const api: CoveyApi = {
-  version: () => version,
-};
-
-contextBridge.exposeInMainWorld(API_NAME, api);
+contextBridge.exposeInMainWorld(API_NAME, buildIpcApi(ipcRenderer));

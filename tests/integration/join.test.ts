@@ -88,6 +88,11 @@ describe('joining a federation', () => {
     expect(aborts).toEqual([]);
     await Promise.all(clients.map((c) => c.untilDone()));
     expect(state.results.map((r) => r.participants)).toEqual([2, 2]);
+    // The operator's status API: refused without the operator token, the rounds with it.
+    expect((await fetch(`${url}/api/status`)).status).toBe(401);
+    const status = await (await fetch(`${url}/api/status`, { headers: { Authorization: `Bearer ${server.operatorToken}` } })).json();
+    expect(status.rounds.map((r: { participants: number }) => r.participants)).toEqual([2, 2]);
+    expect(status.members).toHaveLength(2);
     // Prometheus scrape of the same server: two completed rounds, bytes both ways.
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/^covey_rounds_completed_total 2$/m);

@@ -136,5 +136,14 @@ describe('bad input is rejected with a logged reason and the server stays up', (
     expect(logs.some((l) => l.event === 'message rejected' && /unknown event/.test(l.message ?? ''))).toBe(true);
     expect(logs.some((l) => l.event === 'message rejected' && l.reason === 'bad-invite')).toBe(true);
     expect(logs.some((l) => l.event === 'client disconnected')).toBe(true);
+
+    // A flood from one connection is cut off; the server stays up for everyone else.
+    const flooder = await connect(url);
+    const cut = new Promise<string>((r) => flooder.once('disconnect', (reason) => r(reason)));
+    for (let i = 0; i < 100; i++) flooder.emit('update', { junk: i }, 'x');
+    expect(await cut).toBe('io server disconnect');
+    expect(logs.some((l) => l.event === 'message rejected' && l.reason === 'rate-limited')).toBe(true);
+    const after = await connect(url);
+    expect(after.connected).toBe(true);
   });
 });

@@ -4,3 +4,7 @@ export { clipToNorm, l2Norm, updateDelta } from './clip.js';
 export { addGaussianNoise, gaussianSamples, noiseStd, type NoiseMode } from './noise.js';
 export * from './ledger.js';
 export { LedgerError, LedgerFile, ledgerPath, listLedgers } from './ledger-file.js';
+export { gaussianDelta, gaussianEpsilon } from './analytic-gaussian.js';
+export { prvEpsilon, type PrvOptions, type PrvResult } from './prv.js';
+export { ACCOUNTANTS, epsilonFor, type AccountantName, type EpsilonResult } from './epsilon.js';
+export { noiseForTargetEpsilon, type NoiseForTargetArgs } from './inverse.js';

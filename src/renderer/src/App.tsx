@@ -1,14 +1,95 @@
-import type { CoveyApi } from '../../preload/api.js';
+import { useState } from 'react';
+import type { AppState, CoveyApi, Participation } from '../../app/contract.js';
+import { ErrorNote, Loading } from './components/Status.js';
+import { fmtEps } from './format.js';
+import { ConsentScreen } from './screens/ConsentScreen.js';
+import { DataScreen } from './screens/DataScreen.js';
+import { HistoryScreen } from './screens/HistoryScreen.js';
+import { JoinScreen } from './screens/JoinScreen.js';
+import { PrivacyScreen } from './screens/PrivacyScreen.js';
+import { TrainingScreen } from './screens/TrainingScreen.js';
+import { SCREENS, type ScreenId } from './screens.js';
+import { useAppState } from './useAppState.js';
 
-export function App() {
-  const api: CoveyApi | undefined = window.covey;
-  const version = api?.version();
+const DOT: Record<Participation, string> = {
+  'not-joined': 'idle',
+  connecting: 'busy',
+  active: 'ok',
+  pausing: 'busy',
+  paused: 'idle',
+  left: 'idle',
+  done: 'idle',
+};
+
+function firstScreen(state: AppState): ScreenId {
+  return state.participation === 'not-joined' ? 'join' : 'training';
+}
+
+export function Screen({ id, state, api, go }: { id: ScreenId; state: AppState; api: CoveyApi; go: (screen: ScreenId) => void }) {
+  switch (id) {
+    case 'join':
+      return <JoinScreen state={state} api={api} go={go} />;
+    case 'data':
+      return <DataScreen state={state} api={api} go={go} />;
+    case 'consent':
+      return <ConsentScreen state={state} api={api} go={go} />;
+    case 'training':
+      return <TrainingScreen state={state} api={api} go={go} />;
+    case 'privacy':
+      return <PrivacyScreen state={state} api={api} go={go} />;
+    case 'history':
+      return <HistoryScreen state={state} api={api} go={go} />;
+  }
+}
+
+export function App({ api, connectionLost = false }: { api: CoveyApi; connectionLost?: boolean }) {
+  const { state, error } = useAppState(api);
+  const [screen, setScreen] = useState<ScreenId | null>(null);
+  const current = screen ?? (state ? firstScreen(state) : 'join');
+
   return (
-    <main className="app">
-      <h1>Covey</h1>
-      <p className="tagline">Privacy-preserving federated learning.</p>
-      {version !== undefined && <p className="version">Version {version}</p>}
-      <p>The full desktop app — joining a federation, training locally, watching your privacy budget — is coming.</p>
-    </main>
+    <div className="shell">
+      <nav className="sidebar" aria-label="Screens">
+        <div className="brand">
+          <span className="logo" aria-hidden="true">
+            ◆
+          </span>
+          Covey
+        </div>
+        <ol>
+          {SCREENS.map((s, i) => (
+            <li key={s.id}>
+              <button type="button" id={`nav-${s.id}`} className={current === s.id ? 'active' : ''} aria-current={current === s.id ? 'page' : undefined} onClick={() => setScreen(s.id)}>
+                <span className="step">{i + 1}</span>
+                {s.title}
+              </button>
+            </li>
+          ))}
+        </ol>
+        {state && (
+          <div className="sidebar-status" data-testid="sidebar-status">
+            <p>
+              <span className={`dot ${DOT[state.participation]}`} aria-hidden="true" />
+              {state.federation ? state.federation.federationId : 'no federation'}
+            </p>
+            {state.round && <p className="muted">round {state.round.round}</p>}
+            {state.privacy && (
+              <p className="muted">
+                ε {fmtEps(state.privacy.worstCase)} worst case
+                {state.consent ? ` / cap ${state.consent.cap.epsilon}` : ''}
+              </p>
+            )}
+          </div>
+        )}
+      </nav>
+      <main className="content">
+        {connectionLost && (
+          <ErrorNote error={{ code: 'internal', message: 'Lost the connection to the Covey app process. Start `covey app --browser` again and open the new link.' }} />
+        )}
+        {error && <ErrorNote error={error} />}
+        {!state && !error && <Loading>Starting Covey…</Loading>}
+        {state && <Screen id={current} state={state} api={api} go={setScreen} />}
+      </main>
+    </div>
   );
 }

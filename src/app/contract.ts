@@ -1,0 +1,224 @@
+/**
+ * The one contract between the UI and everything else: `CoveyApi`. The Electron preload
+ * implements it over IPC, browser mode over a loopback WebSocket; both reach the same Node-side
+ * app core (./core.ts). Types and constants only: the renderer imports this file, so nothing
+ * here may pull in Node, Electron or zod.
+ *
+ * Values cross a process boundary as plain JSON: an ε that is unbounded (an update sent without
+ * noise) travels as `null`, never as Infinity.
+ */
+
+/** Why a call failed, as a value a screen can show and a test can assert. */
+export type AppErrorCode =
+  | 'unreachable'
+  | 'invite-invalid'
+  | 'invite-rejected'
+  | 'server-key-mismatch'
+  | 'protocol'
+  | 'data-unreadable'
+  | 'data-mismatch'
+  | 'budget-reached'
+  | 'not-ready'
+  | 'invalid-argument'
+  | 'forbidden'
+  | 'unsupported'
+  | 'cancelled'
+  | 'internal';
+
+export interface AppError {
+  code: AppErrorCode;
+  /** One or two sentences for a person, never a stack trace. */
+  message: string;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: AppError };
+
+/** ε as shown; `null` means unbounded (a round went without noise). */
+export type Epsilon = number | null;
+
+export type CapView = 'worst-case' | 'promised';
+
+export interface PrivacyCap {
+  epsilon: number;
+  view: CapView;
+}
+
+export interface DeclaredSettings {
+  dp: { mode: 'off' | 'central' | 'local'; noiseMultiplier: number; clipNorm: number; delta: number };
+  samplingRate: number;
+  training: { epochs: number; batchSize: number; learningRate: number };
+  /** Secure aggregation (pairwise masks); servers of this release do not offer it. */
+  secureAggregation: boolean;
+}
+
+/** What the federation declares, read from the server before the person agrees to anything. */
+export interface FederationPreview {
+  serverUrl: string;
+  federationId: string;
+  /** The server key fingerprint pinned by the invite, as 16 groups of 4 hex digits. */
+  fingerprint: string;
+  model: { name: string; summary: string; inputShape: number[]; numClasses: number };
+  rounds: number;
+  /** Rounds the federation has completed (or the round open) when it was asked. */
+  currentRound: number;
+  settings: DeclaredSettings;
+  /** ε (at the federation's δ) that one round costs you, in both views. */
+  perRound: { promised: Epsilon; worstCase: Epsilon };
+  /** ε if you took part in every remaining round, in both views. */
+  allRounds: { rounds: number; promised: Epsilon; worstCase: Epsilon };
+}
+
+export type DataSource = { kind: 'embedded'; name: 'mnist' } | { kind: 'path'; path: string; labelColumn?: string };
+
+export interface DataPreview {
+  label: number;
+  /** A small PNG of the example (image data), as a data: URL. */
+  image?: string;
+  /** The first feature values (tabular data). */
+  values?: number[];
+}
+
+export interface DataSummary {
+  source: DataSource;
+  /** "Embedded MNIST digits", "IDX folder", "CSV file". */
+  format: string;
+  /** The file or folder read, or a description of the embedded set. */
+  location: string;
+  count: number;
+  numClasses: number;
+  classCounts: number[];
+  inputShape: number[];
+  previews: DataPreview[];
+}
+
+export type Participation = 'not-joined' | 'connecting' | 'active' | 'pausing' | 'paused' | 'left' | 'done';
+
+export type RoundStage = 'selected' | 'training' | 'sealing' | 'sent' | 'declined' | 'finished';
+
+export interface RoundProgress {
+  round: number;
+  stage: RoundStage;
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  loss: number | null;
+}
+
+export type RoundOutcome = 'contributed' | 'declined' | 'dropped' | 'not-selected';
+
+export interface RoundRow {
+  round: number;
+  outcome: RoundOutcome;
+  /** For declined and dropped rounds: why, in words. */
+  reason?: string;
+  /** Decline reason code from the ledger ('budget', 'consent'). */
+  reasonCode?: string;
+  trainLoss?: number;
+  trainAccuracy?: number;
+  globalAccuracy?: number | null;
+  globalLoss?: number | null;
+  participants?: number;
+  at: string;
+}
+
+export interface AppState {
+  version: string;
+  shell: 'electron' | 'browser';
+  /** Native file dialogs exist (Electron); browser mode types paths instead. */
+  nativeDialogs: boolean;
+  stateDir: string;
+  /** The compute backend training uses, e.g. "WebAssembly (SIMD)"; null until known. */
+  backend: { name: string; label: string } | null;
+  federation: FederationPreview | null;
+  data: DataSummary | null;
+  consent: { cap: PrivacyCap; autoParticipate: boolean } | null;
+  participation: Participation;
+  round: RoundProgress | null;
+  rounds: RoundRow[];
+  privacy: { promised: Epsilon; worstCase: Epsilon; delta: number; ledgerEntries: number } | null;
+  /** The last thing that went wrong, in words; cleared by the next successful action. */
+  lastError: AppError | null;
+  /** Short notes for the person, newest last ("Reconnecting…"). */
+  notices: string[];
+}
+
+export interface PrivacyRow {
+  round: number;
+  kind: 'contribution' | 'observed' | 'declined';
+  detail: string;
+  promised: Epsilon;
+  worstCase: Epsilon;
+}
+
+export interface PrivacyReport {
+  federationId: string;
+  delta: number;
+  accountant: string;
+  promised: Epsilon;
+  worstCase: Epsilon;
+  cap: PrivacyCap | null;
+  rows: PrivacyRow[];
+  /** ε after taking part in the next k rounds (k = 1, 2, …), in both views. */
+  projections: { k: number; promised: Epsilon; worstCase: Epsilon; withinCap: boolean }[];
+  /** Whether the cap allows the next round at all. */
+  nextRoundAllowed: boolean;
+}
+
+export interface LedgerExport {
+  fileName: string;
+  json: string;
+  /** Where it was written, when the shell saved it (Electron's save dialog). */
+  savedTo?: string;
+}
+
+export type AppEvent = { type: 'state'; state: AppState };
+
+/** Method name -> [argument, result value]. */
+export interface ApiMethods {
+  getState: [void, AppState];
+  inspectInvite: [{ invite: string; serverUrl?: string }, FederationPreview];
+  chooseDataPath: [{ kind: 'file' | 'folder' }, string | null];
+  loadData: [DataSource, DataSummary];
+  join: [{ cap: PrivacyCap; autoParticipate: boolean }, AppState];
+  setCap: [PrivacyCap, AppState];
+  setAutoParticipate: [{ autoParticipate: boolean }, AppState];
+  resume: [void, AppState];
+  pause: [void, AppState];
+  leave: [void, AppState];
+  getPrivacy: [void, PrivacyReport];
+  exportLedger: [void, LedgerExport];
+}
+
+export type ApiMethod = keyof ApiMethods;
+export type ApiArg<M extends ApiMethod> = ApiMethods[M][0];
+export type ApiValue<M extends ApiMethod> = ApiMethods[M][1];
+
+export type CoveyApi = {
+  [M in ApiMethod]: ApiArg<M> extends void ? () => Promise<Result<ApiValue<M>>> : (arg: ApiArg<M>) => Promise<Result<ApiValue<M>>>;
+} & {
+  /** Subscribes to app events; returns the unsubscribe function. */
+  onEvent(listener: (event: AppEvent) => void): () => void;
+};
+
+export const API_METHODS: readonly ApiMethod[] = [
+  'getState',
+  'inspectInvite',
+  'chooseDataPath',
+  'loadData',
+  'join',
+  'setCap',
+  'setAutoParticipate',
+  'resume',
+  'pause',
+  'leave',
+  'getPrivacy',
+  'exportLedger',
+];
+
+/** The global name the preload exposes the API under. */
+export const API_NAME = 'covey';
+
+/** IPC channel of a method (renderer -> main), and of app events (main -> renderer). */
+export const ipcChannel = (method: ApiMethod): string => `covey:${method}`;
+export const EVENT_CHANNEL = 'covey:event';

@@ -1,0 +1,640 @@
+/**
+ * The Node-side app core, shared by the Electron utility process and browser mode. It owns the
+ * participant's state folder, the federation client, the data and settings, reads the ledger,
+ * and turns the client's events into one `AppState` the screens render. Every public method is
+ * one `CoveyApi` method; failures are thrown as `AppFailure` (or anything, which ./errors.ts
+ * puts into words) and become error values in ./dispatch.ts.
+ */
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { FederationClient, type ClientEvent, type FederationClientOptions } from '../client/federation-client.js';
+import { loadOrCreateIdentity, type Identity } from '../core/crypto/index.js';
+import type { Dataset } from '../core/data/dataset.js';
+import { ledgerEpsilon, type EpsilonOf } from '../core/privacy/index.js';
+import type { RoundSettings } from '../core/protocol/messages.js';
+import { appEpsilonOf, ACCOUNTANT, wireEpsilon } from './accountant.js';
+import type {
+  AppEvent,
+  AppState,
+  DataSource,
+  DataSummary,
+  FederationPreview,
+  LedgerExport,
+  Participation,
+  PrivacyCap,
+  PrivacyReport,
+  RoundRow,
+} from './contract.js';
+import { loadData } from './data-preview.js';
+import { AppFailure, toAppError } from './errors.js';
+import { ledgerDelta, privacyReport, readLedger } from './privacy-report.js';
+import { probeFederation, resolveInvite, type ResolvedInvite } from './probe.js';
+import { loadSettings, saveSettings, type Settings } from './settings.js';
+
+export interface AppCoreOptions {
+  stateDir: string;
+  shell: 'electron' | 'browser';
+  nativeDialogs: boolean;
+  version: string;
+  /** The participant's keys; default: `<stateDir>/identity.json`, as `covey join` keeps them. */
+  loadIdentity?: () => Promise<Identity>;
+  epsilonOf?: EpsilonOf;
+  /** Picks and reports the compute backend; default: the training core's selectBackend(). */
+  selectBackend?: () => Promise<{ name: string; label: string }>;
+}
+
+/** How often, at most, training progress is pushed to the screens. */
+const PROGRESS_INTERVAL_MS = 120;
+const MAX_NOTICES = 5;
+const CONNECT_TIMEOUT_MS = 30_000;
+
+const BACKEND_KIND: Record<string, string> = {
+  'tensorflow-gpu': 'CUDA',
+  tensorflow: 'CPU native',
+  wasm: 'WASM',
+  cpu: 'CPU',
+};
+
+function fmt(epsilon: number | null): string {
+  return epsilon === null ? '∞' : epsilon.toFixed(3);
+}
+
+function roundSettingsOf(preview: FederationPreview): RoundSettings {
+  const { dp, samplingRate, training } = preview.settings;
+  return { dp: { ...dp }, samplingRate, training: { ...training } };
+}
+
+export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
+  private settings: Settings;
+  private readonly notices: string[] = [];
+  private lastError: AppState['lastError'] = null;
+  private participation: Participation;
+  private round: AppState['round'] = null;
+  private privacy: AppState['privacy'] = null;
+  private backend: AppState['backend'] = null;
+  /** The federation inspected on the Join screen (not yet joined), or the joined one. */
+  private pending: { resolved: ResolvedInvite; invite: string; preview: FederationPreview } | null = null;
+  private dataset: Dataset | null = null;
+  private dataSummary: DataSummary | null = null;
+  private dataLoading: Promise<void> | null = null;
+  private client: FederationClient | null = null;
+  private clientOptions: FederationClientOptions | null = null;
+  private cancelConnect: (() => void) | null = null;
+  private identityPromise: Promise<Identity> | null = null;
+  /** The round this participant was selected for or declined, until that round ends. */
+  private involved: number | null = null;
+  private pauseAtRoundEnd = false;
+  private lastCompletedRound = 0;
+  private emitTimer: NodeJS.Timeout | null = null;
+  private saving: Promise<void> = Promise.resolve();
+  private readonly epsilonOf: EpsilonOf;
+
+  private constructor(
+    private readonly options: AppCoreOptions,
+    loaded: { settings: Settings; problem?: string },
+  ) {
+    super();
+    this.settings = loaded.settings;
+    this.epsilonOf = options.epsilonOf ?? appEpsilonOf;
+    if (loaded.problem) this.notice(loaded.problem);
+    // A federation joined in an earlier session comes back paused: taking part again is the person's choice.
+    const saved = this.settings.participation;
+    this.participation = saved === 'active' ? 'paused' : saved;
+    if (this.settings.federation) {
+      const { invite, preview } = this.settings.federation;
+      try {
+        this.pending = { resolved: resolveInvite(invite, preview.serverUrl), invite, preview };
+        this.lastCompletedRound = preview.currentRound;
+      } catch {
+        this.pending = null;
+      }
+    }
+  }
+
+  static async open(options: AppCoreOptions): Promise<AppCore> {
+    const core = new AppCore(options, await loadSettings(options.stateDir));
+    if (core.settings.data) {
+      const source = core.settings.data;
+      core.dataLoading = core.useData(source).then(
+        () => undefined,
+        (err) => {
+          core.lastError = toAppError(err);
+        },
+      );
+    }
+    void core.refreshPrivacy();
+    void core.detectBackend();
+    return core;
+  }
+
+  // ---- state ---------------------------------------------------------------------------------
+
+  snapshot(): AppState {
+    return {
+      version: this.options.version,
+      shell: this.options.shell,
+      nativeDialogs: this.options.nativeDialogs,
+      stateDir: this.options.stateDir,
+      backend: this.backend,
+      federation: this.pending?.preview ?? null,
+      data: this.dataSummary,
+      consent: this.settings.consent,
+      participation: this.participation,
+      round: this.round,
+      rounds: this.settings.rounds,
+      privacy: this.privacy,
+      lastError: this.lastError,
+      notices: [...this.notices],
+    };
+  }
+
+  /** Pushes the state now, or (for training progress) at most every PROGRESS_INTERVAL_MS. */
+  private changed(soon = false): void {
+    if (soon) {
+      this.emitTimer ??= setTimeout(() => this.flush(), PROGRESS_INTERVAL_MS);
+      return;
+    }
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.emitTimer) clearTimeout(this.emitTimer);
+    this.emitTimer = null;
+    this.emit('event', { type: 'state', state: this.snapshot() });
+  }
+
+  private notice(text: string): void {
+    this.notices.push(text);
+    if (this.notices.length > MAX_NOTICES) this.notices.shift();
+  }
+
+  private persist(): Promise<void> {
+    const copy = structuredClone(this.settings);
+    this.saving = this.saving.then(() => saveSettings(this.options.stateDir, copy)).catch((err) => {
+      this.notice(`Could not save your settings: ${(err as Error).message}`);
+    });
+    return this.saving;
+  }
+
+  private setParticipation(next: Participation): void {
+    this.participation = next;
+    if (next !== 'connecting' && next !== 'pausing') {
+      this.settings.participation = next;
+      void this.persist();
+    }
+  }
+
+  private identity(): Promise<Identity> {
+    this.identityPromise ??= (this.options.loadIdentity ?? (() => loadOrCreateIdentity(join(this.options.stateDir, 'identity.json'))))();
+    return this.identityPromise;
+  }
+
+  private async detectBackend(): Promise<void> {
+    try {
+      const select = this.options.selectBackend ?? (async () => (await import('../core/train/index.js')).selectBackend());
+      const info = await select();
+      this.backend = { name: info.name, label: `${BACKEND_KIND[info.name] ?? info.name} — ${info.label}` };
+    } catch (err) {
+      this.notice(`No compute backend could start: ${(err as Error).message}`);
+    }
+    this.changed();
+  }
+
+  private get isRunning(): boolean {
+    return this.participation === 'connecting' || this.participation === 'active' || this.participation === 'pausing';
+  }
+
+  /**
+   * Runs an action and pushes the new state. For the actions about taking part (`participation`),
+   * a failure also becomes the state's lastError (the Training screen shows it) and a success
+   * clears it; the other screens show their own action's failure.
+   */
+  async act<T>(action: () => Promise<T>, participation = false): Promise<T> {
+    try {
+      const value = await action();
+      await this.saving;
+      if (participation) this.lastError = null;
+      this.changed();
+      return value;
+    } catch (err) {
+      if (participation) this.lastError = toAppError(err);
+      this.changed();
+      throw err;
+    }
+  }
+
+  // ---- API: join -----------------------------------------------------------------------------
+
+  getState(): Promise<AppState> {
+    return Promise.resolve(this.snapshot());
+  }
+
+  async inspectInvite(arg: { invite: string; serverUrl?: string }): Promise<FederationPreview> {
+    return this.act(async () => {
+      if (this.isRunning) throw new AppFailure('not-ready', 'You are taking part in a federation now: pause or leave it before checking another invite.');
+      const resolved = resolveInvite(arg.invite, arg.serverUrl);
+      const preview = await probeFederation(resolved, await this.identity(), this.epsilonOf);
+      if (this.dataset) this.checkCompatible(this.dataset, preview);
+      const joinedBefore = this.settings.federation?.preview.federationId;
+      if (joinedBefore !== preview.federationId) {
+        this.client?.close();
+        this.client = null;
+        this.involved = null;
+      }
+      this.pending = { resolved, invite: arg.invite.trim(), preview };
+      this.lastCompletedRound = preview.currentRound;
+      void this.refreshPrivacy();
+      return preview;
+    });
+  }
+
+  // ---- API: data -----------------------------------------------------------------------------
+
+  chooseDataPath(): Promise<string | null> {
+    return Promise.reject(
+      new AppFailure('unsupported', 'Choosing with a file dialog needs the desktop app: type the path of your file or folder instead.'),
+    );
+  }
+
+  private checkCompatible(data: Pick<Dataset, 'inputShape' | 'numClasses'>, preview: FederationPreview): void {
+    const want = preview.model.inputShape.join('×');
+    if (data.inputShape.join('×') !== want) {
+      throw new AppFailure(
+        'data-mismatch',
+        `Your data has examples of shape ${data.inputShape.join('×')}, but this federation's model (${preview.model.name}) takes ${want}. Choose data of the kind the federation trains on.`,
+      );
+    }
+    if (data.numClasses !== preview.model.numClasses) {
+      throw new AppFailure(
+        'data-mismatch',
+        `Your data has ${data.numClasses} classes, but this federation's model predicts ${preview.model.numClasses}. Choose data with the same labels.`,
+      );
+    }
+  }
+
+  private async useData(source: DataSource): Promise<DataSummary> {
+    const { dataset, summary } = await loadData(source);
+    if (this.pending) this.checkCompatible(dataset, this.pending.preview);
+    this.dataset = dataset;
+    this.dataSummary = summary;
+    this.changed();
+    return summary;
+  }
+
+  async loadData(source: DataSource): Promise<DataSummary> {
+    return this.act(async () => {
+      if (this.isRunning) throw new AppFailure('not-ready', 'Pause taking part before you change your data.');
+      const summary = await this.useData(source);
+      this.settings.data = source;
+      await this.persist();
+      return summary;
+    });
+  }
+
+  // ---- API: consent, taking part -------------------------------------------------------------
+
+  async join(arg: { cap: PrivacyCap; autoParticipate: boolean }): Promise<AppState> {
+    return this.act(async () => {
+      if (this.isRunning) throw new AppFailure('not-ready', 'You are already taking part in this federation.');
+      const pending = this.pending;
+      if (!pending) throw new AppFailure('not-ready', 'Check an invite first (Join screen).');
+      await this.dataLoading;
+      if (!this.dataset) throw new AppFailure('not-ready', 'Choose the data to train on first (Data screen).');
+      this.checkCompatible(this.dataset, pending.preview);
+      const report = await this.report(arg.cap);
+      if (!report.nextRoundAllowed) {
+        const next = report.projections[0];
+        throw new AppFailure(
+          'budget-reached',
+          `Your cap of ε ${arg.cap.epsilon} (${arg.cap.view}) is below what taking part in the next round would bring your ε to (${fmt(arg.cap.view === 'worst-case' ? next.worstCase : next.promised)}): you would decline every round. Raise the cap to take part.`,
+        );
+      }
+      const sameFederation = this.settings.federation?.preview.federationId === pending.preview.federationId;
+      this.settings = {
+        ...this.settings,
+        federation: { invite: pending.invite, preview: pending.preview },
+        data: this.dataSummary!.source,
+        consent: { cap: { ...arg.cap }, autoParticipate: arg.autoParticipate },
+        rounds: sameFederation ? this.settings.rounds : [],
+      };
+      await this.persist();
+      await this.connect();
+      return this.snapshot();
+    }, true);
+  }
+
+  private async connect(): Promise<void> {
+    const pending = this.pending!;
+    const consent = this.settings.consent!;
+    if (!this.client) {
+      this.clientOptions = {
+        serverUrl: pending.resolved.serverUrl,
+        invite: pending.resolved.invite,
+        identity: await this.identity(),
+        data: this.dataset!,
+        stateDir: this.options.stateDir,
+        cap: { ...consent.cap },
+        epsilonOf: this.epsilonOf,
+      };
+      const client = new FederationClient(this.clientOptions);
+      client.on('event', (event) => this.onClientEvent(client, event));
+      client.untilDone().catch((err: Error) => {
+        if (this.client !== client) return;
+        this.lastError = toAppError(err);
+        this.closeClient('paused');
+      });
+      this.client = client;
+    }
+    this.pauseAtRoundEnd = false;
+    const before = this.settings.participation;
+    this.setParticipation('connecting');
+    this.changed();
+    try {
+      const client = this.client;
+      await this.connectWithin(client);
+    } catch (err) {
+      // (A leave() meanwhile has already closed the client and set where things stand.)
+      if (this.participation === 'connecting') {
+        this.client?.close();
+        this.setParticipation(before === 'active' || before === 'paused' ? 'paused' : 'not-joined');
+      }
+      throw err;
+    }
+  }
+
+  /** connect(), bounded: a server that accepts the socket but never answers, or a leave() meanwhile, ends the wait. */
+  private connectWithin(client: FederationClient): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AppFailure('unreachable', 'The federation server did not answer in time. Check that it is running, then try again.')), CONNECT_TIMEOUT_MS);
+      this.cancelConnect = () => reject(new AppFailure('cancelled', 'Stopped connecting.'));
+    });
+    return Promise.race([client.connect(), limit]).finally(() => {
+      clearTimeout(timer);
+      this.cancelConnect = null;
+    });
+  }
+
+  async setCap(cap: PrivacyCap): Promise<AppState> {
+    return this.act(async () => {
+      if (!this.settings.consent) throw new AppFailure('not-ready', 'Join a federation before setting its cap.');
+      this.settings.consent = { ...this.settings.consent, cap: { ...cap } };
+      // The client reads its options' cap before every round: the new cap applies from the next one.
+      if (this.clientOptions) this.clientOptions.cap = { ...cap };
+      await this.persist();
+      return this.snapshot();
+    });
+  }
+
+  async setAutoParticipate(arg: { autoParticipate: boolean }): Promise<AppState> {
+    return this.act(async () => {
+      if (!this.settings.consent) throw new AppFailure('not-ready', 'Join a federation first.');
+      this.settings.consent = { ...this.settings.consent, autoParticipate: arg.autoParticipate };
+      await this.persist();
+      return this.snapshot();
+    });
+  }
+
+  async resume(): Promise<AppState> {
+    return this.act(async () => {
+      if (this.isRunning && this.participation !== 'pausing') return this.snapshot();
+      if (this.participation === 'pausing') {
+        this.pauseAtRoundEnd = false;
+        this.setParticipation('active');
+        return this.snapshot();
+      }
+      if (!this.pending || !this.settings.consent) throw new AppFailure('not-ready', 'Join a federation first.');
+      if (this.participation === 'done') throw new AppFailure('not-ready', 'This federation has finished all its rounds.');
+      if (this.participation === 'left') throw new AppFailure('not-ready', 'You left this federation: to take part again, join it again from the Join screen.');
+      await this.dataLoading;
+      if (!this.dataset) throw new AppFailure('not-ready', 'Choose the data to train on first (Data screen).');
+      await this.connect();
+      return this.snapshot();
+    }, true);
+  }
+
+  async pause(): Promise<AppState> {
+    return this.act(async () => {
+      if (!this.isRunning) return this.snapshot();
+      if (this.participation === 'connecting') {
+        this.cancelConnect?.();
+        return this.snapshot();
+      }
+      if (this.involved !== null) {
+        // A round in progress finishes (its update is already counted in the ledger); then stop.
+        this.pauseAtRoundEnd = true;
+        this.setParticipation('pausing');
+      } else {
+        this.closeClient('paused');
+      }
+      return this.snapshot();
+    }, true);
+  }
+
+  async leave(): Promise<AppState> {
+    return this.act(async () => {
+      this.cancelConnect?.();
+      this.client?.close();
+      this.client = null;
+      this.clientOptions = null;
+      this.involved = null;
+      this.round = null;
+      this.setParticipation(this.settings.federation ? 'left' : 'not-joined');
+      return this.snapshot();
+    }, true);
+  }
+
+  private closeClient(next: Participation): void {
+    this.client?.close();
+    this.involved = null;
+    this.pauseAtRoundEnd = false;
+    if (this.round && this.round.stage !== 'finished' && this.round.stage !== 'declined') this.round = { ...this.round, stage: 'finished' };
+    this.setParticipation(next);
+    this.changed();
+  }
+
+  // ---- client events -------------------------------------------------------------------------
+
+  private row(round: number, outcome: RoundRow['outcome']): RoundRow {
+    let row = this.settings.rounds.find((r) => r.round === round);
+    if (!row) {
+      row = { round, outcome, at: new Date().toISOString() };
+      this.settings.rounds.push(row);
+      this.settings.rounds.sort((a, b) => a.round - b.round);
+    }
+    return row;
+  }
+
+  private onClientEvent(client: FederationClient, event: ClientEvent): void {
+    if (client !== this.client) return;
+    const epochs = this.pending?.preview.settings.training.epochs ?? 1;
+    switch (event.type) {
+      case 'joined':
+        this.setParticipation(this.pauseAtRoundEnd ? 'pausing' : 'active');
+        this.notices.length = 0;
+        if (this.pending) this.pending.preview = { ...this.pending.preview, rounds: event.rounds };
+        break;
+      case 'round-start':
+        this.involved = event.round;
+        this.round = { round: event.round, stage: 'selected', epoch: 0, epochs, batch: 0, batches: 0, loss: null };
+        break;
+      case 'training':
+        this.round = { round: event.round, stage: 'training', epoch: event.epoch, epochs, batch: event.batch + 1, batches: event.batches, loss: event.loss };
+        return this.changed(true);
+      case 'update-prepared':
+        if (this.round) this.round = { ...this.round, stage: 'sealing' };
+        break;
+      case 'update-sent': {
+        if (this.round) this.round = { ...this.round, stage: 'sent' };
+        const row = this.row(event.round, 'contributed');
+        Object.assign(row, { outcome: 'contributed', reason: undefined, reasonCode: undefined, trainLoss: event.trainLoss, trainAccuracy: event.trainAccuracy });
+        void this.persist();
+        break;
+      }
+      case 'update-rejected': {
+        const row = this.row(event.round, 'dropped');
+        Object.assign(row, { outcome: 'dropped', reason: `The server did not count your update (${event.reason}): ${event.message}` });
+        void this.persist();
+        break;
+      }
+      case 'declined': {
+        this.involved = event.round;
+        this.round = { round: event.round, stage: 'declined', epoch: 0, epochs, batch: 0, batches: 0, loss: null };
+        const row = this.row(event.round, 'declined');
+        Object.assign(row, {
+          outcome: 'declined',
+          reasonCode: event.reason,
+          reason: event.reason === 'budget' ? `Declined for your privacy budget: ${event.message}.` : `Declined: the settings changed from what you agreed to — ${event.message}.`,
+        });
+        void this.persist();
+        void this.refreshPrivacy();
+        break;
+      }
+      case 'privacy':
+        void this.refreshPrivacy();
+        break;
+      case 'round-result': {
+        const { result } = event;
+        this.lastCompletedRound = Math.max(this.lastCompletedRound, result.round);
+        const existing = this.settings.rounds.find((r) => r.round === result.round);
+        const row = existing ?? this.row(result.round, 'not-selected');
+        Object.assign(row, { globalAccuracy: result.accuracy, globalLoss: result.loss, participants: result.participants });
+        if (this.round?.round === result.round) this.round = { ...this.round, stage: this.round.stage === 'declined' ? 'declined' : 'finished' };
+        void this.persist();
+        void this.refreshPrivacy();
+        this.roundEnded(result.round);
+        break;
+      }
+      case 'round-abort': {
+        const row = this.settings.rounds.find((r) => r.round === event.round);
+        if (row?.outcome === 'contributed') {
+          Object.assign(row, { outcome: 'dropped', reason: `The round was cancelled (${event.reason}); your update was not used, but it is still counted in your ledger.` });
+          void this.persist();
+        }
+        this.roundEnded(event.round);
+        break;
+      }
+      case 'disconnected':
+        this.notice('Lost the connection to the federation server; reconnecting…');
+        break;
+      case 'done':
+        this.notice(`The federation finished all its ${event.rounds} rounds.`);
+        this.client?.close();
+        this.involved = null;
+        this.setParticipation('done');
+        break;
+      case 'warning':
+        this.notice(event.message);
+        break;
+    }
+    this.changed();
+  }
+
+  /** After the round this participant took part in (or declined) ends: stop here if asked to. */
+  private roundEnded(round: number): void {
+    if (this.involved !== round) return;
+    this.involved = null;
+    const manual = this.settings.consent?.autoParticipate === false;
+    // Closing here, inside the result's event, comes before the next round's start is read.
+    if (this.pauseAtRoundEnd || manual) this.closeClient('paused');
+  }
+
+  // ---- privacy -------------------------------------------------------------------------------
+
+  private async refreshPrivacy(): Promise<void> {
+    const federationId = this.pending?.preview.federationId;
+    if (!federationId) return;
+    try {
+      const entries = await readLedger(this.options.stateDir, federationId);
+      if (entries.length === 0) {
+        this.privacy = null;
+      } else {
+        const delta = ledgerDelta(entries, this.pending!.preview.settings.dp.delta);
+        this.privacy = {
+          promised: wireEpsilon(ledgerEpsilon(entries, 'promised', delta, this.epsilonOf)),
+          worstCase: wireEpsilon(ledgerEpsilon(entries, 'worst-case', delta, this.epsilonOf)),
+          delta,
+          ledgerEntries: entries.length,
+        };
+      }
+    } catch (err) {
+      this.notice(`Could not read your privacy ledger: ${(err as Error).message}`);
+    }
+    this.changed();
+  }
+
+  private async report(cap: PrivacyCap | null): Promise<PrivacyReport> {
+    const pending = this.pending;
+    if (!pending) throw new AppFailure('not-ready', 'Join a federation to see what it costs your privacy.');
+    const { preview } = pending;
+    const entries = await readLedger(this.options.stateDir, preview.federationId);
+    const known = entries.reduce((max, e) => ('round' in e ? Math.max(max, e.round) : max), this.lastCompletedRound);
+    const nextRound = known + 1;
+    return privacyReport({
+      federationId: preview.federationId,
+      serverFingerprint: preview.fingerprint.replace(/:/g, ''),
+      entries,
+      settings: roundSettingsOf(preview),
+      nextRound,
+      remainingRounds: preview.rounds - nextRound + 1,
+      cap,
+      epsilonOf: this.epsilonOf,
+    });
+  }
+
+  getPrivacy(): Promise<PrivacyReport> {
+    return this.report(this.settings.consent?.cap ?? null);
+  }
+
+  async exportLedger(): Promise<LedgerExport> {
+    const pending = this.pending;
+    if (!pending) throw new AppFailure('not-ready', 'There is no ledger yet: join a federation first.');
+    const id = pending.preview.federationId;
+    const entries = await readLedger(this.options.stateDir, id);
+    const report = await this.getPrivacy();
+    const json = JSON.stringify(
+      {
+        federationId: id,
+        exportedAt: new Date().toISOString(),
+        accountant: ACCOUNTANT,
+        delta: report.delta,
+        promised: report.promised,
+        worstCase: report.worstCase,
+        cap: report.cap,
+        entries,
+        rounds: report.rows,
+      },
+      null,
+      2,
+    );
+    return { fileName: `covey-ledger-${id}.json`, json };
+  }
+
+  /** Closes the connection (the app is quitting); the ledger and settings are already on disk. */
+  async shutdown(): Promise<void> {
+    this.client?.close();
+    this.client = null;
+    if (this.emitTimer) clearTimeout(this.emitTimer);
+    await this.saving;
+  }
+}

@@ -1,0 +1,97 @@
+/** Loads the participant's data where it lives and summarises it for the Data screen. */
+import { stat } from 'node:fs/promises';
+import { deflateSync, crc32 } from 'node:zlib';
+import { loadParticipantData } from '../cli/data-source.js';
+import { describeDataset, featureSize, type Dataset } from '../core/data/index.js';
+import type { DataPreview, DataSource, DataSummary } from './contract.js';
+
+const PREVIEWS = 10;
+
+/** A grayscale PNG (8-bit) of `pixels` in [0, 1], as a data: URL. */
+export function grayscalePng(pixels: ArrayLike<number>, width: number, height: number): string {
+  const raw = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) {
+    raw[y * (width + 1)] = 0; // filter type: none
+    for (let x = 0; x < width; x++) {
+      const v = Math.round(Math.min(1, Math.max(0, pixels[y * width + x])) * 255);
+      raw[y * (width + 1) + 1 + x] = 255 - v; // dark ink on a light background
+    }
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 0; // grayscale
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+  return `data:image/png;base64,${png.toString('base64')}`;
+}
+
+/** One example per class first (as many classes as fit), then the next examples in order. */
+function previewIndices(d: Dataset, n: number): number[] {
+  const chosen: number[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i < d.count && chosen.length < n; i++) {
+    if (!seen.has(d.labels[i])) {
+      seen.add(d.labels[i]);
+      chosen.push(i);
+    }
+  }
+  for (let i = 0; i < d.count && chosen.length < n; i++) if (!chosen.includes(i)) chosen.push(i);
+  return chosen.sort((a, b) => d.labels[a] - d.labels[b] || a - b);
+}
+
+export function previews(d: Dataset, n = PREVIEWS): DataPreview[] {
+  const size = featureSize(d);
+  const [height, width, channels = 1] = d.inputShape;
+  const isImage = d.inputShape.length >= 2 && channels === 1 && width !== undefined;
+  return previewIndices(d, n).map((i) => {
+    const features = d.features.subarray(i * size, (i + 1) * size);
+    if (isImage) return { label: d.labels[i], image: grayscalePng(features, width, height) };
+    return { label: d.labels[i], values: Array.from(features.subarray(0, 8), (v) => Math.round(v * 1e4) / 1e4) };
+  });
+}
+
+export async function loadData(source: DataSource): Promise<{ dataset: Dataset; summary: DataSummary }> {
+  let dataset: Dataset;
+  let format: string;
+  let location: string;
+  if (source.kind === 'embedded') {
+    dataset = await loadParticipantData('mnist');
+    format = 'Embedded MNIST digits';
+    location = 'the 8,000 training digits that ship with Covey';
+  } else {
+    // Names the literal 'mnist' and 'fashion-mnist' mean built-in sets to the loader; a path is a path.
+    const path = source.path === 'mnist' || source.path === 'fashion-mnist' ? `./${source.path}` : source.path;
+    dataset = await loadParticipantData(path, source.labelColumn);
+    const folder = await stat(path).then((s) => s.isDirectory(), () => false);
+    format = folder ? 'IDX folder' : 'CSV file';
+    location = source.path;
+  }
+  const described = describeDataset(dataset);
+  return {
+    dataset,
+    summary: {
+      source,
+      format,
+      location,
+      count: described.count,
+      numClasses: described.numClasses,
+      classCounts: described.classCounts,
+      inputShape: described.inputShape,
+      previews: previews(dataset),
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { Epsilon } from '../../app/contract.js';
+
+/** ε as shown everywhere: three decimals; unbounded (an update without noise) as ∞. */
+export function fmtEps(value: Epsilon | undefined): string {
+  if (value === undefined) return '—';
+  return value === null ? '∞' : value.toFixed(3);
+}
+
+export function fmtPercent(value: number | null | undefined): string {
+  return value === null || value === undefined ? '—' : `${(value * 100).toFixed(1)} %`;
+}
+
+export function fmtNumber(value: number | null | undefined, digits = 4): string {
+  return value === null || value === undefined ? '—' : value.toFixed(digits);
+}
+
+export function fmtCount(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+export function dpModeText(mode: 'off' | 'central' | 'local'): string {
+  switch (mode) {
+    case 'off':
+      return 'Off — updates carry no privacy noise';
+    case 'central':
+      return 'Central — the server adds the noise (you trust the server)';
+    case 'local':
+      return 'Local — your device adds all the noise itself (no trust needed)';
+  }
+}

@@ -1,0 +1,211 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import type { AppError, AppState, CoveyApi, PrivacyReport } from '../../../app/contract.js';
+import { LineChart } from '../components/Chart.js';
+import { Empty, ErrorNote, Loading } from '../components/Status.js';
+import { fmtEps } from '../format.js';
+import type { ScreenId } from '../screens.js';
+import { useAction } from '../useAppState.js';
+
+const KIND: Record<PrivacyReport['rows'][number]['kind'], string> = {
+  contribution: 'took part',
+  observed: 'not selected',
+  declined: 'declined',
+};
+
+/** The ledger report, fetched again whenever the ledger or the cap changes. */
+function usePrivacyReport(api: CoveyApi, state: AppState) {
+  const [report, setReport] = useState<PrivacyReport | null>(null);
+  const [error, setError] = useState<AppError | null>(null);
+  const [loading, setLoading] = useState(true);
+  const key = `${state.federation?.federationId}|${state.privacy?.ledgerEntries ?? 0}|${state.consent?.cap.epsilon}|${state.consent?.cap.view}|${state.rounds.length}`;
+  const enabled = state.federation !== null;
+  useEffect(() => {
+    if (!enabled) return;
+    let live = true;
+    setLoading(true);
+    void api.getPrivacy().then((result) => {
+      if (!live) return;
+      setLoading(false);
+      if (result.ok) {
+        setReport(result.value);
+        setError(null);
+      } else {
+        setError(result.error);
+      }
+    });
+    return () => {
+      live = false;
+    };
+  }, [api, key, enabled]);
+  return { report, error, loading };
+}
+
+export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyApi; go: (screen: ScreenId) => void }) {
+  const { report, error, loading } = usePrivacyReport(api, state);
+  const [k, setK] = useState(1);
+  const [capText, setCapText] = useState(String(state.consent?.cap.epsilon ?? ''));
+  const action = useAction();
+  useEffect(() => setCapText(String(state.consent?.cap.epsilon ?? '')), [state.consent?.cap.epsilon]);
+
+  const chart = useMemo(() => {
+    if (!report) return null;
+    const rows = report.rows.filter((r) => r.kind !== 'declined');
+    const cap = report.cap?.epsilon ?? null;
+    return {
+      x: rows.map((r) => r.round),
+      series: [
+        { label: 'ε promised', color: '#2563eb', values: rows.map((r) => r.promised) },
+        { label: 'ε worst case', color: '#dc2626', values: rows.map((r) => r.worstCase) },
+        ...(cap !== null ? [{ label: `your cap (${report.cap!.view})`, color: '#6b7280', values: rows.map(() => cap), dash: [4, 4] }] : []),
+      ],
+    };
+  }, [report]);
+
+  if (!state.federation) {
+    return (
+      <div className="screen">
+        <header className="screen-header">
+          <h1>Privacy</h1>
+        </header>
+        <Empty title="No federation yet.">
+          <p>Your privacy ledger starts when you join a federation.</p>
+          <button type="button" onClick={() => go('join')}>
+            Go to Join
+          </button>
+        </Empty>
+      </div>
+    );
+  }
+
+  const saveCap = async (event: FormEvent) => {
+    event.preventDefault();
+    const epsilon = Number(capText);
+    if (!(epsilon > 0) || !state.consent) return;
+    await action.run(() => api.setCap({ epsilon, view: state.consent!.cap.view }));
+  };
+  const projection = report?.projections[Math.min(k, report.projections.length) - 1];
+
+  return (
+    <div className="screen">
+      <header className="screen-header">
+        <h1>Privacy</h1>
+        <p className="lead">Every number here comes from your own ledger of what this device sent, computed on this device ({report?.accountant.toUpperCase() ?? 'RDP'} accountant).</p>
+      </header>
+      {loading && !report && <Loading>Reading your privacy ledger…</Loading>}
+      {error && <ErrorNote error={error} />}
+      {report && (
+        <>
+          <section className="card totals" aria-label="Your ε so far">
+            <div className="total">
+              <span className="label">ε promised</span>
+              <span className="value" data-testid="eps-promised" data-value={report.promised ?? 'Infinity'}>
+                {fmtEps(report.promised)}
+              </span>
+            </div>
+            <div className="total">
+              <span className="label">ε worst case</span>
+              <span className="value" data-testid="eps-worst" data-value={report.worstCase ?? 'Infinity'}>
+                {fmtEps(report.worstCase)}
+              </span>
+            </div>
+            <div className="total">
+              <span className="label">δ</span>
+              <span className="value small">{report.delta}</span>
+            </div>
+            <div className="total">
+              <span className="label">Your cap</span>
+              <span className="value small" data-testid="cap">
+                {report.cap ? `${report.cap.epsilon} (${report.cap.view})` : 'none'}
+              </span>
+            </div>
+          </section>
+          {!report.nextRoundAllowed && (
+            <p className="banner warn" data-testid="next-round-warning">
+              Your cap is below what the next round would bring your ε to ({report.cap?.view === 'promised' ? fmtEps(report.projections[0]?.promised) : fmtEps(report.projections[0]?.worstCase)}
+              ): Covey will decline it. Raise the cap to take part again.
+            </p>
+          )}
+          <section className="card">
+            <h2>ε over the rounds</h2>
+            {chart && chart.x.length > 0 ? (
+              <LineChart x={chart.x} series={chart.series} yLabel="ε" testId="epsilon-chart" />
+            ) : (
+              <Empty title="No rounds in your ledger yet.">Once you take part in a round, its cost shows here.</Empty>
+            )}
+          </section>
+          <div className="split">
+            <section className="card">
+              <h2>Looking ahead</h2>
+              <div className="row sentence">
+                <label htmlFor="rounds-ahead">If you take part in the next</label>
+                <input
+                  id="rounds-ahead"
+                  className="narrow"
+                  type="number"
+                  min={1}
+                  max={report.projections.length}
+                  value={k}
+                  onChange={(e) => setK(Math.max(1, Math.min(report.projections.length, Number(e.target.value) || 1)))}
+                />
+                <span>round{k === 1 ? '' : 's'},</span>
+              </div>
+              {projection && (
+                <p className="projection" data-testid="projection">
+                  your ε becomes <strong>{fmtEps(projection.promised)}</strong> promised, <strong>{fmtEps(projection.worstCase)}</strong> worst case
+                  {report.cap && (projection.withinCap ? ' — within your cap.' : ' — above your cap: Covey would stop before that.')}
+                </p>
+              )}
+            </section>
+            <form className="card form" onSubmit={saveCap}>
+              <h2>Change your cap</h2>
+              {state.consent ? (
+                <>
+                  <div className="row">
+                    <label htmlFor="cap-input">Cap ({state.consent.cap.view})</label>
+                    <input id="cap-input" type="number" step="any" min="0" value={capText} onChange={(e) => setCapText(e.target.value)} />
+                    <button type="submit" id="set-cap" disabled={action.busy || !(Number(capText) > 0)}>
+                      Save cap
+                    </button>
+                  </div>
+                  <p className="muted">A new cap applies from the next round. Lowering it never undoes what was already sent.</p>
+                  {action.error && <ErrorNote error={action.error} />}
+                </>
+              ) : (
+                <p className="muted">Join the federation to set a cap.</p>
+              )}
+            </form>
+          </div>
+          <section className="card">
+            <h2>Round by round</h2>
+            {report.rows.length === 0 ? (
+              <Empty title="Your ledger is empty." />
+            ) : (
+              <table className="grid" data-testid="ledger-table">
+                <thead>
+                  <tr>
+                    <th>Round</th>
+                    <th>What happened</th>
+                    <th>Settings</th>
+                    <th>ε promised</th>
+                    <th>ε worst case</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {report.rows.map((row, i) => (
+                    <tr key={i} data-kind={row.kind}>
+                      <td>{row.round}</td>
+                      <td>{KIND[row.kind]}</td>
+                      <td className="muted">{row.detail}</td>
+                      <td>{fmtEps(row.promised)}</td>
+                      <td>{fmtEps(row.worstCase)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+        </>
+      )}
+    </div>
+  );
+}
