@@ -110,6 +110,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private running: Promise<ServerState> | null = null;
   private url = '';
   readonly metrics = new ServerMetrics();
+  private epsilonMemo: { rounds: number; epsilon: number } | null = null;
 
   private constructor(
     private readonly options: AggregatorOptions,
@@ -262,9 +263,15 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.db.close();
   }
 
+  /** Federation ε so far, recomputed only when a round has been added (the dashboard polls it). */
   private currentEpsilon(): number | null {
     const { dp } = this.config;
-    return dp.mode === 'off' ? null : federationEpsilon(this.db.accountant(), dp.delta);
+    if (dp.mode === 'off') return null;
+    const records = this.db.accountant();
+    if (this.epsilonMemo?.rounds !== records.length) {
+      this.epsilonMemo = { rounds: records.length, epsilon: federationEpsilon(records, dp.delta) };
+    }
+    return this.epsilonMemo.epsilon;
   }
 
   /** What the dashboard shows: read-only, no secrets. */

@@ -1,4 +1,4 @@
-import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from '../src/core/privacy/index.js';
+import { epsilonFor, type RoundRecord } from '../src/core/privacy/index.js';
 import type { ServerConfig } from './config.js';
 
 /**
@@ -10,8 +10,8 @@ export function roundRecord(config: ServerConfig): RoundRecord {
   return { noiseMultiplier: dp.noiseMultiplier, samplingRate: dp.mode === 'local' ? 1 : cohort.samplingRate };
 }
 
-/** Federation-wide ε at the configured δ for the released rounds so far. */
+/** Federation-wide ε at the configured δ for the released rounds so far: the tight PRV upper bound. */
 export function federationEpsilon(records: RoundRecord[], delta: number): number {
   if (records.length === 0) return 0;
-  return epsilonFromRdp(DEFAULT_ORDERS, computeRdp(records), delta).epsilon;
+  return epsilonFor(records, delta, 'prv').epsilon;
 }

@@ -1,11 +1,21 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
-import { ledgerEpsilon, LedgerFile, ledgerPath, ledgerTable, listLedgers, type LedgerEntry } from '../core/privacy/index.js';
+import { Option, type Command } from 'commander';
+import {
+  epsilonOfAccountant,
+  ledgerEpsilon,
+  LedgerFile,
+  ledgerPath,
+  ledgerTable,
+  listLedgers,
+  type AccountantName,
+  type LedgerEntry,
+} from '../core/privacy/index.js';
 
 interface LedgerOptions {
   federation?: string;
   stateDir: string;
+  accountant: AccountantName;
   json?: boolean;
 }
 
@@ -16,6 +26,7 @@ export function registerLedgerCommand(privacy: Command): void {
     .description("this participant's privacy ledger: per round and cumulative ε, promised and worst case")
     .option('--federation <id>', 'one federation (default: every federation with a ledger here)')
     .option('--state-dir <dir>', 'the participant state folder used with covey join', join(homedir(), '.covey'))
+    .addOption(new Option('--accountant <name>', 'prv (tight upper bound) or rdp').choices(['prv', 'rdp']).default('prv'))
     .option('--json', 'print JSON')
     .action(async (opts: LedgerOptions) => {
       const ids = opts.federation ? [opts.federation] : await listLedgers(opts.stateDir);
@@ -24,7 +35,7 @@ export function registerLedgerCommand(privacy: Command): void {
       for (const id of ids) {
         const ledger = await LedgerFile.open(ledgerPath(opts.stateDir, id));
         if (ledger.entries.length === 0) throw new Error(`no ledger for federation ${id} in ${opts.stateDir}`);
-        reports.push(report(id, ledger.entries));
+        reports.push(report(id, ledger.entries, opts.accountant));
       }
       if (opts.json) {
         process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, (_k, v) => (v === Infinity ? null : v)) + '\n');
@@ -34,19 +45,20 @@ export function registerLedgerCommand(privacy: Command): void {
     });
 }
 
-function report(federationId: string, entries: readonly LedgerEntry[]) {
+function report(federationId: string, entries: readonly LedgerEntry[], accountant: AccountantName) {
   const consent = entries.find((e) => e.kind === 'consent');
   const delta = consent?.kind === 'consent' ? consent.delta : 1e-5;
+  const epsilonOf = epsilonOfAccountant(accountant);
   return {
     federationId,
     delta,
-    accountant: 'rdp',
+    accountant,
     consent: consent ?? null,
     contributions: entries.filter((e) => e.kind === 'contribution').length,
     declined: entries.filter((e) => e.kind === 'declined').length,
-    promised: ledgerEpsilon(entries, 'promised', delta),
-    worstCase: ledgerEpsilon(entries, 'worst-case', delta),
-    rounds: ledgerTable(entries, delta),
+    promised: ledgerEpsilon(entries, 'promised', delta, epsilonOf),
+    worstCase: ledgerEpsilon(entries, 'worst-case', delta, epsilonOf),
+    rounds: ledgerTable(entries, delta, epsilonOf),
   };
 }
 

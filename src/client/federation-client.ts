@@ -19,7 +19,7 @@ import {
   ledgerEpsilon,
   ledgerPath,
   projectedEpsilon,
-  rdpEpsilon,
+  epsilonOfAccountant,
   updateDelta,
   type EpsilonOf,
   type LedgerEntry,
@@ -70,6 +70,9 @@ export class ClientError extends Error {
     this.name = 'ClientError';
   }
 }
+
+/** The tight PRV accountant (an upper bound on ε), for the ledger views and the cap. */
+const DEFAULT_EPSILON_OF = epsilonOfAccountant('prv');
 
 export interface PrivacyCap {
   epsilon: number;
@@ -407,7 +410,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   }
 
   private get epsilonOf(): EpsilonOf {
-    return this.options.epsilonOf ?? rdpEpsilon;
+    return this.options.epsilonOf ?? DEFAULT_EPSILON_OF;
   }
 
   private async decline(start: RoundStart, reason: DeclineReason, message: string): Promise<void> {

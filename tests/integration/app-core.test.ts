@@ -8,7 +8,9 @@ import { silentLogger } from '../../server/logger.js';
 import type { AppState } from '../../src/app/contract.js';
 import { AppCore } from '../../src/app/core.js';
 import { createDispatcher, type Dispatch } from '../../src/app/dispatch.js';
-import { LedgerFile, ledgerEpsilon, ledgerPath, rdpEpsilon } from '../../src/core/privacy/index.js';
+import { epsilonOfAccountant, LedgerFile, ledgerEpsilon, ledgerPath } from '../../src/core/privacy/index.js';
+
+const prvEpsilon = epsilonOfAccountant('prv');
 
 const Z = 1.5;
 const Q = 0.5;
@@ -103,8 +105,8 @@ describe('the app core against a real aggregator', () => {
       settings: { dp: { mode: 'central', noiseMultiplier: Z, clipNorm: 1, delta: DELTA }, samplingRate: Q, secureAggregation: false },
     });
     expect(preview.fingerprint.replace(/:/g, '')).toBe(server.inviteCode.split('.')[1]);
-    expect(preview.perRound.worstCase).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: Z, samplingRate: 1 }], DELTA), 10);
-    expect(preview.perRound.promised).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: Z, samplingRate: Q }], DELTA), 10);
+    expect(preview.perRound.worstCase).toBeCloseTo(prvEpsilon([{ noiseMultiplier: Z, samplingRate: 1 }], DELTA), 10);
+    expect(preview.perRound.promised).toBeCloseTo(prvEpsilon([{ noiseMultiplier: Z, samplingRate: Q }], DELTA), 10);
     expect(preview.perRound.promised!).toBeLessThan(preview.perRound.worstCase!);
   });
 
@@ -137,11 +139,11 @@ describe('the app core against a real aggregator', () => {
 
     const ledger = await LedgerFile.open(ledgerPath(join(root, 'participant'), 'app-core'));
     const report = await ok<Awaited<ReturnType<AppCore['getPrivacy']>>>(call('getPrivacy', undefined));
-    expect(report.promised).toBe(ledgerEpsilon(ledger.entries, 'promised', DELTA));
-    expect(report.worstCase).toBe(ledgerEpsilon(ledger.entries, 'worst-case', DELTA));
-    expect(report.worstCase).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: Z, samplingRate: 1 }, { noiseMultiplier: Z, samplingRate: 1 }], DELTA), 10);
+    expect(report.promised).toBe(ledgerEpsilon(ledger.entries, 'promised', DELTA, prvEpsilon));
+    expect(report.worstCase).toBe(ledgerEpsilon(ledger.entries, 'worst-case', DELTA, prvEpsilon));
+    expect(report.worstCase).toBeCloseTo(prvEpsilon([{ noiseMultiplier: Z, samplingRate: 1 }, { noiseMultiplier: Z, samplingRate: 1 }], DELTA), 10);
     expect(report.rows.map((r) => [r.round, r.kind])).toEqual([[1, 'contribution'], [2, 'contribution']]);
-    expect(report.projections[0].worstCase).toBeCloseTo(rdpEpsilon(Array.from({ length: 3 }, () => ({ noiseMultiplier: Z, samplingRate: 1 })), DELTA), 10);
+    expect(report.projections[0].worstCase).toBeCloseTo(prvEpsilon(Array.from({ length: 3 }, () => ({ noiseMultiplier: Z, samplingRate: 1 })), DELTA), 10);
     expect(report.nextRoundAllowed).toBe(true);
 
     // Lower the cap between the current ε and the next round's: the next round is declined.

@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rdpEpsilon } from '../../src/core/privacy/index.js';
+import { epsilonOfAccountant } from '../../src/core/privacy/index.js';
+
+const prvEpsilon = epsilonOfAccountant('prv');
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -62,7 +64,7 @@ function ledgerJson(stateDir: string, federationId: string) {
   };
 }
 
-const worstAfter = (k: number) => rdpEpsilon(Array.from({ length: k }, () => ({ noiseMultiplier: Z, samplingRate: 1 })), DELTA);
+const worstAfter = (k: number) => prvEpsilon(Array.from({ length: k }, () => ({ noiseMultiplier: Z, samplingRate: 1 })), DELTA);
 
 describe.skipIf(!existsSync(CHROMIUM))('the desktop app in headless Chromium against a real covey server', () => {
   it('joins, trains two rounds, shows the ledger ε, and declines for budget after the cap is lowered', { timeout: 150_000 }, async () => {

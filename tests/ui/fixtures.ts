@@ -99,7 +99,7 @@ export function report(over: Partial<PrivacyReport> = {}): PrivacyReport {
   return {
     federationId: 'mnist-demo',
     delta: 1e-5,
-    accountant: 'rdp',
+    accountant: 'prv',
     promised: 6.1234,
     worstCase: 7.0771,
     cap: { epsilon: 8, view: 'worst-case' },

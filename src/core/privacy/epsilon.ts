@@ -1,3 +1,4 @@
+import type { EpsilonOf } from './ledger.js';
 import { prvEpsilon } from './prv.js';
 import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './rdp.js';
 
@@ -26,4 +27,9 @@ export function epsilonFor(records: RoundRecord[], delta: number, accountant: Ac
     default:
       throw new RangeError(`unknown accountant "${String(accountant)}" (expected ${ACCOUNTANTS.join(' or ')})`);
   }
+}
+
+/** ε of a list of rounds by one accountant, as the ledger views and the participant's cap use it. */
+export function epsilonOfAccountant(accountant: AccountantName = 'prv'): EpsilonOf {
+  return (records, delta) => (records.length === 0 ? 0 : epsilonFor(records, delta, accountant).epsilon);
 }

@@ -6,5 +6,5 @@ export * from './ledger.js';
 export { LedgerError, LedgerFile, ledgerPath, listLedgers } from './ledger-file.js';
 export { gaussianDelta, gaussianEpsilon } from './analytic-gaussian.js';
 export { prvEpsilon, type PrvOptions, type PrvResult } from './prv.js';
-export { ACCOUNTANTS, epsilonFor, type AccountantName, type EpsilonResult } from './epsilon.js';
+export { ACCOUNTANTS, epsilonFor, epsilonOfAccountant, type AccountantName, type EpsilonResult } from './epsilon.js';
 export { noiseForTargetEpsilon, type NoiseForTargetArgs } from './inverse.js';

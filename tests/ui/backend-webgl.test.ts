@@ -1,0 +1,129 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODEL_SPECS, type ModelName } from '../../src/core/model/index.js';
+import { relativeError, trainingUpdate } from '../../src/core/train/browser/backends.js';
+import { selectBackend } from '../../src/core/train/index.js';
+import { mnistDigits } from '../helpers/mnist-digits.js';
+
+/**
+ * Cross-backend equivalence in a browser: the renderer's training code (src/core/train/browser),
+ * bundled with esbuild and run in Debian's headless Chromium, trains the CNN and the MLP a few
+ * steps on WebGL (SwiftShader, Chromium's software GPU, where there is no GPU), on wasm and on
+ * cpu, from the same seeded weights on the same batches of real digits as Node's cpu backend.
+ * Every weight update must match Node's within UPDATE_TOLERANCE (relative L2 error).
+ * Skipped where /usr/bin/chromium is not installed (`apt-get install -y chromium`).
+ */
+
+/** As in tests/unit/backend-equivalence.test.ts: relative L2 error of the weight update against Node's cpu backend. */
+const UPDATE_TOLERANCE = 1e-4;
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ORIGIN = 'http://covey.test';
+const OPTS = { batchSize: 8, learningRate: 0.05, seed: 3 };
+const data = mnistDigits(100, 2); // the same 20 digits as tests/unit/backend-equivalence.test.ts
+
+async function bundle(): Promise<string> {
+  const esbuild = await import('esbuild');
+  const entry = `
+    import { MODEL_SPECS } from './src/core/model/spec.ts';
+    import { activateBrowserBackend, pickTrainingBackend, trainingUpdate } from './src/core/train/browser/backends.ts';
+    globalThis.covey = { MODEL_SPECS, activateBrowserBackend, pickTrainingBackend, trainingUpdate };
+  `;
+  const result = await esbuild.build({
+    stdin: { contents: entry, resolveDir: ROOT, loader: 'ts', sourcefile: 'covey-test-entry.ts' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+    define: { 'process.env.NODE_ENV': '"production"' },
+  });
+  return result.outputFiles[0].text;
+}
+
+let browser: Browser | null = null;
+let page: Page;
+
+describe.skipIf(!existsSync(CHROMIUM))('training in headless Chromium (WebGL, wasm, cpu) matches Node', () => {
+  beforeAll(async () => {
+    const code = await bundle();
+    const wasmDir = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+    });
+    page = await browser.newPage();
+    page.on('pageerror', (error) => console.error('page error:', error));
+    await page.route(`${ORIGIN}/**`, async (route) => {
+      const url = new URL(route.request().url());
+      if (url.pathname === '/') return route.fulfill({ contentType: 'text/html', body: '<!doctype html><script type="module" src="/covey.js"></script>' });
+      if (url.pathname === '/covey.js') return route.fulfill({ contentType: 'text/javascript', body: code });
+      if (url.pathname.startsWith('/wasm/') && url.pathname.endsWith('.wasm')) {
+        return route.fulfill({ contentType: 'application/wasm', body: readFileSync(path.join(wasmDir, path.basename(url.pathname))) });
+      }
+      return route.fulfill({ status: 404, body: 'not found' });
+    });
+    await page.goto(`${ORIGIN}/`);
+    await page.waitForFunction(() => 'covey' in globalThis);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  /** The weight update of `name` trained on `backend` in the page. */
+  async function pageUpdate(backend: 'webgl' | 'wasm' | 'cpu', name: ModelName): Promise<{ update: Float32Array; label: string }> {
+    const { label, base64 } = await page.evaluate(
+      async ({ backend, name, features, labels, opts, wasmPaths }) => {
+        const covey = (globalThis as any).covey;
+        const label = await covey.activateBrowserBackend(backend, wasmPaths);
+        const dataset = { features: Float32Array.from(features), labels: Uint8Array.from(labels), count: labels.length, inputShape: [28, 28, 1], numClasses: 10 };
+        const { update } = await covey.trainingUpdate(covey.MODEL_SPECS[name], dataset, opts);
+        const bytes = new Uint8Array(update.buffer);
+        let binary = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return { label, base64: btoa(binary) };
+      },
+      { backend, name, features: Array.from(data.features), labels: Array.from(data.labels), opts: OPTS, wasmPaths: `${ORIGIN}/wasm/` },
+    );
+    const bytes = Buffer.from(base64, 'base64');
+    return { update: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), label };
+  }
+
+  // The browser's cpu backend runs the CNN slowly and is the same JS as Node's: the MLP covers it.
+  it.each([
+    ['mlp', ['webgl', 'wasm', 'cpu']],
+    ['cnn', ['webgl', 'wasm']],
+  ] as const)('the %s: %j in the browser give Node cpu’s weight update', async (name, backends) => {
+    await selectBackend('cpu');
+    const reference = (await trainingUpdate(MODEL_SPECS[name], data, OPTS)).update;
+    await selectBackend('wasm');
+    for (const backend of backends) {
+      const { update, label } = await pageUpdate(backend, name);
+      if (backend === 'webgl') expect(label).toMatch(/^webgl 2/);
+      const error = relativeError(reference, update);
+      console.info(`${name} on ${label} in Chromium: relative error of the update ${error.toExponential(2)}`);
+      expect(error, `${name} on ${label}`).toBeLessThan(UPDATE_TOLERANCE);
+    }
+  });
+
+  it('picks a backend on first run: WebGPU is tried, WebGL and wasm are measured and checked', async () => {
+    const choice = await page.evaluate(async (wasmPaths) => {
+      const covey = (globalThis as any).covey;
+      return covey.pickTrainingBackend({ spec: covey.MODEL_SPECS.mlp, wasmPaths, steps: 2 });
+    }, `${ORIGIN}/wasm/`);
+    const byName = Object.fromEntries(choice.trials.map((t: { name: string }) => [t.name, t]));
+    expect(Object.keys(byName)).toEqual(['webgpu', 'webgl', 'wasm', 'cpu']);
+    expect(byName.webgl).toMatchObject({ ok: true });
+    expect(byName.wasm).toMatchObject({ ok: true });
+    expect(byName.webgl.relativeError).toBeLessThan(1e-3);
+    expect(['webgpu', 'webgl', 'wasm']).toContain(choice.name);
+    expect(choice.samplesPerSecond).toBeGreaterThan(0);
+    expect(choice.samplesPerSecond).toBe(Math.max(...choice.trials.filter((t: { samplesPerSecond?: number }) => t.samplesPerSecond).map((t: { samplesPerSecond: number }) => Math.round(t.samplesPerSecond * 10) / 10)));
+  });
+});
