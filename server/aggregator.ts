@@ -522,8 +522,13 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         continue;
       }
       attempts += 1;
-      const completed = await this.runRound(round, cohort, eligible.length * cohortConfig.samplingRate);
-      if (!completed) await sleep(500);
+      const outcome = await this.runRound(round, cohort, eligible.length * cohortConfig.samplingRate);
+      if (outcome === 'everyone-declined' && cohortConfig.samplingRate >= 1) {
+        // With q = 1 the same participants would decline again: nothing can change by retrying.
+        this.log('warn', 'federation stopped', { round, reason: 'every participant declined the round' });
+        break;
+      }
+      if (outcome !== 'completed') await sleep(500);
     }
     this.phase = 'done';
     const state = this.serverState;
@@ -551,8 +556,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     return true;
   }
 
-  /** One attempt at a round; false when it was aborted (no model change). */
-  private async runRound(round: number, cohortIds: string[], expectedCohortSize: number): Promise<boolean> {
+  /** One attempt at a round; anything but 'completed' left the model unchanged. */
+  private async runRound(round: number, cohortIds: string[], expectedCohortSize: number): Promise<'completed' | 'aborted' | 'everyone-declined'> {
     const started = performance.now();
     const { cohort: cohortConfig, dp, federationId } = this.config;
     const sodium = await getSodium();
@@ -602,16 +607,17 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     await untilOrDeadline(everyoneAnswered, deadline);
     const open = this.open;
     this.phase = 'aggregating';
-    if (this.stopped) return false;
+    if (this.stopped) return 'aborted';
     if (open.received.size < cohortConfig.minClients) {
-      const reason = `only ${open.received.size} of ${open.cohort.size} updates arrived before the deadline (minimum ${cohortConfig.minClients})`;
+      const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
+      const reason = `only ${open.received.size} of ${open.cohort.size} updates arrived${declined} (minimum ${cohortConfig.minClients})`;
       this.metrics.roundAborted('too-few-updates');
       this.log('warn', 'round aborted', { round, reason });
       this.io.emit(EVENTS.roundAbort, { round, reason });
       this.emit('abort', { round, reason });
       this.open = null;
       this.phase = 'idle';
-      return false;
+      return open.declined.size === open.cohort.size ? 'everyone-declined' : 'aborted';
     }
 
     // With DP the denominator is the expected cohort size, fixed before the round (DP-FedAvg).
@@ -655,7 +661,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.log('info', 'round complete', { ...result });
     this.io.emit(EVENTS.roundResult, result);
     this.emit('round', result);
-    return true;
+    return 'completed';
   }
 
   private evaluate(weights: Float32Array): { loss: number; accuracy: number } | null {

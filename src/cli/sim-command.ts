@@ -78,6 +78,7 @@ export function registerSimCommand(program: Command): void {
       if (flags.json) {
         const summary = await runSimulation(options, {
           onRound: (r) => process.stdout.write(JSON.stringify(r) + '\n'),
+          onAbort: (a) => process.stdout.write(JSON.stringify({ ...a, aborted: true }) + '\n'),
         });
         process.stdout.write(JSON.stringify(summary) + '\n');
         return;
@@ -98,6 +99,11 @@ export function registerSimCommand(program: Command): void {
             barRound = p.round;
           }
           bar.update(p.received, { round: p.round });
+        },
+        onAbort: (a) => {
+          bar.stop();
+          barRound = 0;
+          process.stdout.write(`round ${String(a.round).padStart(3)}  not completed: ${a.reason}\n`);
         },
         onRound: (r) => {
           bar.stop();

@@ -54,6 +54,7 @@ export interface SimulationSummary {
 
 export interface SimulationHooks {
   onRound?: (result: RoundResult) => void;
+  onAbort?: (abort: { round: number; reason: string }) => void;
   onProgress?: (p: { round: number; received: number; cohort: number }) => void;
   onStatus?: (message: string) => void;
 }
@@ -136,6 +137,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     );
     server.on('progress', (p) => hooks.onProgress?.(p));
     server.on('round', (r) => hooks.onRound?.(r));
+    server.on('abort', (a) => hooks.onAbort?.(a));
     await Promise.race([server.waitForConnected(opts.clients, 120_000), clientFailure]);
     const state = await Promise.race([server.run(), clientFailure]);
     await Promise.race([Promise.all(exits), clientFailure, new Promise((r) => setTimeout(r, 10_000))]);
@@ -150,7 +152,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       dp: opts.dp,
       accuracy: last?.accuracy ?? null,
       loss: last?.loss ?? null,
-      epsilon: last?.epsilon ?? null,
+      epsilon: last?.epsilon ?? (opts.dp === 'off' ? null : 0),
       delta: last?.delta ?? null,
       seconds: (performance.now() - started) / 1000,
       backend: backend.label,
