@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -145,7 +145,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const identity = await loadOrCreateIdentity(join(config.stateDir, 'identity.json'));
     const fingerprint = await fingerprintHex(identity);
     const spec = modelSpecFor(config.model);
-    const model = buildModel(spec, { seed: config.seed ?? Math.floor(Math.random() * 2 ** 31) });
+    const model = buildModel(spec, { seed: config.seed ?? randomInt(2 ** 31) });
     const db = FederationDb.open(config.stateDir);
     try {
       const stored = db.federationId();
