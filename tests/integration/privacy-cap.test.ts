@@ -7,7 +7,7 @@ import { silentLogger } from '../../server/logger.js';
 import { FederationClient, type ClientEvent, type PrivacyCap } from '../../src/client/federation-client.js';
 import { generateIdentity, type Identity } from '../../src/core/crypto/index.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
-import { LedgerFile, ledgerPath, rdpEpsilon } from '../../src/core/privacy/index.js';
+import { epsilonFor, LedgerFile, ledgerPath, rdpEpsilon } from '../../src/core/privacy/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 
@@ -114,5 +114,32 @@ describe("the participant's own privacy cap and consent", () => {
     expect(declines.every((e) => e.type === 'declined' && e.reason === 'consent' && /z=0.5/.test(e.message))).toBe(true);
     const ledger = await LedgerFile.open(ledgerPath(participant.stateDir, 'consent'));
     expect(ledger.entries.filter((e) => e.kind === 'contribution')).toHaveLength(1);
+  });
+
+  it("stops the federation before a round that would take the federation's ε past maxEpsilon", async () => {
+    const { root, parts } = await writeClientPartitions(2, 100, 14);
+    cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+    const z = 2;
+    const oneRound = epsilonFor([{ noiseMultiplier: z, samplingRate: 1 }], 1e-5, 'prv').epsilon;
+    const twoRounds = epsilonFor([{ noiseMultiplier: z, samplingRate: 1 }, { noiseMultiplier: z, samplingRate: 1 }], 1e-5, 'prv').epsilon;
+    const participants: Participant[] = await Promise.all(
+      parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`) })),
+    );
+    const { state } = await federation(
+      {
+        federationId: 'budgeted',
+        port: 0,
+        model: 'logreg',
+        rounds: 5,
+        seed: 1,
+        maxEpsilon: (oneRound + twoRounds) / 2,
+        cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        dp: { mode: 'central', noiseMultiplier: z, clipNorm: 1, delta: 1e-5 },
+        stateDir: join(root, 'server'),
+      },
+      participants,
+    );
+    expect(state.completedRound).toBe(1);
+    expect(state.results[0].epsilon).toBeCloseTo(oneRound, 10);
   });
 });

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { RoundResultSchema } from '../../src/core/protocol/messages.js';
+import { exitCode, spawnCovey } from '../helpers/processes.js';
+
+function jsonLines(lines: string[]): Record<string, unknown>[] {
+  return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+describe('covey sim', () => {
+  it('runs a real federation of client processes and prints one JSON object per round, then a summary', async () => {
+    const sim = spawnCovey(['sim', '--clients', '2', '--rounds', '2', '--model', 'logreg', '--dp', 'central', '--noise-multiplier', '2', '--seed', '3', '--json']);
+    expect(await exitCode(sim, 150_000), sim.output()).toBe(0);
+    const out = jsonLines(sim.lines);
+    const rounds = out.filter((o) => !('summary' in o)).map((o) => RoundResultSchema.parse(o));
+    expect(rounds.map((r) => [r.round, r.participants])).toEqual([[1, 2], [2, 2]]);
+    for (const key of ['accuracy', 'loss', 'epsilon', 'delta', 'seconds']) expect(out[0]).toHaveProperty(key);
+    expect(rounds[1].epsilon!).toBeGreaterThan(rounds[0].epsilon!);
+    expect(out.at(-1)).toMatchObject({ summary: true, rounds: 2, clients: 2, epsilon: rounds[1].epsilon });
+  });
+
+  it("shows the decline when the participants' cap (ε ≤ 1, worst case) is below one round's cost at z = 1", async () => {
+    const sim = spawnCovey(['sim', '--clients', '2', '--rounds', '2', '--model', 'logreg', '--dp', 'central', '--noise-multiplier', '1', '--cap-epsilon', '1', '--json']);
+    expect(await exitCode(sim, 150_000), sim.output()).toBe(0);
+    const out = jsonLines(sim.lines);
+    // One round at z = 1 costs ε ≈ 4.38 > 1 in the worst case: both decline round 1, and nothing is released.
+    expect(out[0]).toMatchObject({ round: 1, aborted: true });
+    expect(String(out[0].reason)).toMatch(/2 declined/);
+    expect(out.at(-1)).toMatchObject({ summary: true, rounds: 0, epsilon: 0 });
+  });
+});
