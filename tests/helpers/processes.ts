@@ -17,23 +17,29 @@ export function spawnCovey(args: string[], env: Record<string, string> = {}): Co
   const lines: string[] = [];
   const stderr: string[] = [];
   const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    for (const line of parts) {
-      lines.push(line);
-      for (const w of [...waiters]) {
-        const m = line.match(w.pattern);
-        if (m) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(m);
-        }
+  // Lines of both streams are matched by waitForLine; stdout's are also kept in `lines`.
+  const splitter = (onLine: (line: string) => void) => {
+    let buffered = '';
+    return (chunk: string) => {
+      buffered += chunk;
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      parts.forEach(onLine);
+    };
+  };
+  const match = (line: string) => {
+    for (const w of [...waiters]) {
+      const m = line.match(w.pattern);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
       }
     }
-  });
+  };
+  const errLines: string[] = [];
+  child.stdout!.setEncoding('utf8').on('data', splitter((line) => (lines.push(line), match(line))));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  child.stderr!.on('data', splitter((line) => (errLines.push(line), match(line))));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const output = () => `--- stdout ---\n${lines.join('\n')}\n--- stderr ---\n${stderr.join('').slice(-100_000)}`;
   return {
@@ -42,7 +48,7 @@ export function spawnCovey(args: string[], env: Record<string, string> = {}): Co
     output,
     exited,
     waitForLine(pattern, timeoutMs = 60_000) {
-      const seen = lines.map((l) => l.match(pattern)).find(Boolean);
+      const seen = [...lines, ...errLines].map((l) => l.match(pattern)).find(Boolean);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolveLine, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}\n${output()}`)), timeoutMs);

@@ -11,6 +11,7 @@ import { epsilonFor, gaussianEpsilon } from '../../src/core/privacy/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 import { exitCode, spawnCovey, type CoveyProcess } from '../helpers/processes.js';
+import { connectRaw, helloPayload, sendHello } from '../helpers/raw-client.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -104,4 +105,50 @@ describe('kill -9 of the server at any point of a round, then a restart with the
       }
     },
   );
+
+  it('SIGTERM mid-round: exits cleanly, abandons the round without applying any of it, and a restart carries on', { timeout: 180_000 }, async () => {
+    const { root, parts } = await writeClientPartitions(1, 120, 32);
+    cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+    const stateDir = join(root, 'server');
+    const configPath = join(root, 'server.json');
+    const config = {
+      federationId: 'sigterm',
+      port: await freePort(),
+      model: 'logreg',
+      rounds: 2,
+      seed: 4,
+      cohort: { minClients: 1, minConnected: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 60 },
+      stateDir,
+    };
+    await writeFile(configPath, JSON.stringify(config));
+    const first = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
+    const [, url, code] = await first.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 60_000);
+    const client = new FederationClient({ serverUrl: url, invite: parseInvite(code), identity: await generateIdentity(), data: parts[0], stateDir: join(root, 'client') });
+    const events: ClientEvent[] = [];
+    client.on('event', (e) => events.push(e));
+    cleanup.push(() => client.close());
+    await client.connect();
+    // A second member that joins and then never answers holds round 1 open after the client's update.
+    const silent = await connectRaw(url);
+    cleanup.push(() => void silent.disconnect());
+    expect((await sendHello(silent, await helloPayload(silent, await generateIdentity(), parseInvite(code).fingerprintHex, parseInvite(code).token))).ok).toBe(true);
+    await first.waitForLine(/"event":"update accepted"/, 60_000);
+    first.child.kill('SIGTERM');
+    expect(await exitCode(first, 30_000), first.output()).toBe(0);
+    expect(first.output()).toMatch(/"signal":"SIGTERM"/);
+    const stopped = FederationDb.open(stateDir);
+    expect(stopped.completedRound()).toBe(0);
+    stopped.close();
+    expect(events.some((e) => e.type === 'round-abort' && /shutting down/.test(e.reason))).toBe(true);
+
+    // Restart without the silent member: the client reconnects on its own and the federation finishes.
+    silent.disconnect();
+    await writeFile(configPath, JSON.stringify({ ...config, cohort: { ...config.cohort, minConnected: 1 } }));
+    const second = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
+    expect(await exitCode(second, 120_000), second.output()).toBe(0);
+    const after = FederationDb.open(stateDir);
+    expect(after.completedRound()).toBe(2);
+    expect(after.results().map((r) => r.participants)).toEqual([1, 1]);
+    after.close();
+  });
 });
