@@ -3,6 +3,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installConvGradients } from './conv-gradients.js';
+import { installWasmTrainingKernels } from './wasm-kernels.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -68,6 +69,8 @@ async function activate(name: BackendName): Promise<BackendInfo> {
   if (sum[0] !== 2 || sum[1] !== 3) throw new Error(`the '${tfBackend}' backend computed 1+[1,2] = [${sum}]`);
   // Native TensorFlow has fast conv gradient kernels; wasm lacks one and cpu's are slow.
   if (name === 'wasm' || name === 'cpu') installConvGradients();
+  // wasm runs transposed matrix products (every dense layer's backward pass) and the max-pool gradient in slow loops.
+  if (name === 'wasm') installWasmTrainingKernels();
   return { name, tfBackend, label: await labelFor(name) };
 }
 
@@ -105,6 +108,13 @@ async function select(preference: string | undefined): Promise<BackendInfo> {
     }
   }
   throw new Error(`no tfjs backend could run here (${failures.join('; ')})`);
+}
+
+/** The label of the backend tfjs runs now: the selected one's, or tfjs's own name if it was set another way. */
+export function activeBackendLabel(): string {
+  const name = tf.getBackend();
+  if (current && current.tfBackend === name) return current.label;
+  return name ?? 'none';
 }
 
 /**

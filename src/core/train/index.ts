@@ -1,5 +1,6 @@
-export { selectBackend } from './backend.js';
+export { activeBackendLabel, selectBackend } from './backend.js';
 export type { BackendInfo, BackendName } from './backend.js';
 export { installConvGradients } from './conv-gradients.js';
-export { evaluate, trainLocal } from './train.js';
+export { startTrainingWorkers, stopTrainingWorkers } from './parallel.js';
+export { evaluate, noteTrainingThroughput, trainingThreads, trainingWorkersUnavailable, trainLocal, workersWorthSplitting } from './train.js';
 export type { TrainOptions, TrainProgress, TrainResult } from './train.js';

@@ -1,173 +1,200 @@
 import * as tf from '@tensorflow/tfjs';
-import { featureSize, type Dataset } from '../data/dataset.js';
-import { shuffledIndices } from './shuffle.js';
+import type { Dataset } from '../data/dataset.js';
+import { activeBackendLabel } from './backend.js';
+import { availableCores, trainDataParallel, trainingWorkersStarted, WorkersUnavailable } from './parallel.js';
+import {
+  checkCompatible,
+  checkPositiveInt,
+  checkTrainOptions,
+  forwardMacsPerExample,
+  trainOnThisThread,
+  type TrainOptions,
+  type TrainResult,
+} from './sgd.js';
 
-export interface TrainProgress {
-  epoch: number;
-  /** 0-based index of the batch within its epoch. */
-  batch: number;
-  batches: number;
-  /** Mean loss of this batch. */
-  loss: number;
+export { evaluate, forwardMacsPerExample } from './sgd.js';
+export type { TrainOptions, TrainProgress, TrainResult } from './sgd.js';
+
+/** Models smaller than this train faster on one thread than the workers can synchronise. */
+const MIN_PARALLEL_PARAMS = 20_000;
+/** A cold start of the workers (loading tfjs and wasm in each) is only worth it for a call estimated to train this long on one thread. */
+const MIN_COLD_START_SECONDS = 5;
+/** The wasm backend's rough single-thread training throughput, multiply-adds per second (forward and backward). */
+const WASM_MACS_PER_SECOND = 1e10;
+/** Rough fixed cost of a training step on wasm (op dispatch, small kernels). */
+const STEP_OVERHEAD_SECONDS = 0.002;
+/** Fewest rows of a batch each worker gets in automatic mode. */
+const MIN_ROWS_PER_WORKER = 4;
+/**
+ * Least work per worker and step (multiply-adds, forward and backward) for automatic mode: below
+ * it the fixed per-step costs (op dispatch, two barriers, the weight exchange) outweigh the split.
+ * Measured here: the MLP (0.2M multiply-adds per example) ran 3.5× slower on two workers at batch
+ * 32; the CNN (12M) gained from batch 10 up.
+ */
+const MIN_MACS_PER_WORKER_STEP = 50e6;
+/** At most this many workers in automatic mode (each one is a full model replica). */
+const MAX_AUTO_WORKERS = 8;
+
+function requestedThreads(opts: TrainOptions): number | 'auto' {
+  if (opts.threads !== undefined && opts.threads !== 0) return opts.threads;
+  const env = typeof process !== 'undefined' ? process.env.COVEY_TRAIN_THREADS?.trim() : undefined;
+  if (!env || env.toLowerCase() === 'auto' || env === '0') return 'auto';
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`COVEY_TRAIN_THREADS must be a positive integer or 'auto', got '${env}'`);
+  return n;
 }
 
-export interface TrainOptions {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  /** Fixes the example order of every epoch. */
-  seed: number;
-  onProgress?: (progress: TrainProgress) => void;
-}
-
-export interface TrainResult {
-  /** Mean training loss over the last epoch (each batch measured before its step). */
-  loss: number;
-  /** Training accuracy over the last epoch, measured the same way. */
-  accuracy: number;
-  /** Examples processed, all epochs together. */
-  examples: number;
-  seconds: number;
-  examplesPerSecond: number;
-}
-
-/** Probabilities are clipped here before the log, as Keras does. */
-const EPSILON = 1e-7;
-
-/** Mean cross-entropy of softmax outputs `probs` [n, k] against integer `labels` [n]. */
-function crossEntropy(probs: tf.Tensor2D, labels: tf.Tensor1D, numClasses: number): tf.Scalar {
-  const picked = tf.sum(tf.mul(probs, tf.oneHot(labels, numClasses)), 1);
-  return tf.neg(tf.mean(tf.log(tf.clipByValue(picked, EPSILON, 1)))) as tf.Scalar;
-}
-
-function countCorrect(probs: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), labels), 'float32'));
-}
-
-function checkCompatible(model: tf.LayersModel, dataset: Dataset): void {
-  const modelShape = model.inputs[0].shape.slice(1).join(',');
-  if (modelShape !== dataset.inputShape.join(',')) {
-    throw new Error(`model '${model.name}' takes inputs [${modelShape}], the dataset has [${dataset.inputShape}]`);
+/**
+ * How many threads `trainLocal` uses for this call: the `threads` option or COVEY_TRAIN_THREADS
+ * when given; otherwise, on the wasm backend with all weights trainable and a model of at least
+ * 20,000 parameters, one worker per core (at most 8) while each gets at least 4 rows of a batch
+ * and 50M multiply-adds per step (so the CNN splits, the MLP at batch 32 does not), and the
+ * workers are running already or the work (of this call, or of the calls so far) pays for their
+ * start, unless one thread was measured faster for this model and batch size (see ModeStats);
+ * else 1 (the calling thread: native TensorFlow is multithreaded already, WebGL/WebGPU run on the GPU).
+ */
+export function trainingThreads(model: tf.LayersModel, dataset: Pick<Dataset, 'count'>, opts: TrainOptions): number {
+  const requested = requestedThreads(opts);
+  // The workers exchange exactly the trainable weights: a model with others trains on this thread.
+  if (model.trainableWeights.length !== model.weights.length) return 1;
+  if (requested !== 'auto') {
+    checkPositiveInt('threads', requested);
+    return requested;
   }
-  const outputs = model.outputs[0].shape[1];
-  if (outputs !== dataset.numClasses) {
-    throw new Error(`model '${model.name}' has ${outputs} outputs, the dataset has ${dataset.numClasses} classes`);
+  if (tf.getBackend() !== 'wasm') return 1;
+  const rows = Math.min(opts.batchSize, dataset.count);
+  const workers = workersWorthSplitting(model, rows);
+  const stepMacs = 3 * forwardMacsPerExample(model) * rows;
+  if (workers > 1 && !trainingWorkersStarted(workers)) {
+    // Worth a cold start once this call, or the calls so far in this process, train long enough.
+    const steps = Math.ceil(dataset.count / opts.batchSize) * opts.epochs;
+    const seconds = steps * (stepMacs / WASM_MACS_PER_SECOND + STEP_OVERHEAD_SECONDS);
+    if (seconds + singleThreadSeconds < MIN_COLD_START_SECONDS) return 1;
   }
-  if (dataset.count < 1 || dataset.features.length !== dataset.count * featureSize(dataset) || dataset.labels.length !== dataset.count) {
-    throw new Error(`dataset is empty or its arrays do not match its count (${dataset.count})`);
-  }
+  return workers > 1 ? fasterMode(modeKey(model, rows), workers) : 1;
 }
 
-function checkPositiveInt(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
+/**
+ * How many workers a batch of `rows` rows of `model` can be split over with gain, by the static
+ * rules of automatic mode (cores, at most 8, ≥ 4 rows and ≥ 50M multiply-adds per worker and
+ * step, ≥ 20,000 parameters); 1 if none. Automatic mode then also weighs the cold start and what
+ * it measured (see `trainingThreads`).
+ */
+export function workersWorthSplitting(model: tf.LayersModel, rows: number): number {
+  if (model.countParams() < MIN_PARALLEL_PARAMS) return 1;
+  const stepMacs = 3 * forwardMacsPerExample(model) * rows;
+  return Math.max(1, Math.min(availableCores(), Math.floor(rows / MIN_ROWS_PER_WORKER), Math.floor(stepMacs / MIN_MACS_PER_WORKER_STEP), MAX_AUTO_WORKERS));
 }
 
-/** Lets sockets and timers run between batches (setImmediate where it exists: no 4 ms clamp). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+/**
+ * Measured throughput of this process's automatic-mode calls, per model and batch: the workers
+ * meet twice a step, so on a machine whose cores are busy with other work they can run slower
+ * than one thread. Automatic mode measures both (one call each), keeps the faster, and tries the
+ * other again every PROBE_EVERY calls (the machine's load changes).
+ */
+interface ModeStats {
+  one?: number;
+  many?: number;
+  calls: number;
+}
+const PROBE_EVERY = 8;
+const modeStats = new Map<string, ModeStats>();
+
+function modeKey(model: tf.LayersModel, rows: number): string {
+  return `${model.name}|${model.countParams()}|${rows}`;
 }
 
-/** One SGD step on a batch; returns the batch's mean loss and its count of correct predictions. */
-function sgdStep(
-  model: tf.LayersModel,
-  optimizer: tf.Optimizer,
-  variables: tf.Variable[],
-  x: Float32Array,
-  y: Int32Array,
-  inputShape: number[],
-  numClasses: number,
-): [number, number] {
-  const stats = tf.tidy(() => {
-    const xs = tf.tensor(x, [y.length, ...inputShape], 'float32');
-    const ys = tf.tensor1d(y, 'int32');
-    const kept: tf.Scalar[] = [];
-    const loss = optimizer.minimize(
-      () => {
-        const probs = model.apply(xs, { training: true }) as tf.Tensor2D;
-        kept.push(tf.keep(countCorrect(probs, ys)));
-        return crossEntropy(probs, ys, numClasses);
-      },
-      true,
-      variables,
-    ) as tf.Scalar;
-    const both = tf.stack([loss, kept[0]]);
-    kept[0].dispose();
-    return both;
-  });
-  const [loss, correct] = stats.dataSync();
-  stats.dispose();
-  return [loss, correct];
+function fasterMode(key: string, workers: number): number {
+  const stats = modeStats.get(key);
+  if (stats?.many === undefined) return workers;
+  if (stats.one === undefined) return 1;
+  const best = stats.many >= stats.one ? workers : 1;
+  return (stats.calls + 1) % PROBE_EVERY === 0 ? (best === 1 ? workers : 1) : best;
+}
+
+function recordMode(model: tf.LayersModel, dataset: Dataset, opts: TrainOptions, result: TrainResult): void {
+  noteTrainingThroughput(model, Math.min(opts.batchSize, dataset.count), result.threads, result.examplesPerSecond);
+}
+
+/**
+ * Tells automatic mode a measured throughput of `model` at batches of `rows` on `threads`
+ * threads (trainLocal notes its own calls on wasm; an app may replay ones it persisted).
+ */
+export function noteTrainingThroughput(model: tf.LayersModel, rows: number, threads: number, examplesPerSecond: number): void {
+  const key = modeKey(model, rows);
+  const stats = modeStats.get(key) ?? { calls: 0 };
+  stats.calls++;
+  if (threads > 1) stats.many = examplesPerSecond;
+  else stats.one = examplesPerSecond;
+  modeStats.set(key, stats);
+}
+
+/** Estimated seconds of automatic-mode training done on one thread so far (see `trainingThreads`). */
+let singleThreadSeconds = 0;
+
+/** Why the last automatic attempt to start training workers failed (then every call trains on one thread). */
+let workersUnavailable: string | null = null;
+
+/** Null while data-parallel training works here; else why it does not (it was tried and failed to start). */
+export function trainingWorkersUnavailable(): string | null {
+  return workersUnavailable;
 }
 
 /**
  * Plain minibatch SGD on `dataset`, in place on `model`. Each epoch visits every example once in
  * a seeded shuffled order; the last batch of an epoch may be smaller. Leaves no tensors behind.
+ * On the wasm backend it splits each batch over worker threads (see `trainingThreads`); the loss
+ * curve is the same as on one thread up to float rounding, and it falls back to one thread when
+ * the workers cannot start.
  */
 export async function trainLocal(model: tf.LayersModel, dataset: Dataset, opts: TrainOptions): Promise<TrainResult> {
   checkCompatible(model, dataset);
-  checkPositiveInt('epochs', opts.epochs);
-  checkPositiveInt('batchSize', opts.batchSize);
-  if (!(opts.learningRate > 0 && Number.isFinite(opts.learningRate))) {
-    throw new Error(`learningRate must be a positive number, got ${opts.learningRate}`);
+  checkTrainOptions(opts);
+  const threads = trainingThreads(model, dataset, opts);
+  const explicit = requestedThreads(opts) !== 'auto';
+  const onWasm = tf.getBackend() === 'wasm';
+  if (threads > 1 && (explicit || workersUnavailable === null)) {
+    try {
+      const result = await trainOnWorkers(model, dataset, opts, threads);
+      if (result) {
+        if (onWasm) recordMode(model, dataset, opts, result);
+        return result;
+      }
+    } catch (error) {
+      if (!(error instanceof WorkersUnavailable) || explicit) throw error;
+      workersUnavailable = error.message;
+    }
   }
-  const { count, inputShape, numClasses, features, labels } = dataset;
-  const size = featureSize(dataset);
+  const result = await trainOnThisThread(model, dataset, opts, activeBackendLabel());
+  if (onWasm) {
+    singleThreadSeconds += result.seconds;
+    recordMode(model, dataset, opts, result);
+  }
+  return result;
+}
+
+async function trainOnWorkers(model: tf.LayersModel, dataset: Dataset, opts: TrainOptions, threads: number): Promise<TrainResult | null> {
+  const { count } = dataset;
   const batches = Math.ceil(count / opts.batchSize);
-  const xBuffer = new Float32Array(Math.min(opts.batchSize, count) * size);
-  const yBuffer = new Int32Array(Math.min(opts.batchSize, count));
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = tf.train.sgd(opts.learningRate);
   const started = performance.now();
   let lossSum = 0;
   let correct = 0;
-  try {
-    for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      const order = shuffledIndices(count, opts.seed, epoch);
+  let examples = 0;
+  const trained = await trainDataParallel({ ...dataset, model, epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed }, threads, (step, label) => {
+    if (step.batch === 0) {
       lossSum = 0;
       correct = 0;
-      for (let batch = 0; batch < batches; batch++) {
-        const first = batch * opts.batchSize;
-        const rows = Math.min(opts.batchSize, count - first);
-        for (let r = 0; r < rows; r++) {
-          const index = order[first + r];
-          xBuffer.set(features.subarray(index * size, (index + 1) * size), r * size);
-          yBuffer[r] = labels[index];
-        }
-        // The tensors made from these views are disposed inside the step, before the buffers are reused.
-        const [loss, right] = sgdStep(model, optimizer, variables, xBuffer.subarray(0, rows * size), yBuffer.subarray(0, rows), inputShape, numClasses);
-        lossSum += loss * rows;
-        correct += right;
-        opts.onProgress?.({ epoch, batch, batches, loss });
-        await yieldToEventLoop();
-      }
     }
-  } finally {
-    optimizer.dispose();
-  }
+    const rows = Math.min(opts.batchSize, count - step.batch * opts.batchSize);
+    lossSum += step.loss * rows;
+    correct += step.correct;
+    examples += rows;
+    const seconds = (performance.now() - started) / 1000;
+    opts.onProgress?.({ epoch: step.epoch, batch: step.batch, batches, loss: step.loss, examples, examplesPerSecond: examples / seconds, backend: label });
+  });
+  if (trained === null) return null;
   const seconds = (performance.now() - started) / 1000;
-  const examples = count * opts.epochs;
-  return { loss: lossSum / count, accuracy: correct / count, examples, seconds, examplesPerSecond: examples / seconds };
+  const total = count * opts.epochs;
+  return { loss: lossSum / count, accuracy: correct / count, examples: total, seconds, examplesPerSecond: total / seconds, backend: trained, threads };
 }
 
-/** Mean loss and accuracy of `model` on `dataset`, in contiguous batches. */
-export function evaluate(model: tf.LayersModel, dataset: Dataset, batchSize = 500): { loss: number; accuracy: number } {
-  checkCompatible(model, dataset);
-  checkPositiveInt('batchSize', batchSize);
-  const size = featureSize(dataset);
-  let lossSum = 0;
-  let correct = 0;
-  for (let first = 0; first < dataset.count; first += batchSize) {
-    const rows = Math.min(batchSize, dataset.count - first);
-    const stats = tf.tidy(() => {
-      const xs = tf.tensor(dataset.features.subarray(first * size, (first + rows) * size), [rows, ...dataset.inputShape], 'float32');
-      const ys = tf.tensor1d(Int32Array.from(dataset.labels.subarray(first, first + rows)), 'int32');
-      const probs = model.apply(xs) as tf.Tensor2D;
-      return tf.stack([tf.mul(crossEntropy(probs, ys, dataset.numClasses), rows), countCorrect(probs, ys)]);
-    });
-    const [loss, right] = stats.dataSync();
-    stats.dispose();
-    lossSum += loss;
-    correct += right;
-  }
-  return { loss: lossSum / dataset.count, accuracy: correct / dataset.count };
-}
