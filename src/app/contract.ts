@@ -103,6 +103,9 @@ export interface RoundProgress {
   batch: number;
   batches: number;
   loss: number | null;
+  /** Local training rate while training (samples/s), and the compute that runs it. */
+  samplesPerSecond?: number;
+  trainingBackend?: string;
 }
 
 export type RoundOutcome = 'contributed' | 'declined' | 'dropped' | 'not-selected';

@@ -479,7 +479,17 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         this.round = { round: event.round, stage: 'selected', epoch: 0, epochs, batch: 0, batches: 0, loss: null };
         break;
       case 'training':
-        this.round = { round: event.round, stage: 'training', epoch: event.epoch, epochs, batch: event.batch + 1, batches: event.batches, loss: event.loss };
+        this.round = {
+          round: event.round,
+          stage: 'training',
+          epoch: event.epoch,
+          epochs,
+          batch: event.batch + 1,
+          batches: event.batches,
+          loss: event.loss,
+          samplesPerSecond: event.examplesPerSecond,
+          trainingBackend: event.backend,
+        };
         return this.changed(true);
       case 'update-prepared':
         if (this.round) this.round = { ...this.round, stage: 'sealing' };

@@ -77,7 +77,7 @@ export function registerSimCommand(program: Command): void {
       };
       if (flags.json) {
         const summary = await runSimulation(options, {
-          onRound: (r) => process.stdout.write(JSON.stringify(r) + '\n'),
+          onRound: (r, samplesPerSecond) => process.stdout.write(JSON.stringify({ ...r, samplesPerSecond }) + '\n'),
           onAbort: (a) => process.stdout.write(JSON.stringify({ ...a, aborted: true }) + '\n'),
         });
         process.stdout.write(JSON.stringify(summary) + '\n');
@@ -105,14 +105,16 @@ export function registerSimCommand(program: Command): void {
           barRound = 0;
           process.stdout.write(`round ${String(a.round).padStart(3)}  not completed: ${a.reason}\n`);
         },
-        onRound: (r) => {
+        onRound: (r, samplesPerSecond) => {
           bar.stop();
           barRound = 0;
           const privacy = r.epsilon !== null ? `  ε ${r.epsilon.toFixed(3)} (δ ${r.delta})` : '';
           const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
-              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}  ${r.seconds.toFixed(1)} s\n`,
+              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}  ${r.seconds.toFixed(1)} s` +
+              (samplesPerSecond !== null ? `  ${Math.round(samplesPerSecond)} samples/s per client` : '') +
+              '\n',
           );
         },
       });

@@ -53,7 +53,8 @@ export interface SimulationSummary {
 }
 
 export interface SimulationHooks {
-  onRound?: (result: RoundResult) => void;
+  /** A round's result and the median local training throughput of its participants (samples/s). */
+  onRound?: (result: RoundResult, samplesPerSecond: number | null) => void;
   onAbort?: (abort: { round: number; reason: string }) => void;
   onProgress?: (p: { round: number; received: number; cohort: number }) => void;
   onStatus?: (message: string) => void;
@@ -106,6 +107,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     const url = await server.listen();
     hooks.onStatus?.(`starting ${opts.clients} clients`);
     const exits: Promise<void>[] = [];
+    const rates = new Map<number, number[]>();
     for (let i = 0; i < opts.clients; i++) {
       const dir = join(workdir, `client-${i}`);
       const log = createWriteStream(join(dir, 'client.log'));
@@ -116,9 +118,20 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
           '--seed', String(opts.seed * 1000 + i), '--json',
           ...(opts.cap ? ['--cap-epsilon', String(opts.cap.epsilon), '--cap-view', opts.cap.view] : []),
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
+        // N clients already share the cores: one training thread each.
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COVEY_TRAIN_THREADS: process.env.COVEY_TRAIN_THREADS ?? '1' } },
       );
       child.stdout!.pipe(log);
+      let pending = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        const lines = (pending + chunk).split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) {
+          if (!line.startsWith('{"type":"update-sent"')) continue;
+          const sent = JSON.parse(line) as { round: number; examplesPerSecond: number };
+          rates.set(sent.round, [...(rates.get(sent.round) ?? []), sent.examplesPerSecond]);
+        }
+      });
       child.stderr!.pipe(log);
       children.push(child);
       exits.push(
@@ -136,7 +149,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       (err: Error) => Promise.reject(err),
     );
     server.on('progress', (p) => hooks.onProgress?.(p));
-    server.on('round', (r) => hooks.onRound?.(r));
+    server.on('round', (r) => hooks.onRound?.(r, median(rates.get(r.round) ?? [])));
     server.on('abort', (a) => hooks.onAbort?.(a));
     await Promise.race([server.waitForConnected(opts.clients, 120_000), clientFailure]);
     const state = await Promise.race([server.run(), clientFailure]);
@@ -163,4 +176,11 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     if (!opts.keep) await rm(workdir, { recursive: true, force: true });
     else hooks.onStatus?.(`kept simulation files in ${workdir}`);
   }
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -49,7 +49,17 @@ import { selectBackend, trainLocal } from '../core/train/index.js';
 export type ClientEvent =
   | { type: 'joined'; federationId: string; clientId: string; rounds: number; settings: RoundSettings; serverFingerprint: string }
   | { type: 'round-start'; round: number; deadline: number }
-  | { type: 'training'; round: number; epoch: number; batch: number; batches: number; loss: number }
+  | {
+      type: 'training';
+      round: number;
+      epoch: number;
+      batch: number;
+      batches: number;
+      loss: number;
+      /** Live local training rate, and what trains (e.g. "wasm (WebAssembly SIMD), 2 worker threads"). */
+      examplesPerSecond: number;
+      backend: string;
+    }
   | { type: 'update-prepared'; round: number; plaintextFrame: Uint8Array; updateNorm: number; clipScale: number }
   | { type: 'update-sent'; round: number; bytes: number; trainLoss: number; trainAccuracy: number; examplesPerSecond: number }
   | { type: 'update-rejected'; round: number; reason: string; message: string }

@@ -14,6 +14,7 @@ describe('covey sim', () => {
     const rounds = out.filter((o) => !('summary' in o)).map((o) => RoundResultSchema.parse(o));
     expect(rounds.map((r) => [r.round, r.participants])).toEqual([[1, 2], [2, 2]]);
     for (const key of ['accuracy', 'loss', 'epsilon', 'delta', 'seconds']) expect(out[0]).toHaveProperty(key);
+    expect(out[0].samplesPerSecond as number).toBeGreaterThan(0);
     expect(rounds[1].epsilon!).toBeGreaterThan(rounds[0].epsilon!);
     expect(out.at(-1)).toMatchObject({ summary: true, rounds: 2, clients: 2, epsilon: rounds[1].epsilon });
   });

@@ -167,9 +167,16 @@ describe('Training screen', () => {
     expect(screen.getByTestId('empty').textContent).toMatch(/not joined/);
   });
 
-  it('shows the round, its stage, the epoch progress and the compute backend', () => {
+  it('shows the round, its stage, the epoch progress, the compute backend and its samples/s', () => {
     const { api } = fakeApi();
-    show(TrainingScreen, joinedState({ round: { round: 3, stage: 'training', epoch: 0, epochs: 2, batch: 50, batches: 100, loss: 0.42 } }), api);
+    show(
+      TrainingScreen,
+      joinedState({
+        round: { round: 3, stage: 'training', epoch: 0, epochs: 2, batch: 50, batches: 100, loss: 0.42, samplesPerSecond: 1234.4, trainingBackend: 'wasm (WebAssembly SIMD), 2 worker threads' },
+      }),
+      api,
+    );
+    expect(screen.getByTestId('samples-per-second').textContent).toMatch(/1,234 samples\/s \(wasm \(WebAssembly SIMD\), 2 worker threads\)/);
     expect(screen.getByTestId('current-round').textContent).toBe('Round 3 of 8');
     expect(screen.getByTestId('stage').textContent).toMatch(/Training on your data/);
     expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('25');

@@ -89,6 +89,12 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
         )}
         <p className="backend" data-testid="backend">
           Compute: <strong>{state.backend ? state.backend.label : 'detecting…'}</strong>
+          {round?.samplesPerSecond !== undefined && (
+            <span data-testid="samples-per-second">
+              {' '}· {Math.round(round.samplesPerSecond).toLocaleString()} samples/s
+              {round.trainingBackend ? ` (${round.trainingBackend})` : ''}
+            </span>
+          )}
         </p>
         {action.busy && <Loading>Working…</Loading>}
         {action.error && <ErrorNote error={action.error} />}
