@@ -2,7 +2,7 @@
  * Turns whatever went wrong into an `AppError`: a code a screen or test can act on and one or two
  * sentences a person understands. Nothing here shows a stack trace.
  */
-import { ClientError } from '../client/federation-client.js';
+import { ClientError } from '../client/errors.js';
 import { DataError } from '../core/data/errors.js';
 import { InviteError } from '../core/protocol/invite.js';
 import type { AppError, AppErrorCode } from './contract.js';

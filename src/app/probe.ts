@@ -6,16 +6,16 @@
  * sent or written to the ledger.
  */
 import { io } from 'socket.io-client';
-import { fingerprint, fingerprintHex, getSodium, sign, verify, type Identity } from '../core/crypto/index.js';
-import { clientHelloMessage, serverProofMessage } from '../core/protocol/auth.js';
+import { fingerprint, type Identity } from '../core/crypto/index.js';
 import { ModelSpecSchema, type LayerSpec, type ModelSpec } from '../core/model/index.js';
 import type { EpsilonOf } from '../core/privacy/index.js';
 import { parseInvite, type Invite } from '../core/protocol/invite.js';
-import { ChallengeSchema, EVENTS, HelloResponseSchema, PROTOCOL_VERSION, type RoundSettings } from '../core/protocol/messages.js';
+import { ChallengeSchema, EVENTS, type RoundSettings } from '../core/protocol/messages.js';
 import { wireEpsilon } from './accountant.js';
 import type { FederationPreview } from './contract.js';
 import { AppFailure } from './errors.js';
-import { ClientError } from '../client/federation-client.js';
+import { ClientError } from '../client/errors.js';
+import { handshake, type ServerChallenge } from '../client/handshake.js';
 
 export interface ResolvedInvite {
   invite: Invite;
@@ -78,11 +78,10 @@ export async function probeFederation(
   timeoutMs = 10_000,
 ): Promise<FederationPreview> {
   const { invite, serverUrl } = resolved;
-  const sodium = await getSodium();
   const socket = io(serverUrl, { transports: ['websocket'], reconnection: false, timeout: timeoutMs, forceNew: true });
   try {
     // Every connection starts with the server's nonce and keys (protocol v2); the hello signs the nonce.
-    const serverChallenge = await new Promise<{ nonce: string; server: { signPublicKey: string; boxPublicKey: string } }>((resolve, reject) => {
+    const serverChallenge = await new Promise<ServerChallenge>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ClientError('unreachable', 'no challenge from the server')), timeoutMs);
       socket.once(EVENTS.challenge, (msg: unknown) => {
         clearTimeout(timer);
@@ -95,39 +94,8 @@ export async function probeFederation(
         reject(new ClientError('unreachable', err.message));
       });
     });
-    // Check the server's keys against the invite before signing anything for it.
-    const announced = {
-      signPublicKey: sodium.from_base64(serverChallenge.server.signPublicKey),
-      boxPublicKey: sodium.from_base64(serverChallenge.server.boxPublicKey),
-    };
-    if ((await fingerprintHex(announced)) !== invite.fingerprintHex) throw new ClientError('server-key-mismatch', 'fingerprint differs');
-    const challenge = sodium.randombytes_buf(32);
-    const signature = await sign(identity, clientHelloMessage(sodium.from_base64(serverChallenge.nonce), invite.fingerprintHex));
-    let raw: unknown;
-    try {
-      raw = await socket.timeout(timeoutMs).emitWithAck(EVENTS.hello, {
-        protocolVersion: PROTOCOL_VERSION,
-        token: invite.token,
-        signPublicKey: sodium.to_base64(identity.signPublicKey),
-        boxPublicKey: sodium.to_base64(identity.boxPublicKey),
-        signature: sodium.to_base64(signature),
-        challenge: sodium.to_base64(challenge),
-        numExamples: 0,
-      });
-    } catch {
-      throw new ClientError('unreachable', 'no answer to hello');
-    }
-    const reply = HelloResponseSchema.safeParse(raw);
-    if (!reply.success) throw new ClientError('protocol', 'an unreadable reply to hello');
-    if (!reply.data.ok) throw new ClientError(reply.data.reason, reply.data.message);
-    const hello = reply.data;
-    const server = { signPublicKey: sodium.from_base64(hello.server.signPublicKey), boxPublicKey: sodium.from_base64(hello.server.boxPublicKey) };
-    // Pin the key from the invite, then make the server prove it holds it.
-    if ((await fingerprintHex(server)) !== invite.fingerprintHex) throw new ClientError('server-key-mismatch', 'fingerprint differs');
-    const proof = serverProofMessage(challenge, { federationId: hello.federationId, clientId: hello.clientId });
-    if (!(await verify(server.signPublicKey, proof, sodium.from_base64(hello.proof)))) {
-      throw new ClientError('server-key-mismatch', 'no proof of the key');
-    }
+    const { hello, serverSignKey, serverBoxKey } = await handshake(socket, { serverChallenge, identity, invite, numExamples: 0, timeoutMs });
+    const server = { signPublicKey: serverSignKey, boxPublicKey: serverBoxKey };
     const spec = ModelSpecSchema.safeParse(hello.model);
     if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
     const remaining = Math.max(0, hello.rounds - hello.currentRound);

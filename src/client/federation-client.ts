@@ -3,10 +3,8 @@ import { io, type Socket } from 'socket.io-client';
 import type * as tf from '@tensorflow/tfjs';
 import {
   challengeMessage,
-  fingerprintHex,
   getSodium,
   sealUpdate,
-  sign,
   verify,
   type Identity,
 } from '../core/crypto/index.js';
@@ -26,14 +24,11 @@ import {
   type LedgerView,
 } from '../core/privacy/index.js';
 import { decodeFrame, encodeFrame } from '../core/protocol/frame.js';
-import { clientHelloMessage, serverProofMessage } from '../core/protocol/auth.js';
 import type { Invite } from '../core/protocol/invite.js';
 import {
   asBytes,
   ChallengeSchema,
   EVENTS,
-  HelloResponseSchema,
-  PROTOCOL_VERSION,
   RoundAbortSchema,
   RoundResultSchema,
   roundStartSigningContext,
@@ -45,6 +40,8 @@ import {
   type RoundStart,
 } from '../core/protocol/messages.js';
 import { selectBackend, trainLocal } from '../core/train/index.js';
+import { ClientError } from './errors.js';
+import { handshake, type ServerChallenge } from './handshake.js';
 
 export type ClientEvent =
   | { type: 'joined'; federationId: string; clientId: string; rounds: number; settings: RoundSettings; serverFingerprint: string }
@@ -71,15 +68,7 @@ export type ClientEvent =
   | { type: 'done'; rounds: number }
   | { type: 'warning'; message: string };
 
-export class ClientError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ClientError';
-  }
-}
+export { ClientError };
 
 /** The tight PRV accountant (an upper bound on ε), for the ledger views and the cap. */
 const DEFAULT_EPSILON_OF = epsilonOfAccountant('prv');
@@ -229,43 +218,15 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     this.socket = null;
   }
 
-  private async hello(serverChallenge: { nonce: string; server: { signPublicKey: string; boxPublicKey: string } }): Promise<void> {
-    const sodium = await getSodium();
+  private async hello(serverChallenge: ServerChallenge): Promise<void> {
     const { identity, invite, data } = this.options;
-    // Check the server's keys against the invite before signing anything for it.
-    const announced = await fingerprintHex({
-      signPublicKey: sodium.from_base64(serverChallenge.server.signPublicKey),
-      boxPublicKey: sodium.from_base64(serverChallenge.server.boxPublicKey),
-    });
-    if (announced !== invite.fingerprintHex) {
-      throw new ClientError('server-key-mismatch', 'the server key does not match the invite: refusing to connect');
-    }
-    const challenge = sodium.randombytes_buf(32);
-    const signature = await sign(identity, clientHelloMessage(sodium.from_base64(serverChallenge.nonce), invite.fingerprintHex));
-    const raw = await this.socket!.timeout(30_000).emitWithAck(EVENTS.hello, {
-      protocolVersion: PROTOCOL_VERSION,
-      token: invite.token,
-      signPublicKey: sodium.to_base64(identity.signPublicKey),
-      boxPublicKey: sodium.to_base64(identity.boxPublicKey),
-      signature: sodium.to_base64(signature),
-      challenge: sodium.to_base64(challenge),
+    const { hello, serverSignKey, serverBoxKey, fingerprint } = await handshake(this.socket!, {
+      serverChallenge,
+      identity,
+      invite,
       numExamples: data.count,
+      timeoutMs: 30_000,
     });
-    const reply = HelloResponseSchema.safeParse(raw);
-    if (!reply.success) throw new ClientError('protocol', 'the server sent an unreadable reply');
-    if (!reply.data.ok) throw new ClientError(reply.data.reason, `the server refused to admit this client: ${reply.data.message}`);
-    const hello = reply.data;
-    const serverSignKey = sodium.from_base64(hello.server.signPublicKey);
-    const serverBoxKey = sodium.from_base64(hello.server.boxPublicKey);
-    // Pin the key from the invite, then make the server prove it holds it.
-    const fingerprint = await fingerprintHex({ signPublicKey: serverSignKey, boxPublicKey: serverBoxKey });
-    if (fingerprint !== invite.fingerprintHex) {
-      throw new ClientError('server-key-mismatch', 'the server key does not match the invite: refusing to connect');
-    }
-    const proofMessage = serverProofMessage(challenge, { federationId: hello.federationId, clientId: hello.clientId });
-    if (!(await verify(serverSignKey, proofMessage, sodium.from_base64(hello.proof)))) {
-      throw new ClientError('server-key-mismatch', 'the server could not prove it holds the invite key');
-    }
     if (!this.session) {
       const spec = ModelSpecSchema.parse(hello.model);
       const model = buildModel(spec, { seed: 0 });
