@@ -14,7 +14,13 @@ export const CONTROL = {
   slots: 4,
 } as const;
 
-export interface ParallelJob {
+import type { Dataset } from '../data/dataset.js';
+import type { TrainOptions } from './sgd.js';
+
+/** The dataset's description and the optimiser settings, as both sides of a job see them. */
+export type JobShape = Pick<Dataset, 'count' | 'inputShape' | 'numClasses'> & Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate' | 'seed'>;
+
+export interface ParallelJob extends JobShape {
   /** The model's topology, `model.toJSON(undefined, false)` as a string (also the replica cache key). */
   topology: string;
   /** Shapes of `model.weights`, in order: the flat layout of `weights` and of each gradient row. */
@@ -33,13 +39,6 @@ export interface ParallelJob {
   labels: SharedArrayBuffer;
   /** Byte offset of the first label in `labels` (Uint8). */
   labelsOffset: number;
-  count: number;
-  inputShape: number[];
-  numClasses: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
 }
 
 export type ToWorker = { type: 'job'; job: ParallelJob } | { type: 'warm-up' };

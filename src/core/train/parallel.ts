@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CONTROL, type FromWorker, type ParallelJob, type ToWorker } from './parallel-protocol.js';
+import type { Dataset } from '../data/dataset.js';
+import { CONTROL, type FromWorker, type JobShape, type ParallelJob, type ToWorker } from './parallel-protocol.js';
 
 /** What a parallel run reports per step (the batch's mean loss and correct count). */
 export interface ParallelStep {
@@ -23,17 +24,8 @@ export interface ParallelStep {
   correct: number;
 }
 
-export interface ParallelJobSpec {
+export interface ParallelJobSpec extends JobShape, Pick<Dataset, 'features' | 'labels'> {
   model: tf.LayersModel;
-  features: Float32Array;
-  labels: Uint8Array;
-  count: number;
-  inputShape: number[];
-  numClasses: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
 }
 
 /** Raised when the workers cannot start here; the caller then trains on the main thread. */
