@@ -60,8 +60,13 @@ describe('ledger survives SIGKILL', () => {
     const running = server.run();
     let done = false;
     void running.then(() => (done = true));
-    for (let k = 0; k < 4 && !done; k++) {
-      const delay = 1500 + Math.floor(Math.random() * 4500);
+    // Each kill lands at a random point of a round the flaky client was selected for: while it
+    // trains, writes its ledger or sends. Tying kills to rounds (not to wall time) keeps a fast
+    // machine from finishing all rounds before the kills happen.
+    for (let k = 0; k < 3 && !done; k++) {
+      const selected = flaky.waitForLine(/round \d+: selected/, 60_000).then(() => true, () => false);
+      if (!(await Promise.race([selected, running.then(() => false)]))) break;
+      const delay = Math.floor(Math.random() * 800);
       kills.push(delay);
       await new Promise((r) => setTimeout(r, delay));
       flaky.child.kill('SIGKILL');
@@ -71,13 +76,13 @@ describe('ledger survives SIGKILL', () => {
     const state = await running;
     cleanup.push(() => void flaky.child.kill('SIGKILL'));
     expect(state.completedRound).toBe(10);
-    expect(kills.length).toBeGreaterThanOrEqual(2);
+    expect(kills.length).toBe(3);
 
     const flakyRounds = accepted.filter((a) => a.clientId !== steadyId).map((a) => a.round);
     const ledger = await LedgerFile.open(ledgerPath(flakyDir, 'crashy'));
     const recorded = new Set(ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.round));
     const missing = flakyRounds.filter((r) => !recorded.has(r));
-    expect(missing, `kill delays ${kills.join(', ')} ms; server accepted ${flakyRounds}; ledger ${[...recorded]}`).toEqual([]);
-    expect(flakyRounds.length, `kill delays ${kills.join(', ')} ms`).toBeGreaterThan(0);
+    expect(missing, `kills ${kills.join(', ')} ms into a round; server accepted ${flakyRounds}; ledger ${[...recorded]}`).toEqual([]);
+    expect(flakyRounds.length, `kills ${kills.join(', ')} ms into a round`).toBeGreaterThan(0);
   });
 });
