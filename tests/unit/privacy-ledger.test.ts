@@ -1,15 +1,19 @@
-import { mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   computeEpsilon,
+  epsilonOfAccountant,
+  LedgerEntrySchema,
   LedgerError,
   LedgerFile,
   ledgerEpsilon,
   ledgerPath,
   ledgerTable,
   projectedEpsilon,
+  rdpEpsilon,
+  type Contribution,
   type LedgerEntry,
 } from '../../src/core/privacy/index.js';
 
@@ -19,7 +23,7 @@ afterAll(async () => {
 });
 
 const common = { federationId: 'f', timestamp: '2026-11-29T00:00:00Z' };
-function contribution(round: number, z = 2, q = 0.1, mode: 'central' | 'local' | 'off' = 'central'): LedgerEntry {
+function contribution(round: number, z = 2, q = 0.1, mode: 'central' | 'local' | 'off' | 'distributed' = 'central'): LedgerEntry {
   return { kind: 'contribution', ...common, serverFingerprint: 'ab', round, mode, noiseMultiplier: z, clipNorm: 1, samplingRate: q, delta: 1e-5 };
 }
 function observed(round: number, z = 2, q = 0.1): LedgerEntry {
@@ -29,8 +33,8 @@ function observed(round: number, z = 2, q = 0.1): LedgerEntry {
 describe('ledger views', () => {
   it('worst case is q = 1 over only the contributed rounds; promised uses the declared q over all rounds', () => {
     const entries = [contribution(1), observed(2), contribution(3), observed(4), observed(5)];
-    const worst = ledgerEpsilon(entries, 'worst-case', 1e-5);
-    const promised = ledgerEpsilon(entries, 'promised', 1e-5);
+    const worst = ledgerEpsilon(entries, 'worst-case', 1e-5, rdpEpsilon);
+    const promised = ledgerEpsilon(entries, 'promised', 1e-5, rdpEpsilon);
     expect(worst).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 1, rounds: 2, delta: 1e-5 }).epsilon, 12);
     expect(promised).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 0.1, rounds: 5, delta: 1e-5 }).epsilon, 12);
     expect(promised).toBeLessThan(worst);
@@ -51,13 +55,114 @@ describe('ledger views', () => {
 
   it('projects both views for the next round and tabulates cumulative ε per round', () => {
     const entries = [contribution(1), observed(2)];
-    const next = projectedEpsilon(entries, { federationId: 'f', serverFingerprint: 'ab', round: 3, mode: 'central', noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5 });
+    const next = projectedEpsilon(
+      entries,
+      { federationId: 'f', serverFingerprint: 'ab', round: 3, mode: 'central', noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5 },
+      rdpEpsilon,
+    );
     expect(next.worstCase).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 1, rounds: 2, delta: 1e-5 }).epsilon, 12);
     expect(next.promised).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 0.1, rounds: 3, delta: 1e-5 }).epsilon, 12);
     const rows = ledgerTable(entries, 1e-5);
     expect(rows.map((r) => r.round)).toEqual([1, 2]);
     expect(rows[1].promised).toBeGreaterThan(rows[0].promised);
     expect(rows[1].worstCase).toBe(rows[0].worstCase);
+  });
+});
+
+describe('distributed mode in the ledger', () => {
+  const t = 8;
+  function distributed(round: number, z = 2, q = 0.1, extra: Partial<Contribution> = { survivorThreshold: t, secureAggregation: true }): LedgerEntry {
+    return { ...(contribution(round, z, q, 'distributed') as Contribution), ...extra };
+  }
+  function observedDistributed(round: number, z = 2, q = 0.1): LedgerEntry {
+    return { kind: 'observed', ...common, round, mode: 'distributed', noiseMultiplier: z, samplingRate: q, survivorThreshold: t, secureAggregation: true };
+  }
+
+  it('costs what a central ledger with the same z and q costs, in both views (full z, q as declared / q = 1)', () => {
+    const dist = [distributed(1), observedDistributed(2), distributed(3, 1.5, 0.2), observedDistributed(4)];
+    const central = [contribution(1), observed(2), contribution(3, 1.5, 0.2), observed(4)];
+    for (const view of ['promised', 'worst-case'] as const) {
+      for (const epsilonOf of [undefined, rdpEpsilon]) {
+        const d = ledgerEpsilon(dist, view, 1e-5, epsilonOf);
+        expect(Number.isFinite(d) && d > 0).toBe(true);
+        expect(d).toBe(ledgerEpsilon(central, view, 1e-5, epsilonOf));
+      }
+    }
+    const next = { federationId: 'f', serverFingerprint: 'ab', round: 5, noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5 };
+    expect(projectedEpsilon(dist, { ...next, mode: 'distributed', survivorThreshold: t, secureAggregation: true })).toEqual(
+      projectedEpsilon(central, { ...next, mode: 'central' }),
+    );
+    // a distributed update sent without noise is still unbounded
+    expect(ledgerEpsilon([distributed(1, 0)], 'worst-case', 1e-5)).toBe(Infinity);
+  });
+
+  it('tabulates distributed rounds with z, C, t, q and marks secure aggregation', () => {
+    const rows = ledgerTable(
+      [
+        distributed(1),
+        distributed(2, 2, 0.1, { survivorThreshold: t, secureAggregation: false }),
+        distributed(3, 2, 0.1, {}),
+        contribution(4),
+        { ...(contribution(5) as Contribution), secureAggregation: true },
+        observedDistributed(6),
+      ],
+      1e-5,
+    );
+    expect(rows.map((r) => r.detail)).toEqual([
+      'distributed z=2 C=1 t=8 q=0.1 secure aggregation',
+      'distributed z=2 C=1 t=8 q=0.1',
+      'distributed z=2 C=1 t=? q=0.1',
+      'central z=2 C=1 q=0.1',
+      'central z=2 C=1 q=0.1 secure aggregation',
+      'not selected (q=0.1)',
+    ]);
+  });
+
+  it('the views default to the PRV accountant, tighter than RDP', () => {
+    const entries = [contribution(1), observed(2), contribution(3)];
+    const prv = epsilonOfAccountant('prv');
+    for (const view of ['promised', 'worst-case'] as const) {
+      expect(ledgerEpsilon(entries, view, 1e-5)).toBe(ledgerEpsilon(entries, view, 1e-5, prv));
+      expect(ledgerEpsilon(entries, view, 1e-5)).toBeLessThan(ledgerEpsilon(entries, view, 1e-5, rdpEpsilon));
+    }
+    const rows = ledgerTable(entries, 1e-5);
+    expect(rows.at(-1)!.worstCase).toBe(ledgerEpsilon(entries, 'worst-case', 1e-5, prv));
+    const next = { federationId: 'f', serverFingerprint: 'ab', round: 4, mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5 };
+    expect(projectedEpsilon(entries, next)).toEqual(projectedEpsilon(entries, next, prv));
+  });
+
+  it('parses entries written before distributed mode (no survivorThreshold / secureAggregation) and checks the new fields', () => {
+    const old = [
+      '{"kind":"consent","federationId":"f","timestamp":"2026-01-01T00:00:00Z","serverFingerprint":"ab","mode":"central","noiseMultiplier":1.1,"clipNorm":1,"samplingRate":0.1,"delta":1e-5,"cap":{"epsilon":8,"view":"worst-case"}}',
+      '{"kind":"contribution","federationId":"f","timestamp":"2026-01-01T00:01:00Z","serverFingerprint":"ab","round":1,"attemptId":"a1","mode":"central","noiseMultiplier":1.1,"clipNorm":1,"samplingRate":0.1,"delta":1e-5}',
+      '{"kind":"observed","federationId":"f","timestamp":"2026-01-01T00:02:00Z","round":2,"mode":"local","noiseMultiplier":1.1,"samplingRate":0.1}',
+      '{"kind":"declined","federationId":"f","timestamp":"2026-01-01T00:03:00Z","round":3,"reason":"budget","message":"over the cap"}',
+    ];
+    for (const line of old) {
+      const entry = LedgerEntrySchema.parse(JSON.parse(line));
+      expect(entry).toEqual(JSON.parse(line));
+      expect('survivorThreshold' in entry).toBe(false);
+    }
+    const parsed = LedgerEntrySchema.parse(distributed(1));
+    expect(parsed).toMatchObject({ mode: 'distributed', survivorThreshold: 8, secureAggregation: true });
+    for (const bad of [{ survivorThreshold: 0 }, { survivorThreshold: 2.5 }, { secureAggregation: 'yes' }]) {
+      expect(LedgerEntrySchema.safeParse({ ...distributed(1), ...bad }).success).toBe(false);
+    }
+    expect(LedgerEntrySchema.safeParse({ ...contribution(1), mode: 'shuffled' }).success).toBe(false);
+  });
+
+  it('a ledger file with old lines followed by distributed ones loads and keeps appending', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
+    dirs.push(dir);
+    const path = ledgerPath(dir, 'f');
+    const oldLine = '{"kind":"contribution","federationId":"f","timestamp":"2026-01-01T00:01:00Z","serverFingerprint":"ab","round":1,"mode":"central","noiseMultiplier":2,"clipNorm":1,"samplingRate":0.1,"delta":1e-5}';
+    await mkdir(join(dir, 'ledger'), { recursive: true });
+    await writeFile(path, oldLine + '\n');
+    const ledger = await LedgerFile.open(path);
+    await ledger.append(distributed(2));
+    const reopened = await LedgerFile.open(path);
+    expect(reopened.entries).toEqual([JSON.parse(oldLine), distributed(2)]);
+    expect(ledgerEpsilon(reopened.entries, 'worst-case', 1e-5)).toBe(ledgerEpsilon([contribution(1), contribution(2)], 'worst-case', 1e-5));
   });
 });
 

@@ -1,8 +1,10 @@
-import type { EpsilonOf } from './ledger.js';
 import { prvEpsilon } from './prv.js';
 import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './rdp.js';
 
 export type AccountantName = 'rdp' | 'prv';
+
+/** ε of a list of rounds at δ; Infinity when any round carried no noise (DP off). */
+export type EpsilonOf = (records: RoundRecord[], delta: number) => number;
 
 export const ACCOUNTANTS: readonly AccountantName[] = ['rdp', 'prv'];
 

@@ -2,6 +2,15 @@ export { DEFAULT_ORDERS, computeEpsilon, computeRdp, epsilonFromRdp, rdpSubsampl
 export { RdpAccountant } from './accountant.js';
 export { clipToNorm, l2Norm, updateDelta } from './clip.js';
 export { addGaussianNoise, gaussianSamples, noiseStd, type NoiseMode } from './noise.js';
+export {
+  addDiscreteGaussianNoise,
+  discreteGaussianSamples,
+  discreteGaussianVariance,
+  distributedDiscreteGaussianRdp,
+  distributedDiscreteGaussianTau,
+  MAX_DISCRETE_GAUSSIAN_SIGMA,
+  type DistributedRdpArgs,
+} from './discrete-gaussian.js';
 export * from './ledger.js';
 export { LedgerError, LedgerFile, ledgerPath, listLedgers } from './ledger-file.js';
 export { gaussianDelta, gaussianEpsilon } from './analytic-gaussian.js';

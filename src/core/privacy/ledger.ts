@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { epsilonOfAccountant, type EpsilonOf } from './epsilon.js';
 import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './rdp.js';
+
+export type { EpsilonOf } from './epsilon.js';
 
 /**
  * The participant's privacy ledger: what this client actually sent, per federation. Two views:
@@ -7,12 +10,20 @@ import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './
  *   federation ran while this client took part in it (contributed or merely eligible);
  * - worst case: q = 1 over only the rounds this client contributed to (it cannot verify q).
  * Neither takes an ε figure from the server: both are computed here from the declared z and q.
+ * Every mode with noise is accounted the same way from (z, q): central and distributed rounds with the full z
+ * (distributed: under the stated assumption that at least t honest clients added their share z·C/√t — the sum
+ * of their discrete Gaussians is then within τ ≈ 0 of one with the full noise, see discrete-gaussian.ts), local
+ * rounds with the client's own z. Entries written before distributed mode lack its optional fields and still parse.
  */
 const base = {
   federationId: z.string().min(1),
   timestamp: z.string(),
 };
-const mode = z.enum(['off', 'central', 'local']);
+const mode = z.enum(['off', 'central', 'local', 'distributed']);
+/** Distributed mode: the fewest survivors (masked inputs in the sum) the round accepts; each client's share is z·C/√t. */
+const survivorThreshold = z.number().int().min(1).optional();
+/** Whether updates went through secure aggregation (the server saw only the sum), rather than sealed to the server. */
+const secureAggregation = z.boolean().optional();
 
 export const LedgerEntrySchema = z.discriminatedUnion('kind', [
   /** The settings the participant agreed to, and the cap it set. */
@@ -25,6 +36,8 @@ export const LedgerEntrySchema = z.discriminatedUnion('kind', [
     clipNorm: z.number(),
     samplingRate: z.number(),
     delta: z.number(),
+    survivorThreshold,
+    secureAggregation,
     cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }).nullable(),
   }),
   /** Written and flushed before the update leaves the machine: a crash can over-count, never under-count. */
@@ -40,6 +53,8 @@ export const LedgerEntrySchema = z.discriminatedUnion('kind', [
     clipNorm: z.number(),
     samplingRate: z.number(),
     delta: z.number(),
+    survivorThreshold,
+    secureAggregation,
   }),
   /** A round the federation released while this client was connected but did not contribute. */
   z.object({
@@ -49,6 +64,8 @@ export const LedgerEntrySchema = z.discriminatedUnion('kind', [
     mode,
     noiseMultiplier: z.number(),
     samplingRate: z.number(),
+    survivorThreshold,
+    secureAggregation,
   }),
   z.object({
     kind: z.literal('declined'),
@@ -62,11 +79,12 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 export type LedgerView = 'promised' | 'worst-case';
 export type Contribution = Extract<LedgerEntry, { kind: 'contribution' }>;
 
-/** ε of a list of rounds at δ; Infinity when any round carried no noise (DP off). */
-export type EpsilonOf = (records: RoundRecord[], delta: number) => number;
-
+/** The RDP accountant (looser than PRV); pass it explicitly where RDP figures are wanted. */
 export const rdpEpsilon: EpsilonOf = (records, delta) =>
   records.length === 0 ? 0 : epsilonFromRdp(DEFAULT_ORDERS, computeRdp(records), delta).epsilon;
+
+/** The default accountant of the ledger views: the tight PRV upper bound (prv.ts). */
+const prvEpsilon: EpsilonOf = epsilonOfAccountant('prv');
 
 function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord[] | null {
   const out: RoundRecord[] = [];
@@ -87,7 +105,7 @@ function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord
 }
 
 /** ε of one view over the given entries (one federation's); Infinity if an update went without noise. */
-export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView, delta: number, epsilonOf: EpsilonOf = rdpEpsilon): number {
+export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView, delta: number, epsilonOf: EpsilonOf = prvEpsilon): number {
   const recs = records(entries, view);
   return recs === null ? Number.POSITIVE_INFINITY : epsilonOf(recs, delta);
 }
@@ -96,7 +114,7 @@ export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView,
 export function projectedEpsilon(
   entries: readonly LedgerEntry[],
   next: Omit<Contribution, 'kind' | 'timestamp'>,
-  epsilonOf: EpsilonOf = rdpEpsilon,
+  epsilonOf: EpsilonOf = prvEpsilon,
 ): { promised: number; worstCase: number } {
   const withNext: LedgerEntry[] = [...entries, { kind: 'contribution', timestamp: '', ...next }];
   return {
@@ -105,8 +123,15 @@ export function projectedEpsilon(
   };
 }
 
+/** `distributed z=1.1 C=1 t=8 q=0.1 secure aggregation`: t only in distributed mode ("t=?" if not recorded). */
+function contributionDetail(e: Contribution): string {
+  const t = e.mode === 'distributed' ? ` t=${e.survivorThreshold ?? '?'}` : '';
+  const secAgg = e.secureAggregation === true ? ' secure aggregation' : '';
+  return `${e.mode} z=${e.noiseMultiplier} C=${e.clipNorm}${t} q=${e.samplingRate}${secAgg}`;
+}
+
 /** Per-round rows with cumulative ε in both views, for `covey privacy ledger` and the app. */
-export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsilonOf: EpsilonOf = rdpEpsilon) {
+export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsilonOf: EpsilonOf = prvEpsilon) {
   const rows: { round: number; kind: LedgerEntry['kind']; detail: string; promised: number; worstCase: number }[] = [];
   const upTo: LedgerEntry[] = [];
   for (const e of entries) {
@@ -114,7 +139,7 @@ export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsi
     if (e.kind === 'consent') continue;
     const detail =
       e.kind === 'contribution'
-        ? `${e.mode} z=${e.noiseMultiplier} C=${e.clipNorm} q=${e.samplingRate}`
+        ? contributionDetail(e)
         : e.kind === 'observed'
           ? `not selected (q=${e.samplingRate})`
           : `declined: ${e.reason}`;
