@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — runs Covey's benchmarks and writes one JSON report.
  *
- *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant] [--out FILE]
+ *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg] [--out FILE]
  *
  * Progress goes to stderr; the report goes to stdout and to FILE (default bench/results/latest.json,
  * which is git-ignored). A section that fails to load or throws is recorded as { error } and the
@@ -12,10 +12,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineInfo, type MachineInfo } from './machine.js';
 
-const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant'] as const;
+const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant', 'secagg'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant] [--out FILE]';
+const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg] [--out FILE]';
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 
 export interface CoveyBenchReport {
@@ -26,6 +26,7 @@ export interface CoveyBenchReport {
   pipeline?: unknown;
   aggregation?: unknown;
   accountant?: unknown;
+  secagg?: unknown;
 }
 
 interface Args {
@@ -89,6 +90,10 @@ async function runSection(section: Section): Promise<unknown> {
     case 'accountant': {
       const { runAccountantBench } = await import('./accountant.js');
       return runAccountantBench({ runs: 7, log });
+    }
+    case 'secagg': {
+      const { runSecAggBench } = await import('./secagg.js');
+      return runSecAggBench({ log });
     }
   }
 }
