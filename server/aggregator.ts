@@ -42,6 +42,9 @@ import type { Logger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
 import type { FederationStatus } from './status.js';
 import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
+import { runSecureRound, secAggRoundFor } from './secure-round.js';
+import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
+import type { SecAggRound } from '../src/core/secagg/messages.js';
 
 /** Named states of the round state machine; every waiting state has a deadline. */
 export type RoundPhase = 'waiting-for-clients' | 'training' | 'aggregating' | 'idle' | 'done';
@@ -49,6 +52,7 @@ export type RoundPhase = 'waiting-for-clients' | 'training' | 'aggregating' | 'i
 /** A registered member with a live connection. */
 interface Member {
   clientId: string;
+  signPublicKey: Uint8Array;
   boxPublicKey: Uint8Array;
   numExamples: number;
   socket: Socket | null;
@@ -310,10 +314,17 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   }
 
   private roundSettings(): RoundSettings {
+    const { secureAggregation } = this.config;
     return {
       training: this.config.training,
       dp: this.config.dp,
       samplingRate: this.config.cohort.samplingRate,
+      ...(secureAggregation.enabled && {
+        secureAggregation: {
+          threshold: secureAggregation.threshold ?? null,
+          neighbours: typeof secureAggregation.neighbours === 'number' ? secureAggregation.neighbours : null,
+        },
+      }),
     };
   }
 
@@ -383,14 +394,15 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const { clientId, challenge } = admitted;
     const existing = this.members.get(clientId);
     if (existing?.socket && existing.socket.id !== socket.id) existing.socket.disconnect(true);
-    this.members.set(clientId, { clientId, boxPublicKey: admitted.boxPublicKey, numExamples: admitted.numExamples, socket });
+    this.members.set(clientId, { clientId, signPublicKey: admitted.signPublicKey, boxPublicKey: admitted.boxPublicKey, numExamples: admitted.numExamples, socket });
     if (admitted.registered) this.log('info', 'member registered', { clientId });
     this.metrics.connectedClients(this.connectedIds().length);
     const proof = await sign(this.identity, serverProofMessage(challenge, { federationId: this.config.federationId, clientId }));
     this.log('info', 'client joined', { clientId, numExamples: admitted.numExamples, connected: this.connectedIds().length });
     const open = this.open;
-    if (open && this.phase === 'training' && open.cohort.has(clientId) && !open.received.has(clientId)) {
-      // A cohort member that reconnects mid-round gets the round again (after this reply).
+    if (open && !open.start.secagg && this.phase === 'training' && open.cohort.has(clientId) && !open.received.has(clientId)) {
+      // A cohort member that reconnects mid-round gets the round again (after this reply); with
+      // secure aggregation a member that lost its connection has dropped out of the attempt.
       setImmediate(() => {
         socket.emit(EVENTS.roundStart, open.start, open.weightsFrame);
         this.metrics.bytesOut(open.weightsFrame.byteLength);
@@ -431,6 +443,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     if (!open || header.round !== open.round || header.attemptId !== open.attemptId || this.phase !== 'training') {
       return refuse('stale-round', `round ${header.round} is not open (current round ${currentRound})`);
     }
+    if (open.start.secagg) return refuse('malformed', `round ${open.round} uses secure aggregation: updates travel as masked inputs`);
     if (!open.cohort.has(member.clientId)) return refuse('not-in-cohort', `not selected for round ${open.round}`);
     if (open.received.has(member.clientId)) return refuse('duplicate', `already sent an update for round ${open.round}`);
     try {
@@ -564,6 +577,10 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const deadline = Date.now() + cohortConfig.roundTimeoutSeconds * 1000;
     const frame = encodeFrame({ kind: 'global', round, numExamples: 0, values: this.global });
     const attemptId = randomBytes(8).toString('hex');
+    const secagg = this.config.secureAggregation.enabled
+      ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32)))
+      : undefined;
+    if (secagg instanceof Error) return this.abortRound(round, secagg.message, 'cohort-too-small');
     const unsigned: Omit<RoundStart, 'signature'> = {
       federationId,
       round,
@@ -571,6 +588,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       deadline,
       settings: this.roundSettings(),
       weightsDigest: sodium.to_base64(sodium.crypto_generichash(32, frame, null)),
+      ...(secagg && { secagg }),
     };
     const signature = await sign(
       this.identity,
@@ -580,49 +598,50 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
     let allIn: () => void = () => {};
     const everyoneAnswered = new Promise<void>((resolve) => (allIn = resolve));
+    const stop = new AbortController();
     this.open = {
       round,
       attemptId,
       cohort: new Set(cohortIds),
       received: new Set(),
       declined: new Set(),
-      accumulator: createAccumulator(this.global.length),
+      accumulator: createAccumulator(secagg ? 0 : this.global.length),
       expectedCohortSize,
       deadline,
       start: message,
       weightsFrame: frame,
-      allIn,
+      allIn: () => {
+        allIn();
+        if (this.stopped) stop.abort();
+      },
     };
     crashPoint('selection', round);
     this.phase = 'training';
-    this.log('info', 'round started', { round, cohort: cohortIds.length, deadline: new Date(deadline).toISOString() });
+    this.log('info', 'round started', { round, cohort: cohortIds.length, deadline: new Date(deadline).toISOString(), secureAggregation: secagg !== undefined });
+    const sockets = new Map<string, Socket>();
     for (const id of cohortIds) {
       const socket = this.members.get(id)?.socket;
       if (!socket) continue;
+      sockets.set(id, socket);
       socket.emit(EVENTS.roundStart, message, frame);
       this.metrics.bytesOut(frame.byteLength);
     }
     this.emit('progress', { round, received: 0, cohort: cohortIds.length });
 
-    await untilOrDeadline(everyoneAnswered, deadline);
     const open = this.open;
+    const collected = secagg
+      ? await this.collectSecure(open, secagg, sockets, stop.signal)
+      : await this.collectPlain(open, everyoneAnswered);
     this.phase = 'aggregating';
     if (this.stopped) return 'aborted';
-    if (open.received.size < cohortConfig.minClients) {
-      const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
-      const reason = `only ${open.received.size} of ${open.cohort.size} updates arrived${declined} (minimum ${cohortConfig.minClients})`;
-      this.metrics.roundAborted('too-few-updates');
-      this.log('warn', 'round aborted', { round, reason });
-      this.io.emit(EVENTS.roundAbort, { round, reason });
-      this.emit('abort', { round, reason });
-      this.open = null;
-      this.phase = 'idle';
+    if ('abort' in collected) {
+      this.abortRound(round, collected.abort, 'too-few-updates');
       return open.declined.size === open.cohort.size ? 'everyone-declined' : 'aborted';
     }
 
     // With DP the denominator is the expected cohort size, fixed before the round (DP-FedAvg).
-    const denominator = dp.mode === 'off' ? open.accumulator.totalWeight : Math.max(1, expectedCohortSize);
-    let mean = meanUpdate(open.accumulator.sum, denominator);
+    const denominator = dp.mode === 'off' ? collected.totalWeight : Math.max(1, expectedCohortSize);
+    let mean = meanUpdate(collected.sum, denominator);
     if (dp.mode === 'central') {
       // Central noise N(0, z²C²) on the sum, i.e. std zC/denominator on the mean (McMahan et al. 2018).
       mean = await addGaussianNoise(mean, (dp.noiseMultiplier * dp.clipNorm) / denominator);
@@ -634,7 +653,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const epsilon = record ? federationEpsilon([...this.db.accountant(), record], dp.delta) : null;
     const result: RoundResult = {
       round,
-      participants: open.received.size,
+      participants: collected.survivors.length,
       declined: open.declined.size,
       accuracy: metrics?.accuracy ?? null,
       loss: metrics?.loss ?? null,
@@ -649,7 +668,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.db.commitRound({
       result,
       cohort: [...open.cohort],
-      survivors: [...open.received],
+      survivors: collected.survivors,
       declined: [...open.declined],
       accountant: record,
     });
@@ -662,6 +681,70 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.io.emit(EVENTS.roundResult, result);
     this.emit('round', result);
     return 'completed';
+  }
+
+  /** Plain rounds: sealed updates opened one by one into the streaming accumulator until all are in or the deadline. */
+  private async collectPlain(open: OpenRound, everyoneAnswered: Promise<void>): Promise<Collected> {
+    await untilOrDeadline(everyoneAnswered, open.deadline);
+    const { minClients } = this.config.cohort;
+    if (open.received.size < minClients) {
+      const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
+      return { abort: `only ${open.received.size} of ${open.cohort.size} updates arrived${declined} (minimum ${minClients})` };
+    }
+    return { sum: open.accumulator.sum, totalWeight: open.accumulator.totalWeight, survivors: [...open.received] };
+  }
+
+  /** Secure rounds: the server learns only the sum of the survivors' quantized updates. */
+  private async collectSecure(open: OpenRound, secagg: SecAggRound, sockets: Map<string, Socket>, signal: AbortSignal): Promise<Collected> {
+    const { dp, secureAggregation, federationId } = this.config;
+    const keys = (pick: (m: Member) => Uint8Array) =>
+      new Map([...open.cohort].flatMap((id) => {
+        const m = this.members.get(id);
+        return m ? [[id, pick(m)] as const] : [];
+      }));
+    const sodium = await getSodium();
+    const outcome = await runSecureRound({
+      context: { federationId, round: open.round, attemptId: open.attemptId },
+      round: secagg,
+      length: this.global.length,
+      sockets,
+      signPublicKeys: new Map([...keys((m) => m.signPublicKey)].map(([id, k]) => [id, sodium.to_base64(k)])),
+      boxPublicKeys: keys((m) => m.boxPublicKey),
+      server: this.identity,
+      stageTimeoutMs: secureAggregation.stageTimeoutSeconds * 1000,
+      inputDeadline: open.deadline,
+      signal,
+      log: this.log,
+      metrics: this.metrics,
+      onMaskedInput: (id) => {
+        open.received.add(id);
+        crashPoint('updates', open.round);
+        this.log('info', 'update accepted', { clientId: id, round: open.round, received: open.received.size, cohort: open.cohort.size });
+        this.emit('progress', { round: open.round, received: open.received.size, cohort: open.cohort.size });
+      },
+    });
+    if (!outcome.ok) return { abort: `secure aggregation stopped at ${outcome.stage}: ${outcome.reason}` };
+    const scale = quantizationScale({
+      clipNorm: dp.clipNorm,
+      noiseMultiplier: dp.noiseMultiplier,
+      mode: dp.mode,
+      cohortSize: secagg.cohort.length,
+      threshold: secagg.threshold,
+      length: this.global.length,
+    });
+    // Every survivor weighs the same: the sum is all the server ever sees.
+    return { sum: dequantizeSum(outcome.sum, scale), totalWeight: outcome.survivors.length, survivors: outcome.survivors };
+  }
+
+  /** Ends an attempt without touching the model, and tells the cohort why. */
+  private abortRound(round: number, reason: string, kind: string): 'aborted' {
+    this.metrics.roundAborted(kind);
+    this.log('warn', 'round aborted', { round, reason });
+    this.io.emit(EVENTS.roundAbort, { round, reason });
+    this.emit('abort', { round, reason });
+    this.open = null;
+    this.phase = 'idle';
+    return 'aborted';
   }
 
   private evaluate(weights: Float32Array): { loss: number; accuracy: number } | null {
@@ -680,6 +763,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     return true;
   }
 }
+
+type Collected = { sum: Float64Array | Float32Array; totalWeight: number; survivors: string[] } | { abort: string };
 
 /** Waits for `done` or until the wall-clock deadline, whichever comes first, leaving no timer behind. */
 async function untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {

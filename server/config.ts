@@ -28,6 +28,23 @@ export const ServerConfigSchema = z
       .strict()
       .default({ samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 }),
     dp: DpSettingsSchema.strict().default({ mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 }),
+    /**
+     * Secure aggregation (Bonawitz et al. 2017; SecAgg+ graph of Bell et al. 2020): the server sees
+     * only the sum of the cohort's masked updates. threshold t: the fewest masked inputs a round may
+     * reveal the sum of (default: the larger of cohort.minClients and ⌊2n/3⌋+1 for a cohort of n);
+     * neighbours k: SecAgg+ graph degree (default: full graph up to 32 clients, else the even number
+     * ≥ 2·log₂ n), or "all" for the full graph.
+     */
+    secureAggregation: z
+      .object({
+        enabled: z.boolean().default(false),
+        threshold: z.number().int().min(2).optional(),
+        neighbours: z.union([z.number().int().min(2), z.literal('all')]).optional(),
+        /** Each key-exchange and unmasking stage waits at most this long for a client's answer. */
+        stageTimeoutSeconds: z.number().positive().default(30),
+      })
+      .strict()
+      .default({ enabled: false, stageTimeoutSeconds: 30 }),
     /** The federation stops before a round that would take its ε (at dp.delta) past this. */
     maxEpsilon: z.number().positive().optional(),
     serverLearningRate: z.number().positive().default(1),
@@ -45,6 +62,13 @@ export const ServerConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.dp.mode !== 'off' && !(c.dp.noiseMultiplier > 0)) {
       ctx.addIssue({ code: 'custom', path: ['dp', 'noiseMultiplier'], message: 'must be > 0 when DP is on' });
+    }
+    if (c.dp.mode === 'distributed' && !c.secureAggregation.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secureAggregation', 'enabled'],
+        message: 'distributed DP needs secure aggregation: each client adds only a share of the noise, so the server must never see one update',
+      });
     }
   });
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;

@@ -44,7 +44,7 @@ export interface PrivacyCap {
 }
 
 export interface DeclaredSettings {
-  dp: { mode: 'off' | 'central' | 'local'; noiseMultiplier: number; clipNorm: number; delta: number };
+  dp: { mode: 'off' | 'central' | 'distributed' | 'local'; noiseMultiplier: number; clipNorm: number; delta: number };
   samplingRate: number;
   training: { epochs: number; batchSize: number; learningRate: number };
   /** Secure aggregation (pairwise masks); servers of this release do not offer it. */

@@ -99,7 +99,6 @@ export async function probeFederation(
     const spec = ModelSpecSchema.safeParse(hello.model);
     if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
     const remaining = Math.max(0, hello.rounds - hello.currentRound);
-    const settings = hello.settings as RoundSettings & { secureAggregation?: unknown };
     return {
       serverUrl,
       federationId: hello.federationId,
@@ -111,7 +110,7 @@ export async function probeFederation(
         dp: { ...hello.settings.dp },
         samplingRate: hello.settings.samplingRate,
         training: { ...hello.settings.training },
-        secureAggregation: settings.secureAggregation === true,
+        secureAggregation: hello.settings.secureAggregation !== undefined,
       },
       ...declaredCost(hello.settings, remaining, epsilonOf),
     };

@@ -19,7 +19,7 @@ const PreviewSchema: z.ZodType<FederationPreview> = z.object({
   rounds: z.number(),
   currentRound: z.number(),
   settings: z.object({
-    dp: z.object({ mode: z.enum(['off', 'central', 'local']), noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number() }),
+    dp: z.object({ mode: z.enum(['off', 'central', 'distributed', 'local']), noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number() }),
     samplingRate: z.number(),
     training: z.object({ epochs: z.number(), batchSize: z.number(), learningRate: z.number() }),
     secureAggregation: z.boolean(),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ClientEvent } from '../client/federation-client.js';
 import { parseInvite } from '../core/protocol/invite.js';
+import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
 import { nonNegativeInt, positiveNumber } from './options.js';
 
 interface JoinOptions {
@@ -14,6 +15,7 @@ interface JoinOptions {
   capEpsilon?: number;
   capView: 'worst-case' | 'promised';
   json?: boolean;
+  dropAfter?: SecAggStage | 'start';
 }
 
 export function registerJoinCommand(program: Command): void {
@@ -31,6 +33,11 @@ export function registerJoinCommand(program: Command): void {
       new Option('--cap-view <view>', 'which ε the cap applies to').choices(['worst-case', 'promised']).default('worst-case'),
     )
     .option('--json', 'print one JSON event per line')
+    .addOption(
+      new Option('--drop-after <stage>', 'testing: vanish from every secure-aggregation round after this stage (then come back for the next)')
+        .choices(['start', ...SECAGG_STAGES])
+        .hideHelp(),
+    )
     .action(async (url: string | undefined, opts: JoinOptions) => {
       const invite = parseInvite(opts.invite);
       const serverUrl = url ?? invite.serverUrl;
@@ -47,7 +54,7 @@ export function registerJoinCommand(program: Command): void {
         : (e: Record<string, unknown>) => process.stdout.write(describe(e as ClientEvent | BackendEvent) + '\n');
       print({ type: 'backend', backend: backend.label, examples: data.count });
       const cap = opts.capEpsilon === undefined ? undefined : { epsilon: opts.capEpsilon, view: opts.capView };
-      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed, stateDir: opts.stateDir, cap });
+      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed, stateDir: opts.stateDir, cap, dropAfter: opts.dropAfter });
       client.on('event', (event) => {
         if (event.type === 'training' || event.type === 'update-prepared') return;
         print(event);

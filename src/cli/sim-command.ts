@@ -1,6 +1,7 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
+import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
 import { nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 import type { SimulationOptions } from './simulation.js';
 
@@ -25,6 +26,21 @@ interface SimFlags {
   capView: 'worst-case' | 'promised';
   json?: boolean;
   keep?: boolean;
+  secagg?: boolean;
+  threshold?: number;
+  neighbours?: number;
+  dropAfter?: { stage: SecAggStage | 'start'; count: number };
+}
+
+/** `STAGE:COUNT`, e.g. `shares:4`: COUNT clients vanish after that stage of every secure round. */
+function dropSpec(text: string): { stage: SecAggStage | 'start'; count: number } {
+  const match = /^([a-z-]+):(\d+)$/.exec(text);
+  const aliases: Record<string, SecAggStage | 'start'> = { start: 'start', adverts: 'advertise', shares: 'share-keys' };
+  const stage = match && (aliases[match[1]] ?? (SECAGG_STAGES as readonly string[]).find((s) => s === match[1]));
+  if (!match || !stage) {
+    throw new InvalidArgumentError(`expected STAGE:COUNT with STAGE one of start, adverts, shares, masked-input, consistency, unmask`);
+  }
+  return { stage: stage as SecAggStage | 'start', count: Number(match[2]) };
 }
 
 export function registerSimCommand(program: Command): void {
@@ -36,7 +52,7 @@ export function registerSimCommand(program: Command): void {
     .option('--dataset <name>', "'mnist' (embedded), 'fashion-mnist' (Debian dataset-fashion-mnist) or an IDX folder", 'mnist')
     .option('--model <name>', 'cnn | mlp | logreg', 'mlp')
     .option('--partition <spec>', 'iid | dirichlet:<alpha> | shards:<k>', 'iid')
-    .option('--dp <mode>', 'off | central | local', 'off')
+    .option('--dp <mode>', 'off | central | distributed | local', 'off')
     .option('--noise-multiplier <z>', 'noise std / clip norm (DP on)', positiveNumber, 1)
     .option('--clip <C>', 'L2 clip norm of each update (DP on)', positiveNumber, 1)
     .option('--sampling-rate <q>', 'probability each client joins a round', probability, 1)
@@ -49,10 +65,18 @@ export function registerSimCommand(program: Command): void {
     .option('--seed <n>', 'seed for partition, sampling, initial weights, shuffles', nonNegativeInt, 1)
     .option('--cap-epsilon <ε>', "each client's own privacy cap: it declines rounds that would exceed it", positiveNumber)
     .addOption(new Option('--cap-view <view>', 'which ε the cap applies to').choices(['worst-case', 'promised']).default('worst-case'))
+    .option('--secagg', 'secure aggregation: the server only sees the sum of the masked updates')
+    .option('--threshold <t>', 'secure aggregation: fewest survivors a round may reveal the sum of (default ⌊2n/3⌋+1)', positiveInt)
+    .option('--neighbours <k>', 'secure aggregation: SecAgg+ neighbours per client (default: all up to 32 clients, else ≈ 2·log₂ n)', positiveInt)
+    .option('--drop-after <stage:count>', 'secure aggregation: COUNT clients vanish after STAGE (adverts, shares, masked-input, consistency) in every round', dropSpec)
     .option('--keep', 'keep the temporary folder with partitions and client logs')
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {
       const dp: DpMode = DpModeSchema.parse(flags.dp);
+      if ((dp === 'distributed' || flags.threshold || flags.neighbours || flags.dropAfter) && !flags.secagg) {
+        throw new InvalidArgumentError('--dp distributed, --threshold, --neighbours and --drop-after need --secagg');
+      }
+      if (flags.dropAfter && flags.dropAfter.count >= flags.clients) throw new InvalidArgumentError('--drop-after must leave some clients');
       if (!['cnn', 'mlp', 'logreg'].includes(flags.model)) throw new Error(`unknown model '${flags.model}' (cnn, mlp, logreg)`);
       const { runSimulation } = await import('./simulation.js');
       const options: SimulationOptions = {
@@ -74,6 +98,7 @@ export function registerSimCommand(program: Command): void {
         seed: flags.seed,
         cap: flags.capEpsilon === undefined ? undefined : { epsilon: flags.capEpsilon, view: flags.capView },
         keep: flags.keep,
+        secureAggregation: flags.secagg ? { threshold: flags.threshold, neighbours: flags.neighbours, dropAfter: flags.dropAfter } : undefined,
       };
       if (flags.json) {
         const summary = await runSimulation(options, {

@@ -9,6 +9,7 @@ import { parseServerConfig } from '../../server/config.js';
 import { silentLogger, type Logger } from '../../server/logger.js';
 import { Rng, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
+import type { SecAggStage } from '../core/secagg/messages.js';
 import { selectBackend } from '../core/train/index.js';
 import { loadSimulationData } from './data-source.js';
 
@@ -34,6 +35,8 @@ export interface SimulationOptions {
   logger?: Logger;
   /** Keep the temporary folder (partitions, client logs) for inspection. */
   keep?: boolean;
+  /** Secure aggregation; `dropAfter.count` clients vanish after that stage of every round. */
+  secureAggregation?: { threshold?: number; neighbours?: number; dropAfter?: { stage: SecAggStage | 'start'; count: number } };
 }
 
 export interface SimulationSummary {
@@ -82,6 +85,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       await writeIdxDataset(join(workdir, `client-${i}`), 'train', subset(train, parts[i]));
     }
     const rng = new Rng(opts.seed);
+    const secagg = opts.secureAggregation;
     const config = parseServerConfig({
       federationId: 'simulation',
       port: 0,
@@ -90,13 +94,17 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate },
       cohort: {
         samplingRate: opts.samplingRate,
-        minClients: opts.minClients ?? (opts.samplingRate >= 1 ? opts.clients : 1),
+        // With secure aggregation the survivor threshold t decides whether a round completes.
+        minClients: opts.minClients ?? (secagg ? 2 : opts.samplingRate >= 1 ? opts.clients : 1),
+        // Each round starts once every client is back (a simulated dropout reconnects for the next round).
+        ...(secagg && opts.samplingRate >= 1 && { minConnected: opts.clients }),
         roundTimeoutSeconds: opts.roundTimeoutSeconds,
         waitForClientsSeconds: 120,
       },
       dp: { mode: opts.dp, noiseMultiplier: opts.noiseMultiplier, clipNorm: opts.clipNorm, delta: opts.delta },
       stateDir: join(workdir, 'server'),
       seed: opts.seed,
+      ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
     });
     server = await Aggregator.create({
       config,
@@ -117,6 +125,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
           BIN, 'join', url, '--invite', server.inviteCode, '--data', dir, '--state-dir', dir,
           '--seed', String(opts.seed * 1000 + i), '--json',
           ...(opts.cap ? ['--cap-epsilon', String(opts.cap.epsilon), '--cap-view', opts.cap.view] : []),
+          ...(secagg?.dropAfter && i < secagg.dropAfter.count ? ['--drop-after', secagg.dropAfter.stage] : []),
         ],
         // N clients already share the cores: one training thread each.
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COVEY_TRAIN_THREADS: process.env.COVEY_TRAIN_THREADS ?? '1' } },

@@ -33,15 +33,18 @@ import {
   RoundResultSchema,
   roundStartSigningContext,
   RoundStartSchema,
+  SecAggRequestSchema,
   UpdateAckSchema,
   type DeclineReason,
   type RoundResult,
   type RoundSettings,
   type RoundStart,
 } from '../core/protocol/messages.js';
+import type { SecAggStage } from '../core/secagg/messages.js';
 import { selectBackend, trainLocal } from '../core/train/index.js';
 import { ClientError } from './errors.js';
 import { handshake, type ServerChallenge } from './handshake.js';
+import { secureInput, SecureRoundParticipant, type StageReply } from './secure-round.js';
 
 export type ClientEvent =
   | { type: 'joined'; federationId: string; clientId: string; rounds: number; settings: RoundSettings; serverFingerprint: string }
@@ -92,13 +95,29 @@ export interface FederationClientOptions {
   epsilonOf?: EpsilonOf;
   /** Seeds the local shuffle (simulation); the privacy noise never uses it. */
   trainSeed?: number;
+  /**
+   * Testing and simulation only: in every secure-aggregation round, vanish (drop the connection,
+   * then reconnect for later rounds) right after answering this stage, or on 'start' before advertising.
+   */
+  dropAfter?: SecAggStage | 'start';
+}
+
+type TrainStats = { trainLoss: number; trainAccuracy: number; examplesPerSecond: number };
+
+/** A secure-aggregation attempt as this client sees it: its participant once created, or null if it sits the attempt out. */
+interface SecureAttempt {
+  participant: Promise<SecureRoundParticipant | null>;
+  settle: (participant: SecureRoundParticipant | null) => void;
+  stats?: TrainStats;
+  /** Simulated dropout: this client answers nothing more in this attempt. */
+  vanished?: boolean;
 }
 
 interface PreparedUpdate {
   attemptId: string;
   context: { federationId: string; round: number; attemptId: string; clientId: string };
   sealed: Uint8Array;
-  stats: { trainLoss: number; trainAccuracy: number; examplesPerSecond: number };
+  stats: TrainStats;
 }
 
 interface Session {
@@ -126,6 +145,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   private prepared: PreparedUpdate | null = null;
   /** Attempts (round start ids) whose update the server accepted. */
   private readonly acceptedAttempts = new Set<string>();
+  private readonly secureAttempts = new Map<string, SecureAttempt>();
   private sessionReady!: Promise<void>;
   private markSessionReady!: () => void;
   private finished!: Promise<number>;
@@ -186,6 +206,16 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       this.busy = this.busy.then(() => this.onRoundStart(msg, weights)).catch((err: Error) => {
         this.note({ type: 'warning', message: `round failed: ${err.message}` });
       });
+    });
+    socket.on(EVENTS.secagg, (msg: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return;
+      this.onSecAggRequest(msg).then(
+        (reply) => reply && ack(reply),
+        (err: Error) => {
+          this.note({ type: 'warning', message: `secure aggregation failed: ${err.message}` });
+          ack({ ok: false, reason: 'error', message: err.message.slice(0, 500) });
+        },
+      );
     });
     socket.on(EVENTS.roundResult, (msg: unknown) => {
       const parsed = RoundResultSchema.safeParse(msg);
@@ -255,6 +285,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
           clipNorm: dp.clipNorm,
           samplingRate,
           delta: dp.delta,
+          secureAggregation: hello.settings.secureAggregation !== undefined,
           cap: this.options.cap ?? null,
         });
       }
@@ -295,9 +326,11 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const { start, global } = await this.verifiedRound(msg, weights);
     if (this.acceptedAttempts.has(start.attemptId)) return;
     if (Date.now() > start.deadline) {
+      this.secureAttempt(start.attemptId).settle(null);
       this.note({ type: 'warning', message: `round ${start.round} already past its deadline; skipping` });
       return;
     }
+    if (start.secagg) return this.onSecureRoundStart({ ...start, secagg: start.secagg }, global);
     const session = this.session!;
     session.declared = start.settings;
     // A round re-sent after a reconnect reuses the update already prepared: one release per round.
@@ -354,6 +387,12 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
         message:
           `round ${start.round} asks for DP ${dp.mode}, z=${dp.noiseMultiplier}, C=${dp.clipNorm}, δ=${dp.delta}; ` +
           `you agreed to DP ${consent.mode}, z=${consent.noiseMultiplier}, C=${consent.clipNorm}, δ=${consent.delta}`,
+      };
+    }
+    if (consent?.secureAggregation && !start.secagg) {
+      return {
+        reason: 'consent',
+        message: `round ${start.round} would open your update on the server; you agreed to secure aggregation, where it only sees the sum`,
       };
     }
     const cap = this.options.cap;
@@ -432,18 +471,26 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     });
   }
 
-  /** global weights -> local training -> delta -> clip -> noise (local DP) -> frame -> seal. */
-  private async prepareUpdate(start: RoundStart, global: Float32Array): Promise<PreparedUpdate> {
+  /** global weights -> local training -> delta against the global weights received this round (DP-FedAvg). */
+  private async trainRound(start: RoundStart, global: Float32Array): Promise<{ delta: Float32Array; stats: TrainStats }> {
     const session = this.session!;
-    const { training, dp } = start.settings;
     setFlatWeights(session.model, global);
     const trained = await trainLocal(session.model, this.options.data, {
-      ...training,
+      ...start.settings.training,
       seed: (this.options.trainSeed ?? Math.floor(Math.random() * 2 ** 31)) + start.round,
       onProgress: (p) => this.note({ type: 'training', round: start.round, ...p }),
     });
-    // DP-FedAvg: the update is the delta against the global weights received this round.
-    const delta = updateDelta(getFlatWeights(session.model), global);
+    return {
+      delta: updateDelta(getFlatWeights(session.model), global),
+      stats: { trainLoss: trained.loss, trainAccuracy: trained.accuracy, examplesPerSecond: trained.examplesPerSecond },
+    };
+  }
+
+  /** global weights -> local training -> delta -> clip -> noise (local DP) -> frame -> seal. */
+  private async prepareUpdate(start: RoundStart, global: Float32Array): Promise<PreparedUpdate> {
+    const session = this.session!;
+    const { dp } = start.settings;
+    const { delta, stats } = await this.trainRound(start, global);
     let values = delta;
     let updateNorm = 0;
     let clipScale = 1;
@@ -464,13 +511,116 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       sender: this.options.identity,
       recipientBoxPublicKey: session.serverBoxKey,
     });
-    return {
-      attemptId: start.attemptId,
-      context,
-      sealed,
-      stats: { trainLoss: trained.loss, trainAccuracy: trained.accuracy, examplesPerSecond: trained.examplesPerSecond },
-    };
+    return { attemptId: start.attemptId, context, sealed, stats };
   }
+
+  // ---- secure aggregation --------------------------------------------------------------------
+
+  private secureAttempt(attemptId: string): SecureAttempt {
+    let attempt = this.secureAttempts.get(attemptId);
+    if (!attempt) {
+      let settle!: SecureAttempt['settle'];
+      const participant = new Promise<SecureRoundParticipant | null>((resolve) => (settle = resolve));
+      attempt = { participant, settle };
+      this.secureAttempts.set(attemptId, attempt);
+      // Old attempts are over; keep the map small.
+      for (const key of [...this.secureAttempts.keys()].slice(0, -8)) this.secureAttempts.delete(key);
+    }
+    return attempt;
+  }
+
+  /**
+   * A secure round: the participant is ready to answer the key stages at once; training runs
+   * meanwhile, and its quantized update is released to the masking stage only after the ledger
+   * entry is on disk (a crash over-counts, never under-counts).
+   */
+  private async onSecureRoundStart(start: RoundStart & { secagg: NonNullable<RoundStart['secagg']> }, global: Float32Array): Promise<void> {
+    const session = this.session!;
+    const attempt = this.secureAttempt(start.attemptId);
+    if (!start.secagg.cohort.includes(session.clientId)) return attempt.settle(null);
+    session.declared = start.settings;
+    const refusal = this.refusal(start);
+    if (refusal) {
+      attempt.settle(null);
+      return this.decline(start, refusal.reason, refusal.message);
+    }
+    if (this.options.dropAfter === 'start') {
+      attempt.vanished = true;
+      attempt.settle(null);
+      return this.vanish();
+    }
+    this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
+    const participant = await SecureRoundParticipant.create({
+      context: { federationId: session.federationId, round: start.round, attemptId: start.attemptId },
+      clientId: session.clientId,
+      identity: this.options.identity,
+      serverBoxKey: session.serverBoxKey,
+      round: start.secagg,
+      length: session.modelLength,
+    });
+    attempt.settle(participant);
+    try {
+      const { delta, stats } = await this.trainRound(start, global);
+      const input = await secureInput(delta, start.settings.dp, start.secagg);
+      const { dp, samplingRate } = start.settings;
+      await session.ledger.append({
+        kind: 'contribution',
+        federationId: session.federationId,
+        timestamp: new Date().toISOString(),
+        serverFingerprint: session.fingerprint,
+        round: start.round,
+        attemptId: start.attemptId,
+        mode: dp.mode,
+        noiseMultiplier: dp.noiseMultiplier,
+        clipNorm: dp.clipNorm,
+        samplingRate,
+        delta: dp.delta,
+        secureAggregation: true,
+        survivorThreshold: start.secagg.threshold,
+      });
+      this.notePrivacy(start.round, dp.delta);
+      attempt.stats = stats;
+      participant.setInput(input.values);
+    } catch (err) {
+      participant.cancel((err as Error).message);
+      throw err;
+    }
+  }
+
+  /** One stage's answer, or null for no answer at all (a simulated dropout stays silent). */
+  private async onSecAggRequest(msg: unknown): Promise<StageReply | null> {
+    const parsed = SecAggRequestSchema.safeParse(msg);
+    if (!parsed.success) return { ok: false, reason: 'malformed', message: 'malformed secure-aggregation request' };
+    const request = parsed.data;
+    const attempt = this.secureAttempt(request.attemptId);
+    const participant = await Promise.race([attempt.participant, sleep(60_000).then(() => null)]);
+    if (attempt.vanished) return null;
+    if (!participant) return { ok: false, reason: 'not-participating', message: `not taking part in round ${request.round}` };
+    const reply = await participant.answer(request);
+    if (attempt.vanished) return null;
+    if (reply.ok && request.stage === 'masked-input' && attempt.stats) {
+      const bytes = (reply.sealed as Uint8Array).byteLength;
+      this.note({ type: 'update-sent', round: request.round, bytes, ...attempt.stats });
+    }
+    if (!reply.ok) this.note({ type: 'warning', message: `round ${request.round}: refused ${request.stage} (${reply.reason}): ${reply.message}` });
+    if (this.options.dropAfter === request.stage) {
+      attempt.vanished = true;
+      setImmediate(() => this.vanish());
+    }
+    return reply;
+  }
+
+  /** Simulated dropout: the connection goes away for the rest of this attempt, then comes back for later rounds. */
+  private vanish(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    socket.disconnect();
+    socket.connect();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function formatEpsilon(value: number): string {

@@ -28,4 +28,26 @@ describe('covey sim', () => {
     expect(String(out[0].reason)).toMatch(/2 declined/);
     expect(out.at(-1)).toMatchObject({ summary: true, rounds: 0, epsilon: 0 });
   });
+
+  it('runs secure aggregation with distributed DP: two clients vanish after sharing keys in every round, the rest complete it', async () => {
+    const sim = spawnCovey([
+      'sim', '--clients', '5', '--rounds', '2', '--model', 'logreg', '--seed', '4', '--json',
+      '--secagg', '--dp', 'distributed', '--noise-multiplier', '1', '--threshold', '3', '--drop-after', 'shares:2',
+    ]);
+    expect(await exitCode(sim, 200_000), sim.output()).toBe(0);
+    const out = jsonLines(sim.lines);
+    const rounds = out.filter((o) => !('summary' in o)).map((o) => RoundResultSchema.parse(o));
+    expect(rounds.map((r) => [r.round, r.participants])).toEqual([[1, 3], [2, 3]]);
+    expect(rounds[1].epsilon!).toBeGreaterThan(rounds[0].epsilon!);
+    expect(out.at(-1)).toMatchObject({ summary: true, rounds: 2, clients: 5, dp: 'distributed' });
+  });
+
+  it('refuses secure-aggregation flags without --secagg, and a malformed --drop-after', async () => {
+    const noSecagg = spawnCovey(['sim', '--clients', '3', '--dp', 'distributed']);
+    expect(await exitCode(noSecagg, 60_000)).not.toBe(0);
+    expect(noSecagg.output()).toMatch(/need --secagg/);
+    const bad = spawnCovey(['sim', '--secagg', '--drop-after', 'sideways:2']);
+    expect(await exitCode(bad, 60_000)).not.toBe(0);
+    expect(bad.output()).toMatch(/STAGE:COUNT/);
+  });
 });

@@ -4,7 +4,9 @@ import {
   FRAME_VERSION,
   FrameError,
   decodeFrame,
+  decodeMaskedFrame,
   encodeFrame,
+  encodeMaskedFrame,
   frameBytes,
   type FrameErrorCode,
   type FrameKind,
@@ -230,5 +232,28 @@ describe('encodeFrame refuses header values that would not survive uint32', () =
     expect(() => encodeFrame({ kind: 'update', round: -1, numExamples: 1, values })).toThrow(RangeError);
     expect(() => encodeFrame({ kind: 'update', round: 2 ** 32 + 5, numExamples: 1, values })).toThrow(RangeError);
     expect(() => encodeFrame({ kind: 'update', round: 1, numExamples: 2.7, values })).toThrow(RangeError);
+  });
+});
+
+describe('masked frames (secure aggregation)', () => {
+  it('carry every uint32 bit pattern, including ones that would be NaN or Infinity as float32', () => {
+    const values = Uint32Array.of(0, 1, 0x7fc00000, 0x7f800000, 0xffffffff, 0x80000000, 123456789);
+    const bytes = encodeMaskedFrame(9, values);
+    expect(bytes.byteLength).toBe(frameBytes(values.length));
+    expect(Array.from(decodeMaskedFrame(bytes, { length: values.length, round: 9 }))).toEqual(Array.from(values));
+  });
+
+  it('is never mistaken for an update frame, nor an update frame for a masked one', () => {
+    const masked = encodeMaskedFrame(1, new Uint32Array(4));
+    const update = encodeFrame({ kind: 'update', round: 1, numExamples: 3, values: new Float32Array(4) });
+    expect(() => decodeFrame(masked, { kind: 'update', length: 4 })).toThrow(/not a update frame/);
+    expect(() => decodeMaskedFrame(update, { length: 4, round: 1 })).toThrow(/not a masked frame/);
+  });
+
+  it('rejects a wrong length, a wrong round and a truncated body', () => {
+    const bytes = encodeMaskedFrame(2, new Uint32Array(8));
+    expect(() => decodeMaskedFrame(bytes, { length: 9, round: 2 })).toThrow(FrameError);
+    expect(() => decodeMaskedFrame(bytes, { length: 8, round: 3 })).toThrow(/round 2, expected round 3/);
+    expect(() => decodeMaskedFrame(bytes.subarray(0, bytes.length - 4), { length: 8, round: 2 })).toThrow(/bytes, header says/);
   });
 });

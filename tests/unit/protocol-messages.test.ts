@@ -5,6 +5,8 @@ import {
   REJECT_REASONS,
   RoundSettingsSchema,
   RoundStartSchema,
+  SecAggReplySchemas,
+  SecAggRequestSchema,
   UpdateAckSchema,
   UpdateHeaderSchema,
   asBytes,
@@ -224,8 +226,17 @@ describe('roundStartSigningContext', () => {
       deadline: 1_700_000_000_000,
       settings: expect.any(String),
       weightsDigest: KEY_B64,
+      secagg: '',
     });
     expect(JSON.parse(ctx.settings as string)).toEqual(settings);
+  });
+
+  it('signs the secure-aggregation parameters of a secure round: a changed threshold or cohort changes it', () => {
+    const secagg = { threshold: 3, neighbours: null, graphSeed: KEY_B64URL, cohort: ['c-1', 'c-2', 'c-3'] };
+    const ctx = roundStartSigningContext({ ...unsigned, secagg });
+    expect(JSON.parse(ctx.secagg as string)).toEqual(secagg);
+    expect(roundStartSigningContext({ ...unsigned, secagg: { ...secagg, threshold: 2 } }).secagg).not.toBe(ctx.secagg);
+    expect(roundStartSigningContext({ ...unsigned, secagg: { ...secagg, cohort: ['c-1', 'c-2'] } }).secagg).not.toBe(ctx.secagg);
   });
 
   it('is identical for settings objects whose keys come in a different order', () => {
@@ -279,5 +290,26 @@ describe('roundStartSigningContext', () => {
   it('refuses settings that do not satisfy the schema', () => {
     expect(() => roundStartSigningContext({ ...unsigned, settings: { ...settings, samplingRate: 2 } })).toThrow();
     expect(RoundSettingsSchema.safeParse(settings).success).toBe(true);
+  });
+});
+
+describe('secure-aggregation stage messages', () => {
+  const attempt = { federationId: 'fed', round: 3, attemptId: 'a1' };
+  it('accepts each stage request and rejects unknown stages, bad ids and missing fields', () => {
+    expect(SecAggRequestSchema.safeParse({ stage: 'advertise', ...attempt }).success).toBe(true);
+    expect(SecAggRequestSchema.safeParse({ stage: 'consistency', ...attempt, survivors: ['c-1', 'c-2'] }).success).toBe(true);
+    expect(SecAggRequestSchema.safeParse({ stage: 'unmask', ...attempt, survivors: ['c-1'], signatures: [{ clientId: 'c-1', signature: KEY_B64URL }] }).success).toBe(true);
+    expect(SecAggRequestSchema.safeParse({ stage: 'reveal-everything', ...attempt }).success).toBe(false);
+    expect(SecAggRequestSchema.safeParse({ stage: 'consistency', ...attempt, survivors: ['c 1'] }).success).toBe(false);
+    expect(SecAggRequestSchema.safeParse({ stage: 'share-keys', ...attempt }).success).toBe(false);
+    expect(SecAggRequestSchema.safeParse({ stage: 'advertise', ...attempt, round: 0 }).success).toBe(false);
+  });
+
+  it('takes the masked input only as bytes, and adverts only with base64 keys', () => {
+    expect(SecAggReplySchemas['masked-input'].safeParse({ ok: true, sealed: new Uint8Array(8) }).success).toBe(true);
+    expect(SecAggReplySchemas['masked-input'].safeParse({ ok: true, sealed: [1, 2, 3] }).success).toBe(false);
+    const advert = { clientId: 'c-1', cipherPublicKey: KEY_B64URL, maskPublicKey: KEY_B64URL, signature: KEY_B64URL };
+    expect(SecAggReplySchemas.advertise.safeParse({ ok: true, advert }).success).toBe(true);
+    expect(SecAggReplySchemas.advertise.safeParse({ ok: true, advert: { ...advert, maskPublicKey: 'not base64!' } }).success).toBe(false);
   });
 });

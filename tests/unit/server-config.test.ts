@@ -39,6 +39,7 @@ describe('parseServerConfig', () => {
       training: { epochs: 1, batchSize: 32, learningRate: 0.05 },
       cohort: { samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 },
       dp: { mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 },
+      secureAggregation: { enabled: false, stageTimeoutSeconds: 30 },
       serverLearningRate: 1,
       rateLimit: { burst: 30, perSecond: 5 },
       stateDir: '.covey/server',
@@ -154,5 +155,25 @@ describe('nested config sections are strict', () => {
   it('rejects a misspelt key inside cohort or dp instead of silently using the default', () => {
     expect(() => parseServerConfig({ cohort: { samplingrate: 0.01, minClients: 3 } })).toThrow(/cohort/);
     expect(() => parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5, clipnorm: 5 } })).toThrow(/dp/);
+  });
+});
+
+describe('secure aggregation config', () => {
+  it('is off by default, and on with its defaults when enabled', () => {
+    expect(parseServerConfig({}).secureAggregation).toEqual({ enabled: false, stageTimeoutSeconds: 30 });
+    expect(parseServerConfig({ secureAggregation: { enabled: true, threshold: 5, neighbours: 'all' } }).secureAggregation).toEqual({
+      enabled: true,
+      threshold: 5,
+      neighbours: 'all',
+      stageTimeoutSeconds: 30,
+    });
+  });
+
+  it('refuses distributed DP without secure aggregation, a threshold below 2 and unknown fields', () => {
+    const distributed = { dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } };
+    expect(configError(() => parseServerConfig(distributed)).message).toMatch(/secureAggregation\.enabled: distributed DP needs secure aggregation/);
+    expect(parseServerConfig({ ...distributed, secureAggregation: { enabled: true } }).dp.mode).toBe('distributed');
+    expect(configError(() => parseServerConfig({ secureAggregation: { enabled: true, threshold: 1 } })).message).toMatch(/secureAggregation\.threshold/);
+    expect(configError(() => parseServerConfig({ secureAggregation: { enabled: true, graph: 'ring' } })).message).toMatch(/secureAggregation/);
   });
 });

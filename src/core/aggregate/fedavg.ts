@@ -40,7 +40,7 @@ export function createAccumulator(length: number): Accumulator {
  * with DP it is fixed in advance (expected cohort size), as DP-FedAvg requires (McMahan et al. 2018,
  * Alg. 1): weighting by example counts would change the sensitivity.
  */
-export function meanUpdate(sum: Float64Array, denominator: number): Float32Array {
+export function meanUpdate(sum: Float64Array | Float32Array, denominator: number): Float32Array {
   if (!(denominator > 0)) throw new RangeError(`denominator must be positive, got ${denominator}`);
   const out = new Float32Array(sum.length);
   for (let i = 0; i < sum.length; i++) out[i] = sum[i] / denominator;

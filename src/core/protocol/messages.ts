@@ -1,7 +1,16 @@
 import { z } from 'zod';
+import {
+  AdvertSchema,
+  ConsistencySchema,
+  PeerAdvertSchema,
+  RevealSchema,
+  SecAggRoundSchema,
+  ShareBundleSchema,
+  ShareCiphertextSchema,
+} from '../secagg/messages.js';
 
 /** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Socket event names, in one place. */
 export const EVENTS = {
@@ -13,12 +22,14 @@ export const EVENTS = {
   update: 'update',
   decline: 'decline',
   federationDone: 'federation:done',
+  /** Server -> client request for one secure-aggregation stage; the client answers in the acknowledgement. */
+  secagg: 'secagg',
 } as const;
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64').max(4096);
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'expected an id of letters, digits, . _ : -');
 
-export const DpModeSchema = z.enum(['off', 'central', 'local']);
+export const DpModeSchema = z.enum(['off', 'central', 'distributed', 'local']);
 export type DpMode = z.infer<typeof DpModeSchema>;
 
 export const DpSettingsSchema = z.object({
@@ -36,11 +47,20 @@ export const TrainingSettingsSchema = z.object({
 });
 export type TrainingSettings = z.infer<typeof TrainingSettingsSchema>;
 
+/** Secure aggregation as the federation declares it (null fields are chosen per round from the cohort size). */
+export const SecureAggregationSettingsSchema = z.object({
+  threshold: z.number().int().min(2).nullable(),
+  neighbours: z.number().int().min(2).nullable(),
+});
+export type SecureAggregationSettings = z.infer<typeof SecureAggregationSettingsSchema>;
+
 /** What a round asks of its cohort; signed by the server together with the weights digest. */
 export const RoundSettingsSchema = z.object({
   training: TrainingSettingsSchema,
   dp: DpSettingsSchema,
   samplingRate: z.number().gt(0).max(1),
+  /** Present when the server only ever sees the sum of the cohort's masked updates. */
+  secureAggregation: SecureAggregationSettingsSchema.optional(),
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
 
@@ -94,6 +114,8 @@ export const RoundStartSchema = z.object({
   settings: RoundSettingsSchema,
   /** BLAKE2b-256 of the global weights frame. */
   weightsDigest: base64,
+  /** This attempt's secure-aggregation parameters (threshold, neighbour graph seed, cohort). */
+  secagg: SecAggRoundSchema.optional(),
   /** Server signature over (federation, round, deadline, settings, weightsDigest). */
   signature: base64,
 });
@@ -181,5 +203,35 @@ export function roundStartSigningContext(m: Omit<RoundStart, 'signature'>): Reco
     deadline: m.deadline,
     settings: JSON.stringify(RoundSettingsSchema.parse(m.settings)),
     weightsDigest: m.weightsDigest,
+    secagg: m.secagg ? JSON.stringify(SecAggRoundSchema.parse(m.secagg)) : '',
   };
 }
+
+const attempt = { federationId: id, round: z.number().int().min(1), attemptId: id };
+
+/** One secure-aggregation stage the server asks a cohort member for (answered in the acknowledgement). */
+export const SecAggRequestSchema = z.discriminatedUnion('stage', [
+  z.object({ stage: z.literal('advertise'), ...attempt }),
+  z.object({ stage: z.literal('share-keys'), ...attempt, adverts: z.array(PeerAdvertSchema).max(10_000) }),
+  /** The shares addressed to this client; the answer is the sealed masked input. */
+  z.object({ stage: z.literal('masked-input'), ...attempt, shares: z.array(ShareCiphertextSchema).max(10_000) }),
+  z.object({ stage: z.literal('consistency'), ...attempt, survivors: z.array(id).max(10_000) }),
+  z.object({
+    stage: z.literal('unmask'),
+    ...attempt,
+    survivors: z.array(id).max(10_000),
+    signatures: z.array(ConsistencySchema).max(10_000),
+  }),
+]);
+export type SecAggRequest = z.infer<typeof SecAggRequestSchema>;
+
+/** A client that will not (or can no longer) take part in this stage says why instead. */
+export const SecAggRefusalReplySchema = z.object({ ok: z.literal(false), reason: z.string().max(64), message: z.string().max(500) });
+export const SecAggReplySchemas = {
+  advertise: z.object({ ok: z.literal(true), advert: AdvertSchema }),
+  'share-keys': z.object({ ok: z.literal(true), bundle: ShareBundleSchema }),
+  /** The sealed masked frame (binary travels inside the acknowledgement). */
+  'masked-input': z.object({ ok: z.literal(true), sealed: z.custom<Uint8Array | ArrayBuffer>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, 'expected bytes') }),
+  consistency: z.object({ ok: z.literal(true), consistency: ConsistencySchema }),
+  unmask: z.object({ ok: z.literal(true), reveal: RevealSchema }),
+} as const;

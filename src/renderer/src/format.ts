@@ -18,12 +18,14 @@ export function fmtCount(value: number): string {
   return value.toLocaleString('en-US');
 }
 
-export function dpModeText(mode: 'off' | 'central' | 'local'): string {
+export function dpModeText(mode: 'off' | 'central' | 'distributed' | 'local'): string {
   switch (mode) {
     case 'off':
       return 'Off — updates carry no privacy noise';
     case 'central':
       return 'Central — the server adds the noise (you trust the server)';
+    case 'distributed':
+      return 'Distributed — every participant adds a share of the noise; the server only sees the noisy sum';
     case 'local':
       return 'Local — your device adds all the noise itself (no trust needed)';
   }

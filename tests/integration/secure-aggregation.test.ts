@@ -1,0 +1,181 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Aggregator } from '../../server/aggregator.js';
+import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
+import { createLogger } from '../../server/logger.js';
+import { FederationClient, type ClientEvent } from '../../src/client/federation-client.js';
+import { generateIdentity } from '../../src/core/crypto/index.js';
+import type { Dataset } from '../../src/core/data/dataset.js';
+import { LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
+import { parseInvite } from '../../src/core/protocol/invite.js';
+import type { SecAggStage } from '../../src/core/secagg/messages.js';
+import { writeClientPartitions } from '../helpers/federation-data.js';
+
+/**
+ * Secure aggregation end to end: a real aggregator on loopback, real clients (socket.io,
+ * libsodium, tfjs training on MNIST digits). The same seeds give the same local updates, so a
+ * secure round must land on the same global model as a plain round over the same survivors.
+ */
+
+let root = '';
+let parts: Dataset[] = [];
+const cleanup: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  ({ root, parts } = await writeClientPartitions(5, 120, 11));
+});
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+  await rm(root, { recursive: true, force: true, maxRetries: 3 });
+});
+
+interface Run {
+  global: Float32Array;
+  completedRound: number;
+  participants: number[];
+  aborts: string[];
+  events: ClientEvent[][];
+  logs: Record<string, unknown>[];
+  stateDirs: string[];
+}
+
+let runs = 0;
+
+/** One federation of `clients` in-process clients (client i trains on parts[i] with seed i). */
+async function federate(o: {
+  clients: number[];
+  secure: boolean;
+  dropAfter?: Record<number, SecAggStage | 'start'>;
+  config?: Partial<ServerConfigInput>;
+}): Promise<Run> {
+  const dir = join(root, `run-${++runs}`);
+  const logs: Record<string, unknown>[] = [];
+  const server = await Aggregator.create({
+    config: parseServerConfig({
+      federationId: 'secure',
+      port: 0,
+      model: 'logreg',
+      rounds: 1,
+      seed: 5,
+      training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
+      cohort: { minClients: 2, minConnected: o.clients.length, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
+      stateDir: join(dir, 'server'),
+      ...(o.secure && { secureAggregation: { enabled: true, stageTimeoutSeconds: 10 } }),
+      ...o.config,
+    }),
+    logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) }),
+  });
+  const url = await server.listen();
+  const aborts: string[] = [];
+  const participants: number[] = [];
+  server.on('abort', (a) => aborts.push(a.reason));
+  server.on('round', (r) => participants.push(r.participants));
+  const events: ClientEvent[][] = [];
+  const stateDirs: string[] = [];
+  const clients: FederationClient[] = [];
+  try {
+    for (const i of o.clients) {
+      const stateDir = join(dir, `client-${i}`);
+      const client = new FederationClient({
+        serverUrl: url,
+        invite: parseInvite(server.inviteCode),
+        identity: await generateIdentity(),
+        data: parts[i],
+        stateDir,
+        trainSeed: i,
+        dropAfter: o.dropAfter?.[i],
+      });
+      const seen: ClientEvent[] = [];
+      client.on('event', (e) => seen.push(e));
+      events.push(seen);
+      stateDirs.push(stateDir);
+      await client.connect();
+      clients.push(client);
+    }
+    const state = await server.run();
+    return { global: server.globalWeights, completedRound: state.completedRound, participants, aborts, events, logs, stateDirs };
+  } finally {
+    for (const c of clients) c.close();
+    await server.close();
+  }
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+describe('secure aggregation over real sockets', () => {
+  let plainAll: Run;
+  let plainWithoutFirst: Run;
+  beforeAll(async () => {
+    plainAll = await federate({ clients: [0, 1, 2, 3, 4], secure: false });
+    plainWithoutFirst = await federate({ clients: [1, 2, 3, 4], secure: false });
+  });
+
+  it('lands on the same global model as plain averaging, while no update travels unmasked', async () => {
+    const secure = await federate({ clients: [0, 1, 2, 3, 4], secure: true });
+    expect(secure.completedRound).toBe(1);
+    expect(secure.participants).toEqual([5]);
+    const initialDistance = maxAbsDiff(plainAll.global, plainWithoutFirst.global);
+    expect(initialDistance).toBeGreaterThan(1e-4); // the check below can tell survivors apart
+    expect(maxAbsDiff(secure.global, plainAll.global)).toBeLessThan(1e-6);
+    // The server logged the protocol's stages, and never a plain update.
+    const stages = secure.logs.map((l) => l.event).filter((e) => typeof e === 'string' && e.startsWith('secure aggregation'));
+    expect(stages).toEqual(expect.arrayContaining(['secure aggregation: keys advertised', 'secure aggregation: shares relayed', 'secure aggregation: masked inputs in']));
+  });
+
+  const dropouts: { stage: SecAggStage | 'start'; survivors: number }[] = [
+    { stage: 'start', survivors: 4 },
+    { stage: 'advertise', survivors: 4 },
+    { stage: 'share-keys', survivors: 4 },
+    { stage: 'masked-input', survivors: 5 },
+    { stage: 'consistency', survivors: 5 },
+  ];
+  for (const { stage, survivors } of dropouts) {
+    it(`recovers the survivors' exact average when a client vanishes after ${stage}`, async () => {
+      const run = await federate({ clients: [0, 1, 2, 3, 4], secure: true, dropAfter: { 0: stage } });
+      expect(run.aborts).toEqual([]);
+      expect(run.participants).toEqual([survivors]);
+      const expected = survivors === 5 ? plainAll : plainWithoutFirst;
+      expect(maxAbsDiff(run.global, expected.global)).toBeLessThan(1e-6);
+    });
+  }
+
+  it('aborts cleanly below the threshold: no model change, every participant told why', async () => {
+    const run = await federate({
+      clients: [0, 1, 2, 3],
+      secure: true,
+      dropAfter: { 0: 'share-keys', 1: 'share-keys' },
+      config: { secureAggregation: { enabled: true, threshold: 3, stageTimeoutSeconds: 10 } },
+    });
+    expect(run.completedRound).toBe(0);
+    expect(run.aborts).toHaveLength(1);
+    expect(run.aborts[0]).toMatch(/^secure aggregation stopped at masked-input/);
+    const told = run.events.slice(2).map((seen) => seen.find((e) => e.type === 'round-abort'));
+    expect(told.every((e) => e !== undefined)).toBe(true);
+  });
+
+  it('distributed DP: each client adds a discrete Gaussian share, and the sum carries the full z·C; the ledger records mode and t', async () => {
+    const z = 0.5;
+    const C = 0.5;
+    const dp = { mode: 'distributed' as const, noiseMultiplier: z, clipNorm: C, delta: 1e-5 };
+    // The noiseless reference clips the same way: central mode with a vanishing server noise.
+    const reference = await federate({ clients: [0, 1, 2, 3, 4], secure: true, config: { dp: { ...dp, mode: 'central', noiseMultiplier: 1e-9 } } });
+    const noisy = await federate({ clients: [0, 1, 2, 3, 4], secure: true, config: { dp } });
+    expect(noisy.participants).toEqual([5]);
+    // t = ⌊2·5/3⌋+1 = 4 by default; each of 5 clients adds σ² = z²Δ²/t, so the sum's noise std is
+    // z·C·√(5/4) and the mean (denominator: expected cohort 5) carries z·C·√(5/4)/5 per coordinate.
+    const expectedStd = (z * C * Math.sqrt(5 / 4)) / 5;
+    let sq = 0;
+    for (let i = 0; i < noisy.global.length; i++) sq += (noisy.global[i] - reference.global[i]) ** 2;
+    const std = Math.sqrt(sq / noisy.global.length);
+    expect(std / expectedStd).toBeGreaterThan(0.95);
+    expect(std / expectedStd).toBeLessThan(1.05);
+    const ledger = await LedgerFile.open(ledgerPath(noisy.stateDirs[0], 'secure'));
+    const contribution = ledger.entries.find((e) => e.kind === 'contribution');
+    expect(contribution).toMatchObject({ mode: 'distributed', noiseMultiplier: z, survivorThreshold: 4, secureAggregation: true });
+  });
+});
