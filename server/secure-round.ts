@@ -154,7 +154,10 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
     return { ok: true, ...result };
   } catch (err) {
     if (err instanceof SecAggAbort) return { ok: false, stage: err.stage, reason: err.message };
-    throw err;
+    // Anything else is a bug or a resource failure: this attempt ends, the federation goes on.
+    const stage = secagg.stage === 'done' ? 'unmask' : secagg.stage;
+    log('error', 'secure aggregation failed', { round: context.round, stage, error: (err as Error).stack ?? String(err) });
+    return { ok: false, stage, reason: `internal error: ${(err as Error).message}` };
   }
 }
 
@@ -190,12 +193,19 @@ function requestStage(socket: Socket, request: SecAggRequest, timeoutMs: number,
  * the larger of minClients and ⌊2n/3⌋+1, the t > 2n/3 of Bonawitz et al. 2017's actively secure
  * variant) and the neighbour-graph degree; an Error when the cohort is smaller than t.
  */
+/** Shamir sharing over GF(256) gives at most 255 distinct shares of one secret. */
+const MAX_SHARE_HOLDERS = 255;
+
 export function secAggRoundFor(config: ServerConfig, cohort: readonly string[], graphSeed: string): SecAggRound | Error {
   const n = cohort.length;
   const { threshold: configured, neighbours: k } = config.secureAggregation;
   const threshold = configured ?? Math.max(2, config.cohort.minClients, Math.floor((2 * n) / 3) + 1);
   if (n < threshold) return new Error(`cohort of ${n} is below the secure-aggregation threshold of ${threshold}`);
   const degree = k === 'all' ? null : k === undefined ? defaultNeighbours(n) : k + (k % 2);
+  const holders = Math.min(degree ?? n - 1, n - 1) + 1;
+  if (holders > MAX_SHARE_HOLDERS) {
+    return new Error(`${holders} holders per secret (a client and its neighbours) exceed the ${MAX_SHARE_HOLDERS} Shamir shares of GF(256): set secureAggregation.neighbours`);
+  }
   return {
     threshold,
     neighbours: degree === null || degree >= n - 1 ? null : degree,

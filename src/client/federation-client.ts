@@ -557,6 +557,9 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       serverBoxKey: session.serverBoxKey,
       round: start.secagg,
       length: session.modelLength,
+    }).catch((err: Error) => {
+      attempt.settle(null); // its stage requests are refused at once, not after a wait
+      throw err;
     });
     attempt.settle(participant);
     try {

@@ -11,6 +11,8 @@ import { LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import type { SecAggStage } from '../../src/core/secagg/messages.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
+import { connectRaw, helloPayload, sendHello } from '../helpers/raw-client.js';
+import { EVENTS } from '../../src/core/protocol/messages.js';
 
 /**
  * Secure aggregation end to end: a real aggregator on loopback, real clients (socket.io,
@@ -48,6 +50,8 @@ async function federate(o: {
   secure: boolean;
   dropAfter?: Record<number, SecAggStage | 'start'>;
   config?: Partial<ServerConfigInput>;
+  /** Another member, driven by the test; it counts towards the clients the round waits for. */
+  extra?: (server: Aggregator, url: string) => Promise<void>;
 }): Promise<Run> {
   const dir = join(root, `run-${++runs}`);
   const logs: Record<string, unknown>[] = [];
@@ -59,7 +63,7 @@ async function federate(o: {
       rounds: 1,
       seed: 5,
       training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
-      cohort: { minClients: 2, minConnected: o.clients.length, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
+      cohort: { minClients: 2, minConnected: o.clients.length + (o.extra ? 1 : 0), roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
       stateDir: join(dir, 'server'),
       ...(o.secure && { secureAggregation: { enabled: true, stageTimeoutSeconds: 10 } }),
       ...o.config,
@@ -93,6 +97,7 @@ async function federate(o: {
       await client.connect();
       clients.push(client);
     }
+    await o.extra?.(server, url);
     const state = await server.run();
     return { global: server.globalWeights, completedRound: state.completedRound, participants, aborts, events, logs, stateDirs };
   } finally {
@@ -177,5 +182,37 @@ describe('secure aggregation over real sockets', () => {
     const ledger = await LedgerFile.open(ledgerPath(noisy.stateDirs[0], 'secure'));
     const contribution = ledger.entries.find((e) => e.kind === 'contribution');
     expect(contribution).toMatchObject({ mode: 'distributed', noiseMultiplier: z, survivorThreshold: 4, secureAggregation: true });
+  });
+
+  it('rejects a member that answers every stage with garbage or sends a plain update, and completes with the honest ones', async () => {
+    const garbage: Record<string, unknown> = {
+      advertise: { ok: true, advert: { clientId: 'c-someone-else', cipherPublicKey: 'AAAA', maskPublicKey: 'AAAA', signature: 'AAAA' } },
+      'share-keys': { ok: true, bundle: { shares: 'none' } },
+      'masked-input': { ok: true, sealed: new Uint8Array(64) },
+      consistency: { ok: true },
+      unmask: { ok: true, reveal: { selfMaskShares: [{ of: 'x', share: '!!' }], maskKeyShares: [] } },
+    };
+    const acks: unknown[] = [];
+    const run = await federate({
+      clients: [1, 2, 3, 4],
+      secure: true,
+      extra: async (server) => {
+        const socket = await connectRaw(server.serverUrl);
+        cleanup.push(() => void socket.disconnect());
+        const hello = await sendHello(socket, await helloPayload(socket, await generateIdentity(), server.serverFingerprint, parseInvite(server.inviteCode).token));
+        expect(hello.ok).toBe(true);
+        socket.on(EVENTS.roundStart, async (start: { federationId: string; round: number; attemptId: string }) => {
+          const header = { federationId: start.federationId, round: start.round, attemptId: start.attemptId, clientId: hello.clientId };
+          acks.push(await socket.timeout(5000).emitWithAck(EVENTS.update, header, new Uint8Array(100)));
+        });
+        socket.on(EVENTS.secagg, (request: { stage: string }, ack: (reply: unknown) => void) => ack(garbage[request.stage]));
+      },
+    });
+    expect(run.aborts).toEqual([]);
+    expect(run.participants).toEqual([4]);
+    expect(maxAbsDiff(run.global, plainWithoutFirst.global)).toBeLessThan(1e-6);
+    expect(acks).toEqual([expect.objectContaining({ accepted: false, reason: 'malformed', message: expect.stringMatching(/secure aggregation/) })]);
+    const rejected = run.logs.filter((l) => l.event === 'secure aggregation: message rejected');
+    expect(rejected.length).toBeGreaterThanOrEqual(1);
   });
 });
