@@ -23,7 +23,7 @@ import {
   type LedgerEntry,
   type LedgerView,
 } from '../core/privacy/index.js';
-import { decodeFrame, encodeFrame } from '../core/protocol/frame.js';
+import { decodeFrame, encodeFrame, encodeMaskedFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
 import {
   asBytes,
@@ -565,6 +565,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     try {
       const { delta, stats } = await this.trainRound(start, global);
       const input = await secureInput(delta, start.settings.dp, start.secagg);
+      const plaintextFrame = encodeMaskedFrame(start.round, input.values); // before masking: what the server never sees
+      this.note({ type: 'update-prepared', round: start.round, plaintextFrame, updateNorm: input.updateNorm, clipScale: input.clipScale });
       const { dp, samplingRate } = start.settings;
       await session.ledger.append({
         kind: 'contribution',
