@@ -116,6 +116,35 @@ describe("the participant's own privacy cap and consent", () => {
     expect(ledger.entries.filter((e) => e.kind === 'contribution')).toHaveLength(1);
   });
 
+  it('declines a round without secure aggregation after joining a federation that had it', async () => {
+    const { root, parts } = await writeClientPartitions(2, 100, 15);
+    cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+    const participants: Participant[] = await Promise.all(
+      parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`) })),
+    );
+    const config = {
+      federationId: 'secure-consent',
+      port: 0,
+      model: 'logreg' as const,
+      seed: 1,
+      cohort: { minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
+      dp: { mode: 'central' as const, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
+      stateDir: join(root, 'server'),
+    };
+    const first = await federation({ ...config, rounds: 1, secureAggregation: { enabled: true } }, participants);
+    expect(first.state.results.map((r) => r.participants)).toEqual([2]);
+    // The operator restarts without secure aggregation: the server would open each update.
+    const second = await federation({ ...config, rounds: 2 }, participants);
+    expect(second.state.completedRound).toBe(1);
+    for (const events of second.events) {
+      const declines = events.filter((e) => e.type === 'declined');
+      expect(declines.map((e) => e.type === 'declined' && e.reason)).toEqual(['consent']);
+      expect(declines[0].type === 'declined' && declines[0].message).toMatch(/you agreed to secure aggregation/);
+    }
+    const ledger = await LedgerFile.open(ledgerPath(participants[0].stateDir, 'secure-consent'));
+    expect(ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.kind === 'contribution' && e.secureAggregation)).toEqual([true]);
+  });
+
   it("stops the federation before a round that would take the federation's ε past maxEpsilon", async () => {
     const { root, parts } = await writeClientPartitions(2, 100, 14);
     cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));

@@ -36,10 +36,16 @@ const ROUNDS = 3;
 const Z = 1.5;
 
 describe('kill -9 of the server at any point of a round, then a restart with the same config', () => {
-  it.each(['selection', 'updates', 'aggregation', 'checkpoint'] as const)(
-    'crash during %s: resumes at the last completed round, never half-applied, ε counted once',
+  it.each([
+    { point: 'selection', secure: false },
+    { point: 'updates', secure: false },
+    { point: 'aggregation', secure: false },
+    { point: 'checkpoint', secure: false },
+    { point: 'updates', secure: true },
+  ] as const)(
+    'crash during $point (secure aggregation: $secure): resumes at the last completed round, never half-applied, ε counted once',
     { timeout: 180_000 },
-    async (point) => {
+    async ({ point, secure }) => {
       const { root, parts } = await writeClientPartitions(2, 120, 31);
       cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
       const stateDir = join(root, 'server');
@@ -47,14 +53,15 @@ describe('kill -9 of the server at any point of a round, then a restart with the
       await writeFile(
         configPath,
         JSON.stringify({
-          federationId: `crash-${point}`,
+          federationId: `crash-${point}${secure ? '-secure' : ''}`,
           port: await freePort(),
           model: 'logreg',
           rounds: ROUNDS,
           seed: 4,
           cohort: { minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
-          dp: { mode: 'central', noiseMultiplier: Z, clipNorm: 1, delta: 1e-5 },
+          dp: { mode: secure ? 'distributed' : 'central', noiseMultiplier: Z, clipNorm: 1, delta: 1e-5 },
           stateDir,
+          ...(secure && { secureAggregation: { enabled: true } }),
         }),
       );
       const first = track(spawnCovey(['server', '--config', configPath, '--json-logs'], { COVEY_CRASH_AT: `${point}:2` }));
