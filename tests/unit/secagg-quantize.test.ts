@@ -6,8 +6,8 @@ import {
   quantizationScale,
   quantize,
   worstCaseSum,
-  type NoiseMode,
 } from '../../src/core/secagg/index.js';
+import type { NoiseMode } from '../../src/core/privacy/noise.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 

@@ -8,7 +8,6 @@ export {
   quantizationScale,
   quantize,
   worstCaseSum,
-  type NoiseMode,
 } from './quantize.js';
 export { defaultNeighbours, isFullGraph, neighbourGraph, shareThreshold } from './graph.js';
 export { applyMasks, expandMask, maskPrg, startMaskWorkers, stopMaskWorkers, warmMaskWorkers, type MaskTerm, type PrgBackend } from './masks.js';

@@ -5,7 +5,7 @@
  * which is exact as long as the true integer sum stays inside [-(2^31 - 1), 2^31 - 1].
  */
 
-export type NoiseMode = 'off' | 'central' | 'local' | 'distributed';
+import type { NoiseMode } from '../privacy/noise.js';
 
 /** Largest magnitude of a centred int32 representative that still reads back unambiguously. */
 const INT32_MAX = 2 ** 31 - 1;
