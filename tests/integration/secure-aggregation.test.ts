@@ -7,7 +7,8 @@ import { createLogger } from '../../server/logger.js';
 import { FederationClient, type ClientEvent } from '../../src/client/federation-client.js';
 import { generateIdentity } from '../../src/core/crypto/index.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
-import { LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
+import { epsilonOfAccountant, LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
+import { probeFederation, resolveInvite } from '../../src/app/probe.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import type { SecAggStage } from '../../src/core/secagg/messages.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
@@ -214,5 +215,33 @@ describe('secure aggregation over real sockets', () => {
     expect(acks).toEqual([expect.objectContaining({ accepted: false, reason: 'malformed', message: expect.stringMatching(/secure aggregation/) })]);
     const rejected = run.logs.filter((l) => l.event === 'secure aggregation: message rejected');
     expect(rejected.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("the app's view of a secure federation", () => {
+  it('shows secure aggregation on, with distributed DP, before the person accepts', async () => {
+    const previews: boolean[] = [];
+    for (const secure of [true, false]) {
+      const server = await Aggregator.create({
+        config: parseServerConfig({
+          federationId: 'secure-preview',
+          port: 0,
+          model: 'logreg',
+          stateDir: join(root, `preview-${secure}`),
+          dp: { mode: secure ? 'distributed' : 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
+          secureAggregation: { enabled: secure },
+        }),
+        logger: createLogger({ json: true, write: () => {} }),
+      });
+      const url = await server.listen();
+      try {
+        const preview = await probeFederation(resolveInvite(server.inviteCode, url), await generateIdentity(), epsilonOfAccountant('prv'));
+        expect(preview.settings.dp.mode).toBe(secure ? 'distributed' : 'central');
+        previews.push(preview.settings.secureAggregation);
+      } finally {
+        await server.close();
+      }
+    }
+    expect(previews).toEqual([true, false]);
   });
 });
