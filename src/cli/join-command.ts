@@ -82,7 +82,7 @@ function describe(e: ClientEvent | BackendEvent): string {
     case 'round-start':
       return `round ${e.round}: selected, training locally`;
     case 'update-sent':
-      return `round ${e.round}: sealed update sent (${(e.bytes / 1e6).toFixed(2)} MB), local loss ${e.trainLoss.toFixed(4)}, ${Math.round(e.examplesPerSecond)} samples/s`;
+      return `round ${e.round}: ${e.masked ? 'masked' : 'sealed'} update sent (${(e.bytes / 1e6).toFixed(2)} MB), local loss ${e.trainLoss.toFixed(4)}, ${Math.round(e.examplesPerSecond)} samples/s`;
     case 'update-rejected':
       return `round ${e.round}: update rejected (${e.reason}): ${e.message}`;
     case 'round-result':

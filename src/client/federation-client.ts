@@ -61,7 +61,16 @@ export type ClientEvent =
       backend: string;
     }
   | { type: 'update-prepared'; round: number; plaintextFrame: Uint8Array; updateNorm: number; clipScale: number }
-  | { type: 'update-sent'; round: number; bytes: number; trainLoss: number; trainAccuracy: number; examplesPerSecond: number }
+  | {
+      type: 'update-sent';
+      round: number;
+      bytes: number;
+      trainLoss: number;
+      trainAccuracy: number;
+      examplesPerSecond: number;
+      /** Secure aggregation: the update left masked (the server only ever sees the cohort's sum). */
+      masked?: boolean;
+    }
   | { type: 'update-rejected'; round: number; reason: string; message: string }
   | { type: 'declined'; round: number; reason: DeclineReason; message: string }
   | { type: 'privacy'; round: number; promised: number; worstCase: number; delta: number }
@@ -605,7 +614,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     if (attempt.vanished) return null;
     if (reply.ok && request.stage === 'masked-input' && attempt.stats) {
       const bytes = (reply.sealed as Uint8Array).byteLength;
-      this.note({ type: 'update-sent', round: request.round, bytes, ...attempt.stats });
+      this.note({ type: 'update-sent', round: request.round, bytes, ...attempt.stats, masked: true });
     }
     if (!reply.ok) this.note({ type: 'warning', message: `round ${request.round}: refused ${request.stage} (${reply.reason}): ${reply.message}` });
     if (this.options.dropAfter === request.stage) {

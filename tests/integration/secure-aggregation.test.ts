@@ -128,6 +128,7 @@ describe('secure aggregation over real sockets', () => {
     const initialDistance = maxAbsDiff(plainAll.global, plainWithoutFirst.global);
     expect(initialDistance).toBeGreaterThan(1e-4); // the check below can tell survivors apart
     expect(maxAbsDiff(secure.global, plainAll.global)).toBeLessThan(1e-6);
+    expect(secure.events.every((seen) => seen.some((e) => e.type === 'update-sent' && e.masked === true))).toBe(true);
     // The server logged the protocol's stages, and never a plain update.
     const stages = secure.logs.map((l) => l.event).filter((e) => typeof e === 'string' && e.startsWith('secure aggregation'));
     expect(stages).toEqual(expect.arrayContaining(['secure aggregation: keys advertised', 'secure aggregation: shares relayed', 'secure aggregation: masked inputs in']));
