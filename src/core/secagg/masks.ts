@@ -162,21 +162,9 @@ type WorkerLike = import('node:worker_threads').Worker;
 
 /** The eval'd bootstrap of a mask worker: registers tsx when running from TypeScript sources, then loads mask-worker. */
 async function workerSource(): Promise<string> {
-  const self = import.meta.url;
-  const fromSource = /\.[cm]?ts$/.test(new URL(self).pathname);
-  const impl = new URL(`./mask-worker.${fromSource ? 'ts' : 'js'}`, self).href;
-  let register = '';
-  if (fromSource) {
-    // As in train/parallel.ts: tsx's ESM API, from the folder of its CommonJS twin.
-    const [{ createRequire }, path, { pathToFileURL }] = await Promise.all([import('node:module'), import('node:path'), import('node:url')]);
-    const tsxApi = pathToFileURL(path.join(path.dirname(createRequire(self).resolve('tsx/esm/api')), 'index.mjs')).href;
-    register = `const tsx = await import(${JSON.stringify(tsxApi)}); tsx.register();`;
-  }
-  return `
-const { parentPort } = require('node:worker_threads');
-(async () => { ${register} await import(${JSON.stringify(impl)}); })()
-  .catch((e) => parentPort.postMessage({ type: 'fatal', message: String((e && e.stack) || e) }));
-`;
+  // Imported on demand: this module also loads where there are no worker threads (a browser).
+  const { workerBootstrap } = await import('../workers/bootstrap.js');
+  return workerBootstrap(import.meta.url, 'mask-worker');
 }
 
 class MaskPool {

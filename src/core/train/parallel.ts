@@ -8,12 +8,10 @@
  * for later calls; `stopTrainingWorkers` ends it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Dataset } from '../data/dataset.js';
+import { workerBootstrap } from '../workers/bootstrap.js';
 import { CONTROL, type FromWorker, type JobShape, type ParallelJob, type ToWorker } from './parallel-protocol.js';
 
 /** What a parallel run reports per step (the batch's mean loss and correct count). */
@@ -33,26 +31,16 @@ export class WorkersUnavailable extends Error {}
 
 const READY_TIMEOUT_MS = 120_000;
 
-/** The eval'd bootstrap of a worker: registers tsx when running from TypeScript sources, then loads the worker module. */
+/** The worker bootstrap; tfjs warns that its platform "has already been set" when a thread loads it: noise for the user. */
 function workerSource(): string {
-  const self = import.meta.url;
-  const fromSource = /\.[cm]?ts$/.test(new URL(self).pathname);
-  const impl = new URL(`./parallel-worker.${fromSource ? 'ts' : 'js'}`, self).href;
-  let register = '';
-  if (fromSource) {
-    // tsx's ESM API (the package exports it for `import` only; resolve its CommonJS twin's folder).
-    const tsxApi = pathToFileURL(path.join(path.dirname(createRequire(self).resolve('tsx/esm/api')), 'index.mjs')).href;
-    register = `const tsx = await import(${JSON.stringify(tsxApi)}); tsx.register();`;
-  }
-  // tfjs warns that its platform "has already been set" when a thread loads it: noise for the user.
-  return `
-const { parentPort } = require('node:worker_threads');
-const warn = console.warn;
-console.warn = (...args) => { if (!/^Platform \\w+ has already been set/.test(String(args[0]))) warn(...args); };
-(async () => { ${register} await import(${JSON.stringify(impl)}); })()
-  .catch((e) => parentPort.postMessage({ type: 'fatal', message: String((e && e.stack) || e) }));
-`;
+  return workerBootstrap(
+    import.meta.url,
+    'parallel-worker',
+    `const warn = console.warn;
+console.warn = (...args) => { if (!/^Platform \\w+ has already been set/.test(String(args[0]))) warn(...args); };`,
+  );
 }
+
 
 type Handler = (index: number, message: FromWorker) => void;
 
