@@ -350,20 +350,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
       prepared = await this.prepareUpdate(start, global);
       // The ledger is written and flushed before the update leaves: a crash over-counts, never under-counts.
-      await session.ledger.append({
-        kind: 'contribution',
-        federationId: session.federationId,
-        timestamp: new Date().toISOString(),
-        serverFingerprint: session.fingerprint,
-        round: start.round,
-        attemptId: start.attemptId,
-        mode: start.settings.dp.mode,
-        noiseMultiplier: start.settings.dp.noiseMultiplier,
-        clipNorm: start.settings.dp.clipNorm,
-        samplingRate: start.settings.samplingRate,
-        delta: start.settings.dp.delta,
-      });
-      this.notePrivacy(start.round, start.settings.dp.delta);
+      await this.recordContribution(start);
       this.prepared = prepared;
     }
     const socket = this.socket;
@@ -377,6 +364,27 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     } else {
       this.note({ type: 'update-rejected', round: start.round, reason: ack.reason, message: ack.message });
     }
+  }
+
+  /** Appends (and flushes) this client's contribution to `start` to its ledger, then reports both ε views. */
+  private async recordContribution(start: RoundStart): Promise<void> {
+    const session = this.session!;
+    const { dp, samplingRate } = start.settings;
+    await session.ledger.append({
+      kind: 'contribution',
+      federationId: session.federationId,
+      timestamp: new Date().toISOString(),
+      serverFingerprint: session.fingerprint,
+      round: start.round,
+      attemptId: start.attemptId,
+      mode: dp.mode,
+      noiseMultiplier: dp.noiseMultiplier,
+      clipNorm: dp.clipNorm,
+      samplingRate,
+      delta: dp.delta,
+      ...(start.secagg && { secureAggregation: true, survivorThreshold: start.secagg.threshold }),
+    });
+    this.notePrivacy(start.round, dp.delta);
   }
 
   /** Why this participant will not take part in a round, judged on its own ledger and consent. */
@@ -576,23 +584,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       const input = await secureInput(delta, start.settings.dp, start.secagg);
       const plaintextFrame = encodeMaskedFrame(start.round, input.values); // before masking: what the server never sees
       this.note({ type: 'update-prepared', round: start.round, plaintextFrame, updateNorm: input.updateNorm, clipScale: input.clipScale });
-      const { dp, samplingRate } = start.settings;
-      await session.ledger.append({
-        kind: 'contribution',
-        federationId: session.federationId,
-        timestamp: new Date().toISOString(),
-        serverFingerprint: session.fingerprint,
-        round: start.round,
-        attemptId: start.attemptId,
-        mode: dp.mode,
-        noiseMultiplier: dp.noiseMultiplier,
-        clipNorm: dp.clipNorm,
-        samplingRate,
-        delta: dp.delta,
-        secureAggregation: true,
-        survivorThreshold: start.secagg.threshold,
-      });
-      this.notePrivacy(start.round, dp.delta);
+      await this.recordContribution(start);
       attempt.stats = stats;
       participant.setInput(input.values);
     } catch (err) {

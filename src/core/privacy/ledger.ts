@@ -25,19 +25,24 @@ const survivorThreshold = z.number().int().min(1).optional();
 /** Whether updates went through secure aggregation (the server saw only the sum), rather than sealed to the server. */
 const secureAggregation = z.boolean().optional();
 
+/** The round settings a participant agrees to, and records with each contribution. */
+const settings = {
+  mode,
+  noiseMultiplier: z.number(),
+  clipNorm: z.number(),
+  samplingRate: z.number(),
+  delta: z.number(),
+  survivorThreshold,
+  secureAggregation,
+};
+
 export const LedgerEntrySchema = z.discriminatedUnion('kind', [
   /** The settings the participant agreed to, and the cap it set. */
   z.object({
     kind: z.literal('consent'),
     ...base,
     serverFingerprint: z.string(),
-    mode,
-    noiseMultiplier: z.number(),
-    clipNorm: z.number(),
-    samplingRate: z.number(),
-    delta: z.number(),
-    survivorThreshold,
-    secureAggregation,
+    ...settings,
     cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }).nullable(),
   }),
   /** Written and flushed before the update leaves the machine: a crash can over-count, never under-count. */
@@ -48,13 +53,7 @@ export const LedgerEntrySchema = z.discriminatedUnion('kind', [
     round: z.number().int().min(1),
     /** Each attempt at a round is a separate release to the server, even if the round was then re-run. */
     attemptId: z.string().optional(),
-    mode,
-    noiseMultiplier: z.number(),
-    clipNorm: z.number(),
-    samplingRate: z.number(),
-    delta: z.number(),
-    survivorThreshold,
-    secureAggregation,
+    ...settings,
   }),
   /** A round the federation released while this client was connected but did not contribute. */
   z.object({
