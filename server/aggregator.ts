@@ -697,19 +697,22 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   /** Secure rounds: the server learns only the sum of the survivors' quantized updates. */
   private async collectSecure(open: OpenRound, secagg: SecAggRound, sockets: Map<string, Socket>, signal: AbortSignal): Promise<Collected> {
     const { dp, secureAggregation, federationId } = this.config;
-    const keys = (pick: (m: Member) => Uint8Array) =>
-      new Map([...open.cohort].flatMap((id) => {
-        const m = this.members.get(id);
-        return m ? [[id, pick(m)] as const] : [];
-      }));
     const sodium = await getSodium();
+    const signPublicKeys = new Map<string, string>();
+    const boxPublicKeys = new Map<string, Uint8Array>();
+    for (const id of open.cohort) {
+      const member = this.members.get(id);
+      if (!member) continue;
+      signPublicKeys.set(id, sodium.to_base64(member.signPublicKey));
+      boxPublicKeys.set(id, member.boxPublicKey);
+    }
     const outcome = await runSecureRound({
       context: { federationId, round: open.round, attemptId: open.attemptId },
       round: secagg,
       length: this.global.length,
       sockets,
-      signPublicKeys: new Map([...keys((m) => m.signPublicKey)].map(([id, k]) => [id, sodium.to_base64(k)])),
-      boxPublicKeys: keys((m) => m.boxPublicKey),
+      signPublicKeys,
+      boxPublicKeys,
       server: this.identity,
       stageTimeoutMs: secureAggregation.stageTimeoutSeconds * 1000,
       inputDeadline: open.deadline,
