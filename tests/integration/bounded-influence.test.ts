@@ -27,7 +27,7 @@ const PER_CLIENT = 600;
  * Bounds sized to this federation, as its operator would: a member counts as at most as many
  * examples as an honest member here has, and honest updates of 600 examples measure 0.6–0.8, so
  * they pass the norm bound unclipped. With the defaults (10,000 examples, norm 10) the same attack
- * still takes this small federation to 0.58 / 0.23 after 6 rounds: see docs/security.md.
+ * still takes this small federation to chance (0.11 / 0.10 after 6 rounds): see docs/security.md.
  */
 const AGGREGATION = { maxExamplesPerClient: PER_CLIENT, maxUpdateNorm: 1 };
 type Craft = (global: Float32Array) => { values: Float32Array; numExamples: number };
