@@ -40,9 +40,10 @@ export function maxGlobalChange(config: GuardConfig, length: number, round: Rele
   } else {
     const rounding = Math.sqrt(length) / (2 * round.secureScale);
     perUpdate = (dp.mode === 'off' ? C * Math.sqrt(length) : C) + rounding;
-    // Local: each survivor's own N(0, z²C²); distributed: the sum's discrete Gaussian, z·Δ/s with Δ = s·C + √d/2 (PRIVACY-MATH.md).
+    // Local: each survivor's own N(0, z²C²). Distributed: each survivor's share has variance z²Δ²/t on
+    // the grid, Δ = s·C + √d/2 (PRIVACY-MATH.md), i.e. (z(C + √d/(2s)))²/t dequantized; t ≥ 1 is left out (an upper bound).
     if (dp.mode === 'local') noiseVariance += round.survivors * (z * C) ** 2;
-    if (dp.mode === 'distributed') noiseVariance += (z * (C + rounding)) ** 2;
+    if (dp.mode === 'distributed') noiseVariance += round.survivors * (z * (C + rounding)) ** 2;
   }
   const noiseNorm = Math.sqrt(noiseVariance) * (Math.sqrt(length) + NOISE_TAIL_SIGMAS);
   return (serverLearningRate * (round.totalWeight * perUpdate + noiseNorm)) / round.denominator;

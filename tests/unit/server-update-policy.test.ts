@@ -61,6 +61,16 @@ describe('new-global guard (finding 2)', () => {
     expect(maxGlobalChange(central, D, { totalWeight: 3, survivors: 3, denominator: 4, secureScale: null })).toBeCloseTo((3 + 2 * (Math.sqrt(D) + 10)) / 4, 12);
   });
 
+  it('secure rounds: the range an honest client keeps (DP off: ±C per coordinate) plus rounding, and the noise shares', () => {
+    const secureOff = parseServerConfig({ secureAggregation: { enabled: true } });
+    const s = 1e6;
+    const rounding = Math.sqrt(D) / (2 * s);
+    expect(maxGlobalChange(secureOff, D, { totalWeight: 3, survivors: 3, denominator: 3, secureScale: s })).toBeCloseTo(Math.sqrt(D) + rounding, 9);
+    const distributed = parseServerConfig({ secureAggregation: { enabled: true }, dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } });
+    const bound = maxGlobalChange(distributed, D, { totalWeight: 4, survivors: 4, denominator: 5, secureScale: s });
+    expect(bound).toBeCloseTo((4 * (1 + rounding) + 2 * (1 + rounding) * (Math.sqrt(D) + 10)) / 5, 9);
+  });
+
   it('refuses a non-finite or too-distant global and accepts one within the bound', () => {
     const global = vector(0.1);
     expect(checkNewGlobal(global, vector(0.2), 10)).toBeNull();
