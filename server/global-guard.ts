@@ -49,16 +49,23 @@ export function maxGlobalChange(config: GuardConfig, length: number, round: Rele
   return (serverLearningRate * (round.totalWeight * perUpdate + noiseNorm)) / round.denominator;
 }
 
-/** Null when `next` may replace `global`; otherwise why not (the attempt aborts with it). */
+/**
+ * Null when `next` may replace `global`; otherwise why not (the attempt aborts with it). The float32
+ * rounding of the mean and of `next` (at most 2⁻²⁴ relative per coordinate each) is allowed for, so
+ * that a round whose updates all sit exactly at the bound is not refused.
+ */
 export function checkNewGlobal(global: Float32Array, next: Float32Array, maxChange: number): string | null {
   let squared = 0;
+  let nextSquared = 0;
   for (let i = 0; i < next.length; i++) {
     if (!Number.isFinite(next[i])) return `the new global model has a non-finite weight (${next[i]} at index ${i}): not applied`;
     const d = next[i] - global[i];
     squared += d * d;
+    nextSquared += next[i] * next[i];
   }
   const change = Math.sqrt(squared);
-  if (!(change <= maxChange)) {
+  const rounding = 2 ** -24 * (Math.sqrt(nextSquared) + maxChange);
+  if (!(change <= maxChange + rounding)) {
     return `the new global model moved by ${change.toPrecision(4)}, more than the bound ${maxChange.toPrecision(4)}: not applied`;
   }
   return null;

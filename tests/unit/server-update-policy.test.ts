@@ -3,6 +3,7 @@ import { secondAnswer } from '../../server/answers.js';
 import { parseServerConfig } from '../../server/config.js';
 import { checkNewGlobal, maxGlobalChange } from '../../server/global-guard.js';
 import { boundUpdate, updatePolicy } from '../../server/update-policy.js';
+import { applyUpdate, createAccumulator, meanUpdate } from '../../src/core/aggregate/index.js';
 import { l2Norm } from '../../src/core/privacy/index.js';
 
 const D = 1000;
@@ -69,6 +70,16 @@ describe('new-global guard (finding 2)', () => {
     const distributed = parseServerConfig({ secureAggregation: { enabled: true }, dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } });
     const bound = maxGlobalChange(distributed, D, { totalWeight: 4, survivors: 4, denominator: 5, secureScale: s });
     expect(bound).toBeCloseTo((4 * (1 + rounding) + 2 * (1 + rounding) * (Math.sqrt(D) + 10)) / 5, 9);
+  });
+
+  it('accepts a round whose only update sits exactly at the bound (float32 rounding allowed for)', () => {
+    const global = new Float32Array(D).map((_, i) => 3 * Math.sin(i));
+    const bounded = boundUpdate({ values: new Float32Array(D).map((_, i) => 1e3 * Math.cos(i * 0.7)), numExamples: 7 }, updatePolicy(off, D));
+    const accumulator = createAccumulator(D);
+    accumulator.add(bounded.values, bounded.weight);
+    const next = applyUpdate(global, meanUpdate(accumulator.sum, accumulator.totalWeight), off.serverLearningRate);
+    const maxChange = maxGlobalChange(off, D, { totalWeight: accumulator.totalWeight, survivors: 1, denominator: accumulator.totalWeight, secureScale: null });
+    expect(checkNewGlobal(global, next, maxChange)).toBeNull();
   });
 
   it('refuses a non-finite or too-distant global and accepts one within the bound', () => {
