@@ -1,8 +1,8 @@
 /**
  * Server aggregation benchmark: the aggregator's per-update path (server/aggregator.ts) for the FedAvg
  * CNN (1,663,370 float32 weights). For every sealed update: openAndDecodeUpdate (size check, X25519 +
- * BLAKE2b key, XChaCha20-Poly1305 open, frame decode + finite check) then accumulator.add; then
- * meanUpdate + applyUpdate once per round.
+ * BLAKE2b key, XChaCha20-Poly1305 open, frame decode + finite check) then boundUpdate (re-clip to C,
+ * weight 1) and accumulator.add; then meanUpdate + applyUpdate + the new-global guard once per round.
  *
  * Inputs are pre-generated one at a time from distinct client identities and only the sealed bytes
  * (plus each client's 32-byte box key) are kept. Memory is sampled while the pass runs:
@@ -20,6 +20,9 @@ import { applyUpdate, createAccumulator, meanUpdate } from '../src/core/aggregat
 import { generateIdentity, sealUpdate, type Identity } from '../src/core/crypto/index.js';
 import { Rng } from '../src/core/data/rng.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
+import { parseServerConfig } from '../server/config.js';
+import { checkNewGlobal, maxGlobalChange } from '../server/global-guard.js';
+import { boundUpdate, updatePolicy } from '../server/update-policy.js';
 import { openAndDecodeUpdate } from '../server/updates.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { CLIP_NORM, D, fillNormal, NOISE_MULTIPLIER, summarize, type Summary } from './pipeline.js';
@@ -28,6 +31,8 @@ const SAMPLE_INTERVAL_MS = 10;
 const MIB = 2 ** 20;
 const FEDERATION_ID = 'bench-federation';
 const ROUND = 1;
+/** Central DP with the pipeline bench's C and z: the per-update bound is the clip norm. */
+const BENCH_CONFIG = parseServerConfig({ dp: { mode: 'central', noiseMultiplier: NOISE_MULTIPLIER, clipNorm: CLIP_NORM, delta: 1e-5 } });
 
 export interface MemSnapshot {
   rssMiB: number;
@@ -38,7 +43,7 @@ export interface MemSnapshot {
 export interface PassResult {
   seconds: number;
   throughputMBps: number;
-  /** Sum over updates of openAndDecodeUpdate, of accumulator.add; then meanUpdate + applyUpdate. */
+  /** Sum over updates of openAndDecodeUpdate, of boundUpdate + accumulator.add; then meanUpdate + applyUpdate + guard. */
   openDecodeMs: number;
   addMs: number;
   finalizeMs: number;
@@ -75,7 +80,7 @@ export interface AggregationRun {
   passSeconds: Summary;
   /** Sealed input MB (10^6 bytes) per second, over the passes. */
   throughputMBps: Summary;
-  /** Server cost per update (open + decode + add), ms, over the passes. */
+  /** Server cost per update (open + decode + bound + add), ms, over the passes. */
   perUpdateMs: Summary;
   openDecodeMs: Summary;
   addMs: Summary;
@@ -287,6 +292,7 @@ async function runPass(
   let addMs = 0;
   const t0 = performance.now();
   const accumulator = createAccumulator(D);
+  const policy = updatePolicy(BENCH_CONFIG, D);
   for (const input of inputs) {
     const a = performance.now();
     const update = await openAndDecodeUpdate({
@@ -297,8 +303,9 @@ async function runPass(
       modelLength: D,
     });
     const b = performance.now();
-    // DP-FedAvg: every accepted update has weight 1; the denominator is the cohort size.
-    accumulator.add(update.values, 1);
+    // DP-FedAvg (central): the server re-clips to C and every accepted update has weight 1 (server/update-policy.ts).
+    const bounded = boundUpdate(update, policy);
+    accumulator.add(bounded.values, bounded.weight);
     const c = performance.now();
     openDecodeMs += b - a;
     addMs += c - b;
@@ -308,6 +315,8 @@ async function runPass(
   const f0 = performance.now();
   const mean = meanUpdate(accumulator.sum, clients);
   const next = applyUpdate(global, mean);
+  const refused = checkNewGlobal(global, next, maxGlobalChange(BENCH_CONFIG, D, { totalWeight: clients, survivors: clients, denominator: clients, secureScale: null }));
+  if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);
   const t1 = performance.now();
 
   clearInterval(timer);

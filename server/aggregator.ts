@@ -8,7 +8,7 @@ import { applyUpdate, createAccumulator, meanUpdate, type Accumulator } from '..
 import { challengeMessage, fingerprintHex, getSodium, loadOrCreateIdentity, sign, type Identity } from '../src/core/crypto/index.js';
 import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights, type ModelSpec } from '../src/core/model/index.js';
-import { addGaussianNoise, clipToNorm } from '../src/core/privacy/index.js';
+import { addGaussianNoise } from '../src/core/privacy/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { serverProofMessage } from '../src/core/protocol/auth.js';
 import { encodeInvite } from '../src/core/protocol/invite.js';
@@ -21,6 +21,7 @@ import {
   DeclineSchema,
   asBytes,
   type HelloResponse,
+  type RejectReason,
   type RoundResult,
   type RoundSettings,
   type RoundStart,
@@ -33,6 +34,7 @@ import type { ServerConfig } from './config.js';
 import { federationEpsilon, roundRecord } from './federation-privacy.js';
 import { admit } from './admission.js';
 import { checkpointDir, readCheckpointWeights, writeCheckpoint } from './checkpoints.js';
+import { verifyCheckpoint } from './checkpoint-integrity.js';
 import { FederationDb } from './db.js';
 import { crashPoint } from './fault.js';
 import { TokenBucket } from './rate-limit.js';
@@ -43,6 +45,9 @@ import { ServerMetrics } from './metrics.js';
 import type { FederationStatus } from './status.js';
 import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
 import { runSecureRound, secAggRoundFor } from './secure-round.js';
+import { secondAnswer } from './answers.js';
+import { boundUpdate, updatePolicy } from './update-policy.js';
+import { checkNewGlobal, maxGlobalChange } from './global-guard.js';
 import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
 import type { SecAggRound } from '../src/core/secagg/messages.js';
 
@@ -156,13 +161,14 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       let weights: Float32Array;
       if (stored === null) {
         weights = getFlatWeights(model);
-        await writeCheckpoint(checkpointDir(config.stateDir, 0), model, weights, { federationId: config.federationId, round: 0 });
-        db.initFederation(config.federationId);
+        const sha256 = await writeCheckpoint(checkpointDir(config.stateDir, 0), model, weights, { federationId: config.federationId, round: 0 });
+        db.initFederation(config.federationId, sha256);
       } else {
         if (stored !== config.federationId) {
           throw new Error(`state in ${config.stateDir} belongs to federation ${stored}, not ${config.federationId}`);
         }
         const completed = db.completedRound();
+        await verifyCheckpoint(db, config.stateDir, completed, (message) => logger('warn', 'checkpoint digest recorded', { message }));
         weights = await readCheckpointWeights(checkpointDir(config.stateDir, completed), getFlatWeights(model).length);
         logger('info', 'resumed', { completedRound: completed, stateDir: config.stateDir });
       }
@@ -445,7 +451,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     }
     if (open.start.secagg) return refuse('malformed', `round ${open.round} uses secure aggregation: updates travel as masked inputs`);
     if (!open.cohort.has(member.clientId)) return refuse('not-in-cohort', `not selected for round ${open.round}`);
-    if (open.received.has(member.clientId)) return refuse('duplicate', `already sent an update for round ${open.round}`);
+    const answered = secondAnswer(open, member.clientId);
+    if (answered) return refuse(answered.reason, answered.message);
     try {
       const update = await openAndDecodeUpdate({
         sealed,
@@ -456,11 +463,13 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       });
       // The round may have closed while this update was being opened.
       if (this.open !== open || this.phase !== 'training') return refuse('round-closed', 'the round closed');
-      if (open.received.has(member.clientId)) return refuse('duplicate', 'already received');
-      const { dp } = this.config;
-      // Central DP trusts the server, which re-clips to C so that one client's sensitivity is C whatever it sent.
-      const values = dp.mode === 'central' ? clipToNorm(update.values, dp.clipNorm).clipped : update.values;
-      open.accumulator.add(values, dp.mode === 'off' ? Math.max(1, update.numExamples) : 1);
+      // A decline or another update may have arrived while this one was being opened.
+      const answeredMeanwhile = secondAnswer(open, member.clientId);
+      if (answeredMeanwhile) return refuse(answeredMeanwhile.reason, answeredMeanwhile.message);
+      // Weight capped, norm clipped to the bound of this mode: one member's influence is bounded (update-policy.ts).
+      const bounded = boundUpdate(update, updatePolicy(this.config, this.global.length));
+      if (bounded.clipped) this.log('info', 'update clipped', { clientId, round: open.round, norm: bounded.norm });
+      open.accumulator.add(bounded.values, bounded.weight);
       open.received.add(member.clientId);
       crashPoint('updates', open.round);
       this.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size });
@@ -475,7 +484,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   }
 
   /** A cohort member sitting the round out on its own terms: not a dropout, and not waited for. */
-  private onDecline(clientId: string | null, raw: unknown): { ok: boolean; message?: string } {
+  private onDecline(clientId: string | null, raw: unknown): { ok: boolean; reason?: RejectReason; message?: string } {
     const parsed = DeclineSchema.safeParse(raw);
     const open = this.open;
     if (!parsed.success || !clientId || parsed.data.clientId !== clientId) {
@@ -483,8 +492,13 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       return { ok: false, message: 'malformed decline' };
     }
     const decline = parsed.data;
-    if (!open || decline.round !== open.round || decline.attemptId !== open.attemptId || !open.cohort.has(clientId) || open.received.has(clientId)) {
+    if (!open || decline.round !== open.round || decline.attemptId !== open.attemptId || !open.cohort.has(clientId)) {
       return { ok: false, message: `round ${decline.round} is not awaiting this client` };
+    }
+    const answered = secondAnswer(open, clientId);
+    if (answered) {
+      this.log('warn', 'message rejected', { reason: 'already-answered', message: answered.message, clientId });
+      return { ok: false, reason: 'already-answered', message: answered.message };
     }
     open.declined.add(clientId);
     this.log('info', 'client declined', { clientId, round: open.round, reason: decline.reason, message: decline.message });
@@ -647,6 +661,10 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       mean = await addGaussianNoise(mean, (dp.noiseMultiplier * dp.clipNorm) / denominator);
     }
     const next = applyUpdate(this.global, mean, this.config.serverLearningRate);
+    const { totalWeight, survivors, secureScale } = collected;
+    const maxChange = maxGlobalChange(this.config, next.length, { totalWeight, survivors: survivors.length, denominator, secureScale });
+    const refused = checkNewGlobal(this.global, next, maxChange);
+    if (refused) return this.abortRound(round, refused, 'global-guard');
     crashPoint('aggregation', round);
     const metrics = this.evaluate(next);
     const record = dp.mode === 'off' ? null : roundRecord(this.config);
@@ -663,7 +681,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     };
     // Checkpoint first, then one transaction for the round: a crash in between re-runs the round.
     setFlatWeights(this.model, next);
-    await writeCheckpoint(checkpointDir(this.config.stateDir, round), this.model, next, { federationId, round });
+    const checkpointSha256 = await writeCheckpoint(checkpointDir(this.config.stateDir, round), this.model, next, { federationId, round });
     crashPoint('checkpoint', round);
     this.db.commitRound({
       result,
@@ -671,6 +689,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       survivors: collected.survivors,
       declined: [...open.declined],
       accountant: record,
+      checkpointSha256,
     });
     this.global = next;
     this.open = null;
@@ -691,7 +710,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
       return { abort: `only ${open.received.size} of ${open.cohort.size} updates arrived${declined} (minimum ${minClients})` };
     }
-    return { sum: open.accumulator.sum, totalWeight: open.accumulator.totalWeight, survivors: [...open.received] };
+    return { sum: open.accumulator.sum, totalWeight: open.accumulator.totalWeight, survivors: [...open.received], secureScale: null };
   }
 
   /** Secure rounds: the server learns only the sum of the survivors' quantized updates. */
@@ -736,7 +755,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       length: this.global.length,
     });
     // Every survivor weighs the same: the sum is all the server ever sees.
-    return { sum: dequantizeSum(outcome.sum, scale), totalWeight: outcome.survivors.length, survivors: outcome.survivors };
+    return { sum: dequantizeSum(outcome.sum, scale), totalWeight: outcome.survivors.length, survivors: outcome.survivors, secureScale: scale };
   }
 
   /** Ends an attempt without touching the model, and tells the cohort why. */
@@ -767,7 +786,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   }
 }
 
-type Collected = { sum: Float64Array | Float32Array; totalWeight: number; survivors: string[] } | { abort: string };
+type Collected = { sum: Float64Array | Float32Array; totalWeight: number; survivors: string[]; secureScale: number | null } | { abort: string };
 
 /** Waits for `done` or until the wall-clock deadline, whichever comes first, leaving no timer behind. */
 async function untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {

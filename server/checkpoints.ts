@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -33,12 +34,31 @@ export function modelJson(model: tf.LayersModel, meta: Record<string, unknown>):
   });
 }
 
-export async function writeCheckpoint(dir: string, model: tf.LayersModel, weights: Float32Array, meta: Record<string, unknown>): Promise<void> {
+/**
+ * SHA-256 (FIPS 180-4) of a checkpoint: weights.bin's length as 8 bytes (big-endian), weights.bin,
+ * then model.json, so that no two different pairs of files share one digest. Hex.
+ */
+export function checkpointSha256(weightsBin: Uint8Array, modelJsonBytes: Uint8Array | string): string {
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64BE(BigInt(weightsBin.byteLength));
+  return createHash('sha256').update(length).update(weightsBin).update(modelJsonBytes).digest('hex');
+}
+
+/** The digest of the checkpoint in `dir` as it is on disk now. */
+export async function readCheckpointSha256(dir: string): Promise<string> {
+  const [weightsBin, json] = await Promise.all([readFile(join(dir, 'weights.bin')), readFile(join(dir, 'model.json'))]);
+  return checkpointSha256(weightsBin, json);
+}
+
+/** Writes the checkpoint whole (see above) and returns its SHA-256, to be stored with the round. */
+export async function writeCheckpoint(dir: string, model: tf.LayersModel, weights: Float32Array, meta: Record<string, unknown>): Promise<string> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  await writeSynced(join(tmp, 'weights.bin'), new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
-  await writeSynced(join(tmp, 'model.json'), modelJson(model, meta));
+  const weightsBin = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
+  const json = modelJson(model, meta);
+  await writeSynced(join(tmp, 'weights.bin'), weightsBin);
+  await writeSynced(join(tmp, 'model.json'), json);
   // A folder left by an interrupted attempt at the same round is replaced whole.
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
@@ -48,6 +68,7 @@ export async function writeCheckpoint(dir: string, model: tf.LayersModel, weight
   } finally {
     await parent.close();
   }
+  return checkpointSha256(weightsBin, json);
 }
 
 export async function readCheckpointWeights(dir: string, length: number): Promise<Float32Array> {

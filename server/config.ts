@@ -2,6 +2,23 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
 
+/**
+ * DP off only (with DP on, every update weighs 1 and the norm bound follows from dp: server/update-policy.ts):
+ * - maxExamplesPerClient: the most a member's self-reported example count weighs in FedAvg. 10,000
+ *   is the whole embedded MNIST set; an honest member with more data still counts, as 10,000.
+ * - maxUpdateNorm: plain updates longer than this are clipped to it. Measured honest MNIST updates
+ *   (bench/update-norms.ts, 1 epoch, batch 32, lr 0.05, from the initial weights, where they are
+ *   largest): MLP 0.66 / 2.06 / 3.64 and CNN 0.39 / 2.03 / 3.32 for 500 / 2,000 / 8,000 examples
+ *   (later rounds smaller: MLP 0.56–1.16). 10 leaves those untouched, with room for more local
+ *   steps; one member still moves the model by at most 10 × serverLearningRate per round.
+ */
+export const AggregationSchema = z
+  .object({
+    maxExamplesPerClient: z.number().int().min(1).max(0xffffffff).default(10_000),
+    maxUpdateNorm: z.number().finite().positive().default(10),
+  })
+  .strict();
+
 /** The operator's config file (JSON). Every field has a sane default except where noted. */
 export const ServerConfigSchema = z
   .object({
@@ -45,6 +62,8 @@ export const ServerConfigSchema = z
       })
       .strict()
       .default({ enabled: false, stageTimeoutSeconds: 30 }),
+    /** Bounded influence of one member (server/update-policy.ts, server/global-guard.ts). */
+    aggregation: AggregationSchema.prefault({}),
     /** The federation stops before a round that would take its ε (at dp.delta) past this. */
     maxEpsilon: z.number().positive().optional(),
     serverLearningRate: z.number().positive().default(1),

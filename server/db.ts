@@ -2,14 +2,15 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RoundRecord } from '../src/core/privacy/index.js';
-import type { RoundResult } from '../src/core/protocol/messages.js';
+import { z } from 'zod';
+import { RoundResultSchema, type RoundResult } from '../src/core/protocol/messages.js';
 
 /**
  * The aggregator's embedded database (SQLite, WAL): federation, members, invites, rounds and the
  * federation accountant. A round's row, its accountant record and the members' contribution
  * counts are written in one transaction, after the round's checkpoint is on disk.
  */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +46,24 @@ CREATE TABLE IF NOT EXISTS accountant (
   noise_multiplier REAL NOT NULL,
   sampling_rate REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+  round INTEGER PRIMARY KEY,
+  sha256 TEXT NOT NULL
+);
 `;
+
+/**
+ * Version 1 state (before checkpoint digests): its checkpoints have no digest. The rounds it had
+ * completed are remembered as 'undigested_through'; such a checkpoint's digest is recorded the first
+ * time it is read (with a warning: it is trusted as found), every later one is verified.
+ */
+function migrateFromV1(db: Database.Database): void {
+  db.transaction(() => {
+    const row = db.prepare(`SELECT MAX(round) AS round FROM rounds`).get() as { round: number | null };
+    db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('undigested_through', ?)`).run(String(row.round ?? 0));
+    db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
+  })();
+}
 
 export interface InviteRow {
   id: string;
@@ -76,6 +94,8 @@ export interface CompletedRound {
   declined: string[];
   /** Null when DP is off: nothing to account. */
   accountant: RoundRecord | null;
+  /** SHA-256 of the round's checkpoint, as writeCheckpoint returned it. */
+  checkpointSha256: string;
 }
 
 export class FederationDb {
@@ -91,6 +111,7 @@ export class FederationDb {
     db.exec(MIGRATION);
     const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined;
     if (!version) db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+    else if (version.value === '1') migrateFromV1(db);
     else if (Number(version.value) !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${join(stateDir, 'covey.db')} has schema version ${version.value}; this server needs ${SCHEMA_VERSION}`);
@@ -109,8 +130,35 @@ export class FederationDb {
     return row?.value ?? null;
   }
 
-  initFederation(federationId: string): void {
-    this.db.prepare(`INSERT INTO meta (key, value) VALUES ('federation_id', ?)`).run(federationId);
+  /** A new federation and the digest of its round-0 checkpoint (the initial weights). */
+  initFederation(federationId: string, initialCheckpointSha256: string): void {
+    this.db.transaction(() => {
+      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('federation_id', ?)`).run(federationId);
+      this.db.prepare(`INSERT OR REPLACE INTO checkpoints (round, sha256) VALUES (0, ?)`).run(initialCheckpointSha256);
+    })();
+  }
+
+  /** The SHA-256 recorded for round `round`'s checkpoint, or null when none was. */
+  checkpointSha256(round: number): string | null {
+    const row = this.db.prepare(`SELECT sha256 FROM checkpoints WHERE round = ?`).get(round) as { sha256: string } | undefined;
+    return row?.sha256 ?? null;
+  }
+
+  /** Rounds up to this one completed before checkpoints had digests (state from schema version 1). */
+  undigestedThrough(): number {
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'undigested_through'`).get() as { value: string } | undefined;
+    return row ? Number(row.value) : -1;
+  }
+
+  /** Records the digest of a checkpoint written before digests existed (see migrateFromV1). */
+  recordUndigestedCheckpoint(round: number, sha256: string): void {
+    if (round > this.undigestedThrough()) throw new Error(`round ${round}'s checkpoint was written with a digest; it cannot be re-recorded`);
+    this.db.prepare(`INSERT INTO checkpoints (round, sha256) VALUES (?, ?)`).run(round, sha256);
+  }
+
+  /** The path of the database file, for messages. */
+  get path(): string {
+    return this.db.name;
   }
 
   completedRound(): number {
@@ -120,7 +168,7 @@ export class FederationDb {
 
   results(): (RoundResult & { cohort: number })[] {
     const rows = this.db.prepare(`SELECT result, cohort FROM rounds ORDER BY round`).all() as { result: string; cohort: string }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.result) as RoundResult), cohort: (JSON.parse(r.cohort) as string[]).length }));
+    return rows.map((r) => ({ ...RoundResultSchema.parse(JSON.parse(r.result)), cohort: z.array(z.string()).parse(JSON.parse(r.cohort)).length }));
   }
 
   accountant(): RoundRecord[] {
@@ -137,6 +185,7 @@ export class FederationDb {
       this.db
         .prepare(`INSERT INTO rounds (round, completed_at, cohort, survivors, declined, result) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(result.round, new Date().toISOString(), JSON.stringify(round.cohort), JSON.stringify(round.survivors), JSON.stringify(round.declined), JSON.stringify(result));
+      this.db.prepare(`INSERT OR REPLACE INTO checkpoints (round, sha256) VALUES (?, ?)`).run(result.round, round.checkpointSha256);
       if (round.accountant) {
         this.db
           .prepare(`INSERT INTO accountant (round, noise_multiplier, sampling_rate) VALUES (?, ?, ?)`)

@@ -1,16 +1,20 @@
 import { InvalidArgumentError } from 'commander';
 
 /** commander parsers that reject bad numbers with a clear message. */
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+
+/** Digits only: `0x1e`, `1e1`, `-1`, `3.5` and ` 7` are refused, not read as numbers JavaScript accepts. */
+function decimalInteger(value: string, min: number, expected: string): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected ${expected} (plain decimal digits), got '${value}'`);
   return n;
 }
 
+export function positiveInt(value: string): number {
+  return decimalInteger(value, 1, 'a positive integer');
+}
+
 export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
+  return decimalInteger(value, 0, 'a non-negative integer');
 }
 
 export function positiveNumber(value: string): number {

@@ -1,6 +1,7 @@
-import { cp, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
+import { verifyCheckpoint } from '../../server/checkpoint-integrity.js';
 import { checkpointDir } from '../../server/checkpoints.js';
 import type { ServerConfig } from '../../server/config.js';
 import { FederationDb } from '../../server/db.js';
@@ -87,15 +88,40 @@ export function registerServerAdminCommands(server: Command, resolveConfig: Reso
     .requiredOption('--out <dir>', 'output folder')
     .action(async (opts: AdminOptions & { round: number; out: string }) => {
       const config = await resolveConfig(opts);
+      await refuseInside(opts.out, config.stateDir);
       const db = FederationDb.open(config.stateDir);
-      const completed = db.completedRound();
-      db.close();
-      if (opts.round > completed) throw new Error(`round ${opts.round} has not completed (last completed round: ${completed})`);
-      const source = checkpointDir(config.stateDir, opts.round);
-      await stat(join(source, 'model.json')).catch(() => {
-        throw new Error(`no checkpoint for round ${opts.round} in ${config.stateDir}`);
-      });
-      await cp(source, opts.out, { recursive: true });
+      try {
+        const completed = db.completedRound();
+        if (opts.round > completed) throw new Error(`round ${opts.round} has not completed (last completed round: ${completed})`);
+        const source = checkpointDir(config.stateDir, opts.round);
+        await stat(join(source, 'model.json')).catch(() => {
+          throw new Error(`no checkpoint for round ${opts.round} in ${config.stateDir}`);
+        });
+        await verifyCheckpoint(db, config.stateDir, opts.round, (message) => process.stderr.write(`warning: ${message}\n`));
+        await cp(source, opts.out, { recursive: true });
+      } finally {
+        db.close();
+      }
       process.stdout.write(`wrote ${join(opts.out, 'model.json')} and weights.bin (round ${opts.round})\n`);
     });
+}
+
+/** Export never writes into the server's state folder (it would overwrite live checkpoints); symlinks are followed. */
+async function refuseInside(out: string, stateDir: string): Promise<void> {
+  const [target, state] = await Promise.all([realExistingPath(resolve(out)), realExistingPath(resolve(stateDir))]);
+  const rel = relative(state, target);
+  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
+    throw new Error(`--out ${out} is inside the server's state folder ${stateDir}: choose a folder outside it`);
+  }
+}
+
+/** `path` with its longest existing prefix resolved through symlinks (the rest may not exist yet). */
+async function realExistingPath(path: string): Promise<string> {
+  const rest: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    const real = await realpath(p).catch(() => null);
+    if (real !== null) return join(real, ...rest.reverse());
+    if (dirname(p) === p) return path;
+    rest.push(basename(p));
+  }
 }

@@ -154,6 +154,8 @@ export const REJECT_REASONS = [
   'wrong-shape',
   'non-finite',
   'round-closed',
+  /** The member already answered this attempt (declined it, or sent its update). */
+  'already-answered',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

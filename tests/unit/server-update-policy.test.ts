@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { secondAnswer } from '../../server/answers.js';
+import { parseServerConfig } from '../../server/config.js';
+import { checkNewGlobal, maxGlobalChange } from '../../server/global-guard.js';
+import { boundUpdate, updatePolicy } from '../../server/update-policy.js';
+import { applyUpdate, createAccumulator, meanUpdate } from '../../src/core/aggregate/index.js';
+import { l2Norm } from '../../src/core/privacy/index.js';
+
+const D = 1000;
+
+function vector(value: number, length = D): Float32Array {
+  return new Float32Array(length).fill(value);
+}
+
+describe('per-update bounds (finding 2)', () => {
+  it('DP off: caps the example count used as the FedAvg weight and clips long updates, leaving short ones alone', () => {
+    const config = parseServerConfig({});
+    expect(config.aggregation).toEqual({ maxExamplesPerClient: 10_000, maxUpdateNorm: 10 });
+    const policy = updatePolicy(config, D);
+    const huge = boundUpdate({ values: vector(1e30), numExamples: 0xffffffff }, policy);
+    expect(huge.weight).toBe(10_000);
+    expect(huge.clipped).toBe(true);
+    expect(huge.norm).toBeCloseTo(1e30 * Math.sqrt(D), -25);
+    expect(l2Norm(huge.values)).toBeLessThanOrEqual(10);
+    expect(l2Norm(huge.values)).toBeGreaterThan(9.999);
+    const honest = boundUpdate({ values: vector(0.05), numExamples: 600 }, policy);
+    expect(honest).toMatchObject({ weight: 600, clipped: false });
+    expect(honest.values).toEqual(vector(0.05));
+    expect(boundUpdate({ values: vector(0.05), numExamples: 0 }, policy).weight).toBe(1);
+  });
+
+  it('central DP: equal weights, re-clipped to C; local DP: re-clipped to C plus the honest noise norm, not to C', () => {
+    const central = updatePolicy(parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D);
+    expect(central).toEqual({ maxWeight: null, normBound: 2 });
+    const sent = boundUpdate({ values: vector(1), numExamples: 0xffffffff }, central);
+    expect(sent.weight).toBe(1);
+    expect(l2Norm(sent.values)).toBeLessThanOrEqual(2);
+
+    const local = updatePolicy(parseServerConfig({ dp: { mode: 'local', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D);
+    // C + zC(√d + 10) = 2 + 2(31.62 + 10)
+    expect(local.normBound).toBeCloseTo(2 + 2 * (Math.sqrt(D) + 10), 9);
+    const noisy = new Float32Array(D).map((_, i) => (i % 2 ? 2 : -2)); // norm 2√d ≈ 63: what honest noise looks like
+    expect(boundUpdate({ values: noisy, numExamples: 1 }, local).clipped).toBe(false);
+    expect(boundUpdate({ values: vector(10), numExamples: 1 }, local).clipped).toBe(true);
+  });
+
+  it('rejects an unknown aggregation key and a non-positive bound', () => {
+    expect(() => parseServerConfig({ aggregation: { maxUpdateNorm: 0 } })).toThrow(/aggregation.maxUpdateNorm/);
+    expect(() => parseServerConfig({ aggregation: { maxExamples: 5 } })).toThrow(/aggregation/);
+  });
+});
+
+describe('new-global guard (finding 2)', () => {
+  const off = parseServerConfig({ serverLearningRate: 0.5 });
+
+  it('bounds a plain DP-off round by η·maxUpdateNorm whatever the weights', () => {
+    expect(maxGlobalChange(off, D, { totalWeight: 30_000, survivors: 3, denominator: 30_000, secureScale: null })).toBeCloseTo(5, 12);
+  });
+
+  it('central DP: (n·C + zC(√d + τ)) · η / denominator', () => {
+    const central = parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } });
+    expect(maxGlobalChange(central, D, { totalWeight: 3, survivors: 3, denominator: 4, secureScale: null })).toBeCloseTo((3 + 2 * (Math.sqrt(D) + 10)) / 4, 12);
+  });
+
+  it('secure rounds: the range an honest client keeps (DP off: ±C per coordinate) plus rounding, and the noise shares', () => {
+    const secureOff = parseServerConfig({ secureAggregation: { enabled: true } });
+    const s = 1e6;
+    const rounding = Math.sqrt(D) / (2 * s);
+    expect(maxGlobalChange(secureOff, D, { totalWeight: 3, survivors: 3, denominator: 3, secureScale: s })).toBeCloseTo(Math.sqrt(D) + rounding, 9);
+    const distributed = parseServerConfig({ secureAggregation: { enabled: true }, dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } });
+    const bound = maxGlobalChange(distributed, D, { totalWeight: 4, survivors: 4, denominator: 5, secureScale: s });
+    expect(bound).toBeCloseTo((4 * (1 + rounding) + 2 * (1 + rounding) * (Math.sqrt(D) + 10)) / 5, 9);
+  });
+
+  it('accepts a round whose only update sits exactly at the bound (float32 rounding allowed for)', () => {
+    const global = new Float32Array(D).map((_, i) => 3 * Math.sin(i));
+    const bounded = boundUpdate({ values: new Float32Array(D).map((_, i) => 1e3 * Math.cos(i * 0.7)), numExamples: 7 }, updatePolicy(off, D));
+    const accumulator = createAccumulator(D);
+    accumulator.add(bounded.values, bounded.weight);
+    const next = applyUpdate(global, meanUpdate(accumulator.sum, accumulator.totalWeight), off.serverLearningRate);
+    const maxChange = maxGlobalChange(off, D, { totalWeight: accumulator.totalWeight, survivors: 1, denominator: accumulator.totalWeight, secureScale: null });
+    expect(checkNewGlobal(global, next, maxChange)).toBeNull();
+  });
+
+  it('refuses a non-finite or too-distant global and accepts one within the bound', () => {
+    const global = vector(0.1);
+    expect(checkNewGlobal(global, vector(0.2), 10)).toBeNull();
+    const nan = vector(0.2);
+    nan[7] = Number.NaN;
+    expect(checkNewGlobal(global, nan, 10)).toMatch(/non-finite weight \(NaN at index 7\)/);
+    const inf = vector(0.2);
+    inf[3] = Number.POSITIVE_INFINITY;
+    expect(checkNewGlobal(global, inf, 10)).toMatch(/non-finite/);
+    expect(checkNewGlobal(global, vector(1e30), 10)).toMatch(/moved by .* more than the bound 10/);
+    expect(checkNewGlobal(global, vector(0.1 + 11 / Math.sqrt(D)), 10)).toMatch(/more than the bound/);
+  });
+});
+
+describe('one answer per member per attempt (finding 5)', () => {
+  it('refuses an update after a decline, a decline after an update, and a second of either', () => {
+    const attempt = { round: 4, received: new Set(['a']), declined: new Set(['b']) };
+    expect(secondAnswer(attempt, 'a')).toMatchObject({ reason: 'duplicate' });
+    expect(secondAnswer(attempt, 'b')).toMatchObject({ reason: 'already-answered', message: expect.stringMatching(/declined round 4/) });
+    expect(secondAnswer(attempt, 'c')).toBeNull();
+  });
+});
