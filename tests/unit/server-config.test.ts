@@ -42,6 +42,8 @@ describe('parseServerConfig', () => {
       secureAggregation: { enabled: false, stageTimeoutSeconds: 30 },
       serverLearningRate: 1,
       rateLimit: { burst: 30, perSecond: 5 },
+      connections: { helloTimeoutSeconds: 10, maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 16, unauthenticatedBytes: 65536, allowedOrigins: [] },
+      metrics: {},
       stateDir: '.covey/server',
     });
     expect(c.seed).toBeUndefined();
