@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RoundRecord } from '../src/core/privacy/index.js';
 import type { RoundResult } from '../src/core/protocol/messages.js';
@@ -83,7 +83,12 @@ export class FederationDb {
 
   static open(stateDir: string): FederationDb {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(stateDir, 'covey.db'));
+    chmodSync(stateDir, 0o700);
+    // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+    const path = join(stateDir, 'covey.db');
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+    const db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
