@@ -39,6 +39,7 @@ import { TokenBucket } from './rate-limit.js';
 import { createInvite, hashToken, loadOrCreateSecret, type CreatedInvite } from './invites.js';
 import { createHttpHandler, metricsRequireToken } from './http.js';
 import { ConnectionGuard, describeEvent, total } from './connections.js';
+import { watchRevocations } from './revocation.js';
 import type { Socket as EngineSocket } from 'engine.io';
 import type { Logger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
@@ -82,6 +83,9 @@ interface OpenRound {
   weightsFrame: Uint8Array;
   /** Resolves early once every cohort member has answered. */
   allIn: () => void;
+  /** Ends the attempt early without applying anything (e.g. a cohort member was revoked). */
+  abandon: (reason: string) => void;
+  abandoned: string | null;
 }
 
 export interface AggregatorOptions {
@@ -117,6 +121,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private url = '';
   readonly metrics = new ServerMetrics();
   private readonly guard: ConnectionGuard;
+  private readonly stopWatchingRevocations: () => void;
   private epsilonMemo: { rounds: number; epsilon: number } | null = null;
 
   private constructor(
@@ -148,6 +153,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     });
     this.io.engine.on('connection', (conn: EngineSocket) => this.guard.track(conn));
     this.io.on('connection', total(options.logger, 'connection', (socket: Socket) => this.onConnection(socket)));
+    this.stopWatchingRevocations = watchRevocations({
+      revoked: () => this.db.revokedMemberIds(),
+      live: () => this.members.keys(),
+      onRevoked: (clientId) => this.onRevoked(clientId),
+      onError: (err) => this.log('warn', 'could not read revocations', { error: err.message }),
+    });
   }
 
   static async create(options: AggregatorOptions): Promise<Aggregator> {
@@ -271,6 +282,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     open?.allIn();
     await this.running?.catch(() => undefined);
     this.running = null;
+    this.stopWatchingRevocations();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     this.db.close();
   }
@@ -393,6 +405,21 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         }
       }),
     );
+  }
+
+  /**
+   * A member revoked while connected: its socket is closed and it leaves the member set (so no
+   * later cohort holds it); an open attempt whose cohort holds it is aborted, since the streaming
+   * accumulator cannot take back an update it has already added.
+   */
+  private onRevoked(clientId: string): void {
+    const member = this.members.get(clientId);
+    this.members.delete(clientId);
+    member?.socket?.disconnect(true);
+    this.metrics.connectedClients(this.connectedIds().length);
+    this.log('warn', 'member revoked: connection closed', { clientId });
+    const open = this.open;
+    if (open && open.cohort.has(clientId) && !open.abandoned) open.abandon(`member revoked: ${clientId}`);
   }
 
   /** An update from a connection that has not been admitted: refused, its log line sampled per connection. */
@@ -640,6 +667,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         allIn();
         if (this.stopped) stop.abort();
       },
+      abandoned: null,
+      abandon: (reason) => {
+        this.open!.abandoned = reason;
+        allIn();
+        stop.abort();
+      },
     };
     crashPoint('selection', round);
     this.phase = 'training';
@@ -660,6 +693,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       : await this.collectPlain(open, everyoneAnswered);
     this.phase = 'aggregating';
     if (this.stopped) return 'aborted';
+    if (open.abandoned) return this.abortRound(round, open.abandoned, 'abandoned');
     if ('abort' in collected) {
       this.abortRound(round, collected.abort, 'too-few-updates');
       return open.declined.size === open.cohort.size ? 'everyone-declined' : 'aborted';

@@ -234,6 +234,11 @@ export class FederationDb {
       .all() as Omit<MemberRow, 'signPublicKey' | 'boxPublicKey'>[];
   }
 
+  /** Ids of revoked members (the server polls this to close their live connections). */
+  revokedMemberIds(): string[] {
+    return (this.db.prepare(`SELECT client_id FROM members WHERE revoked_at IS NOT NULL`).all() as { client_id: string }[]).map((r) => r.client_id);
+  }
+
   touchMember(clientId: string, now: Date): void {
     this.db.prepare(`UPDATE members SET last_seen = ? WHERE client_id = ?`).run(now.toISOString(), clientId);
   }
