@@ -384,6 +384,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       }
       ack(reply);
     });
+    // A stranger's update never reaches onUpdate: it is refused here, so its bytes never count in the metrics.
     on(EVENTS.update, async (header, payload, ack) => {
       const reply = clientId ? await this.onUpdate(clientId, header, payload) : this.strangerUpdate(socket, header, payload);
       if (typeof ack === 'function') ack(reply);
@@ -485,8 +486,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     };
     const parsed = UpdateHeaderSchema.safeParse(rawHeader);
     const sealed = asBytes(payload);
-    // Bytes are counted only from admitted members: a stranger cannot move the metric.
-    if (sealed && clientId) this.metrics.bytesIn(sealed.byteLength);
+    if (sealed) this.metrics.bytesIn(sealed.byteLength);
     if (!parsed.success || !sealed) return refuse('malformed', 'update header or payload is malformed');
     const header = parsed.data;
     const member = clientId ? this.members.get(clientId) : undefined;
@@ -668,8 +668,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         if (this.stopped) stop.abort();
       },
       abandoned: null,
-      abandon: (reason) => {
-        this.open!.abandoned = reason;
+      abandon(reason) {
+        this.abandoned = reason;
         allIn();
         stop.abort();
       },
