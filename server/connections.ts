@@ -141,7 +141,8 @@ export class ConnectionGuard {
   }
 
   private cut(conn: EngineSocket, reason: string, message: string): void {
-    if (conn.readyState === 'closed' || conn.readyState === 'closing') return;
+    // A connection stuck in 'closing' (engine.io waits for a drain that a silent polling client never gives) is closed too.
+    if (conn.readyState === 'closed') return;
     this.metrics.messageRejected(reason);
     this.rejected(conn, { reason, message, address: conn.remoteAddress });
     // Discarding the write buffer closes at once, so socket.io's decoder (and any partial packet it holds) is freed now.

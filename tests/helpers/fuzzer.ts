@@ -157,10 +157,7 @@ export class Fuzzer {
       ws.once('unexpected-response', () => resolve(false));
       ws.once('close', () => resolve(false));
     });
-    if (!opened) {
-      this.stats.refusedConnections += 1;
-      return;
-    }
+    if (!opened) return this.refused();
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     if (this.int(10) > 0) ws.send('40');
     for (let i = 0; i < perConnection && budget() > 0 && ws.readyState === ws.OPEN; i++) {
@@ -183,14 +180,10 @@ export class Fuzzer {
     try {
       const res = await fetch(base, { signal: AbortSignal.timeout(10_000) });
       const body = await res.text();
-      if (res.status !== 200) {
-        this.stats.refusedConnections += 1;
-        return;
-      }
+      if (res.status !== 200) return this.refused();
       sid = (JSON.parse(body.slice(1)) as { sid: string }).sid;
     } catch {
-      this.stats.refusedConnections += 1;
-      return;
+      return this.refused();
     }
     const post = (body: string) =>
       fetch(`${base}&sid=${sid}`, { method: 'POST', body, signal: AbortSignal.timeout(10_000) })
@@ -205,8 +198,16 @@ export class Fuzzer {
         batch.push(...frames.map((f) => (typeof f === 'string' ? f : 'b' + Buffer.from(f).toString('base64'))));
       }
       this.count('polling', batch.length);
-      if ((await post(batch.join('\x1e'))) !== 200) break;
+      if ((await post(batch.join('\x1e'))) !== 200) return;
     }
+    // engine.io's close packet: the session ends now rather than at the hello deadline.
+    await post('1');
+  }
+
+  /** A refused handshake (a cap is full): back off a little instead of spinning on refusals. */
+  private async refused(): Promise<void> {
+    this.stats.refusedConnections += 1;
+    await new Promise((r) => setTimeout(r, 100));
   }
 
   /** Sends `total` messages over `concurrency` connections at a time (one in five a polling session). */

@@ -96,6 +96,20 @@ describe('finding 3: connection discipline', () => {
     await stillServing(url, server);
   }, 60_000);
 
+  it('releases at the hello deadline a polling session that socket.io left closing (its buffer never drained)', async () => {
+    const { url } = await startServer({ connections: { helloTimeoutSeconds: 1, maxUnauthenticatedPerAddress: 3, maxUnauthenticated: 10 } });
+    for (let i = 0; i < 3; i++) {
+      const session = await RawPolling.open(url);
+      await session.post('40');
+      // A packet socket.io cannot parse: it closes the connection gently, waiting for a GET that never comes.
+      await session.post('4x');
+    }
+    await expect(openRawWs(url)).rejects.toThrow(/refused/);
+    await new Promise((r) => setTimeout(r, 2500));
+    const after = await openRawWs(url);
+    after.ws.close();
+  });
+
   it('caps unauthenticated connections per address and in total', async () => {
     const { url } = await startServer({ connections: { maxUnauthenticatedPerAddress: 3, maxUnauthenticated: 10 } });
     const held = [await openRawWs(url), await openRawWs(url), await openRawWs(url)];
