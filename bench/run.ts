@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — runs Covey's benchmarks and writes one JSON report.
  *
- *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg] [--out FILE]
+ *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz] [--out FILE] [--messages N]
  *
  * Progress goes to stderr; the report goes to stdout and to FILE (default bench/results/latest.json,
  * which is git-ignored). A section that fails to load or throws is recorded as { error } and the
@@ -12,10 +12,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineInfo, type MachineInfo } from './machine.js';
 
-const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant', 'secagg'] as const;
+const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant', 'secagg', 'fuzz'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg] [--out FILE]';
+const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz] [--out FILE] [--messages N (fuzz, default 100000)]';
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 
 export interface CoveyBenchReport {
@@ -27,23 +27,30 @@ export interface CoveyBenchReport {
   aggregation?: unknown;
   accountant?: unknown;
   secagg?: unknown;
+  fuzz?: unknown;
 }
 
 interface Args {
   sections: Section[];
   out: string;
+  /** Messages the fuzz bench sends. */
+  messages: number;
 }
 
 function parseArgs(argv: string[]): Args {
   let which: 'all' | Section = 'all';
   let whichSet = false;
   let out = DEFAULT_OUT;
+  let messages = 100_000;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--out' || arg === '-o') {
       const value = argv[++i];
       if (!value) throw new UsageError('--out needs a file name');
       out = resolve(value);
+    } else if (arg === '--messages') {
+      messages = Number(argv[++i]);
+      if (!Number.isInteger(messages) || messages < 1) throw new UsageError('--messages needs a positive integer');
     } else if (arg.startsWith('--out=')) {
       out = resolve(arg.slice('--out='.length));
     } else if (arg === '--help' || arg === '-h') {
@@ -56,7 +63,7 @@ function parseArgs(argv: string[]): Args {
       throw new UsageError(`unexpected argument "${arg}"`);
     }
   }
-  return { sections: which === 'all' ? [...SECTIONS] : [which], out };
+  return { sections: which === 'all' ? [...SECTIONS] : [which], out, messages };
 }
 
 class UsageError extends Error {}
@@ -75,7 +82,7 @@ async function runTraining(): Promise<unknown> {
   return mod.runTrainingBench({ log: (line) => log(`training: ${line}`) });
 }
 
-async function runSection(section: Section): Promise<unknown> {
+async function runSection(section: Section, args: Args): Promise<unknown> {
   switch (section) {
     case 'training':
       return runTraining();
@@ -94,6 +101,10 @@ async function runSection(section: Section): Promise<unknown> {
     case 'secagg': {
       const { runSecAggBench } = await import('./secagg.js');
       return runSecAggBench({ log });
+    }
+    case 'fuzz': {
+      const { runFuzzBench } = await import('./fuzz.js');
+      return runFuzzBench({ messages: args.messages, log });
     }
   }
 }
@@ -115,7 +126,7 @@ async function main(): Promise<number> {
     log(`${section}: starting`);
     const t0 = performance.now();
     try {
-      report[section] = await runSection(section);
+      report[section] = await runSection(section, args);
       log(`${section}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } catch (error) {
       report[section] = { error: errorMessage(error) };

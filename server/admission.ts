@@ -40,8 +40,10 @@ const INVITE_REFUSALS: Record<InviteRefusal, Refused> = {
 
 /**
  * Admission of one connection: the client proves its Ed25519 identity by signing this
- * connection's fresh nonce (so a recorded hello cannot be replayed); a new identity needs a valid
- * invite, which registration uses up atomically; a known one must present the keys it registered.
+ * connection's fresh nonce together with every field of its hello (so a recorded hello cannot be
+ * replayed, nor its keys, token or example count changed on the way); a new identity needs a
+ * valid invite, which registration uses up atomically; a known one must present both keys it
+ * registered.
  */
 export async function admit(args: {
   raw: unknown;
@@ -68,7 +70,8 @@ export async function admit(args: {
   if (signPublicKey.length !== 32 || boxPublicKey.length !== 32 || challenge.length !== 32) {
     return { ok: false, reason: 'malformed', message: 'keys and challenge must be 32 bytes' };
   }
-  if (!(await verify(signPublicKey, clientHelloMessage(args.nonce, args.serverFingerprint), signature))) {
+  const { signature: _signature, ...unsigned } = hello;
+  if (!(await verify(signPublicKey, await clientHelloMessage(args.nonce, args.serverFingerprint, unsigned), signature))) {
     return { ok: false, reason: 'bad-signature', message: 'the hello is not signed for this connection by the key it presents' };
   }
   // A client's id is derived from its signing key, so an id cannot be taken over by another key.
@@ -77,8 +80,9 @@ export async function admit(args: {
   const member = args.db.member(clientId);
   if (member) {
     if (member.revokedAt) return { ok: false, reason: 'revoked', message: 'the operator revoked this participant' };
-    if (sodium.compare(member.boxPublicKey, boxPublicKey) !== 0) {
-      return { ok: false, reason: 'key-mismatch', message: 'this identity is registered with another encryption key' };
+    // The id is a 64-bit hash of the signing key: compare the stored keys themselves, both of them.
+    if (sodium.compare(member.signPublicKey, signPublicKey) !== 0 || sodium.compare(member.boxPublicKey, boxPublicKey) !== 0) {
+      return { ok: false, reason: 'key-mismatch', message: 'this identity is registered with other keys' };
     }
     args.db.touchMember(clientId, args.now);
     return { ...base, registered: false };

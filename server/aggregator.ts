@@ -39,11 +39,14 @@ import { FederationDb } from './db.js';
 import { crashPoint } from './fault.js';
 import { TokenBucket } from './rate-limit.js';
 import { createInvite, hashToken, loadOrCreateSecret, type CreatedInvite } from './invites.js';
-import { createHttpHandler } from './http.js';
+import { createHttpHandler, metricsRequireToken } from './http.js';
+import { ConnectionGuard, describeEvent, total } from './connections.js';
+import { watchRevocations } from './revocation.js';
+import type { Socket as EngineSocket } from 'engine.io';
 import type { Logger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
 import type { FederationStatus } from './status.js';
-import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
+import { maxFrameBytes, openAndDecodeUpdate, UpdateRejection } from './updates.js';
 import { runSecureRound, secAggRoundFor } from './secure-round.js';
 import { secondAnswer } from './answers.js';
 import { boundUpdate, updatePolicy } from './update-policy.js';
@@ -85,6 +88,9 @@ interface OpenRound {
   weightsFrame: Uint8Array;
   /** Resolves early once every cohort member has answered. */
   allIn: () => void;
+  /** Ends the attempt early without applying anything (e.g. a cohort member was revoked). */
+  abandon: (reason: string) => void;
+  abandoned: string | null;
 }
 
 export interface AggregatorOptions {
@@ -119,6 +125,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private running: Promise<ServerState> | null = null;
   private url = '';
   readonly metrics = new ServerMetrics();
+  private readonly guard: ConnectionGuard;
+  private readonly stopWatchingRevocations: () => void;
   private epsilonMemo: { rounds: number; epsilon: number } | null = null;
 
   private constructor(
@@ -137,14 +145,25 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     super();
     this.global = weights;
     // socket.io answers its own path first; the rest is the dashboard, /api/status and /metrics.
-    this.http = createServer(createHttpHandler({ status: () => this.status(), metrics: this.metrics, operatorToken }));
+    this.http = createServer(
+      createHttpHandler({ status: () => this.status(), metrics: this.metrics, operatorToken, metricsRequireToken: metricsRequireToken(options.config) }),
+    );
     this.metrics.federationEpsilon(this.currentEpsilon(), options.config.maxEpsilon ?? null);
+    this.guard = new ConnectionGuard(options.config.connections, options.logger, this.metrics);
     this.io = new SocketServer(this.http, {
       // Large enough for one sealed update of this model plus its header, no larger.
-      maxHttpBufferSize: sealedUpdateBytes(this.global.length) + 64 * 1024,
+      maxHttpBufferSize: maxFrameBytes(this.global.length),
       serveClient: false,
+      allowRequest: this.guard.allowRequest,
     });
-    this.io.on('connection', (socket) => this.onConnection(socket));
+    this.io.engine.on('connection', (conn: EngineSocket) => this.guard.track(conn));
+    this.io.on('connection', total(options.logger, 'connection', (socket: Socket) => this.onConnection(socket)));
+    this.stopWatchingRevocations = watchRevocations({
+      revoked: () => this.db.revokedMemberIds(),
+      live: () => this.members.keys(),
+      onRevoked: (clientId) => this.onRevoked(clientId),
+      onError: (err) => this.log('warn', 'could not read revocations', { error: err.message }),
+    });
   }
 
   static async create(options: AggregatorOptions): Promise<Aggregator> {
@@ -269,6 +288,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     open?.allIn();
     await this.running?.catch(() => undefined);
     this.running = null;
+    this.stopWatchingRevocations();
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
     this.db.close();
   }
@@ -342,6 +362,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   private onConnection(socket: Socket): void {
     let clientId: string | null = null;
+    const on = (event: string, handler: (...args: unknown[]) => unknown) => socket.on(event, total(this.log, event, handler));
     const bucket = new TokenBucket(this.config.rateLimit.burst, this.config.rateLimit.perSecond);
     socket.use((_packet, next) => {
       if (bucket.take()) return next();
@@ -357,37 +378,69 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         boxPublicKey: Buffer.from(this.identity.boxPublicKey).toString('base64url'),
       },
     });
-    socket.on(EVENTS.hello, async (raw: unknown, ack: unknown) => {
+    on(EVENTS.hello, async (raw, ack) => {
       if (typeof ack !== 'function') return this.reject(socket, 'malformed', 'hello without acknowledgement');
       if (!nonce) return ack({ ok: false, reason: 'malformed', message: 'one hello per connection' });
       const used = nonce;
       nonce = null;
       const reply = await this.onHello(socket, raw, used);
-      if (reply.ok) clientId = reply.clientId;
+      if (reply.ok) {
+        clientId = reply.clientId;
+        this.guard.admitted(socket.conn);
+      }
       ack(reply);
     });
-    socket.on(EVENTS.update, async (header: unknown, payload: unknown, ack: unknown) => {
-      const reply = await this.onUpdate(clientId, header, payload);
+    // A stranger's update never reaches onUpdate: it is refused here, so its bytes never count in the metrics.
+    on(EVENTS.update, async (header, payload, ack) => {
+      const reply = clientId ? await this.onUpdate(clientId, header, payload) : this.strangerUpdate(socket, header, payload);
       if (typeof ack === 'function') ack(reply);
     });
-    socket.on(EVENTS.decline, (raw: unknown, ack: unknown) => {
-      const reply = this.onDecline(clientId, raw);
+    on(EVENTS.decline, (raw, ack) => {
+      if (!clientId) this.reject(socket, 'malformed', 'decline before hello');
+      const reply = clientId ? this.onDecline(clientId, raw) : { ok: false, message: 'say hello first' };
       if (typeof ack === 'function') ack(reply);
     });
-    socket.on('disconnect', (reason) => {
+    on('disconnect', (reason) => {
       this.metrics.connectedClients(this.connectedIds().length);
-      this.log('info', 'client disconnected', { clientId, reason });
+      if (clientId) this.log('info', 'client disconnected', { clientId, reason: describeEvent(reason) });
     });
-    socket.onAny((event: string) => {
-      if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline) {
-        this.reject(socket, 'malformed', `unknown event ${JSON.stringify(event).slice(0, 64)}`, clientId);
-      }
-    });
+    // Runs before the rate limiter, on anything the parser let through: an event name may be missing or of any type.
+    socket.onAny(
+      total(this.log, 'any', (event: unknown) => {
+        if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline) {
+          this.reject(socket, 'malformed', `unknown event ${describeEvent(event)}`, clientId);
+        }
+      }),
+    );
+  }
+
+  /**
+   * A member revoked while connected: its socket is closed and it leaves the member set (so no
+   * later cohort holds it); an open attempt whose cohort holds it is aborted, since the streaming
+   * accumulator cannot take back an update it has already added.
+   */
+  private onRevoked(clientId: string): void {
+    const member = this.members.get(clientId);
+    this.members.delete(clientId);
+    member?.socket?.disconnect(true);
+    this.metrics.connectedClients(this.connectedIds().length);
+    this.log('warn', 'member revoked: connection closed', { clientId });
+    const open = this.open;
+    if (open && open.cohort.has(clientId) && !open.abandoned) open.abandon(`member revoked: ${clientId}`);
+  }
+
+  /** An update from a connection that has not been admitted: refused, its log line sampled per connection. */
+  private strangerUpdate(socket: Socket, rawHeader: unknown, payload: unknown): UpdateAck {
+    const reason = UpdateHeaderSchema.safeParse(rawHeader).success && asBytes(payload) ? 'unknown-client' : 'malformed';
+    const message = reason === 'malformed' ? 'update header or payload is malformed' : 'say hello before sending updates';
+    this.metrics.updateRejected(reason);
+    this.guard.rejected(socket.conn, { reason, message, socket: socket.id });
+    return { accepted: false, reason, message, currentRound: this.open?.round ?? this.db.completedRound() };
   }
 
   private reject(socket: Socket, reason: string, message: string, clientId: string | null = null): void {
     this.metrics.messageRejected(reason);
-    this.log('warn', 'message rejected', { reason, message, clientId, socket: socket.id });
+    this.guard.rejected(socket.conn, { reason, message, clientId, socket: socket.id });
   }
 
   private async onHello(socket: Socket, raw: unknown, nonce: Uint8Array): Promise<HelloResponse> {
@@ -628,6 +681,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         allIn();
         if (this.stopped) stop.abort();
       },
+      abandoned: null,
+      abandon(reason) {
+        this.abandoned = reason;
+        allIn();
+        stop.abort();
+      },
     };
     crashPoint('selection', round);
     this.phase = 'training';
@@ -648,6 +707,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       : await this.collectPlain(open, everyoneAnswered);
     this.phase = 'aggregating';
     if (this.stopped) return 'aborted';
+    if (open.abandoned) return this.abortRound(round, open.abandoned, 'abandoned');
     if ('abort' in collected) {
       this.abortRound(round, collected.abort, 'too-few-updates');
       return open.declined.size === open.cohort.size ? 'everyone-declined' : 'aborted';

@@ -69,6 +69,24 @@ export const ServerConfigSchema = z
     serverLearningRate: z.number().positive().default(1),
     /** Per-connection message rate limit: a burst, then this many messages per second. */
     rateLimit: z.object({ burst: z.number().int().min(1), perSecond: z.number().positive() }).strict().default({ burst: 30, perSecond: 5 }),
+    /**
+     * Connection discipline: a connection that has not said a valid hello within helloTimeoutSeconds
+     * is closed; at most maxUnauthenticated such connections at once (maxUnauthenticatedPerAddress
+     * from one address), each allowed unauthenticatedBytes in total before it is admitted. An
+     * Origin header other than the server's own (or one listed in allowedOrigins) is refused.
+     */
+    connections: z
+      .object({
+        helloTimeoutSeconds: z.number().positive().max(600).default(10),
+        maxUnauthenticated: z.number().int().min(1).default(256),
+        maxUnauthenticatedPerAddress: z.number().int().min(1).default(16),
+        unauthenticatedBytes: z.number().int().min(1024).default(64 * 1024),
+        allowedOrigins: z.array(z.string().url()).default([]),
+      })
+      .strict()
+      .default({ helloTimeoutSeconds: 10, maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 16, unauthenticatedBytes: 64 * 1024, allowedOrigins: [] }),
+    /** /metrics needs the operator token (default: on unless the server listens on a loopback host). */
+    metrics: z.object({ requireToken: z.boolean().optional() }).strict().default({}),
     /** Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file. */
     evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).strict().optional(),
     stateDir: z.string().default('.covey/server'),

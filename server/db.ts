@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RoundRecord } from '../src/core/privacy/index.js';
 import { z } from 'zod';
@@ -103,7 +103,12 @@ export class FederationDb {
 
   static open(stateDir: string): FederationDb {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(stateDir, 'covey.db'));
+    chmodSync(stateDir, 0o700);
+    // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+    const path = join(stateDir, 'covey.db');
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+    const db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
@@ -276,6 +281,11 @@ export class FederationDb {
                 rounds_contributed AS roundsContributed, revoked_at AS revokedAt FROM members ORDER BY registered_at`,
       )
       .all() as Omit<MemberRow, 'signPublicKey' | 'boxPublicKey'>[];
+  }
+
+  /** Ids of revoked members (the server polls this to close their live connections). */
+  revokedMemberIds(): string[] {
+    return (this.db.prepare(`SELECT client_id FROM members WHERE revoked_at IS NOT NULL`).all() as { client_id: string }[]).map((r) => r.client_id);
   }
 
   touchMember(clientId: string, now: Date): void {

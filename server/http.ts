@@ -16,6 +16,15 @@ export interface HttpHandlerOptions {
   metricsRequireToken?: boolean;
 }
 
+/** `metrics.requireToken` as configured, else on whenever the server listens beyond loopback. */
+export function metricsRequireToken(config: { host: string; metrics: { requireToken?: boolean } }): boolean {
+  return config.metrics.requireToken ?? !isLoopbackHost(config.host);
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const dashboardDir = (name: string) => fileURLToPath(new URL(`./dashboard/${name}`, import.meta.url));

@@ -7,6 +7,14 @@ export function sealedUpdateBytes(length: number): number {
   return 1 + 24 + frameBytes(length) + 16;
 }
 
+/**
+ * engine.io's maxHttpBufferSize for this federation: one sealed update (or masked input, the same
+ * size) plus room for its header, no larger. A bigger message closes the connection.
+ */
+export function maxFrameBytes(length: number): number {
+  return sealedUpdateBytes(length) + 64 * 1024;
+}
+
 export class UpdateRejection extends Error {
   constructor(
     readonly reason: RejectReason,

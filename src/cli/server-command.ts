@@ -41,6 +41,8 @@ export function registerServerCommand(program: Command): void {
       const { loadEvaluationData } = await import('./data-source.js');
       const evaluationData = config.evaluation ? await loadEvaluationData(config.evaluation) : undefined;
       const server = await Aggregator.create({ config, logger, evaluationData });
+      const { keepAliveOnEscapedErrors } = await import('../../server/process-guard.js');
+      keepAliveOnEscapedErrors(logger);
       const url = await server.listen();
       process.stdout.write(
         [

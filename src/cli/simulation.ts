@@ -104,6 +104,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       dp: { mode: opts.dp, noiseMultiplier: opts.noiseMultiplier, clipNorm: opts.clipNorm, delta: opts.delta },
       stateDir: join(workdir, 'server'),
       seed: opts.seed,
+      // Every simulated client connects from loopback at once: each may wait for its hello at the same time.
+      connections: { maxUnauthenticated: Math.max(256, 2 * opts.clients), maxUnauthenticatedPerAddress: Math.max(16, 2 * opts.clients) },
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
     });
     server = await Aggregator.create({

@@ -120,6 +120,8 @@ interface SecureAttempt {
   stats?: TrainStats;
   /** Simulated dropout: this client answers nothing more in this attempt. */
   vanished?: boolean;
+  /** Simulated dropout after an answer: it vanishes at the server's next word (its next request, or the round's end), which shows the answer arrived. */
+  leaving?: boolean;
 }
 
 interface PreparedUpdate {
@@ -226,7 +228,10 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
         },
       );
     });
+    // A round's end is the server's last word on its attempts: a simulated dropout still leaving goes now.
+    const leaveEnded = () => [...this.secureAttempts.values()].filter((a) => a.leaving).forEach((a) => this.leave(a));
     socket.on(EVENTS.roundResult, (msg: unknown) => {
+      leaveEnded();
       const parsed = RoundResultSchema.safeParse(msg);
       if (!parsed.success) return;
       this.note({ type: 'round-result', result: parsed.data });
@@ -235,6 +240,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       });
     });
     socket.on(EVENTS.roundAbort, (msg: unknown) => {
+      leaveEnded();
       const parsed = RoundAbortSchema.safeParse(msg);
       if (parsed.success) this.note({ type: 'round-abort', ...parsed.data });
     });
@@ -599,6 +605,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     if (!parsed.success) return { ok: false, reason: 'malformed', message: 'malformed secure-aggregation request' };
     const request = parsed.data;
     const attempt = this.secureAttempt(request.attemptId);
+    if (attempt.leaving) this.leave(attempt);
     const participant = await Promise.race([attempt.participant, sleep(60_000).then(() => null)]);
     if (attempt.vanished) return null;
     if (!participant) return { ok: false, reason: 'not-participating', message: `not taking part in round ${request.round}` };
@@ -609,11 +616,16 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       this.note({ type: 'update-sent', round: request.round, bytes, ...attempt.stats, masked: true });
     }
     if (!reply.ok) this.note({ type: 'warning', message: `round ${request.round}: refused ${request.stage} (${reply.reason}): ${reply.message}` });
-    if (this.options.dropAfter === request.stage) {
-      attempt.vanished = true;
-      setImmediate(() => this.vanish());
-    }
+    // Not on the next tick: only once the server has this answer (its next word on the attempt says so).
+    if (this.options.dropAfter === request.stage) attempt.leaving = true;
     return reply;
+  }
+
+  /** A simulated dropout whose last answer the server has acknowledged: vanish now. */
+  private leave(attempt: SecureAttempt): void {
+    if (attempt.vanished) return;
+    attempt.vanished = true;
+    this.vanish();
   }
 
   /** Simulated dropout: the connection goes away for the rest of this attempt, then comes back for later rounds. */

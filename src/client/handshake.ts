@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io-client';
 import { fingerprintHex, getSodium, sign, verify, type Identity } from '../core/crypto/index.js';
-import { clientHelloMessage, serverProofMessage } from '../core/protocol/auth.js';
+import { clientHelloMessage, serverProofMessage, type UnsignedHello } from '../core/protocol/auth.js';
 import type { Invite } from '../core/protocol/invite.js';
 import { EVENTS, HelloResponseSchema, PROTOCOL_VERSION, type HelloResponse } from '../core/protocol/messages.js';
 import { ClientError } from './errors.js';
@@ -37,18 +37,18 @@ export async function handshake(
     throw new ClientError('server-key-mismatch', 'the server key does not match the invite: refusing to connect');
   }
   const challenge = sodium.randombytes_buf(32);
-  const signature = await sign(identity, clientHelloMessage(sodium.from_base64(serverChallenge.nonce), invite.fingerprintHex));
+  const unsigned: UnsignedHello = {
+    protocolVersion: PROTOCOL_VERSION,
+    token: invite.token,
+    signPublicKey: sodium.to_base64(identity.signPublicKey),
+    boxPublicKey: sodium.to_base64(identity.boxPublicKey),
+    challenge: sodium.to_base64(challenge),
+    numExamples: args.numExamples,
+  };
+  const signature = await sign(identity, await clientHelloMessage(sodium.from_base64(serverChallenge.nonce), invite.fingerprintHex, unsigned));
   let raw: unknown;
   try {
-    raw = await socket.timeout(args.timeoutMs).emitWithAck(EVENTS.hello, {
-      protocolVersion: PROTOCOL_VERSION,
-      token: invite.token,
-      signPublicKey: sodium.to_base64(identity.signPublicKey),
-      boxPublicKey: sodium.to_base64(identity.boxPublicKey),
-      signature: sodium.to_base64(signature),
-      challenge: sodium.to_base64(challenge),
-      numExamples: args.numExamples,
-    });
+    raw = await socket.timeout(args.timeoutMs).emitWithAck(EVENTS.hello, { ...unsigned, signature: sodium.to_base64(signature) });
   } catch {
     throw new ClientError('unreachable', 'the server did not answer the hello');
   }

@@ -7,8 +7,9 @@ import { app, BrowserWindow, dialog, ipcMain, safeStorage, session, utilityProce
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { EVENT_CHANNEL, type LedgerExport, type Result } from '../app/contract.js';
+import { EVENT_CHANNEL, type DataSource, type LedgerExport, type Result } from '../app/contract.js';
 import { connectCore, type ChildLike, type CoreBridge } from './core-channel.js';
+import { DataPathGrants } from './data-paths.js';
 import { loadSealedIdentity } from './identity-store.js';
 import { registerIpcHandlers } from './ipc.js';
 import { hardenSession, hardenWebContents, windowOptions } from './security.js';
@@ -20,21 +21,24 @@ const appUrl = devServerUrl ?? pathToFileURL(rendererFile).href;
 let mainWindow: BrowserWindow | null = null;
 let core: CoreBridge | null = null;
 
+const stateDir = (): string => join(app.getPath('userData'), 'state');
+let dataPaths = new DataPathGrants('');
+
 async function startCore(): Promise<CoreBridge> {
-  const stateDir = join(app.getPath('userData'), 'state');
-  const { identity, sealed } = await loadSealedIdentity(stateDir, safeStorage);
+  const { identity, sealed } = await loadSealedIdentity(stateDir(), safeStorage);
   if (!sealed) console.warn('covey: this system offers no key store; your keys are kept in a file only you can read');
   const child = utilityProcess.fork(fileURLToPath(new URL('./core-host.js', import.meta.url)), [], {
     serviceName: 'Covey core',
     stdio: 'inherit',
   });
-  const bridge = connectCore(child as unknown as ChildLike, { stateDir, version: app.getVersion(), identity });
+  const bridge = connectCore(child as unknown as ChildLike, { stateDir: stateDir(), version: app.getVersion(), identity });
   bridge.onEvent((event) => mainWindow?.webContents.send(EVENT_CHANNEL, event));
   return bridge;
 }
 
 function createWindow(): void {
-  const window = new BrowserWindow(windowOptions(fileURLToPath(new URL('../preload/index.cjs', import.meta.url))));
+  // DevTools only in a development build (not packaged): a packaged app gives the page no console into the core's API.
+  const window = new BrowserWindow(windowOptions(fileURLToPath(new URL('../preload/index.cjs', import.meta.url)), { devTools: !app.isPackaged }));
   mainWindow = window;
   hardenWebContents(window.webContents);
   window.once('ready-to-show', () => window.show());
@@ -52,7 +56,17 @@ async function chooseDataPath(arg: { kind: 'file' | 'folder' }): Promise<Result<
     ...(arg.kind === 'file' && { filters: [{ name: 'CSV', extensions: ['csv'] }] }),
   };
   const chosen = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-  return { ok: true, value: chosen.canceled ? null : (chosen.filePaths[0] ?? null) };
+  const path = chosen.canceled ? null : (chosen.filePaths[0] ?? null);
+  if (path !== null) dataPaths.grant(path);
+  return { ok: true, value: path };
+}
+
+/** A path is read only if the person chose it in a dialog of this main process (or it lies in the app's state folder). */
+async function loadData(source: DataSource): Promise<Result<unknown>> {
+  if (source.kind === 'path' && !dataPaths.allows(source.path)) {
+    return { ok: false, error: { code: 'forbidden', message: 'Choose your data with “Choose a folder…” or “Choose a CSV file…”: the app reads only what you picked there.' } };
+  }
+  return core!.call('loadData', source);
 }
 
 async function exportLedger(): Promise<Result<LedgerExport>> {
@@ -77,10 +91,11 @@ app.on('window-all-closed', () => {
 
 void app.whenReady().then(async () => {
   hardenSession(session.defaultSession, appUrl);
+  dataPaths = new DataPathGrants(stateDir());
   core = await startCore();
   registerIpcHandlers(ipcMain, {
     call: (method, arg) => core!.call(method, arg),
-    overrides: { chooseDataPath, exportLedger },
+    overrides: { chooseDataPath, exportLedger, loadData },
     trusted: () => ({ webContentsId: mainWindow?.webContents.id ?? null, appUrl }),
   });
   createWindow();

@@ -21,7 +21,7 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
 ].join('; ');
 
-export function windowOptions(preloadPath: string): BrowserWindowConstructorOptions {
+export function windowOptions(preloadPath: string, build: { devTools: boolean }): BrowserWindowConstructorOptions {
   return {
     width: 1180,
     height: 800,
@@ -44,7 +44,7 @@ export function windowOptions(preloadPath: string): BrowserWindowConstructorOpti
       navigateOnDragDrop: false,
       safeDialogs: true,
       spellcheck: false,
-      devTools: true,
+      devTools: build.devTools,
     },
   };
 }

@@ -1,6 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import { getSodium, sign, type Identity } from '../../src/core/crypto/index.js';
-import { clientHelloMessage } from '../../src/core/protocol/auth.js';
+import { clientHelloMessage, type UnsignedHello } from '../../src/core/protocol/auth.js';
 import { EVENTS, PROTOCOL_VERSION } from '../../src/core/protocol/messages.js';
 
 /** A hand-driven socket.io client, to send exactly what a test needs (valid or not). */
@@ -30,15 +30,15 @@ export async function helloPayload(
 ): Promise<Record<string, unknown>> {
   const sodium = await getSodium();
   const nonce = await serverNonce(socket);
-  return {
+  const unsigned: UnsignedHello = {
     protocolVersion: PROTOCOL_VERSION,
     ...(token !== undefined && { token }),
     signPublicKey: sodium.to_base64(identity.signPublicKey),
     boxPublicKey: sodium.to_base64(identity.boxPublicKey),
-    signature: sodium.to_base64(await sign(identity, clientHelloMessage(nonce, fingerprint))),
     challenge: sodium.to_base64(sodium.randombytes_buf(32)),
     numExamples: 100,
   };
+  return { ...unsigned, signature: sodium.to_base64(await sign(identity, await clientHelloMessage(nonce, fingerprint, unsigned))) };
 }
 
 export async function sendHello(socket: Socket, payload: Record<string, unknown>): Promise<{ ok: boolean; reason?: string; message?: string; clientId?: string; server?: { boxPublicKey: string } }> {

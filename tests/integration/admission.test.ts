@@ -9,7 +9,8 @@ import { createInvite } from '../../server/invites.js';
 import { silentLogger } from '../../server/logger.js';
 import { generateIdentity, getSodium, sign } from '../../src/core/crypto/index.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
-import { clientHelloMessage } from '../../src/core/protocol/auth.js';
+import { clientHelloMessage, type UnsignedHello } from '../../src/core/protocol/auth.js';
+import Database from 'better-sqlite3';
 import { connectRaw, helloPayload, sendHello, serverNonce } from '../helpers/raw-client.js';
 
 let server: Aggregator;
@@ -94,8 +95,9 @@ describe('who gets in', () => {
     // Forged: claims this identity's public key, signed by another key.
     const forger = await generateIdentity();
     const b = await connect();
-    const forgedSignature = await sign(forger, clientHelloMessage(await serverNonce(b), fingerprint));
-    const forged = { ...(await helloPayload(b, identity, fingerprint)), signature: sodium.to_base64(forgedSignature) };
+    const { signature: _own, ...unsigned } = await helloPayload(b, identity, fingerprint);
+    const forgedSignature = await sign(forger, await clientHelloMessage(await serverNonce(b), fingerprint, unsigned as UnsignedHello));
+    const forged = { ...unsigned, signature: sodium.to_base64(forgedSignature) };
     expect(await sendHello(b, forged)).toMatchObject({ ok: false, reason: 'bad-signature' });
 
     // Replayed: the exact hello recorded on connection a, sent on a new connection (new nonce).
@@ -114,5 +116,39 @@ describe('who gets in', () => {
     expect(await sendHello(e, await helloPayload(e, identity, fingerprint))).toMatchObject({ ok: false, reason: 'revoked' });
     const ack = await e.timeout(5000).emitWithAck('update', { federationId: 'gate', round: 1, attemptId: 'x', clientId: admitted.clientId }, new Uint8Array(10));
     expect(ack).toMatchObject({ accepted: false, reason: 'unknown-client' });
+  });
+
+  it('finding 8: the hello signature covers both keys, the invite token, the example count and the client challenge', async () => {
+    const { token } = invite();
+    const other = invite();
+    const attacker = await generateIdentity();
+    const sodium = await getSodium();
+    const tamperings: [string, (hello: Record<string, unknown>) => Record<string, unknown>][] = [
+      ['encryption key swapped', (h) => ({ ...h, boxPublicKey: sodium.to_base64(attacker.boxPublicKey) })],
+      ['example count inflated', (h) => ({ ...h, numExamples: 4_294_967_295 })],
+      ['invite token swapped', (h) => ({ ...h, token: other.token })],
+      ['client challenge swapped', (h) => ({ ...h, challenge: sodium.to_base64(sodium.randombytes_buf(32)) })],
+    ];
+    for (const [name, tamper] of tamperings) {
+      const victim = await generateIdentity();
+      const socket = await connect();
+      const reply = await sendHello(socket, tamper(await helloPayload(socket, victim, fingerprint, token)));
+      expect(reply, name).toMatchObject({ ok: false, reason: 'bad-signature' });
+    }
+  });
+
+  it('finding 6: a known client id presented with another signing key is refused (the stored signing key is compared)', async () => {
+    const { token } = invite();
+    const identity = await generateIdentity();
+    const first = await connect();
+    const joined = await sendHello(first, await helloPayload(first, identity, fingerprint, token));
+    expect(joined.ok).toBe(true);
+    first.disconnect();
+    // A 64-bit client id can collide: simulate a stored member whose id matches but whose signing key differs.
+    const raw = new Database(join(root, 'server', 'covey.db'));
+    raw.prepare('UPDATE members SET sign_public_key = ? WHERE client_id = ?').run(Buffer.from((await generateIdentity()).signPublicKey), joined.clientId);
+    raw.close();
+    const again = await connect();
+    expect(await sendHello(again, await helloPayload(again, identity, fingerprint))).toMatchObject({ ok: false, reason: 'key-mismatch' });
   });
 });

@@ -135,7 +135,8 @@ describe('bad input is rejected with a logged reason and the server stays up', (
     }
     expect(logs.some((l) => l.event === 'message rejected' && /unknown event/.test(l.message ?? ''))).toBe(true);
     expect(logs.some((l) => l.event === 'message rejected' && l.reason === 'bad-invite')).toBe(true);
-    expect(logs.some((l) => l.event === 'client disconnected')).toBe(true);
+    // A stranger's disconnect is not logged (its log volume would be the stranger's to choose); a member's is.
+    expect(logs.some((l) => l.event === 'client disconnected')).toBe(false);
 
     // A flood from one connection is cut off; the server stays up for everyone else.
     const flooder = await connect(url);

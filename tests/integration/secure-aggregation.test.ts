@@ -134,6 +134,17 @@ describe('secure aggregation over real sockets', () => {
     expect(stages).toEqual(expect.arrayContaining(['secure aggregation: keys advertised', 'secure aggregation: shares relayed', 'secure aggregation: masked inputs in']));
   });
 
+  it('finding 11: a client that drops after its masked input leaves only once the server has closed that stage with it', async () => {
+    const run = await federate({ clients: [0, 1, 2, 3, 4], secure: true, dropAfter: { 0: 'masked-input' } });
+    expect(run.participants).toEqual([5]);
+    const events = run.logs.map((l) => l.event);
+    const inputsIn = events.indexOf('secure aggregation: masked inputs in');
+    const firstDisconnect = events.indexOf('client disconnected');
+    expect(inputsIn).toBeGreaterThanOrEqual(0);
+    // It trained first (it connected first), so a drop on the next tick would come before the other four answered.
+    expect(firstDisconnect).toBeGreaterThan(inputsIn);
+  });
+
   const dropouts: { stage: SecAggStage | 'start'; survivors: number }[] = [
     { stage: 'start', survivors: 4 },
     { stage: 'advertise', survivors: 4 },

@@ -146,6 +146,8 @@ describe('the BrowserWindow', () => {
       experimentalFeatures: false,
     });
     expect(prefs.preload).toMatch(/preload[\\/]index\.cjs$/);
+    // A packaged (production) build: no DevTools.
+    expect(prefs.devTools).toBe(false);
     expect(prefs).not.toHaveProperty('enableBlinkFeatures');
   });
 
@@ -257,6 +259,24 @@ describe('IPC', () => {
     expect(await loadData(event(), { kind: 'path', path: '' })).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });
     expect(await loadData(event(), { kind: 'url', path: 'https://x' })).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });
     expect(state.child.sent.length).toBe(before);
+  });
+
+  it('finding 10: reads a data path only if the person chose it in a native dialog of the main process (or it is in the app state folder)', async () => {
+    const { dialog } = await import('electron');
+    const loadData = state.ipc.get(ipcChannel('loadData'))!;
+    const before = state.child.sent.length;
+    for (const path of ['/etc/passwd', join(state.userData, '..', 'secrets.csv'), join(state.userData, 'state', '..', 'other.csv')]) {
+      expect(await loadData(event(), { kind: 'path', path }), path).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    }
+    expect(state.child.sent.length).toBe(before);
+    const picked = join(state.userData, 'picked', 'data.csv');
+    vi.mocked(dialog.showOpenDialog).mockResolvedValueOnce({ canceled: false, filePaths: [picked] });
+    expect(await state.ipc.get(ipcChannel('chooseDataPath'))!(event(), { kind: 'file' })).toEqual({ ok: true, value: picked });
+    for (const path of [picked, join(state.userData, 'state', 'data', 'digits')]) {
+      void loadData(event(), { kind: 'path', path });
+      await vi.waitFor(() => expect(state.child.sent.some((m) => m.type === 'call' && m.method === 'loadData' && (m.arg as { path: string }).path === path)).toBe(true));
+    }
+    expect(await loadData(event(), { kind: 'path', path: join(state.userData, 'picked', 'other.csv') })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
   });
 
   it('streams app events from the core process to the window only', () => {

@@ -47,6 +47,15 @@ describe('loadCsvDataset', () => {
     expect((await loadError(empty)).message).toMatch(/line 2, column "b": "" is not a number/);
   });
 
+  it('finding 10: quotes at most a short, marked excerpt of a cell, never the whole value', async () => {
+    const path = await csv('secret.csv', 'a,b,label\n1,hunter2-API-KEY-abc123,0\n');
+    const message = (await loadError(path)).message;
+    expect(message).toBe(`${path}: line 2, column "b": "hun…" (22 characters, cut) is not a number`);
+    expect(message).not.toMatch(/API-KEY|abc123/);
+    const label = await csv('secret-label.csv', 'x,label\n0.5,sk-live-0123456789\n');
+    expect((await loadError(label)).message).not.toMatch(/live|0123456789/);
+  });
+
   it('lists the columns when the label column is missing', async () => {
     const path = await csv('no-label.csv', 'a,b,class\n1,2,0\n');
     expect((await loadError(path)).message).toMatch(/no label column "label" in the header; the columns are: "a", "b", "class"/);

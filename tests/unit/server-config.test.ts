@@ -43,6 +43,8 @@ describe('parseServerConfig', () => {
       aggregation: { maxExamplesPerClient: 10_000, maxUpdateNorm: 10 },
       serverLearningRate: 1,
       rateLimit: { burst: 30, perSecond: 5 },
+      connections: { helloTimeoutSeconds: 10, maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 16, unauthenticatedBytes: 65536, allowedOrigins: [] },
+      metrics: {},
       stateDir: '.covey/server',
     });
     expect(c.seed).toBeUndefined();

@@ -2,7 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import type { Dataset } from './dataset.js';
-import { DataError, describeFsError } from './errors.js';
+import { DataError, describeFsError, excerpt } from './errors.js';
+
+/** Column names are quoted longer than cells: they name what the error is about. */
+const COLUMN_NAME_CHARS = 24;
 
 interface ParsedRecord {
   record: string[];
@@ -14,7 +17,8 @@ function parseCsv(path: string, text: string): ParsedRecord[] {
     // `info: true` makes each record { record, info }, so errors can name the line.
     return parse(text, { bom: true, trim: true, skip_empty_lines: true, info: true }) as unknown as ParsedRecord[];
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    // The parser's own message may quote the offending text: only an excerpt of it is kept.
+    const detail = (error instanceof Error ? error.message : String(error)).replace(/"([^"]*)"/g, (_, text: string) => excerpt(text));
     throw new DataError(path, `malformed CSV: ${detail}`, { cause: error });
   }
 }
@@ -38,7 +42,7 @@ export async function loadCsvDataset(path: string, options: { labelColumn: strin
   if (labelIndex < 0) {
     throw new DataError(
       path,
-      `no label column "${options.labelColumn}" in the header; the columns are: ${columns.map((c) => `"${c}"`).join(', ')}`,
+      `no label column "${options.labelColumn}" in the header; the columns are: ${columns.map((c) => excerpt(c, COLUMN_NAME_CHARS)).join(', ')}`,
     );
   }
   if (columns.lastIndexOf(options.labelColumn) !== labelIndex) {
@@ -55,15 +59,15 @@ export async function loadCsvDataset(path: string, options: { labelColumn: strin
     let f = row * featureColumns;
     record.forEach((cell, column) => {
       const value = cell === '' ? Number.NaN : Number(cell);
-      const where = `line ${info.lines}, column "${columns[column]}"`;
+      const where = `line ${info.lines}, column ${excerpt(columns[column], COLUMN_NAME_CHARS)}`;
       if (column === labelIndex) {
         if (!Number.isInteger(value) || value < 0 || value > 255) {
-          throw new DataError(path, `${where}: label "${cell}" is not an integer class index in 0..255`);
+          throw new DataError(path, `${where}: label ${excerpt(cell)} is not an integer class index in 0..255`);
         }
         labels[row] = value;
         maxLabel = Math.max(maxLabel, value);
       } else {
-        if (!Number.isFinite(value)) throw new DataError(path, `${where}: "${cell}" is not a number`);
+        if (!Number.isFinite(value)) throw new DataError(path, `${where}: ${excerpt(cell)} is not a number`);
         features[f++] = value;
       }
     });

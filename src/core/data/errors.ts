@@ -32,3 +32,12 @@ export function describeFsError(error: unknown): string {
       return error instanceof Error ? error.message : String(error);
   }
 }
+
+/**
+ * A value from the person's own data as an error message may quote it: at most its first `keep`
+ * characters, marked as cut with its length, so that an error never repeats a whole cell (which
+ * could be a secret in a file the person did not mean to share).
+ */
+export function excerpt(value: string, keep = 3): string {
+  return value.length <= keep ? `"${value}"` : `"${value.slice(0, keep)}…" (${value.length} characters, cut)`;
+}

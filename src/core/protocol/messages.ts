@@ -10,7 +10,7 @@ import {
 } from '../secagg/messages.js';
 
 /** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Socket event names, in one place. */
 export const EVENTS = {
