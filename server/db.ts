@@ -6,10 +6,11 @@ import type { RoundResult } from '../src/core/protocol/messages.js';
 
 /**
  * The aggregator's embedded database (SQLite, WAL): federation, members, invites, rounds and the
- * federation accountant. A round's row, its accountant record and the members' contribution
- * counts are written in one transaction, after the round's checkpoint is on disk.
+ * drawn attempts (the federation accountant). An attempt is written when its cohort is drawn, before
+ * any member hears of it; a round's row and the members' contribution counts are written in one
+ * transaction, after the round's checkpoint is on disk.
  */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,11 +41,23 @@ CREATE TABLE IF NOT EXISTS rounds (
   declined TEXT NOT NULL,
   result TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS accountant (
-  round INTEGER PRIMARY KEY REFERENCES rounds(round),
-  noise_multiplier REAL NOT NULL,
-  sampling_rate REAL NOT NULL
+CREATE TABLE IF NOT EXISTS attempts (
+  round INTEGER NOT NULL,
+  attempt_id TEXT NOT NULL,
+  drawn_at TEXT NOT NULL,
+  cohort TEXT NOT NULL,
+  noise_multiplier REAL,
+  sampling_rate REAL,
+  PRIMARY KEY (round, attempt_id)
 );
+`;
+
+/** Version 1 kept one accountant row per released round; each becomes a drawn attempt of its own. */
+const MIGRATE_1_TO_2 = `
+INSERT INTO attempts (round, attempt_id, drawn_at, cohort, noise_multiplier, sampling_rate)
+  SELECT a.round, 'v1-round-' || a.round, r.completed_at, r.cohort, a.noise_multiplier, a.sampling_rate
+  FROM accountant a JOIN rounds r ON r.round = a.round;
+DROP TABLE accountant;
 `;
 
 export interface InviteRow {
@@ -74,8 +87,14 @@ export interface CompletedRound {
   cohort: string[];
   survivors: string[];
   declined: string[];
-  /** Null when DP is off: nothing to account. */
-  accountant: RoundRecord | null;
+}
+
+/** One drawn attempt at a round; `charge` is its accountant record (null with DP off). */
+export interface DrawnAttempt {
+  round: number;
+  attemptId: string;
+  cohort: string[];
+  charge: RoundRecord | null;
 }
 
 export class FederationDb {
@@ -91,7 +110,12 @@ export class FederationDb {
     db.exec(MIGRATION);
     const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined;
     if (!version) db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
-    else if (Number(version.value) !== SCHEMA_VERSION) {
+    else if (Number(version.value) === 1) {
+      db.transaction(() => {
+        db.exec(MIGRATE_1_TO_2);
+        db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
+      })();
+    } else if (Number(version.value) !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${join(stateDir, 'covey.db')} has schema version ${version.value}; this server needs ${SCHEMA_VERSION}`);
     }
@@ -123,11 +147,31 @@ export class FederationDb {
     return rows.map((r) => ({ ...(JSON.parse(r.result) as RoundResult), cohort: (JSON.parse(r.cohort) as string[]).length }));
   }
 
+  /** The federation accountant: one record per attempt drawn with DP on, released or not, in draw order. */
   accountant(): RoundRecord[] {
-    const rows = this.db
-      .prepare(`SELECT noise_multiplier AS noiseMultiplier, sampling_rate AS samplingRate FROM accountant ORDER BY round`)
+    return this.db
+      .prepare(`SELECT noise_multiplier AS noiseMultiplier, sampling_rate AS samplingRate FROM attempts WHERE noise_multiplier IS NOT NULL ORDER BY rowid`)
       .all() as RoundRecord[];
-    return rows;
+  }
+
+  /** Every drawn attempt, in draw order. */
+  attempts(): DrawnAttempt[] {
+    const rows = this.db
+      .prepare(`SELECT round, attempt_id AS attemptId, cohort, noise_multiplier AS z, sampling_rate AS q FROM attempts ORDER BY rowid`)
+      .all() as { round: number; attemptId: string; cohort: string; z: number | null; q: number | null }[];
+    return rows.map((r) => ({
+      round: r.round,
+      attemptId: r.attemptId,
+      cohort: JSON.parse(r.cohort) as string[],
+      charge: r.z === null || r.q === null ? null : { noiseMultiplier: r.z, samplingRate: r.q },
+    }));
+  }
+
+  /** Records a drawn attempt (and so charges the accountant) durably: call before any member is told of it. */
+  recordDraw(attempt: DrawnAttempt): void {
+    this.db
+      .prepare(`INSERT INTO attempts (round, attempt_id, drawn_at, cohort, noise_multiplier, sampling_rate) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(attempt.round, attempt.attemptId, new Date().toISOString(), JSON.stringify(attempt.cohort), attempt.charge?.noiseMultiplier ?? null, attempt.charge?.samplingRate ?? null);
   }
 
   /** Everything a completed round changes, in one transaction. */
@@ -137,11 +181,6 @@ export class FederationDb {
       this.db
         .prepare(`INSERT INTO rounds (round, completed_at, cohort, survivors, declined, result) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(result.round, new Date().toISOString(), JSON.stringify(round.cohort), JSON.stringify(round.survivors), JSON.stringify(round.declined), JSON.stringify(result));
-      if (round.accountant) {
-        this.db
-          .prepare(`INSERT INTO accountant (round, noise_multiplier, sampling_rate) VALUES (?, ?, ?)`)
-          .run(result.round, round.accountant.noiseMultiplier, round.accountant.samplingRate);
-      }
       const bump = this.db.prepare(`UPDATE members SET rounds_contributed = rounds_contributed + 1 WHERE client_id = ?`);
       for (const id of round.survivors) bump.run(id);
     })();

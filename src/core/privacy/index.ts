@@ -17,3 +17,4 @@ export { gaussianDelta, gaussianEpsilon } from './analytic-gaussian.js';
 export { prvEpsilon, type PrvOptions, type PrvResult } from './prv.js';
 export { ACCOUNTANTS, epsilonFor, epsilonOfAccountant, type AccountantName, type EpsilonResult } from './epsilon.js';
 export { noiseForTargetEpsilon, type NoiseForTargetArgs } from './inverse.js';
+export { accountantInputProblems, MIN_NOISE_MULTIPLIER, validateAccountantInputs, type AccountantInputProblem, type AccountantInputs } from './validate.js';
