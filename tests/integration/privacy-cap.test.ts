@@ -68,7 +68,7 @@ describe("the participant's own privacy cap and consent", () => {
         model: 'logreg',
         rounds: 4,
         seed: 1,
-        cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        cohort: { minClients: 2, expectedClients: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
         dp: { mode: 'central', noiseMultiplier: z, clipNorm: 1, delta },
         stateDir: join(root, 'server'),
       },
@@ -101,7 +101,7 @@ describe("the participant's own privacy cap and consent", () => {
       port: 0,
       model: 'logreg' as const,
       seed: 1,
-      cohort: { minClients: 1, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 2 },
+      cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 2 },
       stateDir: join(root, 'server'),
     };
     const first = await federation({ ...config, rounds: 1, dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } }, [participant]);
@@ -127,7 +127,7 @@ describe("the participant's own privacy cap and consent", () => {
       port: 0,
       model: 'logreg' as const,
       seed: 1,
-      cohort: { minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
+      cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
       dp: { mode: 'central' as const, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
       stateDir: join(root, 'server'),
     };
@@ -162,7 +162,7 @@ describe("the participant's own privacy cap and consent", () => {
         rounds: 5,
         seed: 1,
         maxEpsilon: (oneRound + twoRounds) / 2,
-        cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
         dp: { mode: 'central', noiseMultiplier: z, clipNorm: 1, delta: 1e-5 },
         stateDir: join(root, 'server'),
       },

@@ -58,7 +58,7 @@ describe('kill -9 of the server at any point of a round, then a restart with the
           model: 'logreg',
           rounds: ROUNDS,
           seed: 4,
-          cohort: { minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
+          cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
           dp: { mode: secure ? 'distributed' : 'central', noiseMultiplier: Z, clipNorm: 1, delta: 1e-5 },
           stateDir,
           ...(secure && { secureAggregation: { enabled: true } }),
