@@ -8,7 +8,7 @@ import { applyUpdate, createAccumulator, meanUpdate, type Accumulator } from '..
 import { challengeMessage, fingerprintHex, getSodium, loadOrCreateIdentity, sign, type Identity } from '../src/core/crypto/index.js';
 import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights, type ModelSpec } from '../src/core/model/index.js';
-import { addGaussianNoise, clipToNorm } from '../src/core/privacy/index.js';
+import { addGridGaussianNoise, clipToNorm } from '../src/core/privacy/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { serverProofMessage } from '../src/core/protocol/auth.js';
 import { encodeInvite } from '../src/core/protocol/invite.js';
@@ -642,12 +642,9 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     if (this.stopped) return { kind: 'aborted', everyoneDeclined };
     if ('abort' in collected) return { kind: this.abortRound(round, collected.abort, 'too-few-updates'), everyoneDeclined };
 
-    const denominator = averagingDenominator(this.config, collected.totalWeight);
-    let mean = meanUpdate(collected.sum, denominator);
-    if (dp.mode === 'central') {
-      // Central noise N(0, z²C²) on the sum, i.e. std zC/denominator on the mean (McMahan et al. 2018).
-      mean = await addGaussianNoise(mean, (dp.noiseMultiplier * dp.clipNorm) / denominator);
-    }
+    // Central noise of std z·C (z·(C + √d·γ) on its grid, against Mironov 2012) on the sum, then the fixed denominator (McMahan et al. 2018).
+    const sum = dp.mode === 'central' ? await addGridGaussianNoise(collected.sum, dp.noiseMultiplier, dp.clipNorm) : collected.sum;
+    const mean = meanUpdate(sum, averagingDenominator(this.config, collected.totalWeight));
     const next = applyUpdate(this.global, mean, this.config.serverLearningRate);
     crashPoint('aggregation', round);
     const metrics = this.evaluate(next);

@@ -21,6 +21,8 @@ describe('validateAccountantInputs: one rule for every entry point (issue 11, fi
     expect(fields({ noiseMultiplier: Number.NaN, samplingRate: 0, delta: 1 })).toEqual(['noiseMultiplier', 'samplingRate', 'delta']);
     expect(fields({ noiseMultiplier: Infinity, samplingRate: 1.01, delta: 0 })).toEqual(['noiseMultiplier', 'samplingRate', 'delta']);
     expect(fields({ noiseMultiplier: 0.0099 })).toEqual(['noiseMultiplier']);
+    expect(fields({ noiseMultiplier: 1000 })).toEqual([]);
+    expect(fields({ noiseMultiplier: 1001 })).toEqual(['noiseMultiplier']);
     expect(fields({ samplingRate: 1, delta: 0.5 })).toEqual([]);
   });
 });

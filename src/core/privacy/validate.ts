@@ -7,6 +7,11 @@
  * already costs ε ≈ 5,400, so nothing meaningful is lost by refusing anything smaller.
  */
 export const MIN_NOISE_MULTIPLIER = 0.01;
+/**
+ * Far above any useful z (one round at q = 1 costs ε ≈ 0.005 at z = 1000), and low enough that central noise can be
+ * drawn on its grid for any model (grid-noise.ts needs z·√d ≤ 2^26).
+ */
+export const MAX_NOISE_MULTIPLIER = 1000;
 
 export interface AccountantInputs {
   noiseMultiplier: number;
@@ -25,6 +30,8 @@ export function accountantInputProblems(inputs: Partial<AccountantInputs>): Acco
   const { noiseMultiplier: z, samplingRate: q, delta } = inputs;
   if (z !== undefined && !(Number.isFinite(z) && z >= MIN_NOISE_MULTIPLIER)) {
     problems.push({ field: 'noiseMultiplier', message: `must be a finite number ≥ ${MIN_NOISE_MULTIPLIER} (the accountants cannot bound smaller ones; got ${z})` });
+  } else if (z !== undefined && z > MAX_NOISE_MULTIPLIER) {
+    problems.push({ field: 'noiseMultiplier', message: `must be at most ${MAX_NOISE_MULTIPLIER} (got ${z})` });
   }
   if (q !== undefined && !(Number.isFinite(q) && q > 0 && q <= 1)) {
     problems.push({ field: 'samplingRate', message: `must be in (0, 1] (got ${q})` });
