@@ -8,11 +8,14 @@
  *   noise  addGaussianNoise(clipped, z·C = 1.1)   (libsodium CSPRNG + Box–Muller)
  *   encode encodeFrame({ kind: 'update', ... })
  *   seal   sealUpdate(...)                        (X25519 + BLAKE2b key, XChaCha20-Poly1305)
+ *
+ * Beside the client stages, `centralNoiseMs` times the server's central noise on a sum of this size: the grid
+ * noise it adds (addGridGaussianNoise, discrete Gaussian, against Mironov 2012) against continuous Box–Muller.
  */
 import os from 'node:os';
 import { generateIdentity, sealUpdate } from '../src/core/crypto/index.js';
 import { Rng } from '../src/core/data/rng.js';
-import { addGaussianNoise, clipToNorm, updateDelta } from '../src/core/privacy/index.js';
+import { addGaussianNoise, addGridGaussianNoise, clipToNorm, updateDelta } from '../src/core/privacy/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 
@@ -74,6 +77,8 @@ export interface PipelineBenchResult {
   };
   /** Per stage (and total) in milliseconds over the measured runs. */
   stagesMs: Record<Stage | 'total', Summary>;
+  /** The server's central noise on a sum of D weights: on its grid (what it adds) and continuous, ms over the runs. */
+  centralNoiseMs: { grid: Summary; continuous: Summary };
   /** Share of the median total taken by each stage's median, percent. */
   stageSharePercent: Record<Stage, number>;
   /** Raw per-run milliseconds, in run order. */
@@ -136,6 +141,21 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
     log(`pipeline: ${measured ? `run ${run - WARMUP_RUNS + 1}/${runs}` : `warm-up ${run + 1}/${WARMUP_RUNS}`} ${(t5 - t0).toFixed(1)} ms`);
   }
 
+  const central = { grid: [] as number[], continuous: [] as number[] };
+  const sum = Float64Array.from(local, (v, i) => v - global[i]);
+  for (let run = 0; run < WARMUP_RUNS + runs; run++) {
+    const t0 = performance.now();
+    await addGridGaussianNoise(sum, NOISE_MULTIPLIER, CLIP_NORM);
+    const t1 = performance.now();
+    await addGaussianNoise(local, std);
+    const t2 = performance.now();
+    if (run >= WARMUP_RUNS) {
+      central.grid.push(t1 - t0);
+      central.continuous.push(t2 - t1);
+    }
+    log(`central noise: grid ${(t1 - t0).toFixed(1)} ms, continuous ${(t2 - t1).toFixed(1)} ms`);
+  }
+
   const stagesMs = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)])) as Record<Stage | 'total', Summary>;
   const stageSharePercent = Object.fromEntries(
     STAGES.map((k) => [k, Math.round((stagesMs[k].median / stagesMs.total.median) * 1000) / 10]),
@@ -156,6 +176,7 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
       runs,
     },
     stagesMs,
+    centralNoiseMs: { grid: summarize(central.grid), continuous: summarize(central.continuous) },
     stageSharePercent,
     samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])) as Record<
       Stage | 'total',

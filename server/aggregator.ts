@@ -8,7 +8,7 @@ import { applyUpdate, createAccumulator, meanUpdate, type Accumulator } from '..
 import { challengeMessage, fingerprintHex, getSodium, loadOrCreateIdentity, sign, type Identity } from '../src/core/crypto/index.js';
 import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights, type ModelSpec } from '../src/core/model/index.js';
-import { addGaussianNoise } from '../src/core/privacy/index.js';
+import { addGridGaussianNoise } from '../src/core/privacy/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { serverProofMessage } from '../src/core/protocol/auth.js';
 import { encodeInvite } from '../src/core/protocol/invite.js';
@@ -29,9 +29,10 @@ import {
 } from '../src/core/protocol/messages.js';
 import { evaluate, selectBackend } from '../src/core/train/index.js';
 import type * as tf from '@tensorflow/tfjs';
-import { selectCohort, secureUniform, type Uniform } from './cohort.js';
+import { secureUniform, type Uniform } from './cohort.js';
 import type { ServerConfig } from './config.js';
 import { federationEpsilon, roundRecord } from './federation-privacy.js';
+import { averagingDenominator, drawAttempt, plainShortfall, type Draw } from './sampling.js';
 import { admit } from './admission.js';
 import { checkpointDir, readCheckpointWeights, writeCheckpoint } from './checkpoints.js';
 import { verifyCheckpoint } from './checkpoint-integrity.js';
@@ -81,7 +82,6 @@ interface OpenRound {
   received: Set<string>;
   declined: Set<string>;
   accumulator: Accumulator;
-  expectedCohortSize: number;
   deadline: number;
   /** The signed round start and weights, re-sent to a cohort member that reconnects mid-round. */
   start: RoundStart;
@@ -572,11 +572,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const { cohort: cohortConfig, rounds } = this.config;
     let attempts = 0;
     let attemptedRound = 0;
+    let stoppedBecause: string | null = null;
     while (!this.stopped && this.db.completedRound() < rounds) {
       const round = this.db.completedRound() + 1;
       if (round !== attemptedRound) [attemptedRound, attempts] = [round, 0];
       if (attempts >= cohortConfig.maxAttemptsPerRound) {
-        this.log('error', 'federation stopped', { round, reason: `round ${round} did not complete in ${attempts} attempts` });
+        stoppedBecause = `round ${round} did not complete in ${attempts} attempts`;
         break;
       }
       this.phase = 'waiting-for-clients';
@@ -590,31 +591,26 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         this.log('warn', 'waiting for clients', { connected: this.connectedIds().length, needed });
         continue;
       }
-      if (this.wouldExceedBudget()) break;
-      const eligible = this.connectedIds();
-      const cohort = selectCohort(eligible, cohortConfig.samplingRate, uniform);
-      if (cohort.length < cohortConfig.minClients) {
-        this.log('info', 'cohort too small, resampling', { round, cohort: cohort.length, minClients: cohortConfig.minClients });
-        this.emit('abort', { round, reason: 'cohort-too-small' });
-        this.metrics.roundAborted('cohort-too-small');
-        attempts += 1;
-        await sleep(200);
-        continue;
-      }
-      attempts += 1;
-      const outcome = await this.runRound(round, cohort, eligible.length * cohortConfig.samplingRate);
-      if (outcome === 'everyone-declined' && cohortConfig.samplingRate >= 1) {
-        // With q = 1 the same participants would decline again: nothing can change by retrying.
-        this.log('warn', 'federation stopped', { round, reason: 'every participant declined the round' });
+      if (this.wouldExceedBudget()) {
+        stoppedBecause = 'the next round would exceed maxEpsilon';
         break;
       }
-      if (outcome !== 'completed') await sleep(500);
+      // One Poisson draw per attempt, whatever its size: a draw too small to release is still an attempt (and charged).
+      attempts += 1;
+      const outcome = await this.runRound(round, drawAttempt(this.config, this.connectedIds(), uniform));
+      if (outcome.everyoneDeclined && cohortConfig.samplingRate >= 1) {
+        // With q = 1 the same participants would decline again: nothing can change by retrying.
+        stoppedBecause = 'every participant declined the round';
+        break;
+      }
+      if (outcome.kind !== 'completed') await sleep(500);
     }
     this.phase = 'done';
     const state = this.serverState;
     if (!this.stopped) {
       this.io.emit(EVENTS.federationDone, { rounds: state.completedRound });
-      this.log('info', 'federation complete', { rounds: state.completedRound });
+      if (stoppedBecause === null) this.log('info', 'federation complete', { rounds: state.completedRound });
+      else this.log('warn', 'federation stopped', { rounds: state.completedRound, of: rounds, reason: stoppedBecause });
       this.emit('done', state);
     }
     return state;
@@ -636,18 +632,27 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     return true;
   }
 
-  /** One attempt at a round; anything but 'completed' left the model unchanged. */
-  private async runRound(round: number, cohortIds: string[], expectedCohortSize: number): Promise<'completed' | 'aborted' | 'everyone-declined'> {
+  /** One attempt at a round, over one drawn cohort; anything but 'completed' left the model unchanged. */
+  private async runRound(round: number, draw: Draw): Promise<AttemptOutcome> {
     const started = performance.now();
+    const cohortIds = draw.cohort;
     const { cohort: cohortConfig, dp, federationId } = this.config;
     const sodium = await getSodium();
     const deadline = Date.now() + cohortConfig.roundTimeoutSeconds * 1000;
     const frame = encodeFrame({ kind: 'global', round, numExamples: 0, values: this.global });
     const attemptId = randomBytes(8).toString('hex');
+    // Charged durably before any member hears of the attempt: after a crash the server never under-counts.
+    this.db.recordDraw({ round, attemptId, cohort: cohortIds, charge: draw.charge });
+    if (draw.charge) this.metrics.federationEpsilon(this.currentEpsilon(), this.config.maxEpsilon ?? null);
+    // ANNOUNCEMENT HOOK (issue 11): the signed per-attempt announcement to every connected member goes here,
+    // exactly once per attempt: after the charge above, before the size checks and any round:start below.
+    const aborted = (reason: string, kind: string): AttemptOutcome => ({ kind: this.abortRound(round, reason, kind), everyoneDeclined: false });
+    const tooFew = this.config.secureAggregation.enabled ? null : plainShortfall(this.config, cohortIds.length);
+    if (tooFew) return aborted(`cohort drawn: ${tooFew}`, 'cohort-too-small');
     const secagg = this.config.secureAggregation.enabled
       ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32)))
       : undefined;
-    if (secagg instanceof Error) return this.abortRound(round, secagg.message, 'cohort-too-small');
+    if (secagg instanceof Error) return aborted(secagg.message, 'cohort-too-small');
     const unsigned: Omit<RoundStart, 'signature'> = {
       federationId,
       round,
@@ -673,7 +678,6 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       received: new Set(),
       declined: new Set(),
       accumulator: createAccumulator(secagg ? 0 : this.global.length),
-      expectedCohortSize,
       deadline,
       start: message,
       weightsFrame: frame,
@@ -702,33 +706,28 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.emit('progress', { round, received: 0, cohort: cohortIds.length });
 
     const open = this.open;
+    if (cohortIds.length === 0) open.allIn();
     const collected = secagg
       ? await this.collectSecure(open, secagg, sockets, stop.signal)
       : await this.collectPlain(open, everyoneAnswered);
     this.phase = 'aggregating';
-    if (this.stopped) return 'aborted';
-    if (open.abandoned) return this.abortRound(round, open.abandoned, 'abandoned');
-    if ('abort' in collected) {
-      this.abortRound(round, collected.abort, 'too-few-updates');
-      return open.declined.size === open.cohort.size ? 'everyone-declined' : 'aborted';
-    }
+    const everyoneDeclined = cohortIds.length > 0 && open.declined.size === cohortIds.length;
+    if (this.stopped) return { kind: 'aborted', everyoneDeclined };
+    if (open.abandoned) return { kind: this.abortRound(round, open.abandoned, 'abandoned'), everyoneDeclined };
+    if ('abort' in collected) return { kind: this.abortRound(round, collected.abort, 'too-few-updates'), everyoneDeclined };
 
-    // With DP the denominator is the expected cohort size, fixed before the round (DP-FedAvg).
-    const denominator = dp.mode === 'off' ? collected.totalWeight : Math.max(1, expectedCohortSize);
-    let mean = meanUpdate(collected.sum, denominator);
-    if (dp.mode === 'central') {
-      // Central noise N(0, z²C²) on the sum, i.e. std zC/denominator on the mean (McMahan et al. 2018).
-      mean = await addGaussianNoise(mean, (dp.noiseMultiplier * dp.clipNorm) / denominator);
-    }
+    // Central noise of std z·C (z·(C + √d·γ) on its grid, against Mironov 2012) on the sum, then the fixed denominator (McMahan et al. 2018).
+    const sum = dp.mode === 'central' ? await addGridGaussianNoise(collected.sum, dp.noiseMultiplier, dp.clipNorm) : collected.sum;
+    const denominator = averagingDenominator(this.config, collected.totalWeight);
+    const mean = meanUpdate(sum, denominator);
     const next = applyUpdate(this.global, mean, this.config.serverLearningRate);
     const { totalWeight, survivors, secureScale } = collected;
     const maxChange = maxGlobalChange(this.config, next.length, { totalWeight, survivors: survivors.length, denominator, secureScale });
     const refused = checkNewGlobal(this.global, next, maxChange);
-    if (refused) return this.abortRound(round, refused, 'global-guard');
+    if (refused) return { kind: this.abortRound(round, refused, 'global-guard'), everyoneDeclined };
     crashPoint('aggregation', round);
     const metrics = this.evaluate(next);
-    const record = dp.mode === 'off' ? null : roundRecord(this.config);
-    const epsilon = record ? federationEpsilon([...this.db.accountant(), record], dp.delta) : null;
+    const epsilon = this.currentEpsilon();
     const result: RoundResult = {
       round,
       participants: collected.survivors.length,
@@ -748,7 +747,6 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       cohort: [...open.cohort],
       survivors: collected.survivors,
       declined: [...open.declined],
-      accountant: record,
       checkpointSha256,
     });
     this.global = next;
@@ -759,16 +757,16 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.log('info', 'round complete', { ...result });
     this.io.emit(EVENTS.roundResult, result);
     this.emit('round', result);
-    return 'completed';
+    return { kind: 'completed', everyoneDeclined };
   }
 
   /** Plain rounds: sealed updates opened one by one into the streaming accumulator until all are in or the deadline. */
   private async collectPlain(open: OpenRound, everyoneAnswered: Promise<void>): Promise<Collected> {
     await untilOrDeadline(everyoneAnswered, open.deadline);
-    const { minClients } = this.config.cohort;
-    if (open.received.size < minClients) {
+    const tooFew = plainShortfall(this.config, open.received.size);
+    if (tooFew) {
       const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
-      return { abort: `only ${open.received.size} of ${open.cohort.size} updates arrived${declined} (minimum ${minClients})` };
+      return { abort: `${open.received.size} of ${open.cohort.size} updates arrived${declined}: ${tooFew}` };
     }
     return { sum: open.accumulator.sum, totalWeight: open.accumulator.totalWeight, survivors: [...open.received], secureScale: null };
   }
@@ -844,6 +842,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     }
     return true;
   }
+}
+
+/** How one attempt ended, and whether every member of a non-empty cohort declined it. */
+interface AttemptOutcome {
+  kind: 'completed' | 'aborted';
+  everyoneDeclined: boolean;
 }
 
 type Collected = { sum: Float64Array | Float32Array; totalWeight: number; survivors: string[]; secureScale: number | null } | { abort: string };

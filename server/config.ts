@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { accountantInputProblems } from '../src/core/privacy/validate.js';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
 
 /**
@@ -30,9 +31,15 @@ export const ServerConfigSchema = z
     training: TrainingSettingsSchema.strict().default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
     cohort: z
       .object({
-        /** Poisson sampling rate q: each connected client joins a round with probability q. */
+        /** Poisson sampling rate q: each client connected at the draw joins a round with probability q. */
         samplingRate: z.number().gt(0).max(1).default(1),
-        /** A round with fewer updates than this is aborted, never aggregated. */
+        /**
+         * The expected cohort size (members × q), fixed in advance: with DP on it is the DP-FedAvg denominator and
+         * sets the central noise on the average, so nothing released depends on how many clients are connected.
+         * Required when DP is on.
+         */
+        expectedClients: z.number().finite().positive().optional(),
+        /** With DP off, a round with fewer updates than this is aborted, never aggregated (DP rounds: see docs/security.md). */
         minClients: z.number().int().min(1).default(2),
         /** Connected clients needed before a round starts (default: minClients). */
         minConnected: z.number().int().min(1).optional(),
@@ -97,8 +104,16 @@ export const ServerConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.dp.mode !== 'off' && !(c.dp.noiseMultiplier > 0)) {
-      ctx.addIssue({ code: 'custom', path: ['dp', 'noiseMultiplier'], message: 'must be > 0 when DP is on' });
+    if (c.dp.mode !== 'off') {
+      const { noiseMultiplier, delta } = c.dp;
+      for (const p of accountantInputProblems({ noiseMultiplier, delta })) ctx.addIssue({ code: 'custom', path: ['dp', p.field], message: `${p.message} when DP is on` });
+      if (c.cohort.expectedClients === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cohort', 'expectedClients'],
+          message: 'required when DP is on: the expected cohort size (members × samplingRate), the fixed denominator of the average and of the noise',
+        });
+      }
     }
     if (c.dp.mode === 'distributed' && !c.secureAggregation.enabled) {
       ctx.addIssue({

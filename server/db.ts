@@ -7,8 +7,9 @@ import { RoundResultSchema, type RoundResult } from '../src/core/protocol/messag
 
 /**
  * The aggregator's embedded database (SQLite, WAL): federation, members, invites, rounds and the
- * federation accountant. A round's row, its accountant record and the members' contribution
- * counts are written in one transaction, after the round's checkpoint is on disk.
+ * drawn attempts (the federation accountant). An attempt is written when its cohort is drawn, before
+ * any member hears of it; a round's row and the members' contribution counts are written in one
+ * transaction, after the round's checkpoint is on disk.
  */
 const SCHEMA_VERSION = 2;
 
@@ -41,10 +42,14 @@ CREATE TABLE IF NOT EXISTS rounds (
   declined TEXT NOT NULL,
   result TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS accountant (
-  round INTEGER PRIMARY KEY REFERENCES rounds(round),
-  noise_multiplier REAL NOT NULL,
-  sampling_rate REAL NOT NULL
+CREATE TABLE IF NOT EXISTS attempts (
+  round INTEGER NOT NULL,
+  attempt_id TEXT NOT NULL,
+  drawn_at TEXT NOT NULL,
+  cohort TEXT NOT NULL,
+  noise_multiplier REAL,
+  sampling_rate REAL,
+  PRIMARY KEY (round, attempt_id)
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
   round INTEGER PRIMARY KEY,
@@ -53,14 +58,21 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 `;
 
 /**
- * Version 1 state (before checkpoint digests): its checkpoints have no digest. The rounds it had
- * completed are remembered as 'undigested_through'; such a checkpoint's digest is recorded the first
- * time it is read (with a warning: it is trusted as found), every later one is verified.
+ * Version 1 state: its checkpoints have no digest, and it kept one accountant row per released
+ * round. The rounds it had completed are remembered as 'undigested_through' (such a checkpoint's
+ * digest is recorded the first time it is read, with a warning: it is trusted as found; every later
+ * one is verified), and each accountant row becomes a drawn attempt of its own.
  */
 function migrateFromV1(db: Database.Database): void {
   db.transaction(() => {
     const row = db.prepare(`SELECT MAX(round) AS round FROM rounds`).get() as { round: number | null };
     db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('undigested_through', ?)`).run(String(row.round ?? 0));
+    db.exec(`
+      INSERT INTO attempts (round, attempt_id, drawn_at, cohort, noise_multiplier, sampling_rate)
+        SELECT a.round, 'v1-round-' || a.round, r.completed_at, r.cohort, a.noise_multiplier, a.sampling_rate
+        FROM accountant a JOIN rounds r ON r.round = a.round;
+      DROP TABLE accountant;
+    `);
     db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
   })();
 }
@@ -92,10 +104,16 @@ export interface CompletedRound {
   cohort: string[];
   survivors: string[];
   declined: string[];
-  /** Null when DP is off: nothing to account. */
-  accountant: RoundRecord | null;
   /** SHA-256 of the round's checkpoint, as writeCheckpoint returned it. */
   checkpointSha256: string;
+}
+
+/** One drawn attempt at a round; `charge` is its accountant record (null with DP off). */
+export interface DrawnAttempt {
+  round: number;
+  attemptId: string;
+  cohort: string[];
+  charge: RoundRecord | null;
 }
 
 export class FederationDb {
@@ -176,11 +194,31 @@ export class FederationDb {
     return rows.map((r) => ({ ...RoundResultSchema.parse(JSON.parse(r.result)), cohort: z.array(z.string()).parse(JSON.parse(r.cohort)).length }));
   }
 
+  /** The federation accountant: one record per attempt drawn with DP on, released or not, in draw order. */
   accountant(): RoundRecord[] {
-    const rows = this.db
-      .prepare(`SELECT noise_multiplier AS noiseMultiplier, sampling_rate AS samplingRate FROM accountant ORDER BY round`)
+    return this.db
+      .prepare(`SELECT noise_multiplier AS noiseMultiplier, sampling_rate AS samplingRate FROM attempts WHERE noise_multiplier IS NOT NULL ORDER BY rowid`)
       .all() as RoundRecord[];
-    return rows;
+  }
+
+  /** Every drawn attempt, in draw order. */
+  attempts(): DrawnAttempt[] {
+    const rows = this.db
+      .prepare(`SELECT round, attempt_id AS attemptId, cohort, noise_multiplier AS z, sampling_rate AS q FROM attempts ORDER BY rowid`)
+      .all() as { round: number; attemptId: string; cohort: string; z: number | null; q: number | null }[];
+    return rows.map((r) => ({
+      round: r.round,
+      attemptId: r.attemptId,
+      cohort: JSON.parse(r.cohort) as string[],
+      charge: r.z === null || r.q === null ? null : { noiseMultiplier: r.z, samplingRate: r.q },
+    }));
+  }
+
+  /** Records a drawn attempt (and so charges the accountant) durably: call before any member is told of it. */
+  recordDraw(attempt: DrawnAttempt): void {
+    this.db
+      .prepare(`INSERT INTO attempts (round, attempt_id, drawn_at, cohort, noise_multiplier, sampling_rate) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(attempt.round, attempt.attemptId, new Date().toISOString(), JSON.stringify(attempt.cohort), attempt.charge?.noiseMultiplier ?? null, attempt.charge?.samplingRate ?? null);
   }
 
   /** Everything a completed round changes, in one transaction. */
@@ -191,11 +229,6 @@ export class FederationDb {
         .prepare(`INSERT INTO rounds (round, completed_at, cohort, survivors, declined, result) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(result.round, new Date().toISOString(), JSON.stringify(round.cohort), JSON.stringify(round.survivors), JSON.stringify(round.declined), JSON.stringify(result));
       this.db.prepare(`INSERT OR REPLACE INTO checkpoints (round, sha256) VALUES (?, ?)`).run(result.round, round.checkpointSha256);
-      if (round.accountant) {
-        this.db
-          .prepare(`INSERT INTO accountant (round, noise_multiplier, sampling_rate) VALUES (?, ?, ?)`)
-          .run(result.round, round.accountant.noiseMultiplier, round.accountant.samplingRate);
-      }
       const bump = this.db.prepare(`UPDATE members SET rounds_contributed = rounds_contributed + 1 WHERE client_id = ?`);
       for (const id of round.survivors) bump.run(id);
     })();

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ACCOUNTANTS, epsilonFor, noiseForTargetEpsilon, type AccountantName, type EpsilonResult } from '../core/privacy/index.js';
-import { nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
+import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 
 /** commander parser for a comma-separated list whose items are each checked by `item` (a bad item is named). */
 function listOf(item: (value: string) => number): (value: string) => number[] {
@@ -67,7 +67,7 @@ export function registerPrivacyCommand(program: Command): Command {
   privacy
     .command('epsilon')
     .description('ε of T rounds of the Poisson-subsampled Gaussian mechanism; comma lists give one row per combination')
-    .requiredOption('--noise-multiplier <z>', 'noise std divided by the clip norm (comma list allowed)', listOf(positiveNumber))
+    .requiredOption('--noise-multiplier <z>', 'noise std divided by the clip norm (comma list allowed)', listOf(noiseMultiplier))
     .requiredOption('--sampling-rate <q>', 'probability a client takes part in a round (comma list allowed)', listOf(probability))
     .requiredOption('--rounds <T>', 'number of rounds (comma list allowed)', listOf(nonNegativeInt))
     .option('--delta <d>', 'target δ', openUnitInterval, 1e-5)

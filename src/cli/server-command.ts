@@ -75,7 +75,9 @@ export function registerServerCommand(program: Command): void {
       // Give clients a moment to receive the completion notice before the sockets close.
       await new Promise((resolve) => setTimeout(resolve, 300));
       await server.close();
-      process.stdout.write(`federation complete after ${state.completedRound} rounds\n`);
+      // A federation that stopped early (a round that kept failing, maxEpsilon) is never called complete.
+      const ended = state.completedRound >= config.rounds ? 'federation complete after' : `federation stopped (see the log) after`;
+      process.stdout.write(`${ended} ${state.completedRound} of ${config.rounds} rounds\n`);
     });
   server.enablePositionalOptions();
   registerServerAdminCommands(server, resolveConfig);

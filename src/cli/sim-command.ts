@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
-import { nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
+import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 import type { SimulationOptions } from './simulation.js';
 
 interface SimFlags {
@@ -53,7 +53,7 @@ export function registerSimCommand(program: Command): void {
     .option('--model <name>', 'cnn | mlp | logreg', 'mlp')
     .option('--partition <spec>', 'iid | dirichlet:<alpha> | shards:<k>', 'iid')
     .option('--dp <mode>', 'off | central | distributed | local', 'off')
-    .option('--noise-multiplier <z>', 'noise std / clip norm (DP on)', positiveNumber, 1)
+    .option('--noise-multiplier <z>', 'noise std / clip norm (DP on)', noiseMultiplier, 1)
     .option('--clip <C>', 'L2 clip norm of each update (DP on)', positiveNumber, 1)
     .option('--sampling-rate <q>', 'probability each client joins a round', probability, 1)
     .option('--delta <d>', 'target δ', openUnitInterval, 1e-5)

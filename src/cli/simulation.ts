@@ -94,6 +94,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate },
       cohort: {
         samplingRate: opts.samplingRate,
+        // The fixed DP-FedAvg denominator: every simulated client is a member, so n̄ = clients × q.
+        expectedClients: opts.clients * opts.samplingRate,
         // With secure aggregation the survivor threshold t decides whether a round completes.
         minClients: opts.minClients ?? (secagg ? 2 : opts.samplingRate >= 1 ? opts.clients : 1),
         // Each round starts once every client is back (a simulated dropout reconnects for the next round).

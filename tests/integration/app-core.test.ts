@@ -57,7 +57,7 @@ beforeAll(async () => {
       rounds: 6,
       seed: 3,
       training: { epochs: 1, batchSize: 64, learningRate: 0.1 },
-      cohort: { samplingRate: Q, minClients: 1, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
+      cohort: { samplingRate: Q, expectedClients: 1, minClients: 1, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
       dp: { mode: 'central', noiseMultiplier: Z, clipNorm: 1, delta: DELTA },
       stateDir: join(root, 'server'),
     }),

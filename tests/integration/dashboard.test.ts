@@ -66,7 +66,7 @@ async function runRealFederation() {
     rounds: ROUNDS,
     seed: 5,
     training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
-    cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+    cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
     dp: { mode: 'central', noiseMultiplier: 1.2, clipNorm: 1, delta: 1e-5 },
     maxEpsilon: 10,
     stateDir: join(root, 'server'),

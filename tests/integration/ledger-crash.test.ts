@@ -36,7 +36,7 @@ describe('ledger survives SIGKILL', () => {
         rounds: 10,
         seed: 3,
         training: { epochs: 4, batchSize: 8, learningRate: 0.05 },
-        cohort: { minClients: 1, minConnected: 2, roundTimeoutSeconds: 4, waitForClientsSeconds: 60, maxAttemptsPerRound: 20 },
+        cohort: { minClients: 1, minConnected: 2, expectedClients: 2, roundTimeoutSeconds: 4, waitForClientsSeconds: 60, maxAttemptsPerRound: 20 },
         dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
         stateDir: join(root, 'server'),
       }),

@@ -68,7 +68,7 @@ describe("the participant's own privacy cap and consent", () => {
         model: 'logreg',
         rounds: 4,
         seed: 1,
-        cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        cohort: { minClients: 2, expectedClients: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
         dp: { mode: 'central', noiseMultiplier: z, clipNorm: 1, delta },
         stateDir: join(root, 'server'),
       },
@@ -101,14 +101,16 @@ describe("the participant's own privacy cap and consent", () => {
       port: 0,
       model: 'logreg' as const,
       seed: 1,
-      cohort: { minClients: 1, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 2 },
+      cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 2 },
       stateDir: join(root, 'server'),
     };
     const first = await federation({ ...config, rounds: 1, dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } }, [participant]);
     expect(first.state.completedRound).toBe(1);
     // The operator restarts with less noise: the participant never agreed to that.
     const second = await federation({ ...config, rounds: 2, dp: { mode: 'central', noiseMultiplier: 0.5, clipNorm: 1, delta: 1e-5 } }, [participant]);
-    expect(second.state.completedRound).toBe(1);
+    // With DP on the drawn round is released whatever arrived (here pure noise: issue 11), then the federation stops (q = 1, all declined).
+    expect(second.state.completedRound).toBe(2);
+    expect(second.state.results.map((r) => [r.participants, r.declined])).toEqual([[1, 0], [0, 1]]);
     const declines = second.events[0].filter((e) => e.type === 'declined');
     expect(declines.length).toBeGreaterThan(0);
     expect(declines.every((e) => e.type === 'declined' && e.reason === 'consent' && /z=0.5/.test(e.message))).toBe(true);
@@ -127,7 +129,7 @@ describe("the participant's own privacy cap and consent", () => {
       port: 0,
       model: 'logreg' as const,
       seed: 1,
-      cohort: { minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
+      cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
       dp: { mode: 'central' as const, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
       stateDir: join(root, 'server'),
     };
@@ -135,7 +137,9 @@ describe("the participant's own privacy cap and consent", () => {
     expect(first.state.results.map((r) => r.participants)).toEqual([2]);
     // The operator restarts without secure aggregation: the server would open each update.
     const second = await federation({ ...config, rounds: 2 }, participants);
-    expect(second.state.completedRound).toBe(1);
+    // Released as pure noise (DP on, issue 11), then stopped: every participant declined with q = 1.
+    expect(second.state.completedRound).toBe(2);
+    expect(second.state.results.map((r) => [r.participants, r.declined])).toEqual([[2, 0], [0, 2]]);
     for (const events of second.events) {
       const declines = events.filter((e) => e.type === 'declined');
       expect(declines.map((e) => e.type === 'declined' && e.reason)).toEqual(['consent']);
@@ -162,7 +166,7 @@ describe("the participant's own privacy cap and consent", () => {
         rounds: 5,
         seed: 1,
         maxEpsilon: (oneRound + twoRounds) / 2,
-        cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
         dp: { mode: 'central', noiseMultiplier: z, clipNorm: 1, delta: 1e-5 },
         stateDir: join(root, 'server'),
       },

@@ -48,7 +48,7 @@ describe('restart at the last completed round', () => {
       port: 0,
       model: 'logreg' as const,
       seed: 2,
-      cohort: { minClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+      cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
       dp: { mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 },
       stateDir: join(root, 'server'),
     };

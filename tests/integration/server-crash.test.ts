@@ -43,7 +43,7 @@ describe('kill -9 of the server at any point of a round, then a restart with the
     { point: 'checkpoint', secure: false },
     { point: 'updates', secure: true },
   ] as const)(
-    'crash during $point (secure aggregation: $secure): resumes at the last completed round, never half-applied, ε counted once',
+    'crash during $point (secure aggregation: $secure): resumes at the last completed round, never half-applied, every drawn attempt charged',
     { timeout: 180_000 },
     async ({ point, secure }) => {
       const { root, parts } = await writeClientPartitions(2, 120, 31);
@@ -58,7 +58,7 @@ describe('kill -9 of the server at any point of a round, then a restart with the
           model: 'logreg',
           rounds: ROUNDS,
           seed: 4,
-          cohort: { minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
+          cohort: { minClients: 2, expectedClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60 },
           dp: { mode: secure ? 'distributed' : 'central', noiseMultiplier: Z, clipNorm: 1, delta: 1e-5 },
           stateDir,
           ...(secure && { secureAggregation: { enabled: true } }),
@@ -81,7 +81,8 @@ describe('kill -9 of the server at any point of a round, then a restart with the
       expect(first.child.signalCode, first.output()).toBe('SIGKILL');
       const crashed = FederationDb.open(stateDir);
       expect(crashed.completedRound()).toBe(1);
-      expect(crashed.accountant()).toHaveLength(1);
+      // The interrupted attempt was charged when it was drawn, before any member heard of it (issue 11).
+      expect(crashed.accountant()).toHaveLength(2);
       crashed.close();
       // A checkpoint written just before the crash is not a completed round: the round re-runs.
       expect(existsSync(checkpointDir(stateDir, 2))).toBe(point === 'checkpoint');
@@ -96,12 +97,13 @@ describe('kill -9 of the server at any point of a round, then a restart with the
       expect(db.completedRound()).toBe(ROUNDS);
       expect(results.map((r) => r.round)).toEqual([1, 2, 3]);
       expect(results.map((r) => r.participants)).toEqual([2, 2, 2]);
-      // One accountant record per released round: the interrupted attempt is not counted.
-      expect(db.accountant()).toHaveLength(ROUNDS);
-      const threeRounds = Array.from({ length: ROUNDS }, () => ({ noiseMultiplier: Z, samplingRate: 1 }));
-      expect(results[2].epsilon).toBeCloseTo(epsilonFor(threeRounds, 1e-5, 'prv').epsilon, 10);
+      // One accountant record per drawn attempt: the released rounds and the interrupted attempt, never less.
+      const charged = ROUNDS + 1;
+      expect(db.accountant()).toHaveLength(charged);
+      const attempts = Array.from({ length: charged }, () => ({ noiseMultiplier: Z, samplingRate: 1 }));
+      expect(results[2].epsilon).toBeCloseTo(epsilonFor(attempts, 1e-5, 'prv').epsilon, 10);
       // q = 1: the exact ε is the analytic Gaussian at z/√T; the reported one is an upper bound within 0.015.
-      const exact = gaussianEpsilon(1e-5, Math.sqrt(ROUNDS) / Z);
+      const exact = gaussianEpsilon(1e-5, Math.sqrt(charged) / Z);
       expect(results[2].epsilon!).toBeGreaterThanOrEqual(exact);
       expect(results[2].epsilon! - exact).toBeLessThan(0.015);
       db.close();

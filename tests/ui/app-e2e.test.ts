@@ -78,7 +78,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the desktop app in headless Chromium aga
         model: 'logreg',
         rounds: 8,
         training: { epochs: 1, batchSize: 64, learningRate: 0.1 },
-        cohort: { samplingRate: Q, minClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 600, maxAttemptsPerRound: 60 },
+        cohort: { samplingRate: Q, expectedClients: 1, minClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 600, maxAttemptsPerRound: 60 },
         dp: { mode: 'central', noiseMultiplier: Z, clipNorm: 1, delta: DELTA },
         evaluation: { data: 'mnist' },
         stateDir: join(root, 'server'),

@@ -89,7 +89,11 @@ describe('privacy command parsing', () => {
 
   it('names the bad item of a list and rejects out-of-range numbers', () => {
     expect(parsePrivacy('epsilon', '--noise-multiplier', '1,abc', '--sampling-rate', '0.1', '--rounds', '10').error).toMatch(
-      /item "abc": expected a positive number/,
+      /item "abc": noise multiplier must be a finite number ≥ 0\.01/,
+    );
+    // Below what the PRV accountant can handle (issue 11, finding 6): refused at the flag, not thrown mid-computation.
+    expect(parsePrivacy('epsilon', '--noise-multiplier', '3e-4', '--sampling-rate', '0.1', '--rounds', '10').error).toMatch(
+      /noise multiplier must be a finite number ≥ 0\.01 \(the accountants cannot bound smaller ones; got 0\.0003\)/,
     );
     expect(parsePrivacy('epsilon', '--noise-multiplier', '1', '--sampling-rate', '1.5', '--rounds', '10').error).toMatch(
       /expected a number in \(0, 1\]/,

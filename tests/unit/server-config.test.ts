@@ -71,15 +71,28 @@ describe('parseServerConfig', () => {
     expect(two.message).toContain('invalid my.json');
   });
 
-  it('rejects DP on with noiseMultiplier 0, naming dp.noiseMultiplier', () => {
+  it('rejects DP on with a noise multiplier the accountants cannot handle (0, 3e-4), naming dp.noiseMultiplier', () => {
     for (const mode of ['central', 'local'] as const) {
-      const err = configError(() => parseServerConfig({ dp: { mode, noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 } }));
-      expect(err.message).toContain('dp.noiseMultiplier');
-      expect(err.message).toMatch(/> 0/);
+      for (const noiseMultiplier of [0, 3e-4]) {
+        const err = configError(() => parseServerConfig({ dp: { mode, noiseMultiplier, clipNorm: 1, delta: 1e-5 }, cohort: { expectedClients: 2 } }));
+        expect(err.message).toContain('dp.noiseMultiplier: must be a finite number ≥ 0.01');
+      }
     }
-    const ok = parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1.1, clipNorm: 1, delta: 1e-5 } });
+    const ok = parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1.1, clipNorm: 1, delta: 1e-5 }, cohort: { expectedClients: 2 } });
     expect(ok.dp.mode).toBe('central');
     expect(parseServerConfig({ dp: { mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 } }).dp.mode).toBe('off');
+  });
+
+  it('requires cohort.expectedClients (a positive number) when DP is on, not when it is off', () => {
+    for (const mode of ['central', 'local'] as const) {
+      const err = configError(() => parseServerConfig({ dp: { mode, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } }));
+      expect(err.message).toMatch(/cohort\.expectedClients: required when DP is on/);
+      expect(configError(() => parseServerConfig({ dp: { mode, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 }, cohort: { expectedClients: 0 } })).message).toContain(
+        'cohort.expectedClients',
+      );
+    }
+    expect(parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 }, cohort: { samplingRate: 0.1, expectedClients: 2.5 } }).cohort.expectedClients).toBe(2.5);
+    expect(parseServerConfig({}).cohort.expectedClients).toBeUndefined();
   });
 
   it('rejects a bad port and names the field', () => {
@@ -140,7 +153,7 @@ describe('loadServerConfig', () => {
         port: 9000,
         rounds: 20,
         dp: { mode: 'central', noiseMultiplier: 1.0, clipNorm: 0.5, delta: 1e-6 },
-        cohort: { samplingRate: 0.1, minClients: 5 },
+        cohort: { samplingRate: 0.1, minClients: 5, expectedClients: 10 },
       }),
     );
     const c = await loadServerConfig(path);
@@ -148,7 +161,7 @@ describe('loadServerConfig', () => {
     expect(c.port).toBe(9000);
     expect(c.rounds).toBe(20);
     expect(c.dp).toEqual({ mode: 'central', noiseMultiplier: 1.0, clipNorm: 0.5, delta: 1e-6 });
-    expect(c.cohort).toEqual({ samplingRate: 0.1, minClients: 5, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 });
+    expect(c.cohort).toEqual({ samplingRate: 0.1, minClients: 5, expectedClients: 10, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 });
     expect(c.host).toBe('127.0.0.1');
     expect(c.training).toEqual({ epochs: 1, batchSize: 32, learningRate: 0.05 });
   });
@@ -173,7 +186,7 @@ describe('secure aggregation config', () => {
   });
 
   it('refuses distributed DP without secure aggregation, a threshold below 2 and unknown fields', () => {
-    const distributed = { dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } };
+    const distributed = { dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 }, cohort: { expectedClients: 4 } };
     expect(configError(() => parseServerConfig(distributed)).message).toMatch(/secureAggregation\.enabled: distributed DP needs secure aggregation/);
     expect(parseServerConfig({ ...distributed, secureAggregation: { enabled: true } }).dp.mode).toBe('distributed');
     expect(configError(() => parseServerConfig({ secureAggregation: { enabled: true, threshold: 1 } })).message).toMatch(/secureAggregation\.threshold/);

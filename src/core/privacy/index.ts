@@ -2,6 +2,7 @@ export { DEFAULT_ORDERS, computeEpsilon, computeRdp, epsilonFromRdp, rdpSubsampl
 export { RdpAccountant } from './accountant.js';
 export { clipToNorm, l2Norm, updateDelta } from './clip.js';
 export { addGaussianNoise, gaussianSamples, noiseStd, type NoiseMode } from './noise.js';
+export { addGridGaussianNoise, gridNoiseFor, type GridNoise } from './grid-noise.js';
 export {
   addDiscreteGaussianNoise,
   discreteGaussianSamples,
@@ -17,3 +18,4 @@ export { gaussianDelta, gaussianEpsilon } from './analytic-gaussian.js';
 export { prvEpsilon, type PrvOptions, type PrvResult } from './prv.js';
 export { ACCOUNTANTS, epsilonFor, epsilonOfAccountant, type AccountantName, type EpsilonResult } from './epsilon.js';
 export { noiseForTargetEpsilon, type NoiseForTargetArgs } from './inverse.js';
+export { accountantInputProblems, MAX_NOISE_MULTIPLIER, MIN_NOISE_MULTIPLIER, validateAccountantInputs, type AccountantInputProblem, type AccountantInputs } from './validate.js';
