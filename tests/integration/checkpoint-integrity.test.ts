@@ -96,9 +96,11 @@ describe('checkpoint integrity and export (finding 7)', () => {
     const stateDir = join(root, 'server');
     const config = parseServerConfig({ federationId: 'legacy', port: 0, model: 'logreg', rounds: 1, seed: 5, stateDir });
     await (await Aggregator.create({ config, logger: silentLogger })).close();
-    // What a version-1 database looks like: no checkpoints table.
+    // What a version-1 database looks like: no checkpoints or attempts table, an accountant table.
     const raw = new Database(join(stateDir, 'covey.db'));
-    raw.exec(`DROP TABLE checkpoints; UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
+    raw.exec(`DROP TABLE checkpoints; DROP TABLE attempts;
+      CREATE TABLE accountant (round INTEGER PRIMARY KEY REFERENCES rounds(round), noise_multiplier REAL NOT NULL, sampling_rate REAL NOT NULL);
+      UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     raw.close();
 
     const logs: { level: string; event: string; message?: string }[] = [];

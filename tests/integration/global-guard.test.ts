@@ -45,7 +45,7 @@ describe('new-global guard (finding 2)', () => {
           model: 'logreg',
           rounds: 1,
           seed: 3,
-          cohort: { minClients: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60, maxAttemptsPerRound: 1 },
+          cohort: { minClients: 3, expectedClients: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60, maxAttemptsPerRound: 1 },
           dp: { mode: 'central', noiseMultiplier: 0.5, clipNorm: 1, delta: 1e-5 },
           secureAggregation: { enabled: true, stageTimeoutSeconds: 20 },
           stateDir,

@@ -30,13 +30,13 @@ describe('per-update bounds (finding 2)', () => {
   });
 
   it('central DP: equal weights, re-clipped to C; local DP: re-clipped to C plus the honest noise norm, not to C', () => {
-    const central = updatePolicy(parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D);
+    const central = updatePolicy(parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D);
     expect(central).toEqual({ maxWeight: null, normBound: 2 });
     const sent = boundUpdate({ values: vector(1), numExamples: 0xffffffff }, central);
     expect(sent.weight).toBe(1);
     expect(l2Norm(sent.values)).toBeLessThanOrEqual(2);
 
-    const local = updatePolicy(parseServerConfig({ dp: { mode: 'local', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D);
+    const local = updatePolicy(parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'local', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D);
     // C + zC(√d + 10) = 2 + 2(31.62 + 10)
     expect(local.normBound).toBeCloseTo(2 + 2 * (Math.sqrt(D) + 10), 9);
     const noisy = new Float32Array(D).map((_, i) => (i % 2 ? 2 : -2)); // norm 2√d ≈ 63: what honest noise looks like
@@ -58,7 +58,7 @@ describe('new-global guard (finding 2)', () => {
   });
 
   it('central DP: (n·C + zC(√d + τ)) · η / denominator', () => {
-    const central = parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } });
+    const central = parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } });
     expect(maxGlobalChange(central, D, { totalWeight: 3, survivors: 3, denominator: 4, secureScale: null })).toBeCloseTo((3 + 2 * (Math.sqrt(D) + 10)) / 4, 12);
   });
 
@@ -67,7 +67,7 @@ describe('new-global guard (finding 2)', () => {
     const s = 1e6;
     const rounding = Math.sqrt(D) / (2 * s);
     expect(maxGlobalChange(secureOff, D, { totalWeight: 3, survivors: 3, denominator: 3, secureScale: s })).toBeCloseTo(Math.sqrt(D) + rounding, 9);
-    const distributed = parseServerConfig({ secureAggregation: { enabled: true }, dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } });
+    const distributed = parseServerConfig({ cohort: { expectedClients: 4 }, secureAggregation: { enabled: true }, dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } });
     const bound = maxGlobalChange(distributed, D, { totalWeight: 4, survivors: 4, denominator: 5, secureScale: s });
     expect(bound).toBeCloseTo((4 * (1 + rounding) + 2 * (1 + rounding) * (Math.sqrt(D) + 10)) / 5, 9);
   });
