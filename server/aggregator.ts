@@ -43,6 +43,8 @@ import { ServerMetrics } from './metrics.js';
 import type { FederationStatus } from './status.js';
 import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
 import { runSecureRound, secAggRoundFor } from './secure-round.js';
+import { announcement, federationDone, memberResult } from './member-messages.js';
+import type { RoundAnnounce } from '../src/core/protocol/signed.js';
 import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
 import type { SecAggRound } from '../src/core/secagg/messages.js';
 
@@ -115,6 +117,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private url = '';
   readonly metrics = new ServerMetrics();
   private epsilonMemo: { rounds: number; epsilon: number } | null = null;
+  /** The open attempt's signed announcement, re-sent to a member that connects while it runs. */
+  private announced: RoundAnnounce | null = null;
 
   private constructor(
     private readonly options: AggregatorOptions,
@@ -399,6 +403,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.metrics.connectedClients(this.connectedIds().length);
     const proof = await sign(this.identity, serverProofMessage(challenge, { federationId: this.config.federationId, clientId }));
     this.log('info', 'client joined', { clientId, numExamples: admitted.numExamples, connected: this.connectedIds().length });
+    const announced = this.announced;
+    if (announced) {
+      // The member is connected now, so it is in the population this attempt could have drawn from (protocol/signed.ts).
+      setImmediate(() => socket.emit(EVENTS.roundAnnounce, announced));
+    }
     const open = this.open;
     if (open && !open.start.secagg && this.phase === 'training' && open.cohort.has(clientId) && !open.received.has(clientId)) {
       // A cohort member that reconnects mid-round gets the round again (after this reply); with
@@ -546,7 +555,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.phase = 'done';
     const state = this.serverState;
     if (!this.stopped) {
-      this.io.emit(EVENTS.federationDone, { rounds: state.completedRound });
+      this.io.emit(EVENTS.federationDone, await federationDone(this.identity, this.config, state.completedRound));
       this.log('info', 'federation complete', { rounds: state.completedRound });
       this.emit('done', state);
     }
@@ -577,6 +586,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const deadline = Date.now() + cohortConfig.roundTimeoutSeconds * 1000;
     const frame = encodeFrame({ kind: 'global', round, numExamples: 0, values: this.global });
     const attemptId = randomBytes(8).toString('hex');
+    await this.announceAttempt(round, attemptId, this.config.cohort.expectedClients ?? expectedCohortSize);
     const secagg = this.config.secureAggregation.enabled
       ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32)))
       : undefined;
@@ -674,13 +684,34 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     });
     this.global = next;
     this.open = null;
+    this.announced = null;
     this.phase = 'idle';
     this.metrics.roundCompleted(result.seconds, result.participants, result.declined);
     this.metrics.federationEpsilon(epsilon, this.config.maxEpsilon ?? null);
     this.log('info', 'round complete', { ...result });
-    this.io.emit(EVENTS.roundResult, result);
+    await this.sendResults(result, new Set(collected.survivors));
     this.emit('round', result);
     return 'completed';
+  }
+
+  /**
+   * Tells every connected member, selected or not, that this attempt runs and with which settings
+   * (signed): each member's promised view charges the attempt on this announcement, whether it is
+   * then released or aborted. Called once per attempt, before the cohort gets its round start.
+   */
+  private async announceAttempt(round: number, attemptId: string, expectedClients: number): Promise<void> {
+    this.announced = await announcement(this.identity, this.config, { round, attemptId, expectedClients });
+    for (const member of this.members.values()) {
+      if (member.socket?.connected) member.socket.emit(EVENTS.roundAnnounce, this.announced);
+    }
+  }
+
+  /** Each connected member gets its own signed copy of the result (counts only with DP off; see member-messages.ts). */
+  private async sendResults(result: RoundResult, survivors: ReadonlySet<string>): Promise<void> {
+    for (const member of this.members.values()) {
+      if (!member.socket?.connected) continue;
+      member.socket.emit(EVENTS.roundResult, await memberResult(this.identity, this.config, result, member.clientId, survivors.has(member.clientId)));
+    }
   }
 
   /** Plain rounds: sealed updates opened one by one into the streaming accumulator until all are in or the deadline. */
@@ -746,6 +777,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.io.emit(EVENTS.roundAbort, { round, reason });
     this.emit('abort', { round, reason });
     this.open = null;
+    this.announced = null;
     this.phase = 'idle';
     return 'aborted';
   }

@@ -15,6 +15,8 @@ export const ServerConfigSchema = z
       .object({
         /** Poisson sampling rate q: each connected client joins a round with probability q. */
         samplingRate: z.number().gt(0).max(1).default(1),
+        /** Expected cohort size: the fixed DP denominator (average and noise scale). */
+        expectedClients: z.number().positive().optional(),
         /** A round with fewer updates than this is aborted, never aggregated. */
         minClients: z.number().int().min(1).default(2),
         /** Connected clients needed before a round starts (default: minClients). */

@@ -148,7 +148,7 @@ export interface AppState {
 
 export interface PrivacyRow {
   round: number;
-  kind: 'contribution' | 'observed' | 'declined';
+  kind: 'contribution' | 'announced' | 'observed' | 'declined';
   detail: string;
   promised: Epsilon;
   worstCase: Epsilon;

@@ -572,10 +572,10 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   // ---- privacy -------------------------------------------------------------------------------
 
   private async refreshPrivacy(): Promise<void> {
-    const federationId = this.pending?.preview.federationId;
-    if (!federationId) return;
+    const serverFingerprint = this.pending?.resolved.invite.fingerprintHex;
+    if (!serverFingerprint) return;
     try {
-      const entries = await readLedger(this.options.stateDir, federationId);
+      const entries = await readLedger(this.options.stateDir, serverFingerprint);
       if (entries.length === 0) {
         this.privacy = null;
       } else {
@@ -597,7 +597,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     const pending = this.pending;
     if (!pending) throw new AppFailure('not-ready', 'Join a federation to see what it costs your privacy.');
     const { preview } = pending;
-    const entries = await readLedger(this.options.stateDir, preview.federationId);
+    const entries = await readLedger(this.options.stateDir, pending.resolved.invite.fingerprintHex);
     const known = entries.reduce((max, e) => ('round' in e ? Math.max(max, e.round) : max), this.lastCompletedRound);
     const nextRound = known + 1;
     return privacyReport({
@@ -620,7 +620,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     const pending = this.pending;
     if (!pending) throw new AppFailure('not-ready', 'There is no ledger yet: join a federation first.');
     const id = pending.preview.federationId;
-    const entries = await readLedger(this.options.stateDir, id);
+    const entries = await readLedger(this.options.stateDir, pending.resolved.invite.fingerprintHex);
     const report = await this.getPrivacy();
     const json = JSON.stringify(
       {
