@@ -137,7 +137,7 @@ describe('the app core against a real aggregator', () => {
     expect(after2.rounds.filter((r) => r.outcome === 'contributed').map((r) => r.round)).toEqual([1, 2]);
     expect(after2.backend?.label).toMatch(/WASM|CPU|CUDA/);
 
-    const ledger = await LedgerFile.open(ledgerPath(join(root, 'participant'), 'app-core'));
+    const ledger = await LedgerFile.open(ledgerPath(join(root, 'participant'), server.serverFingerprint));
     const report = await ok<Awaited<ReturnType<AppCore['getPrivacy']>>>(call('getPrivacy', undefined));
     expect(report.promised).toBe(ledgerEpsilon(ledger.entries, 'promised', DELTA, prvEpsilon));
     expect(report.worstCase).toBe(ledgerEpsilon(ledger.entries, 'worst-case', DELTA, prvEpsilon));

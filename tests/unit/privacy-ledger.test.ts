@@ -154,7 +154,7 @@ describe('distributed mode in the ledger', () => {
   it('a ledger file with old lines followed by distributed ones loads and keeps appending', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
     dirs.push(dir);
-    const path = ledgerPath(dir, 'f');
+    const path = ledgerPath(dir, 'f'.repeat(64));
     const oldLine = '{"kind":"contribution","federationId":"f","timestamp":"2026-01-01T00:01:00Z","serverFingerprint":"ab","round":1,"mode":"central","noiseMultiplier":2,"clipNorm":1,"samplingRate":0.1,"delta":1e-5}';
     await mkdir(join(dir, 'ledger'), { recursive: true });
     await writeFile(path, oldLine + '\n');
@@ -170,7 +170,7 @@ describe('ledger file', () => {
   it('appends durably, reloads the same entries, and cuts a torn last line left by a crash', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
     dirs.push(dir);
-    const path = ledgerPath(dir, 'f');
+    const path = ledgerPath(dir, 'f'.repeat(64));
     const ledger = await LedgerFile.open(path);
     await ledger.append(contribution(1));
     await ledger.append(observed(2));

@@ -177,9 +177,12 @@ function contributionDetail(e: Contribution): string {
 export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsilonOf: EpsilonOf = prvEpsilon) {
   const rows: { round: number; kind: LedgerEntry['kind']; detail: string; promised: number; worstCase: number }[] = [];
   const upTo: LedgerEntry[] = [];
+  // An attempt this client contributed to shows once, as its contribution (its announcement is charged in the row all the same).
+  const contributed = new Set(entries.filter((e) => e.kind === 'contribution').map((e) => `${e.round}/${e.attemptId ?? ''}`));
   for (const e of entries) {
     upTo.push(e);
     if (e.kind === 'consent') continue;
+    if (e.kind === 'announced' && contributed.has(`${e.round}/${e.attemptId}`)) continue;
     const detail =
       e.kind === 'contribution'
         ? contributionDetail(e)
