@@ -44,6 +44,7 @@ import type { FederationStatus } from './status.js';
 import { openAndDecodeUpdate, sealedUpdateBytes, UpdateRejection } from './updates.js';
 import { runSecureRound, secAggRoundFor } from './secure-round.js';
 import { announcement, federationDone, memberResult } from './member-messages.js';
+import { previewReply } from './preview.js';
 import type { RoundAnnounce } from '../src/core/protocol/signed.js';
 import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
 import type { SecAggRound } from '../src/core/secagg/messages.js';
@@ -323,6 +324,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       training: this.config.training,
       dp: this.config.dp,
       samplingRate: this.config.cohort.samplingRate,
+      ...(this.config.cohort.expectedClients !== undefined && { expectedClients: this.config.cohort.expectedClients }),
       ...(secureAggregation.enabled && {
         secureAggregation: {
           threshold: secureAggregation.threshold ?? null,
@@ -364,6 +366,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       if (reply.ok) clientId = reply.clientId;
       ack(reply);
     });
+    socket.on(EVENTS.preview, async (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return this.reject(socket, 'malformed', 'preview without acknowledgement');
+      const { federationId, rounds } = this.config;
+      ack(await previewReply(this.identity, { federationId, model: this.spec, rounds, currentRound: this.open?.round ?? this.db.completedRound(), settings: this.roundSettings() }, raw));
+    });
     socket.on(EVENTS.update, async (header: unknown, payload: unknown, ack: unknown) => {
       const reply = await this.onUpdate(clientId, header, payload);
       if (typeof ack === 'function') ack(reply);
@@ -377,7 +384,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       this.log('info', 'client disconnected', { clientId, reason });
     });
     socket.onAny((event: string) => {
-      if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline) {
+      if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline && event !== EVENTS.preview) {
         this.reject(socket, 'malformed', `unknown event ${JSON.stringify(event).slice(0, 64)}`, clientId);
       }
     });

@@ -46,6 +46,8 @@ export interface PrivacyCap {
 export interface DeclaredSettings {
   dp: { mode: 'off' | 'central' | 'distributed' | 'local'; noiseMultiplier: number; clipNorm: number; delta: number };
   samplingRate: number;
+  /** The expected cohort size the server averages and scales its noise by (consent covers it). */
+  expectedClients?: number;
   training: { epochs: number; batchSize: number; learningRate: number };
   /** Secure aggregation (pairwise masks); servers of this release do not offer it. */
   secureAggregation: boolean;

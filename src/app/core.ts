@@ -8,7 +8,8 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../client/federation-client.js';
-import { loadOrCreateIdentity, type Identity } from '../core/crypto/index.js';
+import type { Identity } from '../core/crypto/index.js';
+import { fileIdentityStore, identityForServer } from '../client/identities.js';
 import type { Dataset } from '../core/data/dataset.js';
 import { ledgerEpsilon, type EpsilonOf } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
@@ -36,8 +37,8 @@ export interface AppCoreOptions {
   shell: 'electron' | 'browser';
   nativeDialogs: boolean;
   version: string;
-  /** The participant's keys; default: `<stateDir>/identity.json`, as `covey join` keeps them. */
-  loadIdentity?: () => Promise<Identity>;
+  /** The participant's key pair for one server (client/identities.ts); default: `<stateDir>/identities/<fingerprint>.json`, as `covey join` keeps them. */
+  loadIdentity?: (serverFingerprint: string) => Promise<Identity>;
   epsilonOf?: EpsilonOf;
   /** Picks and reports the compute backend; default: the training core's selectBackend(). */
   selectBackend?: () => Promise<{ name: string; label: string }>;
@@ -60,8 +61,8 @@ function fmt(epsilon: number | null): string {
 }
 
 function roundSettingsOf(preview: FederationPreview): RoundSettings {
-  const { dp, samplingRate, training } = preview.settings;
-  return { dp: { ...dp }, samplingRate, training: { ...training } };
+  const { dp, samplingRate, expectedClients, training } = preview.settings;
+  return { dp: { ...dp }, samplingRate, ...(expectedClients !== undefined && { expectedClients }), training: { ...training } };
 }
 
 export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
@@ -80,7 +81,6 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private client: FederationClient | null = null;
   private clientOptions: FederationClientOptions | null = null;
   private cancelConnect: (() => void) | null = null;
-  private identityPromise: Promise<Identity> | null = null;
   /** The round this participant was selected for or declined, until that round ends. */
   private involved: number | null = null;
   private pauseAtRoundEnd = false;
@@ -184,9 +184,9 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     }
   }
 
-  private identity(): Promise<Identity> {
-    this.identityPromise ??= (this.options.loadIdentity ?? (() => loadOrCreateIdentity(join(this.options.stateDir, 'identity.json'))))();
-    return this.identityPromise;
+  private identity(serverFingerprint: string): Promise<Identity> {
+    const { stateDir, loadIdentity } = this.options;
+    return (loadIdentity ?? ((fingerprint) => identityForServer(fileIdentityStore(stateDir), stateDir, fingerprint)))(serverFingerprint);
   }
 
   private async detectBackend(): Promise<void> {
@@ -233,7 +233,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     return this.act(async () => {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are taking part in a federation now: pause or leave it before checking another invite.');
       const resolved = resolveInvite(arg.invite, arg.serverUrl);
-      const preview = await probeFederation(resolved, await this.identity(), this.epsilonOf);
+      const preview = await probeFederation(resolved, this.epsilonOf);
       if (this.dataset) this.checkCompatible(this.dataset, preview);
       const joinedBefore = this.settings.federation?.preview.federationId;
       if (joinedBefore !== preview.federationId) {
@@ -330,7 +330,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       this.clientOptions = {
         serverUrl: pending.resolved.serverUrl,
         invite: pending.resolved.invite,
-        identity: await this.identity(),
+        identity: await this.identity(pending.resolved.invite.fingerprintHex),
         data: this.dataset!,
         stateDir: this.options.stateDir,
         cap: { ...consent.cap },

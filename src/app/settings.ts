@@ -21,6 +21,7 @@ const PreviewSchema: z.ZodType<FederationPreview> = z.object({
   settings: z.object({
     dp: z.object({ mode: z.enum(['off', 'central', 'distributed', 'local']), noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number() }),
     samplingRate: z.number(),
+    expectedClients: z.number().optional(),
     training: z.object({ epochs: z.number(), batchSize: z.number(), learningRate: z.number() }),
     secureAggregation: z.boolean(),
   }),

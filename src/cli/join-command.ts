@@ -49,12 +49,13 @@ export function registerJoinCommand(program: Command): void {
       const serverUrl = url ?? invite.serverUrl;
       if (!serverUrl) throw new Error('give the server URL, or an invite link that contains it');
       const { FederationClient } = await import('../client/federation-client.js');
-      const { loadOrCreateIdentity } = await import('../core/crypto/index.js');
+      const { fileIdentityStore, identityForServer } = await import('../client/identities.js');
       const { selectBackend } = await import('../core/train/index.js');
       const { loadParticipantData } = await import('./data-source.js');
       const backend = await selectBackend();
       const data = await loadParticipantData(opts.data, opts.labelColumn);
-      const identity = await loadOrCreateIdentity(join(opts.stateDir, 'identity.json'));
+      // One key pair per server key, so two operators cannot link this participant (client/identities.ts).
+      const identity = await identityForServer(fileIdentityStore(opts.stateDir), opts.stateDir, invite.fingerprintHex);
       const print = opts.json
         ? (e: Record<string, unknown>) => process.stdout.write(JSON.stringify(e) + '\n')
         : (e: Record<string, unknown>) => process.stdout.write(describe(e as ClientEvent | BackendEvent) + '\n');

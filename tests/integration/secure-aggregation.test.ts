@@ -237,7 +237,7 @@ describe("the app's view of a secure federation", () => {
       });
       const url = await server.listen();
       try {
-        const preview = await probeFederation(resolveInvite(server.inviteCode, url), await generateIdentity(), epsilonOfAccountant('prv'));
+        const preview = await probeFederation(resolveInvite(server.inviteCode, url), epsilonOfAccountant('prv'));
         expect(preview.settings.dp.mode).toBe(secure ? 'distributed' : 'central');
         previews.push(preview.settings.secureAggregation);
       } finally {

@@ -2,3 +2,4 @@ export * from './frame.js';
 export * from './messages.js';
 export * from './invite.js';
 export * from './signed.js';
+export * from './preview.js';
