@@ -376,6 +376,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   private async onRoundStart(msg: unknown, weights: unknown): Promise<void> {
     const { start, global } = await this.verifiedRound(msg, weights);
     await this.announcing; // this attempt's announcement, sent first, is charged before anything else
+    if (!this.socket) return; // closed meanwhile (e.g. the app paused after the previous result): take no part
     if (this.acceptedAttempts.has(start.attemptId)) return;
     if (Date.now() > start.deadline) {
       this.secureAttempt(start.attemptId).settle(null);
