@@ -434,8 +434,10 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const { ledger, federationId, fingerprint } = this.session!;
     const { dp, samplingRate, expectedClients } = start.settings;
     const consent = [...ledger.entries].reverse().find((e) => e.kind === 'consent');
+    // Every attempt that may use this client's data must have been announced (and so charged) first, with these settings.
     const announced = announcedSettings(ledger, start.round, start.attemptId);
-    const contradicted = announced && contradiction(announced, start.settings);
+    if (!announced) return { reason: 'consent', message: `round ${start.round}: the server did not announce this attempt` };
+    const contradicted = contradiction(announced, start.settings);
     if (contradicted) return { reason: 'consent', message: `round ${start.round}: ${contradicted}` };
     // Consent covers every input of the promised view: mode, z, C, δ, q and the expected cohort size.
     if (
