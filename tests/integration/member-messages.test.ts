@@ -6,15 +6,16 @@
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as SocketServer } from 'socket.io';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../../src/client/federation-client.js';
-import { generateIdentity } from '../../src/core/crypto/index.js';
 import { epsilonFor, LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
-import { EVENTS } from '../../src/core/protocol/messages.js';
+import { EVENTS, roundStartSigningContext, type RoundStart } from '../../src/core/protocol/messages.js';
+import { encodeFrame } from '../../src/core/protocol/frame.js';
+import { challengeMessage, generateIdentity, getSodium, sign, type Identity } from '../../src/core/crypto/index.js';
 import { signMessage } from '../../src/core/protocol/signed.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 
@@ -109,6 +110,34 @@ describe('what members are told', () => {
     expect(warnings.filter((w) => /ignored a server message: malformed or unsigned round-result/.test(w))).toHaveLength(1);
     expect(warnings.filter((w) => /ignored a server message: federation-done not signed by the pinned server key/.test(w))).toHaveLength(1);
     expect(warnings.filter((w) => /ignored a server message: malformed or unsigned federation-done/.test(w))).toHaveLength(1);
+  });
+});
+
+describe('round starts the server did not announce', () => {
+  it('declines a correctly signed round start for an attempt that was never announced, before training', async () => {
+    const [p] = await participants(1, 36);
+    const { server, url } = await startServer({ ...base, federationId: 'silent', rounds: 1, stateDir: join(p.root, 'server'), dp: central });
+    const member = await join_(url, server.inviteCode, p);
+    // The server's own key signs a round start that skips the announcement (run() is never called).
+    const sodium = await getSodium();
+    const identity = (server as unknown as { identity: Identity }).identity;
+    const frame = encodeFrame({ kind: 'global', round: 1, numExamples: 0, values: server.globalWeights });
+    const unsigned: Omit<RoundStart, 'signature'> = {
+      federationId: 'silent',
+      round: 1,
+      attemptId: 'unannounced',
+      deadline: Date.now() + 30_000,
+      settings: { training: base.training, dp: central, samplingRate: 1 },
+      weightsDigest: sodium.to_base64(sodium.crypto_generichash(32, frame, null)),
+    };
+    const signature = await sign(identity, challengeMessage('round-start', sodium.from_base64(unsigned.weightsDigest), roundStartSigningContext(unsigned)));
+    (server as unknown as { io: SocketServer }).io.emit(EVENTS.roundStart, { ...unsigned, signature: sodium.to_base64(signature) }, frame);
+    await vi.waitFor(() => expect(member.events.some((e) => e.type === 'declined')).toBe(true), { timeout: 10_000 });
+    const declined = member.events.find((e) => e.type === 'declined');
+    expect(declined).toMatchObject({ round: 1, reason: 'consent', message: expect.stringMatching(/did not announce this attempt/) });
+    expect(member.events.some((e) => e.type === 'round-start' || e.type === 'update-sent')).toBe(false);
+    const ledger = await LedgerFile.open(ledgerPath(p.stateDir, server.serverFingerprint));
+    expect(ledger.entries.filter((e) => e.kind === 'contribution')).toHaveLength(0);
   });
 });
 
