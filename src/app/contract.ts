@@ -137,7 +137,7 @@ export interface AppState {
   backend: { name: string; label: string } | null;
   federation: FederationPreview | null;
   data: DataSummary | null;
-  consent: { cap: PrivacyCap; autoParticipate: boolean } | null;
+  consent: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
   participation: Participation;
   round: RoundProgress | null;
   rounds: RoundRow[];
@@ -185,7 +185,8 @@ export interface ApiMethods {
   inspectInvite: [{ invite: string; serverUrl?: string }, FederationPreview];
   chooseDataPath: [{ kind: 'file' | 'folder' }, string | null];
   loadData: [DataSource, DataSummary];
-  join: [{ cap: PrivacyCap; autoParticipate: boolean }, AppState];
+  /** participantCap: ε over every federation joined from this state folder with the same data (client/data-identity.ts). */
+  join: [{ cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap }, AppState];
   setCap: [PrivacyCap, AppState];
   setAutoParticipate: [{ autoParticipate: boolean }, AppState];
   resume: [void, AppState];

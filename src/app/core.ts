@@ -293,7 +293,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   // ---- API: consent, taking part -------------------------------------------------------------
 
-  async join(arg: { cap: PrivacyCap; autoParticipate: boolean }): Promise<AppState> {
+  async join(arg: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap }): Promise<AppState> {
     return this.act(async () => {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are already taking part in this federation.');
       const pending = this.pending;
@@ -314,7 +314,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         ...this.settings,
         federation: { invite: pending.invite, preview: pending.preview },
         data: this.dataSummary!.source,
-        consent: { cap: { ...arg.cap }, autoParticipate: arg.autoParticipate },
+        consent: { cap: { ...arg.cap }, autoParticipate: arg.autoParticipate, ...(arg.participantCap && { participantCap: { ...arg.participantCap } }) },
         rounds: sameFederation ? this.settings.rounds : [],
       };
       await this.persist();
@@ -334,6 +334,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         data: this.dataset!,
         stateDir: this.options.stateDir,
         cap: { ...consent.cap },
+        ...(consent.participantCap && { participantCap: { ...consent.participantCap } }),
         epsilonOf: this.epsilonOf,
       };
       const client = new FederationClient(this.clientOptions);
