@@ -15,6 +15,7 @@ import {
 
 interface LedgerOptions {
   server?: string;
+  federation?: string;
   stateDir: string;
   accountant: AccountantName;
   json?: boolean;
@@ -26,19 +27,21 @@ export function registerLedgerCommand(privacy: Command): void {
     .command('ledger')
     .description("this participant's privacy ledger: per round and cumulative ε, promised and worst case")
     .option('--server <fingerprint>', "one server key's ledger, by its 64-hex fingerprint (default: every ledger here)")
+    .option('--federation <id>', 'the ledgers that hold this federation id (a label inside a server key’s ledger)')
     .option('--state-dir <dir>', 'the participant state folder used with covey join', join(homedir(), '.covey'))
     .addOption(new Option('--accountant <name>', 'prv (tight upper bound) or rdp').choices(['prv', 'rdp']).default('prv'))
     .option('--json', 'print JSON')
     .action(async (opts: LedgerOptions) => {
       await migrateLegacyLedgers(opts.stateDir);
       const ids = opts.server ? [opts.server] : await listLedgers(opts.stateDir);
-      if (ids.length === 0) throw new Error(`no privacy ledger in ${opts.stateDir} (join a federation first)`);
       const reports = [];
       for (const id of ids) {
         const ledger = await LedgerFile.open(ledgerPath(opts.stateDir, id));
         if (ledger.entries.length === 0) throw new Error(`no ledger for server ${id} in ${opts.stateDir}`);
+        if (opts.federation && !ledger.entries.some((e) => e.federationId === opts.federation)) continue;
         reports.push(report(id, ledger.entries, opts.accountant));
       }
+      if (reports.length === 0) throw new Error(`no privacy ledger${opts.federation ? ` for federation ${opts.federation}` : ''} in ${opts.stateDir} (join a federation first)`);
       if (opts.json) {
         process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, (_k, v) => (v === Infinity ? null : v)) + '\n');
         return;
