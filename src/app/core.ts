@@ -6,7 +6,6 @@
  * puts into words) and become error values in ./dispatch.ts.
  */
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../client/federation-client.js';
 import type { Identity } from '../core/crypto/index.js';
 import { fileIdentityStore, identityForServer } from '../client/identities.js';

@@ -12,11 +12,8 @@ import { silentLogger } from '../../server/logger.js';
 import type { Uniform } from '../../server/cohort.js';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../../src/client/federation-client.js';
 import { generateIdentity, getSodium, type Identity } from '../../src/core/crypto/index.js';
-import type { Dataset } from '../../src/core/data/dataset.js';
 import { epsilonFor, LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
-import { EVENTS } from '../../src/core/protocol/messages.js';
-import { signMessage } from '../../src/core/protocol/signed.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
