@@ -52,6 +52,9 @@ import { runSecureRound, secAggRoundFor } from './secure-round.js';
 import { secondAnswer } from './answers.js';
 import { boundUpdate, updatePolicy } from './update-policy.js';
 import { checkNewGlobal, maxGlobalChange } from './global-guard.js';
+import { announcement, federationDone, memberResult } from './member-messages.js';
+import { previewReply } from './preview.js';
+import type { RoundAnnounce } from '../src/core/protocol/signed.js';
 import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
 import type { SecAggRound } from '../src/core/secagg/messages.js';
 
@@ -128,6 +131,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   private readonly guard: ConnectionGuard;
   private readonly stopWatchingRevocations: () => void;
   private epsilonMemo: { rounds: number; epsilon: number } | null = null;
+  /** The open attempt's signed announcement, re-sent to a member that connects while it runs. */
+  private announced: RoundAnnounce | null = null;
 
   private constructor(
     private readonly options: AggregatorOptions,
@@ -345,6 +350,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       training: this.config.training,
       dp: this.config.dp,
       samplingRate: this.config.cohort.samplingRate,
+      ...(this.config.cohort.expectedClients !== undefined && { expectedClients: this.config.cohort.expectedClients }),
       ...(secureAggregation.enabled && {
         secureAggregation: {
           threshold: secureAggregation.threshold ?? null,
@@ -390,6 +396,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       }
       ack(reply);
     });
+    // Unauthenticated and registers nothing: the federation's public settings, signed over the caller's challenge.
+    on(EVENTS.preview, async (raw, ack) => {
+      if (typeof ack !== 'function') return this.reject(socket, 'malformed', 'preview without acknowledgement');
+      const { federationId, rounds } = this.config;
+      ack(await previewReply(this.identity, { federationId, model: this.spec, rounds, currentRound: this.open?.round ?? this.db.completedRound(), settings: this.roundSettings() }, raw));
+    });
     // A stranger's update never reaches onUpdate: it is refused here, so its bytes never count in the metrics.
     on(EVENTS.update, async (header, payload, ack) => {
       const reply = clientId ? await this.onUpdate(clientId, header, payload) : this.strangerUpdate(socket, header, payload);
@@ -407,7 +419,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     // Runs before the rate limiter, on anything the parser let through: an event name may be missing or of any type.
     socket.onAny(
       total(this.log, 'any', (event: unknown) => {
-        if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline) {
+        if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline && event !== EVENTS.preview) {
           this.reject(socket, 'malformed', `unknown event ${describeEvent(event)}`, clientId);
         }
       }),
@@ -458,6 +470,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.metrics.connectedClients(this.connectedIds().length);
     const proof = await sign(this.identity, serverProofMessage(challenge, { federationId: this.config.federationId, clientId }));
     this.log('info', 'client joined', { clientId, numExamples: admitted.numExamples, connected: this.connectedIds().length });
+    const announced = this.announced;
+    if (announced) {
+      // The member is connected now, so it is in the population this attempt could have drawn from (protocol/signed.ts).
+      setImmediate(() => socket.emit(EVENTS.roundAnnounce, announced));
+    }
     const open = this.open;
     if (open && !open.start.secagg && this.phase === 'training' && open.cohort.has(clientId) && !open.received.has(clientId)) {
       // A cohort member that reconnects mid-round gets the round again (after this reply); with
@@ -608,7 +625,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.phase = 'done';
     const state = this.serverState;
     if (!this.stopped) {
-      this.io.emit(EVENTS.federationDone, { rounds: state.completedRound });
+      this.io.emit(EVENTS.federationDone, await federationDone(this.identity, this.config, state.completedRound));
       if (stoppedBecause === null) this.log('info', 'federation complete', { rounds: state.completedRound });
       else this.log('warn', 'federation stopped', { rounds: state.completedRound, of: rounds, reason: stoppedBecause });
       this.emit('done', state);
@@ -644,8 +661,9 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     // Charged durably before any member hears of the attempt: after a crash the server never under-counts.
     this.db.recordDraw({ round, attemptId, cohort: cohortIds, charge: draw.charge });
     if (draw.charge) this.metrics.federationEpsilon(this.currentEpsilon(), this.config.maxEpsilon ?? null);
-    // ANNOUNCEMENT HOOK (issue 11): the signed per-attempt announcement to every connected member goes here,
-    // exactly once per attempt: after the charge above, before the size checks and any round:start below.
+    // Every connected member hears of the attempt exactly once, after the charge, before the size checks and any
+    // round:start (with DP off, no privacy claim, the announced size may follow the connected count).
+    await this.announceAttempt(round, attemptId, this.config.cohort.expectedClients ?? this.connectedIds().length * cohortConfig.samplingRate);
     const aborted = (reason: string, kind: string): AttemptOutcome => ({ kind: this.abortRound(round, reason, kind), everyoneDeclined: false });
     const tooFew = this.config.secureAggregation.enabled ? null : plainShortfall(this.config, cohortIds.length);
     if (tooFew) return aborted(`cohort drawn: ${tooFew}`, 'cohort-too-small');
@@ -751,13 +769,34 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     });
     this.global = next;
     this.open = null;
+    this.announced = null;
     this.phase = 'idle';
     this.metrics.roundCompleted(result.seconds, result.participants, result.declined);
     this.metrics.federationEpsilon(epsilon, this.config.maxEpsilon ?? null);
     this.log('info', 'round complete', { ...result });
-    this.io.emit(EVENTS.roundResult, result);
+    await this.sendResults(result, new Set(collected.survivors));
     this.emit('round', result);
     return { kind: 'completed', everyoneDeclined };
+  }
+
+  /**
+   * Tells every connected member, selected or not, that this attempt runs and with which settings
+   * (signed): each member's promised view charges the attempt on this announcement, whether it is
+   * then released or aborted. Called once per attempt, before the cohort gets its round start.
+   */
+  private async announceAttempt(round: number, attemptId: string, expectedClients: number): Promise<void> {
+    this.announced = await announcement(this.identity, this.config, { round, attemptId, expectedClients });
+    for (const member of this.members.values()) {
+      if (member.socket?.connected) member.socket.emit(EVENTS.roundAnnounce, this.announced);
+    }
+  }
+
+  /** Each connected member gets its own signed copy of the result (counts only with DP off; see member-messages.ts). */
+  private async sendResults(result: RoundResult, survivors: ReadonlySet<string>): Promise<void> {
+    for (const member of this.members.values()) {
+      if (!member.socket?.connected) continue;
+      member.socket.emit(EVENTS.roundResult, await memberResult(this.identity, this.config, result, member.clientId, survivors.has(member.clientId)));
+    }
   }
 
   /** Plain rounds: sealed updates opened one by one into the streaming accumulator until all are in or the deadline. */
@@ -823,6 +862,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.io.emit(EVENTS.roundAbort, { round, reason });
     this.emit('abort', { round, reason });
     this.open = null;
+    this.announced = null;
     this.phase = 'idle';
     return 'aborted';
   }

@@ -46,6 +46,8 @@ export interface PrivacyCap {
 export interface DeclaredSettings {
   dp: { mode: 'off' | 'central' | 'distributed' | 'local'; noiseMultiplier: number; clipNorm: number; delta: number };
   samplingRate: number;
+  /** The expected cohort size the server averages and scales its noise by (consent covers it). */
+  expectedClients?: number;
   training: { epochs: number; batchSize: number; learningRate: number };
   /** Secure aggregation (pairwise masks); servers of this release do not offer it. */
   secureAggregation: boolean;
@@ -135,7 +137,7 @@ export interface AppState {
   backend: { name: string; label: string } | null;
   federation: FederationPreview | null;
   data: DataSummary | null;
-  consent: { cap: PrivacyCap; autoParticipate: boolean } | null;
+  consent: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
   participation: Participation;
   round: RoundProgress | null;
   rounds: RoundRow[];
@@ -148,7 +150,7 @@ export interface AppState {
 
 export interface PrivacyRow {
   round: number;
-  kind: 'contribution' | 'observed' | 'declined';
+  kind: 'contribution' | 'announced' | 'observed' | 'declined';
   detail: string;
   promised: Epsilon;
   worstCase: Epsilon;
@@ -183,7 +185,8 @@ export interface ApiMethods {
   inspectInvite: [{ invite: string; serverUrl?: string }, FederationPreview];
   chooseDataPath: [{ kind: 'file' | 'folder' }, string | null];
   loadData: [DataSource, DataSummary];
-  join: [{ cap: PrivacyCap; autoParticipate: boolean }, AppState];
+  /** participantCap: ε over every federation joined from this state folder with the same data (client/data-identity.ts). */
+  join: [{ cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap }, AppState];
   setCap: [PrivacyCap, AppState];
   setAutoParticipate: [{ autoParticipate: boolean }, AppState];
   resume: [void, AppState];

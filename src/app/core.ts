@@ -6,9 +6,9 @@
  * puts into words) and become error values in ./dispatch.ts.
  */
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../client/federation-client.js';
-import { loadOrCreateIdentity, type Identity } from '../core/crypto/index.js';
+import type { Identity } from '../core/crypto/index.js';
+import { fileIdentityStore, identityForServer } from '../client/identities.js';
 import type { Dataset } from '../core/data/dataset.js';
 import { ledgerEpsilon, type EpsilonOf } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
@@ -36,8 +36,8 @@ export interface AppCoreOptions {
   shell: 'electron' | 'browser';
   nativeDialogs: boolean;
   version: string;
-  /** The participant's keys; default: `<stateDir>/identity.json`, as `covey join` keeps them. */
-  loadIdentity?: () => Promise<Identity>;
+  /** The participant's key pair for one server (client/identities.ts); default: `<stateDir>/identities/<fingerprint>.json`, as `covey join` keeps them. */
+  loadIdentity?: (serverFingerprint: string) => Promise<Identity>;
   epsilonOf?: EpsilonOf;
   /** Picks and reports the compute backend; default: the training core's selectBackend(). */
   selectBackend?: () => Promise<{ name: string; label: string }>;
@@ -60,8 +60,8 @@ function fmt(epsilon: number | null): string {
 }
 
 function roundSettingsOf(preview: FederationPreview): RoundSettings {
-  const { dp, samplingRate, training } = preview.settings;
-  return { dp: { ...dp }, samplingRate, training: { ...training } };
+  const { dp, samplingRate, expectedClients, training } = preview.settings;
+  return { dp: { ...dp }, samplingRate, ...(expectedClients !== undefined && { expectedClients }), training: { ...training } };
 }
 
 export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
@@ -80,7 +80,6 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private client: FederationClient | null = null;
   private clientOptions: FederationClientOptions | null = null;
   private cancelConnect: (() => void) | null = null;
-  private identityPromise: Promise<Identity> | null = null;
   /** The round this participant was selected for or declined, until that round ends. */
   private involved: number | null = null;
   private pauseAtRoundEnd = false;
@@ -184,9 +183,9 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     }
   }
 
-  private identity(): Promise<Identity> {
-    this.identityPromise ??= (this.options.loadIdentity ?? (() => loadOrCreateIdentity(join(this.options.stateDir, 'identity.json'))))();
-    return this.identityPromise;
+  private identity(serverFingerprint: string): Promise<Identity> {
+    const { stateDir, loadIdentity } = this.options;
+    return (loadIdentity ?? ((fingerprint) => identityForServer(fileIdentityStore(stateDir), stateDir, fingerprint)))(serverFingerprint);
   }
 
   private async detectBackend(): Promise<void> {
@@ -233,7 +232,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     return this.act(async () => {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are taking part in a federation now: pause or leave it before checking another invite.');
       const resolved = resolveInvite(arg.invite, arg.serverUrl);
-      const preview = await probeFederation(resolved, await this.identity(), this.epsilonOf);
+      const preview = await probeFederation(resolved, this.epsilonOf);
       if (this.dataset) this.checkCompatible(this.dataset, preview);
       const joinedBefore = this.settings.federation?.preview.federationId;
       if (joinedBefore !== preview.federationId) {
@@ -293,7 +292,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   // ---- API: consent, taking part -------------------------------------------------------------
 
-  async join(arg: { cap: PrivacyCap; autoParticipate: boolean }): Promise<AppState> {
+  async join(arg: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap }): Promise<AppState> {
     return this.act(async () => {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are already taking part in this federation.');
       const pending = this.pending;
@@ -314,7 +313,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         ...this.settings,
         federation: { invite: pending.invite, preview: pending.preview },
         data: this.dataSummary!.source,
-        consent: { cap: { ...arg.cap }, autoParticipate: arg.autoParticipate },
+        consent: { cap: { ...arg.cap }, autoParticipate: arg.autoParticipate, ...(arg.participantCap && { participantCap: { ...arg.participantCap } }) },
         rounds: sameFederation ? this.settings.rounds : [],
       };
       await this.persist();
@@ -330,10 +329,11 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       this.clientOptions = {
         serverUrl: pending.resolved.serverUrl,
         invite: pending.resolved.invite,
-        identity: await this.identity(),
+        identity: await this.identity(pending.resolved.invite.fingerprintHex),
         data: this.dataset!,
         stateDir: this.options.stateDir,
         cap: { ...consent.cap },
+        ...(consent.participantCap && { participantCap: { ...consent.participantCap } }),
         epsilonOf: this.epsilonOf,
       };
       const client = new FederationClient(this.clientOptions);
@@ -572,10 +572,10 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   // ---- privacy -------------------------------------------------------------------------------
 
   private async refreshPrivacy(): Promise<void> {
-    const federationId = this.pending?.preview.federationId;
-    if (!federationId) return;
+    const serverFingerprint = this.pending?.resolved.invite.fingerprintHex;
+    if (!serverFingerprint) return;
     try {
-      const entries = await readLedger(this.options.stateDir, federationId);
+      const entries = await readLedger(this.options.stateDir, serverFingerprint);
       if (entries.length === 0) {
         this.privacy = null;
       } else {
@@ -597,7 +597,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     const pending = this.pending;
     if (!pending) throw new AppFailure('not-ready', 'Join a federation to see what it costs your privacy.');
     const { preview } = pending;
-    const entries = await readLedger(this.options.stateDir, preview.federationId);
+    const entries = await readLedger(this.options.stateDir, pending.resolved.invite.fingerprintHex);
     const known = entries.reduce((max, e) => ('round' in e ? Math.max(max, e.round) : max), this.lastCompletedRound);
     const nextRound = known + 1;
     return privacyReport({
@@ -620,7 +620,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     const pending = this.pending;
     if (!pending) throw new AppFailure('not-ready', 'There is no ledger yet: join a federation first.');
     const id = pending.preview.federationId;
-    const entries = await readLedger(this.options.stateDir, id);
+    const entries = await readLedger(this.options.stateDir, pending.resolved.invite.fingerprintHex);
     const report = await this.getPrivacy();
     const json = JSON.stringify(
       {

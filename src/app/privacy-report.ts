@@ -20,10 +20,10 @@ import type { PrivacyCap, PrivacyReport } from './contract.js';
  * to it in this same process, so a last line without its newline is an append in flight (or a
  * torn one, which the client cuts off when it next opens the file) and is left out here.
  */
-export async function readLedger(stateDir: string, federationId: string): Promise<LedgerEntry[]> {
+export async function readLedger(stateDir: string, serverFingerprint: string): Promise<LedgerEntry[]> {
   let text: string;
   try {
-    text = await readFile(ledgerPath(stateDir, federationId), 'utf8');
+    text = await readFile(ledgerPath(stateDir, serverFingerprint), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -98,7 +98,7 @@ export function privacyReport(args: {
   const delta = ledgerDelta(entries, args.settings.dp.delta);
   const rows = ledgerTable(entries, delta, epsilonOf).map((row) => ({
     round: row.round,
-    kind: row.kind as 'contribution' | 'observed' | 'declined',
+    kind: row.kind as PrivacyReport['rows'][number]['kind'],
     detail: row.detail,
     promised: wireEpsilon(row.promised),
     worstCase: wireEpsilon(row.worstCase),

@@ -1,21 +1,21 @@
 /**
- * Reads what a federation declares before the person agrees to anything: the server proves it
- * holds the key pinned by the invite (the same handshake, protocol v2, that the federation client
- * makes, from the same message builders in core/protocol/auth.ts), answers
- * with its model and round settings, and the connection is closed again. Nothing is trained,
- * sent or written to the ledger.
+ * Reads what a federation declares before the person agrees to anything, without registering:
+ * an unauthenticated `preview` (no hello, no client key, no invite token leaves this machine);
+ * the server signs its answer over our fresh challenge with the key the invite pins, and the
+ * connection is closed again. Nothing is trained, sent or written to the ledger, and the server
+ * keeps no member row.
  */
 import { io } from 'socket.io-client';
-import { fingerprint, type Identity } from '../core/crypto/index.js';
+import { fingerprint, fingerprintHex, getSodium, verify } from '../core/crypto/index.js';
 import { ModelSpecSchema, type LayerSpec, type ModelSpec } from '../core/model/index.js';
 import type { EpsilonOf } from '../core/privacy/index.js';
 import { parseInvite, type Invite } from '../core/protocol/invite.js';
-import { ChallengeSchema, EVENTS, type RoundSettings } from '../core/protocol/messages.js';
+import { EVENTS, PROTOCOL_VERSION, type RoundSettings } from '../core/protocol/messages.js';
+import { PreviewInfoSchema, previewMessage, PreviewResponseSchema, type PreviewInfo } from '../core/protocol/preview.js';
 import { wireEpsilon } from './accountant.js';
 import type { FederationPreview } from './contract.js';
 import { AppFailure } from './errors.js';
 import { ClientError } from '../client/errors.js';
-import { handshake, type ServerChallenge } from '../client/handshake.js';
 
 export interface ResolvedInvite {
   invite: Invite;
@@ -71,51 +71,61 @@ export function declaredCost(settings: RoundSettings, remaining: number, epsilon
   };
 }
 
-export async function probeFederation(
-  resolved: ResolvedInvite,
-  identity: Identity,
-  epsilonOf: EpsilonOf,
-  timeoutMs = 10_000,
-): Promise<FederationPreview> {
-  const { invite, serverUrl } = resolved;
+/** The server's signed description, checked against the invite's key; throws ClientError saying what is wrong. */
+async function requestPreview(serverUrl: string, invite: Invite, timeoutMs: number): Promise<{ info: PreviewInfo; server: { signPublicKey: Uint8Array; boxPublicKey: Uint8Array } }> {
+  const sodium = await getSodium();
   const socket = io(serverUrl, { transports: ['websocket'], reconnection: false, timeout: timeoutMs, forceNew: true });
   try {
-    // Every connection starts with the server's nonce and keys (protocol v2); the hello signs the nonce.
-    const serverChallenge = await new Promise<ServerChallenge>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ClientError('unreachable', 'no challenge from the server')), timeoutMs);
-      socket.once(EVENTS.challenge, (msg: unknown) => {
-        clearTimeout(timer);
-        const parsed = ChallengeSchema.safeParse(msg);
-        if (parsed.success) resolve(parsed.data);
-        else reject(new ClientError('protocol', 'an unreadable challenge'));
-      });
-      socket.once('connect_error', (err) => {
-        clearTimeout(timer);
-        reject(new ClientError('unreachable', err.message));
-      });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (err) => reject(new ClientError('unreachable', err.message)));
     });
-    const { hello, serverSignKey, serverBoxKey } = await handshake(socket, { serverChallenge, identity, invite, numExamples: 0, timeoutMs });
-    const server = { signPublicKey: serverSignKey, boxPublicKey: serverBoxKey };
-    const spec = ModelSpecSchema.safeParse(hello.model);
-    if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
-    const remaining = Math.max(0, hello.rounds - hello.currentRound);
-    return {
-      serverUrl,
-      federationId: hello.federationId,
-      fingerprint: await fingerprint(server),
-      model: { name: spec.data.name, summary: modelSummary(spec.data), inputShape: spec.data.inputShape, numClasses: spec.data.numClasses },
-      rounds: hello.rounds,
-      currentRound: hello.currentRound,
-      settings: {
-        dp: { ...hello.settings.dp },
-        samplingRate: hello.settings.samplingRate,
-        training: { ...hello.settings.training },
-        secureAggregation: hello.settings.secureAggregation !== undefined,
-      },
-      ...declaredCost(hello.settings, remaining, epsilonOf),
-    };
+    const challenge = sodium.randombytes_buf(32);
+    let raw: unknown;
+    try {
+      raw = await socket.timeout(timeoutMs).emitWithAck(EVENTS.preview, { protocolVersion: PROTOCOL_VERSION, challenge: sodium.to_base64(challenge) });
+    } catch {
+      throw new ClientError('unreachable', 'the server did not answer the preview');
+    }
+    const reply = PreviewResponseSchema.safeParse(raw);
+    if (!reply.success) throw new ClientError('protocol', 'the server sent an unreadable preview');
+    if (!reply.data.ok) throw new ClientError('protocol', `the server refused the preview: ${reply.data.message}`);
+    const server = { signPublicKey: sodium.from_base64(reply.data.server.signPublicKey), boxPublicKey: sodium.from_base64(reply.data.server.boxPublicKey) };
+    if ((await fingerprintHex(server)) !== invite.fingerprintHex) {
+      throw new ClientError('server-key-mismatch', 'the server key does not match the invite: refusing to connect');
+    }
+    if (!(await verify(server.signPublicKey, previewMessage(challenge, reply.data.info), sodium.from_base64(reply.data.signature)))) {
+      throw new ClientError('server-key-mismatch', 'the server could not prove it holds the invite key');
+    }
+    const info = PreviewInfoSchema.safeParse(JSON.parse(reply.data.info));
+    if (!info.success) throw new ClientError('protocol', 'the server sent an unreadable federation description');
+    return { info: info.data, server };
   } finally {
     socket.removeAllListeners();
     socket.disconnect();
   }
+}
+
+export async function probeFederation(resolved: ResolvedInvite, epsilonOf: EpsilonOf, timeoutMs = 10_000): Promise<FederationPreview> {
+  const { invite, serverUrl } = resolved;
+  const { info, server } = await requestPreview(serverUrl, invite, timeoutMs);
+  const spec = ModelSpecSchema.safeParse(info.model);
+  if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
+  const remaining = Math.max(0, info.rounds - info.currentRound);
+  return {
+    serverUrl,
+    federationId: info.federationId,
+    fingerprint: await fingerprint(server),
+    model: { name: spec.data.name, summary: modelSummary(spec.data), inputShape: spec.data.inputShape, numClasses: spec.data.numClasses },
+    rounds: info.rounds,
+    currentRound: info.currentRound,
+    settings: {
+      dp: { ...info.settings.dp },
+      samplingRate: info.settings.samplingRate,
+      ...(info.settings.expectedClients !== undefined && { expectedClients: info.settings.expectedClients }),
+      training: { ...info.settings.training },
+      secureAggregation: info.settings.secureAggregation !== undefined,
+    },
+    ...declaredCost(info.settings, remaining, epsilonOf),
+  };
 }

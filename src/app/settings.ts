@@ -21,6 +21,7 @@ const PreviewSchema: z.ZodType<FederationPreview> = z.object({
   settings: z.object({
     dp: z.object({ mode: z.enum(['off', 'central', 'distributed', 'local']), noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number() }),
     samplingRate: z.number(),
+    expectedClients: z.number().optional(),
     training: z.object({ epochs: z.number(), batchSize: z.number(), learningRate: z.number() }),
     secureAggregation: z.boolean(),
   }),
@@ -50,7 +51,13 @@ export const SettingsSchema = z.object({
       z.object({ kind: z.literal('path'), path: z.string(), labelColumn: z.string().optional() }),
     ])
     .nullable(),
-  consent: z.object({ cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }), autoParticipate: z.boolean() }).nullable(),
+  consent: z
+    .object({
+      cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }),
+      autoParticipate: z.boolean(),
+      participantCap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }).optional(),
+    })
+    .nullable(),
   participation: z.enum(['not-joined', 'active', 'paused', 'left', 'done']),
   rounds: z.array(RoundRowSchema),
 });
@@ -59,7 +66,7 @@ export interface Settings {
   version: 1;
   federation: { invite: string; preview: FederationPreview } | null;
   data: DataSource | null;
-  consent: { cap: PrivacyCap; autoParticipate: boolean } | null;
+  consent: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
   participation: 'not-joined' | 'active' | 'paused' | 'left' | 'done';
   rounds: RoundRow[];
 }

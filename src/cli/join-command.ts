@@ -14,6 +14,7 @@ interface JoinOptions {
   seed?: number;
   capEpsilon?: number;
   capView: 'worst-case' | 'promised';
+  participantCapEpsilon?: number;
   json?: boolean;
   dropAfter?: SecAggStage | 'start';
 }
@@ -32,6 +33,11 @@ export function registerJoinCommand(program: Command): void {
     .addOption(
       new Option('--cap-view <view>', 'which ε the cap applies to').choices(['worst-case', 'promised']).default('worst-case'),
     )
+    .option(
+      '--participant-cap-epsilon <ε>',
+      'a participant-wide cap (same view as --cap-view): ε over every federation this state folder joined with this same data (the same examples, wherever they are loaded from)',
+      positiveNumber,
+    )
     .option('--json', 'print one JSON event per line')
     .addOption(
       new Option('--drop-after <stage>', 'testing: vanish from every secure-aggregation round after this stage (then come back for the next)')
@@ -43,18 +49,20 @@ export function registerJoinCommand(program: Command): void {
       const serverUrl = url ?? invite.serverUrl;
       if (!serverUrl) throw new Error('give the server URL, or an invite link that contains it');
       const { FederationClient } = await import('../client/federation-client.js');
-      const { loadOrCreateIdentity } = await import('../core/crypto/index.js');
+      const { fileIdentityStore, identityForServer } = await import('../client/identities.js');
       const { selectBackend } = await import('../core/train/index.js');
       const { loadParticipantData } = await import('./data-source.js');
       const backend = await selectBackend();
       const data = await loadParticipantData(opts.data, opts.labelColumn);
-      const identity = await loadOrCreateIdentity(join(opts.stateDir, 'identity.json'));
+      // One key pair per server key, so two operators cannot link this participant (client/identities.ts).
+      const identity = await identityForServer(fileIdentityStore(opts.stateDir), opts.stateDir, invite.fingerprintHex);
       const print = opts.json
         ? (e: Record<string, unknown>) => process.stdout.write(JSON.stringify(e) + '\n')
         : (e: Record<string, unknown>) => process.stdout.write(describe(e as ClientEvent | BackendEvent) + '\n');
       print({ type: 'backend', backend: backend.label, examples: data.count });
       const cap = opts.capEpsilon === undefined ? undefined : { epsilon: opts.capEpsilon, view: opts.capView };
-      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed, stateDir: opts.stateDir, cap, dropAfter: opts.dropAfter });
+      const participantCap = opts.participantCapEpsilon === undefined ? undefined : { epsilon: opts.participantCapEpsilon, view: opts.capView };
+      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed, stateDir: opts.stateDir, cap, participantCap, dropAfter: opts.dropAfter });
       client.on('event', (event) => {
         if (event.type === 'training' || event.type === 'update-prepared') return;
         print(event);
@@ -86,7 +94,9 @@ function describe(e: ClientEvent | BackendEvent): string {
     case 'update-rejected':
       return `round ${e.round}: update rejected (${e.reason}): ${e.message}`;
     case 'round-result':
-      return `round ${e.result.round} done: ${e.result.participants} participants` +
+      // With DP on the server sends no cohort counts, only whether this member's own update counted.
+      return `round ${e.result.round} done: ` +
+        (e.result.participants !== undefined ? `${e.result.participants} participants` : `your update ${e.result.counted ? 'counted' : 'was not in it'}`) +
         (e.result.accuracy !== null ? `, global accuracy ${e.result.accuracy.toFixed(4)}` : '');
     case 'declined':
       return `round ${e.round}: declined (${e.reason}): ${e.message}`;

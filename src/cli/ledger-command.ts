@@ -8,11 +8,13 @@ import {
   ledgerPath,
   ledgerTable,
   listLedgers,
+  migrateLegacyLedgers,
   type AccountantName,
   type LedgerEntry,
 } from '../core/privacy/index.js';
 
 interface LedgerOptions {
+  server?: string;
   federation?: string;
   stateDir: string;
   accountant: AccountantName;
@@ -24,19 +26,22 @@ export function registerLedgerCommand(privacy: Command): void {
   privacy
     .command('ledger')
     .description("this participant's privacy ledger: per round and cumulative ε, promised and worst case")
-    .option('--federation <id>', 'one federation (default: every federation with a ledger here)')
+    .option('--server <fingerprint>', "one server key's ledger, by its 64-hex fingerprint (default: every ledger here)")
+    .option('--federation <id>', 'the ledgers that hold this federation id (a label inside a server key’s ledger)')
     .option('--state-dir <dir>', 'the participant state folder used with covey join', join(homedir(), '.covey'))
     .addOption(new Option('--accountant <name>', 'prv (tight upper bound) or rdp').choices(['prv', 'rdp']).default('prv'))
     .option('--json', 'print JSON')
     .action(async (opts: LedgerOptions) => {
-      const ids = opts.federation ? [opts.federation] : await listLedgers(opts.stateDir);
-      if (ids.length === 0) throw new Error(`no privacy ledger in ${opts.stateDir} (join a federation first)`);
+      await migrateLegacyLedgers(opts.stateDir);
+      const ids = opts.server ? [opts.server] : await listLedgers(opts.stateDir);
       const reports = [];
       for (const id of ids) {
         const ledger = await LedgerFile.open(ledgerPath(opts.stateDir, id));
-        if (ledger.entries.length === 0) throw new Error(`no ledger for federation ${id} in ${opts.stateDir}`);
+        if (ledger.entries.length === 0) throw new Error(`no ledger for server ${id} in ${opts.stateDir}`);
+        if (opts.federation && !ledger.entries.some((e) => e.federationId === opts.federation)) continue;
         reports.push(report(id, ledger.entries, opts.accountant));
       }
+      if (reports.length === 0) throw new Error(`no privacy ledger${opts.federation ? ` for federation ${opts.federation}` : ''} in ${opts.stateDir} (join a federation first)`);
       if (opts.json) {
         process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, (_k, v) => (v === Infinity ? null : v)) + '\n');
         return;
@@ -45,12 +50,15 @@ export function registerLedgerCommand(privacy: Command): void {
     });
 }
 
-function report(federationId: string, entries: readonly LedgerEntry[], accountant: AccountantName) {
+function report(serverFingerprint: string, entries: readonly LedgerEntry[], accountant: AccountantName) {
   const consent = entries.find((e) => e.kind === 'consent');
+  // The federation id is a label the server chose; the ledger (and the cap) belong to the server key.
+  const federationIds = [...new Set(entries.map((e) => e.federationId))];
   const delta = consent?.kind === 'consent' ? consent.delta : 1e-5;
   const epsilonOf = epsilonOfAccountant(accountant);
   return {
-    federationId,
+    serverFingerprint,
+    federationIds,
     delta,
     accountant,
     consent: consent ?? null,
@@ -68,7 +76,7 @@ function fmt(epsilon: number): string {
 
 function render(r: ReturnType<typeof report>): string {
   const lines = [
-    `federation ${r.federationId}  (δ = ${r.delta}, ${r.accountant} accountant)`,
+    `server ${r.serverFingerprint.slice(0, 16)}…, federation ${r.federationIds.join(', ')}  (δ = ${r.delta}, ${r.accountant} accountant)`,
     r.consent?.kind === 'consent'
       ? `  consented to: DP ${r.consent.mode}, z=${r.consent.noiseMultiplier}, C=${r.consent.clipNorm}, q=${r.consent.samplingRate}` +
         (r.consent.cap ? `; cap ε ≤ ${r.consent.cap.epsilon} (${r.consent.cap.view})` : '; no cap')

@@ -13,13 +13,16 @@ import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../
 import {
   addGaussianNoise,
   clipToNorm,
+  combinedEpsilon,
   LedgerFile,
   ledgerEpsilon,
-  ledgerPath,
+  ledgersOnData,
+  openServerLedger,
   projectedEpsilon,
   epsilonOfAccountant,
   updateDelta,
   type EpsilonOf,
+  type Contribution,
   type LedgerEntry,
   type LedgerView,
 } from '../core/privacy/index.js';
@@ -30,17 +33,18 @@ import {
   ChallengeSchema,
   EVENTS,
   RoundAbortSchema,
-  RoundResultSchema,
   roundStartSigningContext,
   RoundStartSchema,
   SecAggRequestSchema,
   UpdateAckSchema,
   type DeclineReason,
-  type RoundResult,
   type RoundSettings,
   type RoundStart,
 } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
+import { verifyMessage, type MemberRoundResult } from '../core/protocol/signed.js';
+import { announcedSettings, chargeAnnouncement, contradiction } from './announcements.js';
+import { dataDigest } from './data-identity.js';
 import { selectBackend, trainLocal } from '../core/train/index.js';
 import { ClientError } from './errors.js';
 import { handshake, type ServerChallenge } from './handshake.js';
@@ -74,7 +78,8 @@ export type ClientEvent =
   | { type: 'update-rejected'; round: number; reason: string; message: string }
   | { type: 'declined'; round: number; reason: DeclineReason; message: string }
   | { type: 'privacy'; round: number; promised: number; worstCase: number; delta: number }
-  | { type: 'round-result'; result: RoundResult }
+  /** Signed by the server; in DP modes without cohort counts (only whether this member's update counted). */
+  | { type: 'round-result'; result: MemberRoundResult }
   | { type: 'round-abort'; round: number; reason: string }
   | { type: 'disconnected'; reason: string }
   | { type: 'done'; rounds: number }
@@ -96,10 +101,15 @@ export interface FederationClientOptions {
   invite: Invite;
   identity: Identity;
   data: Dataset;
-  /** Holds this participant's privacy ledger (one file per federation). */
+  /** Holds this participant's privacy ledgers (one file per server key). */
   stateDir: string;
-  /** The participant's own ε cap, enforced here whatever the server says. */
+  /** The participant's own ε cap for this server's federations, enforced here whatever the server says. */
   cap?: PrivacyCap;
+  /**
+   * A participant-wide cap: ε over every ledger in `stateDir` whose consent was given on this same
+   * data (data-identity.ts), across all servers and federations, including this round.
+   */
+  participantCap?: PrivacyCap;
   /** Accountant used for the ledger views and the cap. */
   epsilonOf?: EpsilonOf;
   /** Seeds the local shuffle (simulation); the privacy noise never uses it. */
@@ -140,8 +150,6 @@ interface Session {
   modelLength: number;
   fingerprint: string;
   ledger: LedgerFile;
-  /** The settings the server declared most recently (for rounds observed but not joined). */
-  declared: RoundSettings;
 }
 
 /**
@@ -153,6 +161,9 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   private socket: Socket | null = null;
   private session: Session | null = null;
   private busy: Promise<void> = Promise.resolve();
+  /** Announcements are charged in arrival order, each before the round start that follows it is handled. */
+  private announcing: Promise<void> = Promise.resolve();
+  private digest: string | null = null;
   private prepared: PreparedUpdate | null = null;
   /** Attempts (round start ids) whose update the server accepted. */
   private readonly acceptedAttempts = new Set<string>();
@@ -230,26 +241,54 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     });
     // A round's end is the server's last word on its attempts: a simulated dropout still leaving goes now.
     const leaveEnded = () => [...this.secureAttempts.values()].filter((a) => a.leaving).forEach((a) => this.leave(a));
-    socket.on(EVENTS.roundResult, (msg: unknown) => {
-      leaveEnded();
-      const parsed = RoundResultSchema.safeParse(msg);
-      if (!parsed.success) return;
-      this.note({ type: 'round-result', result: parsed.data });
-      this.busy = this.busy.then(() => this.recordObserved(parsed.data.round)).catch((err: Error) => {
+    socket.on(EVENTS.roundAnnounce, (msg: unknown) => {
+      this.announcing = this.announcing.then(() => this.onAnnounce(msg)).catch((err: Error) => {
         this.note({ type: 'warning', message: `could not write the privacy ledger: ${err.message}` });
       });
+    });
+    socket.on(EVENTS.roundResult, (msg: unknown) => {
+      leaveEnded();
+      void this.verified('result', msg).then((result) => result && this.note({ type: 'round-result', result }));
     });
     socket.on(EVENTS.roundAbort, (msg: unknown) => {
       leaveEnded();
       const parsed = RoundAbortSchema.safeParse(msg);
       if (parsed.success) this.note({ type: 'round-abort', ...parsed.data });
     });
-    socket.on(EVENTS.federationDone, (msg: { rounds?: number }) => {
-      const rounds = typeof msg?.rounds === 'number' ? msg.rounds : 0;
-      this.note({ type: 'done', rounds });
-      this.finish(rounds);
+    socket.on(EVENTS.federationDone, (msg: unknown) => {
+      void this.verified('done', msg).then((done) => {
+        if (!done) return;
+        this.note({ type: 'done', rounds: done.rounds });
+        this.finish(done.rounds);
+      });
     });
     await joined;
+  }
+
+  /** A server message checked against the pinned key; an unsigned, forged or foreign one is ignored and said so. */
+  private async verified<K extends 'result' | 'done'>(kind: K, raw: unknown) {
+    await this.sessionReady;
+    const session = this.session!;
+    const checked = await verifyMessage(session.serverSignKey, kind, raw);
+    if (!checked.ok || checked.body.federationId !== session.federationId) {
+      const problem = checked.ok ? `${kind} for another federation` : checked.problem;
+      this.note({ type: 'warning', message: `ignored a server message: ${problem}` });
+      return null;
+    }
+    if (kind === 'result' && (checked.body as MemberRoundResult).clientId !== session.clientId) {
+      this.note({ type: 'warning', message: 'ignored a server message: round result addressed to another member' });
+      return null;
+    }
+    return checked.body;
+  }
+
+  /** The promised view's charge for one announced attempt (announcements.ts). */
+  private async onAnnounce(raw: unknown): Promise<void> {
+    await this.sessionReady;
+    const session = this.session!;
+    const outcome = await chargeAnnouncement({ raw, ledger: session.ledger, federationId: session.federationId, serverSignKey: session.serverSignKey });
+    if (outcome.kind === 'ignored') return this.note({ type: 'warning', message: `ignored a round announcement: ${outcome.problem}` });
+    if (outcome.kind === 'charged') this.notePrivacy(outcome.body.round, outcome.body.settings.delta);
   }
 
   /** Resolves when the federation has finished all its rounds. */
@@ -275,7 +314,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     if (!this.session) {
       const spec = ModelSpecSchema.parse(hello.model);
       const model = buildModel(spec, { seed: 0 });
-      const ledger = await LedgerFile.open(ledgerPath(this.options.stateDir, hello.federationId));
+      // One ledger per server key (the invite's fingerprint): a new federation id from the same server keeps it.
+      const ledger = await openServerLedger(this.options.stateDir, fingerprint);
       this.session = {
         federationId: hello.federationId,
         clientId: hello.clientId,
@@ -285,11 +325,11 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
         modelLength: getFlatWeights(model).length,
         fingerprint,
         ledger,
-        declared: hello.settings,
       };
-      if (!ledger.entries.some((e) => e.kind === 'consent')) {
+      const consent = [...ledger.entries].reverse().find((e) => e.kind === 'consent');
+      if (!consent || consent.federationId !== hello.federationId) {
         // Joining is consenting to the settings the server declared now; later rounds must match them.
-        const { dp, samplingRate } = hello.settings;
+        const { dp, samplingRate, expectedClients } = hello.settings;
         await ledger.append({
           kind: 'consent',
           federationId: hello.federationId,
@@ -300,8 +340,10 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
           clipNorm: dp.clipNorm,
           samplingRate,
           delta: dp.delta,
+          ...(expectedClients !== undefined && { expectedClients }),
           secureAggregation: hello.settings.secureAggregation !== undefined,
           cap: this.options.cap ?? null,
+          dataDigest: this.dataDigest,
         });
       }
       this.markSessionReady();
@@ -339,6 +381,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
 
   private async onRoundStart(msg: unknown, weights: unknown): Promise<void> {
     const { start, global } = await this.verifiedRound(msg, weights);
+    await this.announcing; // this attempt's announcement, sent first, is charged before anything else
+    if (!this.socket) return; // closed meanwhile (e.g. the app paused after the previous result): take no part
     if (this.acceptedAttempts.has(start.attemptId)) return;
     if (Date.now() > start.deadline) {
       this.secureAttempt(start.attemptId).settle(null);
@@ -346,12 +390,10 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       return;
     }
     if (start.secagg) return this.onSecureRoundStart({ ...start, secagg: start.secagg }, global);
-    const session = this.session!;
-    session.declared = start.settings;
     // A round re-sent after a reconnect reuses the update already prepared: one release per round.
     let prepared = this.prepared?.attemptId === start.attemptId ? this.prepared : null;
     if (!prepared) {
-      const refusal = this.refusal(start);
+      const refusal = await this.refusal(start);
       if (refusal) return this.decline(start, refusal.reason, refusal.message);
       this.note({ type: 'round-start', round: start.round, deadline: start.deadline });
       prepared = await this.prepareUpdate(start, global);
@@ -394,22 +436,31 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   }
 
   /** Why this participant will not take part in a round, judged on its own ledger and consent. */
-  private refusal(start: RoundStart): { reason: DeclineReason; message: string } | null {
+  private async refusal(start: RoundStart): Promise<{ reason: DeclineReason; message: string } | null> {
     const { ledger, federationId, fingerprint } = this.session!;
-    const { dp, samplingRate } = start.settings;
+    const { dp, samplingRate, expectedClients } = start.settings;
     const consent = [...ledger.entries].reverse().find((e) => e.kind === 'consent');
+    // Every attempt that may use this client's data must have been announced (and so charged) first, with these settings.
+    const announced = announcedSettings(ledger, start.round, start.attemptId);
+    if (!announced) return { reason: 'consent', message: `round ${start.round}: the server did not announce this attempt` };
+    const contradicted = contradiction(announced, start.settings);
+    if (contradicted) return { reason: 'consent', message: `round ${start.round}: ${contradicted}` };
+    // Consent covers every input of the promised view: mode, z, C, δ, q and the expected cohort size.
     if (
       consent &&
       (consent.mode !== dp.mode ||
         consent.noiseMultiplier !== dp.noiseMultiplier ||
         consent.clipNorm !== dp.clipNorm ||
-        consent.delta !== dp.delta)
+        consent.delta !== dp.delta ||
+        consent.samplingRate !== samplingRate ||
+        consent.expectedClients !== expectedClients)
     ) {
+      const n = (v: number | undefined) => (v === undefined ? '' : `, expected cohort ${v}`);
       return {
         reason: 'consent',
         message:
-          `round ${start.round} asks for DP ${dp.mode}, z=${dp.noiseMultiplier}, C=${dp.clipNorm}, δ=${dp.delta}; ` +
-          `you agreed to DP ${consent.mode}, z=${consent.noiseMultiplier}, C=${consent.clipNorm}, δ=${consent.delta}`,
+          `round ${start.round} asks for DP ${dp.mode}, z=${dp.noiseMultiplier}, C=${dp.clipNorm}, δ=${dp.delta}, q=${samplingRate}${n(expectedClients)}; ` +
+          `you agreed to DP ${consent.mode}, z=${consent.noiseMultiplier}, C=${consent.clipNorm}, δ=${consent.delta}, q=${consent.samplingRate}${n(consent.expectedClients)}`,
       };
     }
     if (consent?.secureAggregation && !start.secagg) {
@@ -418,28 +469,48 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
         message: `round ${start.round} would open your update on the server; you agreed to secure aggregation, where it only sees the sum`,
       };
     }
-    const cap = this.options.cap;
-    if (!cap) return null;
-    const projected = projectedEpsilon(
-      ledger.entries,
-      {
-        federationId,
-        serverFingerprint: fingerprint,
-        round: start.round,
-        mode: dp.mode,
-        noiseMultiplier: dp.noiseMultiplier,
-        clipNorm: dp.clipNorm,
-        samplingRate,
-        delta: dp.delta,
-      },
-      this.epsilonOf,
-    );
-    const value = cap.view === 'worst-case' ? projected.worstCase : projected.promised;
-    if (value <= cap.epsilon) return null;
-    return {
-      reason: 'budget',
-      message: `taking part in round ${start.round} would bring your ${cap.view} ε to ${formatEpsilon(value)}, above your cap of ${cap.epsilon}`,
+    const next = {
+      federationId,
+      serverFingerprint: fingerprint,
+      round: start.round,
+      attemptId: start.attemptId,
+      mode: dp.mode,
+      noiseMultiplier: dp.noiseMultiplier,
+      clipNorm: dp.clipNorm,
+      samplingRate,
+      delta: dp.delta,
     };
+    for (const [scope, cap] of [['', this.options.cap], ['participant-wide ', this.options.participantCap]] as const) {
+      if (!cap) continue;
+      const value = scope === '' ? this.projected(cap, next) : await this.projectedOnData(cap, next);
+      if (value > cap.epsilon) {
+        return {
+          reason: 'budget',
+          message: `taking part in round ${start.round} would bring your ${scope}${cap.view} ε to ${formatEpsilon(value)}, above your cap of ${cap.epsilon}`,
+        };
+      }
+    }
+    return null;
+  }
+
+  private projected(cap: PrivacyCap, next: Omit<Contribution, 'kind' | 'timestamp'>): number {
+    const projected = projectedEpsilon(this.session!.ledger.entries, next, this.epsilonOf);
+    return cap.view === 'worst-case' ? projected.worstCase : projected.promised;
+  }
+
+  /** ε over every ledger on this data (this server's own with the next contribution added), for the participant-wide cap. */
+  private async projectedOnData(cap: PrivacyCap, next: Omit<Contribution, 'kind' | 'timestamp'>): Promise<number> {
+    const session = this.session!;
+    const others = (await ledgersOnData(this.options.stateDir, this.dataDigest)).filter(
+      (entries) => !entries.some((e) => e.kind === 'consent' && e.serverFingerprint === session.fingerprint),
+    );
+    const mine: LedgerEntry[] = [...session.ledger.entries, { kind: 'contribution', timestamp: '', ...next }];
+    return combinedEpsilon([...others, mine], cap.view, next.delta, this.epsilonOf);
+  }
+
+  private get dataDigest(): string {
+    this.digest ??= dataDigest(this.options.data);
+    return this.digest;
   }
 
   private get epsilonOf(): EpsilonOf {
@@ -462,25 +533,6 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       ?.timeout(10_000)
       .emitWithAck(EVENTS.decline, { federationId: session.federationId, round, attemptId, clientId: session.clientId, reason, message })
       .catch(() => undefined); // the server also closes the round at its deadline
-  }
-
-  /** A released round this client did not contribute to still counts in the promised view. */
-  private async recordObserved(round: number): Promise<void> {
-    const session = this.session;
-    if (!session) return;
-    const { dp, samplingRate } = session.declared;
-    const known = session.ledger.entries.some((e) => (e.kind === 'contribution' || e.kind === 'observed') && e.round === round);
-    if (known || dp.mode === 'off') return;
-    await session.ledger.append({
-      kind: 'observed',
-      federationId: session.federationId,
-      timestamp: new Date().toISOString(),
-      round,
-      mode: dp.mode,
-      noiseMultiplier: dp.noiseMultiplier,
-      samplingRate,
-    });
-    this.notePrivacy(round, dp.delta);
   }
 
   private notePrivacy(round: number, delta: number): void {
@@ -561,8 +613,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const session = this.session!;
     const attempt = this.secureAttempt(start.attemptId);
     if (!start.secagg.cohort.includes(session.clientId)) return attempt.settle(null);
-    session.declared = start.settings;
-    const refusal = this.refusal(start);
+    const refusal = await this.refusal(start);
     if (refusal) {
       attempt.settle(null);
       return this.decline(start, refusal.reason, refusal.message);

@@ -10,12 +10,16 @@ import type { Identity } from '../core/crypto/index.js';
 export interface CoreInit {
   stateDir: string;
   version: string;
-  identity: Identity;
 }
 
-export type ToCore = { type: 'init'; init: CoreInit } | { type: 'call'; id: number; method: ApiMethod; arg: unknown };
+/** The core asks the main process (which holds the OS key store) for the identity it uses with one server. */
+export type ToCore =
+  | { type: 'init'; init: CoreInit }
+  | { type: 'call'; id: number; method: ApiMethod; arg: unknown }
+  | { type: 'identity'; id: number; identity: Identity | null; error?: string };
 export type FromCore =
   | { type: 'ready' }
+  | { type: 'identity-request'; id: number; serverFingerprint: string }
   | { type: 'reply'; id: number; result: Result<unknown> }
   | { type: 'event'; event: AppEvent }
   | { type: 'fatal'; message: string };
@@ -38,8 +42,8 @@ const STOPPED: Result<never> = {
   error: { code: 'internal', message: 'The part of Covey that trains and talks to the server has stopped. Restart the app; your ledger is safe on disk.' },
 };
 
-/** Main side: starts the core with `init`, then forwards calls and hands back replies and events. */
-export function connectCore(child: ChildLike, init: CoreInit): CoreBridge {
+/** Main side: starts the core with `init`, then forwards calls, hands back replies and events, and answers identity requests. */
+export function connectCore(child: ChildLike, init: CoreInit, identityFor: (serverFingerprint: string) => Promise<Identity>): CoreBridge {
   let nextId = 1;
   let stopped = false;
   const pending = new Map<number, (result: Result<unknown>) => void>();
@@ -55,6 +59,12 @@ export function connectCore(child: ChildLike, init: CoreInit): CoreBridge {
     switch (message.type) {
       case 'ready':
         return markReady();
+      case 'identity-request':
+        void identityFor(message.serverFingerprint).then(
+          (identity) => child.postMessage({ type: 'identity', id: message.id, identity }),
+          (err: Error) => child.postMessage({ type: 'identity', id: message.id, identity: null, error: err.message }),
+        );
+        return;
       case 'reply':
         pending.get(message.id)?.(message.result);
         pending.delete(message.id);
@@ -104,12 +114,30 @@ export interface ParentLike {
 /** Utility side: waits for `init`, starts the core, then serves calls and streams events. */
 export function serveCore(
   parent: ParentLike,
-  start: (init: CoreInit) => Promise<{ dispatch: Dispatch; subscribe: (listener: (event: AppEvent) => void) => void }>,
+  start: (
+    init: CoreInit,
+    identityFor: (serverFingerprint: string) => Promise<Identity>,
+  ) => Promise<{ dispatch: Dispatch; subscribe: (listener: (event: AppEvent) => void) => void }>,
 ): void {
   let served: Promise<Dispatch> | null = null;
+  let nextId = 1;
+  const identities = new Map<number, { resolve: (identity: Identity) => void; reject: (err: Error) => void }>();
+  const identityFor = (serverFingerprint: string) =>
+    new Promise<Identity>((resolve, reject) => {
+      const id = nextId++;
+      identities.set(id, { resolve, reject });
+      parent.postMessage({ type: 'identity-request', id, serverFingerprint });
+    });
   parent.on('message', ({ data }) => {
+    if (data.type === 'identity') {
+      const waiting = identities.get(data.id);
+      identities.delete(data.id);
+      if (data.identity) waiting?.resolve(data.identity);
+      else waiting?.reject(new Error(`no identity for this server: ${data.error ?? 'unknown error'}`));
+      return;
+    }
     if (data.type === 'init' && !served) {
-      served = start(data.init).then(
+      served = start(data.init, identityFor).then(
         ({ dispatch, subscribe }) => {
           subscribe((event) => parent.postMessage({ type: 'event', event }));
           parent.postMessage({ type: 'ready' });

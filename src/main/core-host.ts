@@ -10,13 +10,13 @@ import { serveCore, type ParentLike } from './core-channel.js';
 const parent = (process as unknown as { parentPort?: ParentLike }).parentPort;
 if (!parent) throw new Error('core-host runs only as an Electron utility process');
 
-serveCore(parent, async (init) => {
+serveCore(parent, async (init, identityFor) => {
   const core = await AppCore.open({
     stateDir: init.stateDir,
     shell: 'electron',
     nativeDialogs: true,
     version: init.version,
-    loadIdentity: async () => init.identity,
+    loadIdentity: identityFor,
   });
   return {
     dispatch: createDispatcher(core),

@@ -1,12 +1,13 @@
 /**
  * The participant's keys at rest, encrypted with Electron's safeStorage (the OS keychain, DPAPI,
- * or libsecret/kwallet) in `<stateDir>/identity.sealed`. Where the OS offers no key store, the
- * keys stay in the plain 0600 `identity.json` that `covey join` uses, and the caller says so.
+ * or libsecret/kwallet): one key pair per server, `<stateDir>/identities/<fingerprint>.sealed`
+ * (an older single `identity.sealed` stays in use for the servers it is registered with).
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fromBase64Url, toBase64Url } from '../core/crypto/base64url.js';
-import { generateIdentity, loadOrCreateIdentity, type Identity } from '../core/crypto/index.js';
+import type { Identity } from '../core/crypto/index.js';
+import { fileIdentityStore, type IdentityStore } from '../client/identities.js';
 
 export interface SafeStorageLike {
   isEncryptionAvailable(): boolean;
@@ -35,25 +36,29 @@ export function parseIdentity(text: string): Identity {
   return out;
 }
 
-export async function loadSealedIdentity(
-  stateDir: string,
-  safeStorage: SafeStorageLike,
-): Promise<{ identity: Identity; sealed: boolean }> {
-  if (!safeStorage.isEncryptionAvailable()) {
-    return { identity: await loadOrCreateIdentity(join(stateDir, 'identity.json')), sealed: false };
-  }
-  const path = join(stateDir, 'identity.sealed');
-  let encrypted: Buffer | null = null;
-  try {
-    encrypted = await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  if (encrypted) return { identity: parseIdentity(safeStorage.decryptString(encrypted)), sealed: true };
-  const identity = await generateIdentity();
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.tmp`;
-  await writeFile(temp, safeStorage.encryptString(serializeIdentity(identity)), { mode: 0o600 });
-  await rename(temp, path);
-  return { identity, sealed: true };
+/**
+ * The app's identity store: each key pair (client/identities.ts names them, one per server) in
+ * `<stateDir>/<name>.sealed`, encrypted with safeStorage; where the OS offers no key store, plain
+ * 0600 files as `covey join` keeps them, and `sealed` is false so the caller can say so.
+ */
+export function sealedIdentityStore(stateDir: string, safeStorage: SafeStorageLike): { store: IdentityStore; sealed: boolean } {
+  if (!safeStorage.isEncryptionAvailable()) return { store: fileIdentityStore(stateDir), sealed: false };
+  const store: IdentityStore = {
+    async load(name) {
+      try {
+        return parseIdentity(safeStorage.decryptString(await readFile(join(stateDir, `${name}.sealed`))));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async save(name, identity) {
+      const path = join(stateDir, `${name}.sealed`);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const temp = `${path}.tmp`;
+      await writeFile(temp, safeStorage.encryptString(serializeIdentity(identity)), { mode: 0o600 });
+      await rename(temp, path);
+    },
+  };
+  return { store, sealed: true };
 }

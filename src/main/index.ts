@@ -10,7 +10,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EVENT_CHANNEL, type DataSource, type LedgerExport, type Result } from '../app/contract.js';
 import { connectCore, type ChildLike, type CoreBridge } from './core-channel.js';
 import { DataPathGrants } from './data-paths.js';
-import { loadSealedIdentity } from './identity-store.js';
+import { identityForServer } from '../client/identities.js';
+import { sealedIdentityStore } from './identity-store.js';
 import { registerIpcHandlers } from './ipc.js';
 import { hardenSession, hardenWebContents, windowOptions } from './security.js';
 
@@ -25,13 +26,14 @@ const stateDir = (): string => join(app.getPath('userData'), 'state');
 let dataPaths = new DataPathGrants('');
 
 async function startCore(): Promise<CoreBridge> {
-  const { identity, sealed } = await loadSealedIdentity(stateDir(), safeStorage);
+  const { store, sealed } = sealedIdentityStore(stateDir(), safeStorage);
   if (!sealed) console.warn('covey: this system offers no key store; your keys are kept in a file only you can read');
   const child = utilityProcess.fork(fileURLToPath(new URL('./core-host.js', import.meta.url)), [], {
     serviceName: 'Covey core',
     stdio: 'inherit',
   });
-  const bridge = connectCore(child as unknown as ChildLike, { stateDir: stateDir(), version: app.getVersion(), identity });
+  // One key pair per server fingerprint (client/identities.ts), sealed here; the core asks for the one it needs.
+  const bridge = connectCore(child as unknown as ChildLike, { stateDir: stateDir(), version: app.getVersion() }, (fingerprint) => identityForServer(store, stateDir(), fingerprint));
   bridge.onEvent((event) => mainWindow?.webContents.send(EVENT_CHANNEL, event));
   return bridge;
 }

@@ -79,7 +79,7 @@ describe('ledger survives SIGKILL', () => {
     expect(kills.length).toBe(3);
 
     const flakyRounds = accepted.filter((a) => a.clientId !== steadyId).map((a) => a.round);
-    const ledger = await LedgerFile.open(ledgerPath(flakyDir, 'crashy'));
+    const ledger = await LedgerFile.open(ledgerPath(flakyDir, server.serverFingerprint));
     const recorded = new Set(ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.round));
     const missing = flakyRounds.filter((r) => !recorded.has(r));
     expect(missing, `kills ${kills.join(', ')} ms into a round; server accepted ${flakyRounds}; ledger ${[...recorded]}`).toEqual([]);

@@ -47,7 +47,7 @@ async function federation(config: ServerConfigInput, participants: Participant[]
   await new Promise((r) => setTimeout(r, 200));
   clients.forEach((c) => c.close());
   await server.close();
-  return { state, events };
+  return { state, events, fingerprint: server.serverFingerprint };
 }
 
 describe("the participant's own privacy cap and consent", () => {
@@ -61,7 +61,7 @@ describe("the participant's own privacy cap and consent", () => {
     const participants: Participant[] = await Promise.all(
       parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`), ...(i === 0 && { cap: { epsilon: cap, view: 'worst-case' as const } }) })),
     );
-    const { state, events } = await federation(
+    const { state, events, fingerprint } = await federation(
       {
         federationId: 'capped',
         port: 0,
@@ -79,7 +79,7 @@ describe("the participant's own privacy cap and consent", () => {
     expect(declined.map((e) => [e.round, e.reason])).toEqual([[3, 'budget'], [4, 'budget']]);
     expect(declined[0].type === 'declined' && declined[0].message).toMatch(/above your cap/);
 
-    const ledger = await LedgerFile.open(ledgerPath(participants[0].stateDir, 'capped'));
+    const ledger = await LedgerFile.open(ledgerPath(participants[0].stateDir, fingerprint));
     const contributed = ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.round);
     expect(contributed).toEqual([1, 2]);
     // Independently: each contribution kept the worst case within the cap, the next one would not have.
@@ -88,7 +88,7 @@ describe("the participant's own privacy cap and consent", () => {
     const last = events[0].filter((e) => e.type === 'privacy').at(-1);
     expect(last?.type === 'privacy' && last.worstCase).toBeCloseTo(worstAfter(2), 10);
     // Uncapped participants contributed to every round.
-    const other = await LedgerFile.open(ledgerPath(participants[1].stateDir, 'capped'));
+    const other = await LedgerFile.open(ledgerPath(participants[1].stateDir, fingerprint));
     expect(other.entries.filter((e) => e.kind === 'contribution')).toHaveLength(4);
   });
 
@@ -114,7 +114,7 @@ describe("the participant's own privacy cap and consent", () => {
     const declines = second.events[0].filter((e) => e.type === 'declined');
     expect(declines.length).toBeGreaterThan(0);
     expect(declines.every((e) => e.type === 'declined' && e.reason === 'consent' && /z=0.5/.test(e.message))).toBe(true);
-    const ledger = await LedgerFile.open(ledgerPath(participant.stateDir, 'consent'));
+    const ledger = await LedgerFile.open(ledgerPath(participant.stateDir, second.fingerprint));
     expect(ledger.entries.filter((e) => e.kind === 'contribution')).toHaveLength(1);
   });
 
@@ -145,7 +145,7 @@ describe("the participant's own privacy cap and consent", () => {
       expect(declines.map((e) => e.type === 'declined' && e.reason)).toEqual(['consent']);
       expect(declines[0].type === 'declined' && declines[0].message).toMatch(/you agreed to secure aggregation/);
     }
-    const ledger = await LedgerFile.open(ledgerPath(participants[0].stateDir, 'secure-consent'));
+    const ledger = await LedgerFile.open(ledgerPath(participants[0].stateDir, second.fingerprint));
     expect(ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.kind === 'contribution' && e.secureAggregation)).toEqual([true]);
   });
 

@@ -35,6 +35,7 @@ afterAll(async () => {
 
 interface Run {
   global: Float32Array;
+  serverFingerprint: string;
   completedRound: number;
   participants: number[];
   aborts: string[];
@@ -100,7 +101,7 @@ async function federate(o: {
     }
     await o.extra?.(server, url);
     const state = await server.run();
-    return { global: server.globalWeights, completedRound: state.completedRound, participants, aborts, events, logs, stateDirs };
+    return { global: server.globalWeights, serverFingerprint: server.serverFingerprint, completedRound: state.completedRound, participants, aborts, events, logs, stateDirs };
   } finally {
     for (const c of clients) c.close();
     await server.close();
@@ -193,7 +194,7 @@ describe('secure aggregation over real sockets', () => {
     const std = Math.sqrt(sq / noisy.global.length);
     expect(std / expectedStd).toBeGreaterThan(0.95);
     expect(std / expectedStd).toBeLessThan(1.05);
-    const ledger = await LedgerFile.open(ledgerPath(noisy.stateDirs[0], 'secure'));
+    const ledger = await LedgerFile.open(ledgerPath(noisy.stateDirs[0], noisy.serverFingerprint));
     const contribution = ledger.entries.find((e) => e.kind === 'contribution');
     expect(contribution).toMatchObject({ mode: 'distributed', noiseMultiplier: z, survivorThreshold: 4, secureAggregation: true });
   });
@@ -249,7 +250,7 @@ describe("the app's view of a secure federation", () => {
       });
       const url = await server.listen();
       try {
-        const preview = await probeFederation(resolveInvite(server.inviteCode, url), await generateIdentity(), epsilonOfAccountant('prv'));
+        const preview = await probeFederation(resolveInvite(server.inviteCode, url), epsilonOfAccountant('prv'));
         expect(preview.settings.dp.mode).toBe(secure ? 'distributed' : 'central');
         previews.push(preview.settings.secureAggregation);
       } finally {

@@ -158,6 +158,14 @@ describe('Consent & budget screen', () => {
     expect((screen.getByRole('button', { name: /I agree/ }) as HTMLButtonElement).disabled).toBe(true);
     expect(screen.getByText(/Enter a cap above 0/)).toBeTruthy();
   });
+
+  it('sends an optional participant-wide cap (every federation on this same data) with the join', () => {
+    const { api } = fakeApi();
+    show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
+    fireEvent.change(screen.getByLabelText(/Across every federation I join with this same data/), { target: { value: '20' } });
+    fireEvent.click(screen.getByRole('button', { name: /I agree/ }));
+    expect(api.join).toHaveBeenCalledWith({ cap: { epsilon: 16.6, view: 'worst-case' }, autoParticipate: true, participantCap: { epsilon: 20, view: 'worst-case' } });
+  });
 });
 
 describe('Training screen', () => {

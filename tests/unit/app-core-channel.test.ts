@@ -27,21 +27,30 @@ describe('the core channel', () => {
     const identity = await generateIdentity();
     let listener: ((e: AppEvent) => void) | null = null;
     let initSeen: unknown = null;
-    serveCore(parent, async (init) => {
+    let asked: Promise<Uint8Array> | null = null;
+    serveCore(parent, async (init, identityFor) => {
       initSeen = init;
+      asked = identityFor('ab'.repeat(32)).then((i) => i.signSecretKey);
       return {
         dispatch: async (method, arg) => ({ ok: true, value: { method, arg } }),
         subscribe: (l) => (listener = l),
       };
     });
-    const bridge = connectCore(child, { stateDir: '/s', version: '1', identity });
+    const requested: string[] = [];
+    const bridge = connectCore(child, { stateDir: '/s', version: '1' }, async (fingerprint) => {
+      requested.push(fingerprint);
+      return identity;
+    });
     const events: AppEvent[] = [];
     bridge.onEvent((e) => events.push(e));
     // A call made before the core is ready waits for it.
     const [a, b] = await Promise.all([bridge.call('getState', undefined), bridge.call('setCap', { epsilon: 1, view: 'promised' })]);
     expect(a).toEqual({ ok: true, value: { method: 'getState', arg: undefined } });
     expect(b).toEqual({ ok: true, value: { method: 'setCap', arg: { epsilon: 1, view: 'promised' } } });
-    expect((initSeen as { identity: { signSecretKey: Uint8Array } }).identity.signSecretKey).toEqual(identity.signSecretKey);
+    expect(initSeen).toEqual({ stateDir: '/s', version: '1' });
+    // The core asks the main process for the key pair of one server; the main process holds the key store.
+    expect(await asked).toEqual(identity.signSecretKey);
+    expect(requested).toEqual(['ab'.repeat(32)]);
     listener!({ type: 'state', state: { participation: 'active' } as never });
     await new Promise((r) => setImmediate(r));
     expect(events).toEqual([{ type: 'state', state: { participation: 'active' } }]);
@@ -50,7 +59,7 @@ describe('the core channel', () => {
   it('answers every call with an error value, in words, once the core process is gone', async () => {
     const { child, parent, exit } = pair();
     serveCore(parent, async () => ({ dispatch: () => new Promise(() => {}), subscribe: () => {} }));
-    const bridge = connectCore(child, { stateDir: '/s', version: '1', identity: await generateIdentity() });
+    const bridge = connectCore(child, { stateDir: '/s', version: '1' }, generateIdentity);
     await bridge.ready;
     const hanging = bridge.call('resume', undefined);
     await new Promise((r) => setImmediate(r));
@@ -64,7 +73,7 @@ describe('the core channel', () => {
     serveCore(parent, async () => {
       throw new Error('the state folder is not writable');
     });
-    const bridge = connectCore(child, { stateDir: '/s', version: '1', identity: await generateIdentity() });
+    const bridge = connectCore(child, { stateDir: '/s', version: '1' }, generateIdentity);
     await expect(bridge.ready).rejects.toThrow(/not writable/);
     expect(await bridge.call('getState', undefined)).toMatchObject({ ok: false, error: { code: 'internal' } });
   });

@@ -286,10 +286,20 @@ describe('IPC', () => {
 });
 
 describe('key storage', () => {
-  it('keeps the participant’s keys sealed with safeStorage, never in plain text', async () => {
-    const sealed = await readFile(join(state.userData, 'state', 'identity.sealed'), 'utf8');
+  it('keeps one key pair per server, sealed with safeStorage, never in plain text, made when the core asks for it', async () => {
+    const ask = async (id: number, serverFingerprint: string) => {
+      state.child.listeners.message({ type: 'identity-request', id, serverFingerprint });
+      await vi.waitFor(() => expect(state.child.sent.some((m) => m.type === 'identity' && m.id === id)).toBe(true));
+      return (state.child.sent.find((m) => m.type === 'identity' && m.id === id) as unknown as { identity: { signSecretKey: Uint8Array } }).identity;
+    };
+    const [a, b] = ['a'.repeat(64), 'b'.repeat(64)];
+    const first = await ask(101, a);
+    expect(first.signSecretKey).toHaveLength(64);
+    const sealed = await readFile(join(state.userData, 'state', 'identities', `${a}.sealed`), 'utf8');
     expect(sealed).not.toMatch(/signSecretKey|covey-identity/);
-    const init = state.child.sent.find((m) => m.type === 'init') as unknown as { init: { identity: { signSecretKey: Uint8Array } } };
-    expect(init.init.identity.signSecretKey).toHaveLength(64);
+    expect((await ask(102, a)).signSecretKey).toEqual(first.signSecretKey);
+    expect((await ask(103, b)).signSecretKey).not.toEqual(first.signSecretKey);
+    const init = state.child.sent.find((m) => m.type === 'init') as unknown as { init: Record<string, unknown> };
+    expect(Object.keys(init.init)).not.toContain('identity');
   });
 });

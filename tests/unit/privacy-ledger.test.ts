@@ -154,7 +154,7 @@ describe('distributed mode in the ledger', () => {
   it('a ledger file with old lines followed by distributed ones loads and keeps appending', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
     dirs.push(dir);
-    const path = ledgerPath(dir, 'f');
+    const path = ledgerPath(dir, 'f'.repeat(64));
     const oldLine = '{"kind":"contribution","federationId":"f","timestamp":"2026-01-01T00:01:00Z","serverFingerprint":"ab","round":1,"mode":"central","noiseMultiplier":2,"clipNorm":1,"samplingRate":0.1,"delta":1e-5}';
     await mkdir(join(dir, 'ledger'), { recursive: true });
     await writeFile(path, oldLine + '\n');
@@ -170,7 +170,7 @@ describe('ledger file', () => {
   it('appends durably, reloads the same entries, and cuts a torn last line left by a crash', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
     dirs.push(dir);
-    const path = ledgerPath(dir, 'f');
+    const path = ledgerPath(dir, 'f'.repeat(64));
     const ledger = await LedgerFile.open(path);
     await ledger.append(contribution(1));
     await ledger.append(observed(2));
@@ -191,5 +191,52 @@ describe('ledger file', () => {
     await writeFile(path, `${JSON.stringify(contribution(1))}\nnot json\n${JSON.stringify(contribution(2))}\n`);
     await expect(LedgerFile.open(path)).rejects.toThrow(LedgerError);
     await expect(LedgerFile.open(path)).rejects.toThrow(/line 2/);
+  });
+});
+
+describe('announced attempts (the promised view charges each with its own settings)', () => {
+  const F = 'a'.repeat(64);
+  function announced(round: number, attemptId: string, z = 2, q = 0.1): LedgerEntry {
+    return { kind: 'announced', ...common, round, attemptId, mode: 'central', noiseMultiplier: z, clipNorm: 1, samplingRate: q, delta: 1e-5, expectedClients: 3 };
+  }
+  function sent(round: number, attemptId: string, z = 2, q = 0.1): LedgerEntry {
+    return { ...(contribution(round, z, q) as Contribution), attemptId };
+  }
+
+  it('charges every announced attempt once, with its own z and q, and a contribution to it adds nothing more', () => {
+    const entries = [announced(1, 'x'), sent(1, 'x'), announced(1, 'x'), announced(2, 'y', 1, 0.9), announced(2, 'z', 1, 0.9)];
+    const promised = ledgerEpsilon(entries, 'promised', 1e-5, rdpEpsilon);
+    const expected = rdpEpsilon(
+      [
+        { noiseMultiplier: 2, samplingRate: 0.1 },
+        { noiseMultiplier: 1, samplingRate: 0.9 },
+        { noiseMultiplier: 1, samplingRate: 0.9 },
+      ],
+      1e-5,
+    );
+    expect(promised).toBeCloseTo(expected, 12);
+    expect(ledgerEpsilon(entries, 'worst-case', 1e-5, rdpEpsilon)).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: 2, samplingRate: 1 }], 1e-5), 12);
+    // The table shows a contributed attempt once, as the contribution.
+    expect(ledgerTable(entries, 1e-5, rdpEpsilon).map((r) => [r.round, r.kind])).toEqual([[1, 'contribution'], [2, 'announced'], [2, 'announced']]);
+  });
+
+  it('migrates per-federation ledgers of one server key into its ledger, and refuses one that names no server', async () => {
+    const { migrateLegacyLedgers, openServerLedger } = await import('../../src/core/privacy/index.js');
+    const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
+    dirs.push(dir);
+    await mkdir(join(dir, 'ledger'), { recursive: true });
+    const consent = (federationId: string) => ({ kind: 'consent', federationId, timestamp: common.timestamp, serverFingerprint: F, mode: 'central', noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5, cap: null });
+    const line = (e: unknown) => JSON.stringify(e) + '\n';
+    await writeFile(join(dir, 'ledger', 'fed-a.jsonl'), line(consent('fed-a')) + line({ ...contribution(1), federationId: 'fed-a', attemptId: 'p' }));
+    await writeFile(join(dir, 'ledger', 'fed-b.jsonl'), line(consent('fed-b')) + line({ ...contribution(1), federationId: 'fed-b', attemptId: 'q' }));
+    const ledger = await openServerLedger(dir, F);
+    expect(ledger.path).toBe(ledgerPath(dir, F));
+    expect(ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.federationId).sort()).toEqual(['fed-a', 'fed-b']);
+    expect(ledgerEpsilon(ledger.entries, 'worst-case', 1e-5, rdpEpsilon)).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: 2, samplingRate: 1 }, { noiseMultiplier: 2, samplingRate: 1 }], 1e-5), 12);
+    expect((await readFile(join(dir, 'ledger', 'fed-a.jsonl.migrated'), 'utf8')).length).toBeGreaterThan(0);
+
+    await writeFile(join(dir, 'ledger', 'orphan.jsonl'), line({ ...contribution(1), federationId: 'orphan' }));
+    await expect(migrateLegacyLedgers(dir)).rejects.toThrow(/orphan\.jsonl: an old ledger without a consent naming its server key/);
+    expect(await readFile(join(dir, 'ledger', 'orphan.jsonl'), 'utf8')).toContain('orphan');
   });
 });

@@ -313,3 +313,27 @@ describe('secure-aggregation stage messages', () => {
     expect(SecAggReplySchemas.advertise.safeParse({ ok: true, advert: { ...advert, maskPublicKey: 'not base64!' } }).success).toBe(false);
   });
 });
+
+describe('signed server messages (protocol/signed.ts)', () => {
+  it('verifies an announcement under the server key, and refuses a changed field, another key or another purpose', async () => {
+    const { generateIdentity } = await import('../../src/core/crypto/index.js');
+    const { signMessage, verifyMessage } = await import('../../src/core/protocol/signed.js');
+    const server = await generateIdentity();
+    const other = await generateIdentity();
+    const body = {
+      federationId: 'f',
+      round: 3,
+      attemptId: 'abc',
+      settings: { mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.05, delta: 1e-5, expectedClients: 4 },
+    };
+    const signed = await signMessage(server, 'announce', body);
+    expect(await verifyMessage(server.signPublicKey, 'announce', signed)).toEqual({ ok: true, body });
+    const raised = { ...signed, settings: { ...signed.settings, samplingRate: 0.9 } };
+    expect((await verifyMessage(server.signPublicKey, 'announce', raised)).ok).toBe(false);
+    expect((await verifyMessage(other.signPublicKey, 'announce', signed)).ok).toBe(false);
+    const done = await signMessage(server, 'done', { federationId: 'f', rounds: 3 });
+    expect((await verifyMessage(server.signPublicKey, 'done', done)).ok).toBe(true);
+    expect((await verifyMessage(server.signPublicKey, 'announce', { ...done, round: 3, attemptId: 'abc', settings: body.settings })).ok).toBe(false);
+    expect(await verifyMessage(server.signPublicKey, 'done', { federationId: 'f', rounds: 3 })).toEqual({ ok: false, problem: 'malformed or unsigned federation-done' });
+  });
+});

@@ -134,6 +134,18 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   return parseIdentityFile(path, text);
 }
 
+/** The identity at `path`, or null when there is no file there (an unreadable file is an IdentityFileError). */
+export async function loadIdentityFile(path: string): Promise<Identity | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return parseIdentityFile(path, text);
+}
+
 async function parseIdentityFile(path: string, text: string): Promise<Identity> {
   let json: unknown;
   try {
@@ -157,7 +169,8 @@ async function parseIdentityFile(path: string, text: string): Promise<Identity> 
   return identity;
 }
 
-async function writeIdentityFile(path: string, identity: Identity): Promise<void> {
+/** Writes an identity file (mode 0600, atomic temp file + rename). */
+export async function writeIdentityFile(path: string, identity: Identity): Promise<void> {
   const body = JSON.stringify(
     {
       format: 'covey-identity',

@@ -14,6 +14,7 @@ export {
 } from './discrete-gaussian.js';
 export * from './ledger.js';
 export { LedgerError, LedgerFile, ledgerPath, listLedgers } from './ledger-file.js';
+export { ledgersOnData, migrateLegacyLedgers, openServerLedger } from './participant-ledgers.js';
 export { gaussianDelta, gaussianEpsilon } from './analytic-gaussian.js';
 export { prvEpsilon, type PrvOptions, type PrvResult } from './prv.js';
 export { ACCOUNTANTS, epsilonFor, epsilonOfAccountant, type AccountantName, type EpsilonResult } from './epsilon.js';

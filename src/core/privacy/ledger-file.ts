@@ -12,9 +12,21 @@ export class LedgerError extends Error {
   }
 }
 
-/** Where a federation's ledger lives inside a participant's state folder. */
-export function ledgerPath(stateDir: string, federationId: string): string {
-  return join(stateDir, 'ledger', `${federationId}.jsonl`);
+const FINGERPRINT = /^[0-9a-f]{64}$/;
+
+/**
+ * Where the ledger for one server key lives inside a participant's state folder: keyed by the
+ * invite's server fingerprint (hex), never by the server-chosen federation id, so the same server
+ * key under a new federation id finds the same ledger and the same cap.
+ */
+export function ledgerPath(stateDir: string, serverFingerprint: string): string {
+  if (!FINGERPRINT.test(serverFingerprint)) throw new TypeError(`a ledger is keyed by a 64-hex server fingerprint, not "${serverFingerprint}"`);
+  return join(stateDir, 'ledger', `${serverFingerprint}.jsonl`);
+}
+
+/** True for a ledger file name written before ledgers were keyed by server fingerprint. */
+export function isLegacyLedgerName(file: string): boolean {
+  return file.endsWith('.jsonl') && !FINGERPRINT.test(file.slice(0, -'.jsonl'.length));
 }
 
 /**
@@ -72,10 +84,12 @@ export class LedgerFile {
   }
 }
 
-/** Federation ids that have a ledger in this state folder. */
+/** Server fingerprints that have a ledger in this state folder. */
 export async function listLedgers(stateDir: string): Promise<string[]> {
   try {
-    return (await readdir(join(stateDir, 'ledger'))).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length));
+    return (await readdir(join(stateDir, 'ledger')))
+      .filter((f) => f.endsWith('.jsonl') && !isLegacyLedgerName(f))
+      .map((f) => f.slice(0, -'.jsonl'.length));
   } catch {
     return [];
   }

@@ -5,9 +5,12 @@ import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './
 export type { EpsilonOf } from './epsilon.js';
 
 /**
- * The participant's privacy ledger: what this client actually sent, per federation. Two views:
- * - promised: amplified by the sampling rate q the server declared, over every round the
- *   federation ran while this client took part in it (contributed or merely eligible);
+ * The participant's privacy ledger: what this client actually sent, per server key (the invite's
+ * fingerprint; the federation id is only a label inside it). Two views:
+ * - promised: amplified by the sampling rate q, one record per attempt the server announced to
+ *   this client while it was connected (selected or not), each with that announcement's own
+ *   (z, q); the announcement is the charge, written before any result (the server's sampling
+ *   population is exactly the members connected at draw time, who all receive it);
  * - worst case: q = 1 over only the rounds this client contributed to (it cannot verify q).
  * Neither takes an ε figure from the server: both are computed here from the declared z and q.
  * Every mode with noise is accounted the same way from (z, q): central and distributed rounds with the full z
@@ -34,6 +37,8 @@ const settings = {
   delta: z.number(),
   survivorThreshold,
   secureAggregation,
+  /** The expected cohort size (fixed DP denominator) declared with these settings; older entries lack it. */
+  expectedClients: z.number().positive().optional(),
 };
 
 export const LedgerEntrySchema = z.discriminatedUnion('kind', [
@@ -44,6 +49,20 @@ export const LedgerEntrySchema = z.discriminatedUnion('kind', [
     serverFingerprint: z.string(),
     ...settings,
     cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }).nullable(),
+    /** Digest of the data this participant trains on (participant-wide cap: data-identity.ts); older entries lack it. */
+    dataDigest: z.string().optional(),
+  }),
+  /**
+   * One attempt the server announced (signed) to this client while it was connected: charged in the
+   * promised view with these settings whether the client was selected, and whether the attempt was
+   * released or aborted. Keyed by (round, attemptId): a re-sent announcement is charged once.
+   */
+  z.object({
+    kind: z.literal('announced'),
+    ...base,
+    round: z.number().int().min(1),
+    attemptId: z.string(),
+    ...settings,
   }),
   /** Written and flushed before the update leaves the machine: a crash can over-count, never under-count. */
   z.object({
@@ -55,7 +74,7 @@ export const LedgerEntrySchema = z.discriminatedUnion('kind', [
     attemptId: z.string().optional(),
     ...settings,
   }),
-  /** A round the federation released while this client was connected but did not contribute. */
+  /** Written by ledgers before announcements: a released round this client was connected for but did not contribute to. */
   z.object({
     kind: z.literal('observed'),
     ...base,
@@ -88,16 +107,21 @@ const prvEpsilon: EpsilonOf = epsilonOfAccountant('prv');
 function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord[] | null {
   const out: RoundRecord[] = [];
   const seen = new Set<string>();
-  const observedRounds = new Set(entries.filter((e) => e.kind === 'contribution').map((e) => e.round));
+  const announced = new Set(entries.filter((e) => e.kind === 'announced').map((e) => `${e.round}/${e.attemptId}`));
+  const chargedRounds = new Set(entries.filter((e) => e.kind === 'contribution' || e.kind === 'announced').map((e) => e.round));
   for (const e of entries) {
-    if (e.kind !== 'contribution' && !(view === 'promised' && e.kind === 'observed')) continue;
-    // One record per attempt this client sent (re-sends of the same update count once); an observed
-    // round adds nothing when this client already contributed to it.
-    const key = e.kind === 'contribution' ? `${e.round}/${e.attemptId ?? ''}` : `${e.round}/observed`;
-    if (seen.has(key) || (e.kind === 'observed' && observedRounds.has(e.round))) continue;
-    seen.add(key);
+    if (e.kind === 'consent' || e.kind === 'declined') continue;
+    if (view === 'worst-case' && e.kind !== 'contribution') continue;
     if (e.kind === 'contribution' && (e.mode === 'off' || e.noiseMultiplier === 0)) return null;
-    if (e.mode === 'off') continue; // an observed round without DP did not use this client's data
+    // One record per attempt (re-sends count once). In the promised view an announced attempt is
+    // charged by its announcement, so a contribution to it adds nothing; a legacy observed round
+    // adds nothing when the round is otherwise charged.
+    const key = e.kind === 'observed' ? `${e.round}/observed` : `${e.round}/${e.attemptId ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (view === 'promised' && e.kind === 'contribution' && announced.has(key)) continue;
+    if (e.kind === 'observed' && chargedRounds.has(e.round)) continue;
+    if (e.mode === 'off') continue; // a round without DP that this client did not send to did not use its data
     out.push({ noiseMultiplier: e.noiseMultiplier, samplingRate: view === 'worst-case' ? 1 : e.samplingRate });
   }
   return out;
@@ -107,6 +131,26 @@ function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord
 export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView, delta: number, epsilonOf: EpsilonOf = prvEpsilon): number {
   const recs = records(entries, view);
   return recs === null ? Number.POSITIVE_INFINITY : epsilonOf(recs, delta);
+}
+
+/**
+ * ε of one view over several ledgers on the same data (a participant-wide cap): each ledger's
+ * records, concatenated; composition holds across federations as within one (the records add up
+ * order by order, Mironov 2017 Prop. 1). Infinity if any update went without noise.
+ */
+export function combinedEpsilon(
+  ledgers: readonly (readonly LedgerEntry[])[],
+  view: LedgerView,
+  delta: number,
+  epsilonOf: EpsilonOf = prvEpsilon,
+): number {
+  const all: RoundRecord[] = [];
+  for (const entries of ledgers) {
+    const recs = records(entries, view);
+    if (recs === null) return Number.POSITIVE_INFINITY;
+    all.push(...recs);
+  }
+  return epsilonOf(all, delta);
 }
 
 /** Both views as they would stand if this client also contributed to `round` with these settings. */
@@ -133,15 +177,20 @@ function contributionDetail(e: Contribution): string {
 export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsilonOf: EpsilonOf = prvEpsilon) {
   const rows: { round: number; kind: LedgerEntry['kind']; detail: string; promised: number; worstCase: number }[] = [];
   const upTo: LedgerEntry[] = [];
+  // An attempt this client contributed to shows once, as its contribution (its announcement is charged in the row all the same).
+  const contributed = new Set(entries.filter((e) => e.kind === 'contribution').map((e) => `${e.round}/${e.attemptId ?? ''}`));
   for (const e of entries) {
     upTo.push(e);
     if (e.kind === 'consent') continue;
+    if (e.kind === 'announced' && contributed.has(`${e.round}/${e.attemptId}`)) continue;
     const detail =
       e.kind === 'contribution'
         ? contributionDetail(e)
         : e.kind === 'observed'
           ? `not selected (q=${e.samplingRate})`
-          : `declined: ${e.reason}`;
+          : e.kind === 'announced'
+            ? `announced: ${e.mode} z=${e.noiseMultiplier} q=${e.samplingRate}`
+            : `declined: ${e.reason}`;
     rows.push({
       round: e.round,
       kind: e.kind,

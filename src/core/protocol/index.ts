@@ -1,3 +1,5 @@
 export * from './frame.js';
 export * from './messages.js';
 export * from './invite.js';
+export * from './signed.js';
+export * from './preview.js';

@@ -16,6 +16,8 @@ export const PROTOCOL_VERSION = 4;
 export const EVENTS = {
   hello: 'hello',
   roundStart: 'round:start',
+  /** Server -> every connected member: one attempt's signed settings, charged in the promised view (protocol/signed.ts). */
+  roundAnnounce: 'round:announce',
   roundResult: 'round:result',
   roundAbort: 'round:abort',
   challenge: 'challenge',
@@ -24,6 +26,8 @@ export const EVENTS = {
   federationDone: 'federation:done',
   /** Server -> client request for one secure-aggregation stage; the client answers in the acknowledgement. */
   secagg: 'secagg',
+  /** Unauthenticated: the federation's public description, signed by the server key; registers nothing. */
+  preview: 'preview',
 } as const;
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64').max(4096);
@@ -59,6 +63,8 @@ export const RoundSettingsSchema = z.object({
   training: TrainingSettingsSchema,
   dp: DpSettingsSchema,
   samplingRate: z.number().gt(0).max(1),
+  /** The configured expected cohort size (the fixed DP denominator); consent covers it. */
+  expectedClients: z.number().finite().positive().optional(),
   /** Present when the server only ever sees the sum of the cohort's masked updates. */
   secureAggregation: SecureAggregationSettingsSchema.optional(),
 });

@@ -17,6 +17,7 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
   const [cap, setCap] = useState(() => String(state.consent?.cap.epsilon ?? suggestedCap(state)));
   const [view, setView] = useState<CapView>(state.consent?.cap.view ?? 'worst-case');
   const [auto, setAuto] = useState(state.consent?.autoParticipate ?? true);
+  const [allCap, setAllCap] = useState(() => (state.consent?.participantCap ? String(state.consent.participantCap.epsilon) : ''));
   const action = useAction();
   const joined = state.participation !== 'not-joined' && state.participation !== 'left' && state.consent !== null;
 
@@ -37,7 +38,9 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
   }
 
   const capValue = Number(cap);
-  const capValid = Number.isFinite(capValue) && capValue > 0;
+  const allCapValue = Number(allCap);
+  // Optional: empty means no participant-wide cap.
+  const capValid = Number.isFinite(capValue) && capValue > 0 && (allCap.trim() === '' || (Number.isFinite(allCapValue) && allCapValue > 0));
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!capValid) return;
@@ -46,7 +49,8 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
       if (updated && updated.consent?.autoParticipate !== auto) await action.run(() => api.setAutoParticipate({ autoParticipate: auto }));
       return;
     }
-    const done = await action.run(() => api.join({ cap: { epsilon: capValue, view }, autoParticipate: auto }));
+    const participantCap = allCap.trim() === '' ? undefined : { epsilon: allCapValue, view };
+    const done = await action.run(() => api.join({ cap: { epsilon: capValue, view }, autoParticipate: auto, ...(participantCap && { participantCap }) }));
     if (done) go('training');
   };
 
@@ -116,6 +120,10 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
             <input type="radio" name="cap-view" value="promised" checked={view === 'promised'} onChange={() => setView('promised')} /> the promised ε
           </label>
         </fieldset>
+        <div className="row">
+          <label htmlFor="participant-cap-epsilon">Across every federation I join with this same data, stop at ε (optional)</label>
+          <input id="participant-cap-epsilon" type="number" step="any" min="0" value={allCap} disabled={joined} onChange={(e) => setAllCap(e.target.value)} />
+        </div>
         <label className="check">
           <input id="auto-participate" type="checkbox" checked={auto} onChange={(e) => setAuto(e.target.checked)} /> Take part automatically in every round I am
           selected for (otherwise Covey stops after each round and waits for you)

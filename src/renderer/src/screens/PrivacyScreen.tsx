@@ -8,6 +8,7 @@ import { useAction } from '../useAppState.js';
 
 const KIND: Record<PrivacyReport['rows'][number]['kind'], string> = {
   contribution: 'took part',
+  announced: 'round announced',
   observed: 'not selected',
   declined: 'declined',
 };
