@@ -80,7 +80,7 @@ describe('round announcements: the promised view charges each attempt with its o
     const [a, b, c] = await participants(3, 21);
     const stateDir = join(a.root, 'server');
     const dp = { mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 };
-    const first = await startServer({ ...base, federationId: 'restarted', rounds: 4, stateDir, dp, cohort: { samplingRate: 0.05, minClients: 1 } });
+    const first = await startServer({ ...base, federationId: 'restarted', rounds: 4, stateDir, dp, cohort: { samplingRate: 0.05, expectedClients: 0.15, minClients: 1 } });
     const invite = first.server.inviteCode;
     const port = Number(new URL(first.url).port);
     const joinedEarly = startClient(first.url, invite, b);
@@ -91,7 +91,7 @@ describe('round announcements: the promised view charges each attempt with its o
     const bId = await clientIdOf(b.identity);
     let restarted!: Aggregator;
     const second = await startServer(
-      { ...base, port, federationId: 'restarted', rounds: 4, stateDir, dp, cohort: { samplingRate: 0.9, minClients: 2, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 } },
+      { ...base, port, federationId: 'restarted', rounds: 4, stateDir, dp, cohort: { samplingRate: 0.9, expectedClients: 2.7, minClients: 2, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 } },
       drawing(() => restarted, (id, draw) => id !== bId || draw >= 3), // B sits out rounds 1–3 and is drawn in round 4
     );
     restarted = second.server;
@@ -128,7 +128,7 @@ describe('round announcements: the promised view charges each attempt with its o
         rounds: 2,
         stateDir: join(a.root, 'server'),
         dp: { mode: 'central', noiseMultiplier: 1.5, clipNorm: 1, delta: 1e-5 },
-        cohort: { samplingRate: 0.5, minClients: 1, minConnected: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        cohort: { samplingRate: 0.5, expectedClients: 1, minClients: 1, minConnected: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
       },
       drawing(() => aggregator, (id) => id === aId), // only A is ever drawn
     );
@@ -169,7 +169,7 @@ describe('round announcements: the promised view charges each attempt with its o
       rounds: 1,
       stateDir: join(a.root, 'server'),
       dp: { mode: 'central', noiseMultiplier: 1.5, clipNorm: 1, delta: 1e-5 },
-      cohort: { samplingRate: 1, minClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+      cohort: { samplingRate: 1, expectedClients: 1, minClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
     });
     const ca = startClient(url, server.inviteCode, a);
     const cl = startClient(url, server.inviteCode, late);

@@ -51,7 +51,7 @@ const base = {
   model: 'logreg' as const,
   seed: 1,
   training: { epochs: 1, batchSize: 50, learningRate: 0.05 },
-  cohort: { minClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+  cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
 };
 const central = { mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 };
 

@@ -54,7 +54,7 @@ describe('sampling that matches the promised view', () => {
         model: 'logreg',
         rounds: 24,
         training: { epochs: 1, batchSize: 50, learningRate: 0.05 },
-        cohort: { samplingRate: q, minClients: 1, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60, maxAttemptsPerRound: 100 },
+        cohort: { samplingRate: q, expectedClients: 3 * q, minClients: 1, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60, maxAttemptsPerRound: 100 },
         dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
         stateDir: join(root, 'server'),
       }),
