@@ -31,6 +31,8 @@ export interface SecureRoundArgs {
   signal: AbortSignal;
   log: Logger;
   metrics: ServerMetrics;
+  /** Members that declined this attempt: their masked input is refused, so declined and survivors stay disjoint. */
+  declined: ReadonlySet<string>;
   /** Called as masked inputs arrive (for the dashboard and progress events). */
   onMaskedInput: (clientId: string) => void;
 }
@@ -110,7 +112,7 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
     const limit = sealedUpdateBytes(args.length);
     await askAll(
       'masked-input',
-      [...relay.keys()],
+      [...relay.keys()].filter((id) => !args.declined.has(id)),
       (id) => ({ stage: 'masked-input', ...base, shares: relay.get(id) ?? [] }),
       Math.max(args.inputDeadline, stageDeadline()),
       async (id, reply) => {
@@ -128,6 +130,8 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
           if (err instanceof FrameError) throw new SecAggRejection(err.code, err.message);
           throw err;
         }
+        // A decline may have arrived while the input was being opened: one answer per member per attempt.
+        if (args.declined.has(id)) throw new SecAggRejection('already-answered', `already declined round ${context.round}: one answer per member per attempt`);
         secagg.addMaskedInput(id, values);
         args.onMaskedInput(id);
       },
