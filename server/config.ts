@@ -5,7 +5,8 @@ import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/m
 /**
  * DP off only (with DP on, every update weighs 1 and the norm bound follows from dp: server/update-policy.ts):
  * - maxExamplesPerClient: the most a member's self-reported example count weighs in FedAvg. 10,000
- *   is the whole embedded MNIST set; an honest member with more data still counts, as 10,000.
+ *   is the whole embedded MNIST set; an honest member with more data still counts, as 10,000. Each
+ *   round also caps it at the median count its cohort declared at hello.
  * - maxUpdateNorm: plain updates longer than this are clipped to it. Measured honest MNIST updates
  *   (bench/update-norms.ts, 1 epoch, batch 32, lr 0.05, from the initial weights, where they are
  *   largest): MLP 0.66 / 2.06 / 3.64 and CNN 0.39 / 2.03 / 3.32 for 500 / 2,000 / 8,000 examples
@@ -16,6 +17,7 @@ export const AggregationSchema = z
   .object({
     maxExamplesPerClient: z.number().int().min(1).max(0xffffffff).default(10_000),
     maxUpdateNorm: z.number().finite().positive().default(10),
+    normBoundMultiplier: z.number().finite().min(1).default(1.5),
   })
   .strict();
 

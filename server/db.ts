@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   round INTEGER PRIMARY KEY,
   sha256 TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS update_norms (
+  round INTEGER PRIMARY KEY REFERENCES rounds(round),
+  median REAL NOT NULL
+);
 `;
 
 /**
@@ -96,6 +100,8 @@ export interface CompletedRound {
   accountant: RoundRecord | null;
   /** SHA-256 of the round's checkpoint, as writeCheckpoint returned it. */
   checkpointSha256: string;
+  /** Median L2 norm (as sent) of the round's accepted updates; null for a secure round (the server saw none). */
+  medianUpdateNorm: number | null;
 }
 
 export class FederationDb {
@@ -178,6 +184,12 @@ export class FederationDb {
     return rows;
   }
 
+  /** The median accepted update norm of the last completed round; null when it has none recorded. */
+  lastMedianUpdateNorm(): number | null {
+    const row = this.db.prepare(`SELECT median FROM update_norms WHERE round = (SELECT MAX(round) FROM rounds)`).get() as { median: number } | undefined;
+    return row?.median ?? null;
+  }
+
   /** Everything a completed round changes, in one transaction. */
   commitRound(round: CompletedRound): void {
     const { result } = round;
@@ -190,6 +202,9 @@ export class FederationDb {
         this.db
           .prepare(`INSERT INTO accountant (round, noise_multiplier, sampling_rate) VALUES (?, ?, ?)`)
           .run(result.round, round.accountant.noiseMultiplier, round.accountant.samplingRate);
+      }
+      if (round.medianUpdateNorm !== null) {
+        this.db.prepare(`INSERT INTO update_norms (round, median) VALUES (?, ?)`).run(result.round, round.medianUpdateNorm);
       }
       const bump = this.db.prepare(`UPDATE members SET rounds_contributed = rounds_contributed + 1 WHERE client_id = ?`);
       for (const id of round.survivors) bump.run(id);
