@@ -17,7 +17,7 @@ function vector(value: number, length = D): Float32Array {
 describe('per-update bounds (finding 2)', () => {
   it('DP off: caps the example count used as the FedAvg weight and clips long updates, leaving short ones alone', () => {
     const config = parseServerConfig({});
-    expect(config.aggregation).toEqual({ maxExamplesPerClient: 10_000, maxUpdateNorm: 10, normBoundMultiplier: 2 });
+    expect(config.aggregation).toEqual({ maxExamplesPerClient: 10_000, maxUpdateNorm: 10, normBoundMultiplier: 1.5 });
     const policy = updatePolicy(config, D, { declaredExamples: [20_000, 30_000], lastMedianNorm: null });
     const huge = boundUpdate({ values: vector(1e30), numExamples: 0xffffffff }, policy);
     expect(huge.weight).toBe(10_000);
