@@ -754,7 +754,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       signal,
       log: this.log,
       metrics: this.metrics,
-      declined: open.declined,
+      answers: open,
       onMaskedInput: (id) => {
         open.received.add(id);
         crashPoint('updates', open.round);
