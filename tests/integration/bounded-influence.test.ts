@@ -27,7 +27,7 @@ const ROUNDS = 6;
  * Examples per honest client. The member holds a quarter of the FedAvg weight (capped at the median
  * declared count), so even an all-zero update slows learning: with 600 examples per client that
  * alone costs 1.5 points at round 6 (0.819 vs 0.834), leaving almost no room under 2 points; with
- * 1,000 the honest model is nearer convergence by round 6, as a real federation's is (docs/security.md).
+ * 1,000 the honest model is nearer convergence by round 6 (docs/security.md, Bounded influence).
  */
 const PER_CLIENT = 1000;
 /** The fields of the server's JSON log lines this test reads. */
