@@ -292,7 +292,7 @@ async function runPass(
   let addMs = 0;
   const t0 = performance.now();
   const accumulator = createAccumulator(D);
-  const policy = updatePolicy(BENCH_CONFIG, D);
+  const policy = updatePolicy(BENCH_CONFIG, D, { declaredExamples: [], lastMedianNorm: null });
   for (const input of inputs) {
     const a = performance.now();
     const update = await openAndDecodeUpdate({
@@ -315,7 +315,7 @@ async function runPass(
   const f0 = performance.now();
   const mean = meanUpdate(accumulator.sum, clients);
   const next = applyUpdate(global, mean);
-  const refused = checkNewGlobal(global, next, maxGlobalChange(BENCH_CONFIG, D, { totalWeight: clients, survivors: clients, denominator: clients, secureScale: null }));
+  const refused = checkNewGlobal(global, next, maxGlobalChange(BENCH_CONFIG, D, { totalWeight: clients, survivors: clients, denominator: clients, secureScale: null, normBound: policy.normBound }));
   if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);
   const t1 = performance.now();
 

@@ -50,7 +50,7 @@ import type { FederationStatus } from './status.js';
 import { maxFrameBytes, openAndDecodeUpdate, UpdateRejection } from './updates.js';
 import { runSecureRound, secAggRoundFor } from './secure-round.js';
 import { secondAnswer } from './answers.js';
-import { boundUpdate, updatePolicy } from './update-policy.js';
+import { boundUpdate, lowerMedian, updatePolicy, type UpdatePolicy } from './update-policy.js';
 import { checkNewGlobal, maxGlobalChange } from './global-guard.js';
 import { announcement, federationDone, memberResult } from './member-messages.js';
 import { previewReply } from './preview.js';
@@ -85,6 +85,10 @@ interface OpenRound {
   received: Set<string>;
   declined: Set<string>;
   accumulator: Accumulator;
+  /** The weight cap and norm bound of this attempt, fixed when its cohort was drawn (update-policy.ts). */
+  policy: UpdatePolicy;
+  /** The norms (as sent) of the plain updates accepted so far: one number per member, never an update. */
+  acceptedNorms: number[];
   deadline: number;
   /** The signed round start and weights, re-sent to a cohort member that reconnects mid-round. */
   start: RoundStart;
@@ -537,12 +541,13 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       const answeredMeanwhile = secondAnswer(open, member.clientId);
       if (answeredMeanwhile) return refuse(answeredMeanwhile.reason, answeredMeanwhile.message);
       // Weight capped, norm clipped to the bound of this mode: one member's influence is bounded (update-policy.ts).
-      const bounded = boundUpdate(update, updatePolicy(this.config, this.global.length));
-      if (bounded.clipped) this.log('info', 'update clipped', { clientId, round: open.round, norm: bounded.norm });
+      const bounded = boundUpdate(update, open.policy);
+      if (bounded.clipped) this.log('info', 'update clipped', { clientId, round: open.round, norm: bounded.norm, bound: open.policy.normBound });
       open.accumulator.add(bounded.values, bounded.weight);
+      open.acceptedNorms.push(bounded.norm);
       open.received.add(member.clientId);
       crashPoint('updates', open.round);
-      this.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size });
+      this.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size, norm: bounded.norm });
       this.emit('progress', { round: open.round, received: open.received.size, cohort: open.cohort.size });
       if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
       return { accepted: true };
@@ -696,6 +701,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       received: new Set(),
       declined: new Set(),
       accumulator: createAccumulator(secagg ? 0 : this.global.length),
+      policy: updatePolicy(this.config, this.global.length, {
+        declaredExamples: cohortIds.map((id) => this.members.get(id)?.numExamples ?? 0),
+        lastMedianNorm: this.db.lastMedianUpdateNorm(),
+      }),
+      acceptedNorms: [],
       deadline,
       start: message,
       weightsFrame: frame,
@@ -740,7 +750,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const mean = meanUpdate(sum, denominator);
     const next = applyUpdate(this.global, mean, this.config.serverLearningRate);
     const { totalWeight, survivors, secureScale } = collected;
-    const maxChange = maxGlobalChange(this.config, next.length, { totalWeight, survivors: survivors.length, denominator, secureScale });
+    const released = { totalWeight, survivors: survivors.length, denominator };
+    const maxChange = maxGlobalChange(
+      this.config,
+      next.length,
+      secureScale === null ? { ...released, secureScale, normBound: open.policy.normBound } : { ...released, secureScale },
+    );
     const refused = checkNewGlobal(this.global, next, maxChange);
     if (refused) return { kind: this.abortRound(round, refused, 'global-guard'), everyoneDeclined };
     crashPoint('aggregation', round);
@@ -766,6 +781,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       survivors: collected.survivors,
       declined: [...open.declined],
       checkpointSha256,
+      medianUpdateNorm: secureScale === null ? lowerMedian(open.acceptedNorms) : null,
     });
     this.global = next;
     this.open = null;
@@ -835,6 +851,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       signal,
       log: this.log,
       metrics: this.metrics,
+      answers: open,
       onMaskedInput: (id) => {
         open.received.add(id);
         crashPoint('updates', open.round);

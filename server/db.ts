@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   round INTEGER PRIMARY KEY,
   sha256 TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS update_norms (
+  round INTEGER PRIMARY KEY REFERENCES rounds(round),
+  median REAL NOT NULL
+);
 `;
 
 /**
@@ -106,6 +110,8 @@ export interface CompletedRound {
   declined: string[];
   /** SHA-256 of the round's checkpoint, as writeCheckpoint returned it. */
   checkpointSha256: string;
+  /** Median L2 norm (as sent) of the round's accepted updates; null for a secure round (the server saw none). */
+  medianUpdateNorm: number | null;
 }
 
 /** One drawn attempt at a round; `charge` is its accountant record (null with DP off). */
@@ -221,6 +227,12 @@ export class FederationDb {
       .run(attempt.round, attempt.attemptId, new Date().toISOString(), JSON.stringify(attempt.cohort), attempt.charge?.noiseMultiplier ?? null, attempt.charge?.samplingRate ?? null);
   }
 
+  /** The median accepted update norm of the last completed round; null when it has none recorded. */
+  lastMedianUpdateNorm(): number | null {
+    const row = this.db.prepare(`SELECT median FROM update_norms WHERE round = (SELECT MAX(round) FROM rounds)`).get() as { median: number } | undefined;
+    return row?.median ?? null;
+  }
+
   /** Everything a completed round changes, in one transaction. */
   commitRound(round: CompletedRound): void {
     const { result } = round;
@@ -229,6 +241,9 @@ export class FederationDb {
         .prepare(`INSERT INTO rounds (round, completed_at, cohort, survivors, declined, result) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(result.round, new Date().toISOString(), JSON.stringify(round.cohort), JSON.stringify(round.survivors), JSON.stringify(round.declined), JSON.stringify(result));
       this.db.prepare(`INSERT OR REPLACE INTO checkpoints (round, sha256) VALUES (?, ?)`).run(result.round, round.checkpointSha256);
+      if (round.medianUpdateNorm !== null) {
+        this.db.prepare(`INSERT INTO update_norms (round, median) VALUES (?, ?)`).run(result.round, round.medianUpdateNorm);
+      }
       const bump = this.db.prepare(`UPDATE members SET rounds_contributed = rounds_contributed + 1 WHERE client_id = ?`);
       for (const id of round.survivors) bump.run(id);
     })();

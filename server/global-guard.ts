@@ -1,6 +1,5 @@
 import { NOISE_TAIL_SIGMAS } from '../src/core/secagg/index.js';
 import type { ServerConfig } from './config.js';
-import { updatePolicy } from './update-policy.js';
 
 /**
  * The last check before a new global model is applied and checkpointed: it must be finite, and
@@ -18,16 +17,19 @@ import { updatePolicy } from './update-policy.js';
  * an honest client's own code keeps (DP off: each coordinate clamped to ±C, so C√d; DP: C, plus the
  * fixed-point rounding √d/(2s) at scale s), and a member that sends out-of-range masked input trips it.
  */
-export interface ReleasedRound {
+export type ReleasedRound = {
   /** Sum of the aggregation weights of the survivors (their count when weights are equal). */
   totalWeight: number;
   survivors: number;
   denominator: number;
-  /** The fixed-point scale of a secure round; null for a plain round. */
-  secureScale: number | null;
-}
+} & (
+  /** A plain round: every update was clipped to the round's bound (UpdatePolicy.normBound). */
+  | { secureScale: null; normBound: number }
+  /** A secure round and its fixed-point scale. */
+  | { secureScale: number }
+);
 
-type GuardConfig = Pick<ServerConfig, 'dp' | 'aggregation' | 'serverLearningRate'>;
+type GuardConfig = Pick<ServerConfig, 'dp' | 'serverLearningRate'>;
 
 export function maxGlobalChange(config: GuardConfig, length: number, round: ReleasedRound): number {
   const { dp, serverLearningRate } = config;
@@ -36,7 +38,7 @@ export function maxGlobalChange(config: GuardConfig, length: number, round: Rele
   let perUpdate: number;
   let noiseVariance = dp.mode === 'central' ? (z * C) ** 2 : 0;
   if (round.secureScale === null) {
-    perUpdate = updatePolicy(config, length).normBound;
+    perUpdate = round.normBound;
   } else {
     const rounding = Math.sqrt(length) / (2 * round.secureScale);
     perUpdate = (dp.mode === 'off' ? C * Math.sqrt(length) : C) + rounding;

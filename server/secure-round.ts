@@ -11,6 +11,7 @@ import {
 } from '../src/core/protocol/messages.js';
 import { defaultNeighbours, SecAggAbort, SecAggRejection, SecAggServer } from '../src/core/secagg/index.js';
 import type { SecAggContext, SecAggRound, SecAggStage } from '../src/core/secagg/messages.js';
+import { secondAnswer, type AttemptAnswers } from './answers.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface SecureRoundArgs {
   signal: AbortSignal;
   log: Logger;
   metrics: ServerMetrics;
+  /** This attempt's answers so far: a member that declined is not asked for, and never counted with, a masked input. */
+  answers: AttemptAnswers;
   /** Called as masked inputs arrive (for the dashboard and progress events). */
   onMaskedInput: (clientId: string) => void;
 }
@@ -110,7 +113,7 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
     const limit = sealedUpdateBytes(args.length);
     await askAll(
       'masked-input',
-      [...relay.keys()],
+      [...relay.keys()].filter((id) => !args.answers.declined.has(id)),
       (id) => ({ stage: 'masked-input', ...base, shares: relay.get(id) ?? [] }),
       Math.max(args.inputDeadline, stageDeadline()),
       async (id, reply) => {
@@ -128,6 +131,9 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
           if (err instanceof FrameError) throw new SecAggRejection(err.code, err.message);
           throw err;
         }
+        // A decline may have arrived while the input was being opened: one answer per member per attempt.
+        const answered = secondAnswer(args.answers, id);
+        if (answered) throw new SecAggRejection(answered.reason, answered.message);
         secagg.addMaskedInput(id, values);
         args.onMaskedInput(id);
       },

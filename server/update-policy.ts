@@ -6,8 +6,12 @@ import type { ServerConfig } from './config.js';
 /**
  * How far one plain (not masked) update may move the model: its FedAvg weight and its L2 norm.
  *
- * - DP off: the self-reported example count is the weight, capped at `aggregation.maxExamplesPerClient`;
- *   an update longer than `aggregation.maxUpdateNorm` is scaled down to it (clipped, not rejected).
+ * - DP off: the self-reported example count is the weight, capped at the smaller of
+ *   `aggregation.maxExamplesPerClient` and the median of the counts the cohort declared at hello, so
+ *   one member never outweighs the typical member. An update longer than the round's norm bound is
+ *   scaled down to it (clipped, not rejected): `aggregation.maxUpdateNorm`, or κ times the median
+ *   norm of the updates accepted in the last completed round when that is smaller
+ *   (κ = `aggregation.normBoundMultiplier`; see adaptiveNormBound).
  * - central: equal weights; re-clipped to C, so one member's sensitivity is C whatever it sent.
  * - local: equal weights; re-clipped to the longest update an honest member sends: C plus the norm
  *   of its own N(0, z²C²I_d) noise, ‖N(0, σ²I_d)‖ ≤ σ(√d + τ) except with probability e^(−τ²/2)
@@ -25,10 +29,44 @@ export interface UpdatePolicy {
 
 type PolicyConfig = Pick<ServerConfig, 'dp' | 'aggregation'>;
 
-export function updatePolicy(config: PolicyConfig, length: number): UpdatePolicy {
+/** What a DP-off round's bounds adapt to, fixed when its cohort is drawn. */
+export interface CohortEvidence {
+  /** The example counts the cohort's members declared at hello. */
+  declaredExamples: readonly number[];
+  /** The median norm (as sent) of the updates accepted in the last completed round; null before one completed. */
+  lastMedianNorm: number | null;
+}
+
+/** The bounds of one round. DP modes ignore `evidence`: their bound is the sensitivity C the accountant relies on. */
+export function updatePolicy(config: PolicyConfig, length: number, evidence: CohortEvidence): UpdatePolicy {
   const { dp, aggregation } = config;
-  if (dp.mode === 'off') return { maxWeight: aggregation.maxExamplesPerClient, normBound: aggregation.maxUpdateNorm };
-  return { maxWeight: null, normBound: honestNormBound(dp, length) };
+  if (dp.mode !== 'off') return { maxWeight: null, normBound: honestNormBound(dp, length) };
+  const typical = lowerMedian(evidence.declaredExamples) ?? aggregation.maxExamplesPerClient;
+  return {
+    maxWeight: Math.min(aggregation.maxExamplesPerClient, Math.max(1, typical)),
+    normBound: adaptiveNormBound(aggregation, evidence.lastMedianNorm),
+  };
+}
+
+/**
+ * DP off: min(maxUpdateNorm, κ × the last round's median accepted norm); maxUpdateNorm until a round
+ * completed (or when that median is 0, which would freeze the model for good).
+ * Norm-bounding defence against model replacement: Sun et al. 2019, "Can You Really Backdoor Federated Learning?".
+ */
+export function adaptiveNormBound(aggregation: ServerConfig['aggregation'], lastMedianNorm: number | null): number {
+  const { maxUpdateNorm, normBoundMultiplier } = aggregation;
+  if (lastMedianNorm === null || !(lastMedianNorm > 0)) return maxUpdateNorm;
+  return Math.min(maxUpdateNorm, normBoundMultiplier * lastMedianNorm);
+}
+
+/**
+ * The ⌈n/2⌉-th smallest value (null when empty): the lower median, so that with two members
+ * the larger claim never sets the bound, and a minority cannot move it past an honest value.
+ */
+export function lowerMedian(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.ceil(sorted.length / 2) - 1];
 }
 
 /** The longest update an honest member sends in a DP mode (see UpdatePolicy). */

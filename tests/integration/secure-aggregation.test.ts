@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
@@ -54,6 +55,8 @@ async function federate(o: {
   config?: Partial<ServerConfigInput>;
   /** Another member, driven by the test; it counts towards the clients the round waits for. */
   extra?: (server: Aggregator, url: string) => Promise<void>;
+  /** Called once client `i` has joined, with the events it has seen so far. */
+  joined?: (client: FederationClient, i: number, events: readonly ClientEvent[]) => void;
 }): Promise<Run> {
   const dir = join(root, `run-${++runs}`);
   const logs: Record<string, unknown>[] = [];
@@ -97,6 +100,7 @@ async function federate(o: {
       events.push(seen);
       stateDirs.push(stateDir);
       await client.connect();
+      o.joined?.(client, i, seen);
       clients.push(client);
     }
     await o.extra?.(server, url);
@@ -229,6 +233,35 @@ describe('secure aggregation over real sockets', () => {
     expect(acks).toEqual([expect.objectContaining({ accepted: false, reason: 'malformed', message: expect.stringMatching(/secure aggregation/) })]);
     const rejected = run.logs.filter((l) => l.event === 'secure aggregation: message rejected');
     expect(rejected.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('one answer per member in a secure attempt (finding 5)', () => {
+  it('a member that declines after key agreement is not a survivor, even when its masked input follows', async () => {
+    const declines: unknown[] = [];
+    const plainWithoutFirst = await federate({ clients: [1, 2, 3, 4], secure: false });
+    const run = await federate({
+      clients: [0, 1, 2, 3, 4],
+      secure: true,
+      joined: (client, i, events) => {
+        if (i !== 0) return;
+        const joined = events.find((e) => e.type === 'joined');
+        if (joined?.type !== 'joined') throw new Error('client 0 has not joined');
+        // The client's own socket: the decline goes out just before the real client's masked input.
+        const socket = (client as unknown as { socket: Socket }).socket;
+        socket.onAny((event: string, request: { stage?: string; federationId: string; round: number; attemptId: string }) => {
+          if (event !== EVENTS.secagg || request.stage !== 'masked-input') return;
+          const decline = { federationId: request.federationId, round: request.round, attemptId: request.attemptId, clientId: joined.clientId, reason: 'consent', message: 'changed my mind' };
+          socket.emit(EVENTS.decline, decline, (ack: unknown) => declines.push(ack));
+        });
+      },
+    });
+    expect(declines).toEqual([{ ok: true }]);
+    expect(run.aborts).toEqual([]);
+    expect(run.participants).toEqual([4]);
+    expect(maxAbsDiff(run.global, plainWithoutFirst.global)).toBeLessThan(1e-6);
+    expect(run.logs.find((l) => l.event === 'secure aggregation: message rejected')).toMatchObject({ reason: 'already-answered' });
+    expect(run.logs.find((l) => l.event === 'round complete')).toMatchObject({ participants: 4, declined: 1 });
   });
 });
 

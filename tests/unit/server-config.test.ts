@@ -40,7 +40,7 @@ describe('parseServerConfig', () => {
       cohort: { samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 },
       dp: { mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 },
       secureAggregation: { enabled: false, stageTimeoutSeconds: 30 },
-      aggregation: { maxExamplesPerClient: 10_000, maxUpdateNorm: 10 },
+      aggregation: { maxExamplesPerClient: 10_000, maxUpdateNorm: 10, normBoundMultiplier: 1.5 },
       serverLearningRate: 1,
       rateLimit: { burst: 30, perSecond: 5 },
       connections: { helloTimeoutSeconds: 10, maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 16, unauthenticatedBytes: 65536, allowedOrigins: [] },
