@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FederationClient } from '../src/client/federation-client.js';
-import { loadSimulationData } from '../src/cli/data-source.js';
+import { loadTrainTest } from '../src/core/data/catalog.js';
 import { generateIdentity } from '../src/core/crypto/index.js';
 import { partition, subset } from '../src/core/data/index.js';
 import { parseInvite } from '../src/core/protocol/invite.js';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const out = outIndex >= 0 ? process.argv[outIndex + 1] : join(HERE, 'results', 'load.json');
   const root = await mkdtemp(join(tmpdir(), 'covey-load-'));
   const backend = await selectBackend();
-  const { train } = await loadSimulationData('mnist');
+  const { train } = await loadTrainTest('mnist');
   const parts = partition(train.labels, clients, { kind: 'iid' }, 1).map((idx) => subset(train, idx.slice(0, 40)));
   const config = {
     federationId: 'load',

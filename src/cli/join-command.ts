@@ -45,9 +45,9 @@ export function registerJoinCommand(program: Command): void {
       const { FederationClient } = await import('../client/federation-client.js');
       const { loadOrCreateIdentity } = await import('../core/crypto/index.js');
       const { selectBackend } = await import('../core/train/index.js');
-      const { loadParticipantData } = await import('./data-source.js');
+      const { loadTrainingData } = await import('../core/data/catalog.js');
       const backend = await selectBackend();
-      const data = await loadParticipantData(opts.data, opts.labelColumn);
+      const { dataset: data } = await loadTrainingData(opts.data, { labelColumn: opts.labelColumn });
       const identity = await loadOrCreateIdentity(join(opts.stateDir, 'identity.json'));
       const print = opts.json
         ? (e: Record<string, unknown>) => process.stdout.write(JSON.stringify(e) + '\n')

@@ -11,7 +11,7 @@ import { Rng, parsePartitionSpec, partition, subset, writeIdxDataset } from '../
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
 import { selectBackend } from '../core/train/index.js';
-import { loadSimulationData } from './data-source.js';
+import { loadTrainTest } from '../core/data/catalog.js';
 
 export interface SimulationOptions {
   clients: number;
@@ -74,7 +74,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
   const started = performance.now();
   const spec = parsePartitionSpec(opts.partition);
   const backend = await selectBackend();
-  const { train, test } = await loadSimulationData(opts.dataset);
+  const { train, test } = await loadTrainTest(opts.dataset);
   const parts = partition(train.labels, opts.clients, spec, opts.seed);
   const workdir = await mkdtemp(join(tmpdir(), 'covey-sim-'));
   const children: ChildProcess[] = [];
