@@ -20,12 +20,12 @@ import { mnistDigits } from '../helpers/mnist-digits.js';
  * Skipped where /usr/bin/chromium is not installed (`apt-get install -y chromium`), except in CI, where that fails.
  */
 
-/** As in tests/unit/backend-equivalence.test.ts: relative L2 error of the weight update against Node's cpu backend. */
+/** As in tests/integration/backend-equivalence.test.ts: relative L2 error of the weight update against Node's cpu backend. */
 const UPDATE_TOLERANCE = 1e-4;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ORIGIN = 'http://covey.test';
 const OPTS = { batchSize: 8, learningRate: 0.05, seed: 3 };
-const data = mnistDigits(100, 2); // the same 20 digits as tests/unit/backend-equivalence.test.ts
+const data = mnistDigits(100, 2); // the same 20 digits as tests/integration/backend-equivalence.test.ts
 
 /** The page's script (the backend functions and the worker client) and the training worker, bundled for the browser. */
 async function bundle(): Promise<{ page: string; worker: string }> {
