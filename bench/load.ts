@@ -18,6 +18,7 @@ import { partition, subset } from '../src/core/data/index.js';
 import { parseInvite } from '../src/core/protocol/invite.js';
 import { selectBackend } from '../src/core/train/index.js';
 import { machineInfo } from './machine.js';
+import { median } from '../src/core/stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(HERE, '../bin/covey.js');
@@ -25,11 +26,6 @@ const BIN = resolve(HERE, '../bin/covey.js');
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main(): Promise<void> {

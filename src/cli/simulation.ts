@@ -7,17 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig } from '../../server/config.js';
 import { silentLogger, type Logger } from '../../server/logger.js';
-import { Rng, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
+import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
+import type { ModelName } from '../core/model/spec.js';
+import { readUpdateSent } from './join-output.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
 import { selectBackend } from '../core/train/index.js';
-import { loadTrainTest } from '../core/data/catalog.js';
+import { median } from '../core/stats.js';
 
 export interface SimulationOptions {
   clients: number;
   rounds: number;
   dataset: string;
-  model: 'cnn' | 'mlp' | 'logreg';
+  model: ModelName;
   partition: string;
   dp: DpMode;
   noiseMultiplier: number;
@@ -136,9 +138,9 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
         const lines = (pending + chunk).split('\n');
         pending = lines.pop()!;
         for (const line of lines) {
-          if (!line.startsWith('{"type":"update-sent"')) continue;
-          const sent = JSON.parse(line) as { round: number; examplesPerSecond: number };
-          rates.set(sent.round, [...(rates.get(sent.round) ?? []), sent.examplesPerSecond]);
+          const sent = readUpdateSent(line);
+          if (sent instanceof Error) log.write(`covey sim: ${sent.message}\n`);
+          else if (sent) rates.set(sent.round, [...(rates.get(sent.round) ?? []), sent.examplesPerSecond]);
         }
       });
       child.stderr!.pipe(log);
@@ -158,7 +160,10 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       (err: Error) => Promise.reject(err),
     );
     server.on('progress', (p) => hooks.onProgress?.(p));
-    server.on('round', (r) => hooks.onRound?.(r, median(rates.get(r.round) ?? [])));
+    server.on('round', (r) => {
+      const roundRates = rates.get(r.round) ?? [];
+      hooks.onRound?.(r, roundRates.length > 0 ? median(roundRates) : null);
+    });
     server.on('abort', (a) => hooks.onAbort?.(a));
     await Promise.race([server.waitForConnected(opts.clients, 120_000), clientFailure]);
     const state = await Promise.race([server.run(), clientFailure]);
@@ -185,11 +190,4 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     if (!opts.keep) await rm(workdir, { recursive: true, force: true });
     else hooks.onStatus?.(`kept simulation files in ${workdir}`);
   }
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
