@@ -82,7 +82,7 @@ export async function loadSettings(stateDir: string): Promise<{ settings: Settin
     return { settings: structuredClone(EMPTY_SETTINGS), problem: `Could not read your saved settings (${(err as Error).message}); starting afresh.` };
   }
   try {
-    return { settings: SettingsSchema.parse(JSON.parse(text)) as Settings };
+    return { settings: SettingsSchema.parse(JSON.parse(text)) };
   } catch {
     return { settings: structuredClone(EMPTY_SETTINGS), problem: 'Your saved settings were unreadable; starting afresh (your privacy ledger is kept).' };
   }

@@ -41,7 +41,7 @@ function dropSpec(text: string): { stage: SecAggStage | 'start'; count: number }
   if (!match || !stage) {
     throw new InvalidArgumentError(`expected STAGE:COUNT with STAGE one of start, adverts, shares, masked-input, consistency, unmask`);
   }
-  return { stage: stage as SecAggStage | 'start', count: Number(match[2]) };
+  return { stage, count: Number(match[2]) };
 }
 
 export function registerSimCommand(program: Command): void {
@@ -137,7 +137,7 @@ export function registerSimCommand(program: Command): void {
           const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
-              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}  ${r.seconds.toFixed(1)} s` +
+              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}  ${r.seconds.toFixed(1)} s` +
               (samplesPerSecond !== null ? `  ${Math.round(samplesPerSecond)} samples/s per client` : '') +
               '\n',
           );

@@ -132,9 +132,9 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
         // N clients already share the cores: one training thread each.
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COVEY_TRAIN_THREADS: process.env.COVEY_TRAIN_THREADS ?? '1' } },
       );
-      child.stdout!.pipe(log);
+      child.stdout.pipe(log);
       let pending = '';
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         const lines = (pending + chunk).split('\n');
         pending = lines.pop()!;
         for (const line of lines) {
@@ -143,14 +143,15 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
           else if (sent) rates.set(sent.round, [...(rates.get(sent.round) ?? []), sent.examplesPerSecond]);
         }
       });
-      child.stderr!.pipe(log);
+      child.stderr.pipe(log);
       children.push(child);
       exits.push(
         new Promise((resolveExit, rejectExit) =>
-          child.on('exit', async (code, signal) => {
+          child.on('exit', (code, signal) => {
             if (code === 0 || signal === 'SIGTERM') return resolveExit();
-            const tail = (await readFile(join(dir, 'client.log'), 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
-            rejectExit(new Error(`client ${i} exited with ${code ?? signal}:\n${tail}`));
+            void readFile(join(dir, 'client.log'), 'utf8')
+              .catch(() => '')
+              .then((log) => rejectExit(new Error(`client ${i} exited with ${code ?? signal}:\n${log.split('\n').slice(-15).join('\n')}`)));
           }),
         ),
       );

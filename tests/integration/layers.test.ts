@@ -63,16 +63,40 @@ describe('the layer check', () => {
   });
 
   const wrong: [string, Record<string, string>, string][] = [
-    ['core importing the client', { 'src/core/privacy/noise.ts': "import { join } from '../../client/federation-client.js';\nexport const n = join;\n" }, 'core-imports-nothing-above: src/core/privacy/noise.ts → src/client/federation-client.ts'],
-    ['the app importing the CLI (the old data-preview leak)', { 'src/app/data-preview.ts': "import { load } from '../cli/data-source.js';\nexport const p = load;\n" }, 'app-below-main-and-cli: src/app/data-preview.ts → src/cli/data-source.ts'],
-    ['the renderer importing core', { 'src/renderer/src/App.tsx': "import { clip } from '../../core/privacy/clip.js';\nexport const c = clip;\n" }, 'renderer-only-app-contract: src/renderer/src/App.tsx → src/core/privacy/clip.ts'],
-    ['the server importing the client', { 'server/http.ts': "import { join } from '../src/client/federation-client.js';\nexport const h = join;\n" }, 'server-uses-core-only: server/http.ts → src/client/federation-client.ts'],
-    ['a math module reading files', { 'src/core/privacy/rdp.ts': "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n" }, 'core-math-no-io: src/core/privacy/rdp.ts → fs'],
-    ['a math module using a file adapter', { 'src/core/privacy/prv.ts': "import { read } from './ledger-file.js';\nexport const p = read;\n" }, 'core-math-no-adapters: src/core/privacy/prv.ts → src/core/privacy/ledger-file.ts'],
+    [
+      'core importing the client',
+      { 'src/core/privacy/noise.ts': "import { join } from '../../client/federation-client.js';\nexport const n = join;\n" },
+      'core-imports-nothing-above: src/core/privacy/noise.ts → src/client/federation-client.ts',
+    ],
+    [
+      'the app importing the CLI (the old data-preview leak)',
+      { 'src/app/data-preview.ts': "import { load } from '../cli/data-source.js';\nexport const p = load;\n" },
+      'app-below-main-and-cli: src/app/data-preview.ts → src/cli/data-source.ts',
+    ],
+    [
+      'the renderer importing core',
+      { 'src/renderer/src/App.tsx': "import { clip } from '../../core/privacy/clip.js';\nexport const c = clip;\n" },
+      'renderer-only-app-contract: src/renderer/src/App.tsx → src/core/privacy/clip.ts',
+    ],
+    [
+      'the server importing the client',
+      { 'server/http.ts': "import { join } from '../src/client/federation-client.js';\nexport const h = join;\n" },
+      'server-uses-core-only: server/http.ts → src/client/federation-client.ts',
+    ],
+    [
+      'a math module reading files',
+      { 'src/core/privacy/rdp.ts': "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n" },
+      'core-math-no-io: src/core/privacy/rdp.ts → fs',
+    ],
+    [
+      'a math module using a file adapter',
+      { 'src/core/privacy/prv.ts': "import { read } from './ledger-file.js';\nexport const p = read;\n" },
+      'core-math-no-adapters: src/core/privacy/prv.ts → src/core/privacy/ledger-file.ts',
+    ],
   ];
   it('fails on each wrong import, naming the rule and the import', async () => {
     // One fixture tree holding every wrong import (one run of the check, not one per case).
-    const root = await fixture(Object.assign({}, BASE, ...wrong.map(([, files]) => files)));
+    const root = await fixture(Object.assign({}, BASE, ...wrong.map(([, files]) => files)) as Record<string, string>);
     const { status, output } = checkLayers(root, ['src', 'server']);
     for (const [what, , violation] of wrong) expect(output, what).toContain(`error ${violation}`);
     expect(output).toContain(`x ${wrong.length} dependency violations`);

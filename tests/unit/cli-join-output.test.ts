@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readUpdateSent } from '../../src/cli/join-output.js';
 
-describe("reading `covey join --json` lines in the simulator", () => {
+describe('reading `covey join --json` lines in the simulator', () => {
   it('returns the update-sent events, whatever else they carry', () => {
     const line = JSON.stringify({ type: 'update-sent', round: 3, bytes: 100, examplesPerSecond: 812.5, masked: true });
     expect(readUpdateSent(line)).toMatchObject({ type: 'update-sent', round: 3, examplesPerSecond: 812.5 });

@@ -32,9 +32,7 @@ describe('privacy command parsing', () => {
     expect(parsePrivacy('epsilon', '--noise-multiplier', '1,abc', '--sampling-rate', '0.1', '--rounds', '10').error).toMatch(
       /item "abc": expected a positive number/,
     );
-    expect(parsePrivacy('epsilon', '--noise-multiplier', '1', '--sampling-rate', '1.5', '--rounds', '10').error).toMatch(
-      /expected a number in \(0, 1\]/,
-    );
+    expect(parsePrivacy('epsilon', '--noise-multiplier', '1', '--sampling-rate', '1.5', '--rounds', '10').error).toMatch(/expected a number in \(0, 1\]/);
     expect(parsePrivacy('noise', '--target-epsilon', '-1', '--sampling-rate', '0.1', '--rounds', '10').error).toMatch(/expected a positive number/);
     expect(parsePrivacy('epsilon', '--noise-multiplier', '1', '--sampling-rate', '0.1', '--rounds', '10', '--accountant', 'gdp').error).toMatch(
       /Allowed choices are rdp, prv/,
