@@ -35,6 +35,8 @@ export default tseslint.config(
         sessionStorage: 'readonly',
         navigator: 'readonly',
         HTMLElement: 'readonly',
+        AbortController: 'readonly',
+        uPlot: 'readonly',
       },
     },
   },
