@@ -12,7 +12,12 @@ export default defineConfig({
     hookTimeout: 120_000,
     reporters: ['default'],
     projects: [
-      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        // Unit files share worker processes (no fresh process per file): tfjs and libsodium load once
+        // per worker instead of once per file, which halves the tier's time on 2 cores.
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], isolate: false },
+      },
       { extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] } },
       { extends: true, test: { name: 'ui', include: ['tests/ui/**/*.test.ts'] } },
     ],
