@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FederationClient } from '../src/client/federation-client.js';
-import { loadSimulationData } from '../src/cli/data-source.js';
+import { loadTrainTest } from '../src/core/data/catalog.js';
 import { generateIdentity } from '../src/core/crypto/index.js';
 import { partition, subset } from '../src/core/data/index.js';
 import { parseInvite } from '../src/core/protocol/invite.js';
 import { selectBackend } from '../src/core/train/index.js';
 import { machineInfo } from './machine.js';
+import { median } from '../src/core/stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(HERE, '../bin/covey.js');
@@ -27,11 +28,6 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 async function main(): Promise<void> {
   const clients = arg('clients', 100);
   const rounds = arg('rounds', 5);
@@ -39,7 +35,7 @@ async function main(): Promise<void> {
   const out = outIndex >= 0 ? process.argv[outIndex + 1] : join(HERE, 'results', 'load.json');
   const root = await mkdtemp(join(tmpdir(), 'covey-load-'));
   const backend = await selectBackend();
-  const { train } = await loadSimulationData('mnist');
+  const { train } = await loadTrainTest('mnist');
   const parts = partition(train.labels, clients, { kind: 'iid' }, 1).map((idx) => subset(train, idx.slice(0, 40)));
   const config = {
     federationId: 'load',

@@ -18,6 +18,7 @@ import { Rng } from '../src/core/data/rng.js';
 import { addGaussianNoise, addGridGaussianNoise, clipToNorm, updateDelta } from '../src/core/privacy/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { machineInfo, type MachineInfo } from './machine.js';
+import { median } from '../src/core/stats.js';
 
 /** MODEL_SPECS.cnn parameter count (McMahan et al. 2017 CNN). */
 export const D = 1_663_370;
@@ -38,11 +39,8 @@ export interface Summary {
 /** Median (mean of the middle two for an even count), min and max, rounded to 0.01. */
 export function summarize(samples: readonly number[]): Summary {
   if (samples.length === 0) throw new RangeError('summarize: no samples');
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
   const r = (x: number) => Math.round(x * 100) / 100;
-  return { median: r(median), min: r(s[0]), max: r(s[s.length - 1]) };
+  return { median: r(median(samples)), min: r(Math.min(...samples)), max: r(Math.max(...samples)) };
 }
 
 /** Fills `out` with N(mean, std²) from a seeded, non-cryptographic generator (benchmark inputs only). */

@@ -30,6 +30,7 @@ import {
 } from '../src/core/secagg/index.js';
 import { sealedUpdateBytes } from '../server/updates.js';
 import { machineInfo, type MachineInfo } from './machine.js';
+import { median } from '../src/core/stats.js';
 
 export interface SecAggConfig {
   clients: number;
@@ -104,13 +105,7 @@ const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 function stats(samples: readonly number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  const mid = s.length >> 1;
-  const median = s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { median: round2(median), p90: round2(at(0.9)), min: round2(s[0]), max: round2(s[s.length - 1]) };
-}
-
-function median(samples: readonly number[]): number {
-  return stats(samples).median;
+  return { median: round2(median(s)), p90: round2(at(0.9)), min: round2(s[0]), max: round2(s[s.length - 1]) };
 }
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));

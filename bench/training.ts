@@ -24,6 +24,7 @@ import { pathToFileURL } from 'node:url';
 import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, modelSpecFor, type ModelName } from '../src/core/model/index.js';
 import { selectBackend, startTrainingWorkers, stopTrainingWorkers, trainLocal, workersWorthSplitting, type BackendName } from '../src/core/train/index.js';
+import { median } from '../src/core/stats.js';
 
 export interface TrainingBenchOptions {
   models?: ModelName[];
@@ -97,12 +98,6 @@ function randomImages(count: number): Dataset {
   for (let i = 0; i < features.length; i++) features[i] = Math.random();
   const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
   return { features, labels, count, inputShape: [28, 28, 1], numClasses: 10 };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;

@@ -9,7 +9,7 @@
  *
  * Prints one JSON object on stdout.
  */
-import { loadSimulationData } from '../src/cli/data-source.js';
+import { loadTrainTest } from '../src/core/data/catalog.js';
 import { partition, subset } from '../src/core/data/index.js';
 import { buildModel, getFlatWeights, modelSpecFor } from '../src/core/model/index.js';
 import { l2Norm, updateDelta } from '../src/core/privacy/clip.js';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const models = arg('models', 'mlp,cnn').split(',') as ('mlp' | 'cnn')[];
   const sizes = arg('sizes', '500,2000,8000').split(',').map(Number);
   const backend = await selectBackend();
-  const { train } = await loadSimulationData('mnist');
+  const { train } = await loadTrainTest('mnist');
   const runs: { model: string; examples: number; norms: number[] }[] = [];
   for (const model of models) {
     for (const size of sizes) {

@@ -3,6 +3,7 @@ import { clientHelloMessage } from '../src/core/protocol/auth.js';
 import { HelloRequestSchema } from '../src/core/protocol/messages.js';
 import type { FederationDb, InviteRefusal } from './db.js';
 import { hashToken } from './invites.js';
+import type { AdmissionRefusal } from '../src/core/protocol/reasons.js';
 
 export interface Admitted {
   ok: true;
@@ -15,15 +16,7 @@ export interface Admitted {
   registered: boolean;
 }
 
-export type AdmissionRefusal =
-  | 'malformed'
-  | 'bad-signature'
-  | 'bad-invite'
-  | 'invite-expired'
-  | 'invite-used-up'
-  | 'invite-revoked'
-  | 'revoked'
-  | 'key-mismatch';
+export type { AdmissionRefusal };
 
 export interface Refused {
   ok: false;

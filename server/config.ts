@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { ModelNameSchema } from '../src/core/model/spec.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
 
@@ -35,7 +36,7 @@ export const ServerConfigSchema = z
     federationId: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/).default('covey-federation'),
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(7420),
-    model: z.enum(['cnn', 'mlp', 'logreg']).default('mlp'),
+    model: ModelNameSchema.default('mlp'),
     rounds: z.number().int().min(1).max(100_000).default(10),
     training: TrainingSettingsSchema.strict().default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
     cohort: z

@@ -1,5 +1,15 @@
+// @ts-check
 // Covey operator dashboard. Plain browser script (no bundler), loaded after uPlot.
 // It holds no data until /api/status accepts the operator token; the token lives in sessionStorage.
+/** @typedef {import('../status.js').FederationStatus} FederationStatus */
+/** @typedef {import('../status.js').RoundStatus} RoundStatus */
+/** @typedef {import('../status.js').MemberStatus} MemberStatus */
+/** @typedef {{ unauthorized: true } | { unauthorized?: undefined; status: FederationStatus }} StatusReply */
+/** @typedef {import('uplot')} Chart */
+/** @typedef {import('uplot').Series} Series */
+/** @typedef {import('uplot').Axis} Axis */
+/** @typedef {import('uplot').Range.Function} RangeFunction */
+/** @typedef {import('uplot').AlignedData} ChartData */
 (function () {
   'use strict';
 
@@ -8,22 +18,53 @@
   var MAX_ROWS = 500;
   var COLORS = { accuracy: '#2563eb', loss: '#d97706', epsilon: '#7c3aed', budget: '#dc2626' };
 
+  /** @type {ReturnType<typeof setTimeout> | null} */
   var pollTimer = null;
+  /** @type {Record<string, Chart>} */
   var charts = {};
+  /** @type {string | null} */
   var lastRoundsKey = null;
+  /** @type {FederationStatus | null} */
   var lastStatus = null;
   var lastOk = 0;
   /** Bumped on every sign-in and sign-out, so that a poll answered after a sign-out is dropped. */
   var generation = 0;
 
+  /**
+   * The page's element with this id; the page (index.html) has every id the script asks for,
+   * except #dashboard, which exists only while signed in (see `dashboard()`).
+   * @param {string} id
+   * @returns {HTMLElement}
+   */
   function $(id) {
-    return document.getElementById(id);
+    var el = document.getElementById(id);
+    if (!el) throw new Error('the dashboard page has no #' + id);
+    return el;
   }
 
+  /** @param {string} id @returns {HTMLInputElement} */
+  function input(id) {
+    return /** @type {HTMLInputElement} */ ($(id));
+  }
+
+  /** The signed-in view, or null while signed out. */
+  function dashboard() {
+    return document.getElementById('dashboard');
+  }
+
+  /** @param {string} name @returns {HTMLElement} */
   function field(name) {
-    return document.querySelector('[data-field="' + name + '"]');
+    var el = document.querySelector('[data-field="' + name + '"]');
+    if (!(el instanceof HTMLElement)) throw new Error('the dashboard has no field ' + name);
+    return el;
   }
 
+  /** @param {string} name @returns {HTMLProgressElement} */
+  function progress(name) {
+    return /** @type {HTMLProgressElement} */ (field(name));
+  }
+
+  /** @param {HTMLElement} el @param {string} text */
   function setText(el, text) {
     if (el && el.textContent !== text) el.textContent = text;
   }
@@ -32,33 +73,40 @@
 
   var DASH = '–';
 
+  /** @param {unknown} x @returns {x is number} */
   function isNum(x) {
     return typeof x === 'number' && isFinite(x);
   }
 
+  /** @param {number | null | undefined} n */
   function fmtInt(n) {
     return isNum(n) ? Math.round(n).toLocaleString('en-US') : DASH;
   }
 
+  /** @param {number | null | undefined} x */
   function fmtPercent(x) {
     return isNum(x) ? (x * 100).toFixed(2) + ' %' : DASH;
   }
 
+  /** @param {number | null | undefined} x */
   function fmtLoss(x) {
     if (!isNum(x)) return DASH;
     return Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4);
   }
 
+  /** @param {number | null | undefined} x */
   function fmtEpsilon(x) {
     if (!isNum(x)) return DASH;
     return x >= 100 ? x.toFixed(1) : x.toFixed(3);
   }
 
+  /** @param {number | null | undefined} x */
   function fmtDelta(x) {
     if (!isNum(x)) return DASH;
     return x.toExponential(0).replace('e-', 'e−');
   }
 
+  /** @param {number | null | undefined} seconds */
   function fmtDuration(seconds) {
     if (!isNum(seconds)) return DASH;
     if (seconds < 10) return seconds.toFixed(2) + ' s';
@@ -68,6 +116,7 @@
     return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
   }
 
+  /** @param {string} iso */
   function fmtAgo(iso) {
     var t = Date.parse(iso);
     if (!isFinite(t)) return DASH;
@@ -79,6 +128,7 @@
     return Math.floor(s / 86400) + ' d ago';
   }
 
+  /** @param {string} iso */
   function fmtUntil(iso) {
     var t = Date.parse(iso);
     if (!isFinite(t)) return '';
@@ -88,6 +138,7 @@
 
   // ---- sign in / out ---------------------------------------------------------------------------
 
+  /** @param {string} token @returns {Promise<StatusReply>} */
   function fetchStatus(token) {
     var controller = new AbortController();
     var timeout = setTimeout(function () {
@@ -100,10 +151,10 @@
       signal: controller.signal,
     })
       .then(function (res) {
-        if (res.status === 401) return { unauthorized: true };
+        if (res.status === 401) return /** @type {StatusReply} */ ({ unauthorized: true });
         if (!res.ok) throw new Error('the server answered HTTP ' + res.status);
-        return res.json().then(function (status) {
-          return { status: status };
+        return res.json().then(function (/** @type {FederationStatus} */ status) {
+          return /** @type {StatusReply} */ ({ status: status });
         });
       })
       .finally(function () {
@@ -111,6 +162,7 @@
       });
   }
 
+  /** @param {string | undefined} [message] */
   function showLogin(message) {
     generation++;
     if (pollTimer) clearTimeout(pollTimer);
@@ -121,21 +173,22 @@
     var error = $('login-error');
     error.hidden = !message;
     error.textContent = message || '';
-    var input = $('token');
-    input.value = '';
-    input.focus();
+    var token = input('token');
+    token.value = '';
+    token.focus();
   }
 
+  /** @param {string | undefined} [message] */
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
     showLogin(message);
   }
 
+  /** @param {Event} event */
   function onLogin(event) {
     event.preventDefault();
-    var input = $('token');
-    var token = input.value.trim();
-    var button = $('login-button');
+    var token = input('token').value.trim();
+    var button = /** @type {HTMLButtonElement} */ ($('login-button'));
     if (!token) return;
     button.disabled = true;
     fetchStatus(token)
@@ -144,10 +197,11 @@
           showLogin('That token was not accepted.');
           return;
         }
+        // A valid token: remembered for this tab only.
         sessionStorage.setItem(TOKEN_KEY, token);
         enterDashboard(result.status);
       })
-      .catch(function (err) {
+      .catch(function (/** @type {Error} */ err) {
         showLogin('Cannot reach the server: ' + err.message);
       })
       .finally(function () {
@@ -157,13 +211,14 @@
 
   // ---- dashboard lifecycle ---------------------------------------------------------------------
 
+  /** @param {FederationStatus} status */
   function enterDashboard(status) {
     generation++;
     $('login').hidden = true;
     $('login-error').hidden = true;
     $('session').hidden = false;
-    if (!$('dashboard')) {
-      var fragment = $('dashboard-template').content.cloneNode(true);
+    if (!dashboard()) {
+      var fragment = /** @type {HTMLTemplateElement} */ ($('dashboard-template')).content.cloneNode(true);
       $('app').appendChild(fragment);
     }
     lastOk = Date.now();
@@ -178,8 +233,8 @@
     charts = {};
     lastRoundsKey = null;
     lastStatus = null;
-    var dashboard = $('dashboard');
-    if (dashboard) dashboard.remove();
+    var view = dashboard();
+    if (view) view.remove();
   }
 
   function schedulePoll() {
@@ -206,6 +261,7 @@
       });
   }
 
+  /** @param {boolean} ok */
   function setLive(ok) {
     var live = $('live');
     live.className = ok ? 'live ok' : 'live stale';
@@ -214,6 +270,7 @@
 
   // ---- rendering -------------------------------------------------------------------------------
 
+  /** @param {FederationStatus} status */
   function render(status) {
     lastStatus = status;
     setLive(true);
@@ -228,6 +285,7 @@
     setText($('config'), JSON.stringify(status.config, null, 2));
   }
 
+  /** @param {FederationStatus} s */
   function renderSummary(s) {
     setText(field('federationId'), s.federationId);
     var updated = field('updatedAt');
@@ -246,24 +304,26 @@
     );
 
     setText(field('rounds'), fmtInt(s.completedRound) + ' / ' + fmtInt(s.targetRounds));
-    var rp = field('roundsProgress');
+    var rp = progress('roundsProgress');
     rp.max = Math.max(1, s.targetRounds || 0);
     rp.value = Math.min(rp.max, s.completedRound || 0);
 
-    var ep = field('epsilonProgress');
-    if (isNum(s.epsilon)) {
+    var ep = progress('epsilonProgress');
+    var epsilon = s.epsilon;
+    var maxEpsilon = s.maxEpsilon;
+    if (isNum(epsilon)) {
       setText(field('epsilon'), fmtEpsilon(s.epsilon) + (isNum(s.maxEpsilon) ? ' / ' + fmtEpsilon(s.maxEpsilon) : ''));
       setText(field('epsilonNote'), 'at δ = ' + fmtDelta(s.delta) + (isNum(s.maxEpsilon) ? '' : ' · no maxEpsilon set'));
     } else {
       setText(field('epsilon'), DASH);
       setText(field('epsilonNote'), s.config && s.config.dp && s.config.dp.mode === 'off' ? 'DP is off' : 'no rounds released yet');
     }
-    ep.hidden = !(isNum(s.epsilon) && isNum(s.maxEpsilon));
-    if (!ep.hidden) {
-      ep.max = s.maxEpsilon;
-      ep.value = Math.min(s.maxEpsilon, s.epsilon);
-      ep.classList.toggle('near-budget', s.epsilon >= 0.9 * s.maxEpsilon);
-      ep.title = fmtEpsilon(s.epsilon) + ' of the ' + fmtEpsilon(s.maxEpsilon) + ' budget spent';
+    ep.hidden = !(isNum(epsilon) && isNum(maxEpsilon));
+    if (isNum(epsilon) && isNum(maxEpsilon)) {
+      ep.max = maxEpsilon;
+      ep.value = Math.min(maxEpsilon, epsilon);
+      ep.classList.toggle('near-budget', epsilon >= 0.9 * maxEpsilon);
+      ep.title = fmtEpsilon(epsilon) + ' of the ' + fmtEpsilon(maxEpsilon) + ' budget spent';
     }
 
     var members = s.members || [];
@@ -273,6 +333,7 @@
     setText(field('members'), fmtInt(connected) + ' / ' + fmtInt(members.length));
   }
 
+  /** @param {HTMLTableRowElement} tr @param {string} text @param {string} [className] @param {string} [title] */
   function cell(tr, text, className, title) {
     var td = document.createElement('td');
     td.textContent = text;
@@ -282,12 +343,13 @@
     return td;
   }
 
+  /** @param {FederationStatus} s */
   function renderRounds(s) {
-    var rounds = (s.rounds || []).slice().sort(function (a, b) {
+    var rounds = (s.rounds || []).slice().sort(function (/** @type {RoundStatus} */ a, /** @type {RoundStatus} */ b) {
       return b.round - a.round;
     });
     var shown = rounds.slice(0, MAX_ROWS);
-    var tbody = document.querySelector('#rounds-table tbody');
+    var tbody = /** @type {HTMLTableSectionElement} */ (document.querySelector('#rounds-table tbody'));
     var rows = document.createDocumentFragment();
     shown.forEach(function (r) {
       var tr = document.createElement('tr');
@@ -311,13 +373,14 @@
     setText(truncated, 'Showing the latest ' + MAX_ROWS + ' of ' + fmtInt(rounds.length) + ' rounds.');
   }
 
+  /** @param {FederationStatus} s */
   function renderMembers(s) {
     var members = (s.members || []).slice().sort(function (a, b) {
       if (a.connected !== b.connected) return a.connected ? -1 : 1;
       return (Date.parse(b.lastSeen) || 0) - (Date.parse(a.lastSeen) || 0);
     });
     var shown = members.slice(0, MAX_ROWS);
-    var tbody = document.querySelector('#members-table tbody');
+    var tbody = /** @type {HTMLTableSectionElement} */ (document.querySelector('#members-table tbody'));
     var rows = document.createDocumentFragment();
     shown.forEach(function (m) {
       var tr = document.createElement('tr');
@@ -339,6 +402,7 @@
 
   // ---- charts ----------------------------------------------------------------------------------
 
+  /** @param {HTMLElement} el */
   function chartWidth(el) {
     return Math.max(240, Math.floor(el.getBoundingClientRect().width));
   }
@@ -347,6 +411,7 @@
   function roundScale() {
     return {
       time: false,
+      /** @type {RangeFunction} */
       range: function (u, min, max) {
         if (min == null || max == null) return [0, 1];
         return min === max ? [min - 1, max + 1] : [min, max];
@@ -354,11 +419,12 @@
     };
   }
 
+  /** @returns {Axis} */
   function xAxis() {
     return {
       label: 'round',
       incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
-      values: function (u, ticks) {
+      values: function (u, /** @type {number[]} */ ticks) {
         return ticks.map(function (t) {
           return Number.isInteger(t) ? String(t) : '';
         });
@@ -366,24 +432,32 @@
     };
   }
 
+  /** @param {string} label @param {string} color @param {Series} extra @returns {Series} */
   function lineSeries(label, color, extra) {
+    /** @type {Series} */
     var s = { label: label, stroke: color, width: 2, points: { show: true, size: 6, fill: color }, spanGaps: false };
-    for (var k in extra) s[k] = extra[k];
-    return s;
+    return Object.assign(s, extra);
   }
 
+  /** @param {HTMLElement} el @param {Series[]} series @param {Axis} yAxis @param {RangeFunction} yRange @returns {import('uplot').Options} */
   function chartOptions(el, series, yAxis, yRange) {
     return {
       width: chartWidth(el),
       height: 220,
       scales: { x: roundScale(), y: { range: yRange } },
       axes: [xAxis(), yAxis],
-      series: [{ label: 'round', value: function (u, v) { return v == null ? DASH : String(v); } }].concat(series),
+      series: [/** @type {Series} */ ({ label: 'round', value: function (u, v) { return v == null ? DASH : String(v); } })].concat(series),
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
     };
   }
 
+  /**
+   * @param {string} key
+   * @param {(el: HTMLElement, data: ChartData) => Chart} make
+   * @param {ChartData} data
+   * @param {string} emptyMessage
+   */
   function upsertChart(key, make, data, emptyMessage) {
     var el = $('chart-' + key);
     var empty = $('empty-' + key);
@@ -406,16 +480,19 @@
     charts[key] = make(el, data);
   }
 
+  /** @param {FederationStatus} s */
   function renderCharts(s) {
-    var rounds = (s.rounds || []).slice().sort(function (a, b) {
+    var rounds = (s.rounds || []).slice().sort(function (/** @type {RoundStatus} */ a, /** @type {RoundStatus} */ b) {
       return a.round - b.round;
     });
     var xs = rounds.map(function (r) {
       return r.round;
     });
+    /** @param {'accuracy' | 'loss' | 'epsilon'} k */
     var pick = function (k) {
       return rounds.map(function (r) {
-        return isNum(r[k]) ? r[k] : null;
+        var v = r[k];
+        return isNum(v) ? v : null;
       });
     };
     var noRounds = 'No rounds yet.';
@@ -493,7 +570,8 @@
     );
   }
 
-  var resizeTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  var resizeTimer;
   window.addEventListener('resize', function () {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(function () {
@@ -506,7 +584,7 @@
 
   // Relative times ("12 s ago", the deadline) move on between polls.
   setInterval(function () {
-    if (lastStatus && $('dashboard')) {
+    if (lastStatus && dashboard()) {
       renderSummary(lastStatus);
       if (Date.now() - lastOk > POLL_MS * 3) setLive(false);
     }
@@ -530,7 +608,7 @@
         if (result.unauthorized) return signOut('The saved operator token is no longer accepted. Sign in again.');
         enterDashboard(result.status);
       })
-      .catch(function (err) {
+      .catch(function (/** @type {Error} */ err) {
         showLogin('Cannot reach the server: ' + err.message);
       });
   }

@@ -6,7 +6,12 @@
  *
  * Values cross a process boundary as plain JSON: an ε that is unbounded (an update sent without
  * noise) travels as `null`, never as Infinity.
+ *
+ * The protocol's enums (DP modes, decline reasons) come from core/protocol as types only, so the
+ * contract and the wire cannot disagree and the renderer's bundle gains nothing.
  */
+import type { DpMode } from '../core/protocol/messages.js';
+import type { DeclineReason } from '../core/protocol/reasons.js';
 
 /** Why a call failed, as a value a screen can show and a test can assert. */
 export type AppErrorCode =
@@ -44,12 +49,12 @@ export interface PrivacyCap {
 }
 
 export interface DeclaredSettings {
-  dp: { mode: 'off' | 'central' | 'distributed' | 'local'; noiseMultiplier: number; clipNorm: number; delta: number };
+  dp: { mode: DpMode; noiseMultiplier: number; clipNorm: number; delta: number };
   samplingRate: number;
   /** The expected cohort size the server averages and scales its noise by (consent covers it). */
   expectedClients?: number;
   training: { epochs: number; batchSize: number; learningRate: number };
-  /** Secure aggregation (pairwise masks); servers of this release do not offer it. */
+  /** Whether the server runs secure aggregation (pairwise masks): it then sees only the sum of the updates. */
   secureAggregation: boolean;
 }
 
@@ -117,8 +122,8 @@ export interface RoundRow {
   outcome: RoundOutcome;
   /** For declined and dropped rounds: why, in words. */
   reason?: string;
-  /** Decline reason code from the ledger ('budget', 'consent'). */
-  reasonCode?: string;
+  /** Decline reason code from the ledger. */
+  reasonCode?: DeclineReason;
   trainLoss?: number;
   trainAccuracy?: number;
   globalAccuracy?: number | null;

@@ -1,11 +1,11 @@
 /** Loads the participant's data where it lives and summarises it for the Data screen. */
-import { stat } from 'node:fs/promises';
 import { deflateSync, crc32 } from 'node:zlib';
-import { loadParticipantData } from '../cli/data-source.js';
-import { describeDataset, featureSize, type Dataset } from '../core/data/index.js';
+import { type DataFormat, type Dataset, describeDataset, featureSize, loadDataPath, loadTrainingData } from '../core/data/index.js';
 import type { DataPreview, DataSource, DataSummary } from './contract.js';
 
 const PREVIEWS = 10;
+
+const FORMAT_NAMES: Record<DataFormat, string> = { 'embedded-mnist': 'Embedded MNIST digits', idx: 'IDX folder', csv: 'CSV file' };
 
 /** A grayscale PNG (8-bit) of `pixels` in [0, 1], as a data: URL. */
 export function grayscalePng(pixels: ArrayLike<number>, width: number, height: number): string {
@@ -65,27 +65,16 @@ export function previews(d: Dataset, n = PREVIEWS): DataPreview[] {
 }
 
 export async function loadData(source: DataSource): Promise<{ dataset: Dataset; summary: DataSummary }> {
-  let dataset: Dataset;
-  let format: string;
-  let location: string;
-  if (source.kind === 'embedded') {
-    dataset = await loadParticipantData('mnist');
-    format = 'Embedded MNIST digits';
-    location = 'the 8,000 training digits that ship with Covey';
-  } else {
-    // Names the literal 'mnist' and 'fashion-mnist' mean built-in sets to the loader; a path is a path.
-    const path = source.path === 'mnist' || source.path === 'fashion-mnist' ? `./${source.path}` : source.path;
-    dataset = await loadParticipantData(path, source.labelColumn);
-    const folder = await stat(path).then((s) => s.isDirectory(), () => false);
-    format = folder ? 'IDX folder' : 'CSV file';
-    location = source.path;
-  }
+  // A path is always a path here ('mnist' is a folder of that name), never a catalog name.
+  const { dataset, format } =
+    source.kind === 'embedded' ? await loadTrainingData('mnist') : await loadDataPath(source.path, { labelColumn: source.labelColumn });
+  const location = source.kind === 'embedded' ? `the ${dataset.count.toLocaleString('en')} training digits that ship with Covey` : source.path;
   const described = describeDataset(dataset);
   return {
     dataset,
     summary: {
       source,
-      format,
+      format: FORMAT_NAMES[format],
       location,
       count: described.count,
       numClasses: described.numClasses,

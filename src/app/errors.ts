@@ -5,6 +5,7 @@
 import { ClientError } from '../client/errors.js';
 import { DataError } from '../core/data/errors.js';
 import { InviteError } from '../core/protocol/invite.js';
+import { type AdmissionRefusal, isAdmissionRefusal } from '../core/protocol/reasons.js';
 import type { AppError, AppErrorCode } from './contract.js';
 
 /** An error the app core raises on purpose, already in words. */
@@ -25,26 +26,28 @@ function sentence(text: string): string {
   return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }
 
-/** The reasons a server gives when it refuses a hello, in words. */
+const INVITE_NOT_ACCEPTED =
+  'The server did not accept this invite: it may have expired, been used up, been withdrawn or be for another federation. Ask the operator for a new one.';
+
+/**
+ * Each reason a server gives when it refuses a hello, in words; null shows the server's own
+ * message. A Record over core/protocol's list, so a new or renamed reason fails to compile here.
+ */
+const REFUSAL_MESSAGES: Record<AdmissionRefusal, string | null> = {
+  'bad-invite': INVITE_NOT_ACCEPTED,
+  'invite-expired': INVITE_NOT_ACCEPTED,
+  'invite-revoked': INVITE_NOT_ACCEPTED,
+  'invite-used-up': INVITE_NOT_ACCEPTED,
+  'key-mismatch': 'The server already knows this participant with a different key. Use the state folder you joined with.',
+  malformed: null,
+  'bad-signature': null,
+  revoked: null,
+};
+
 function refusal(reason: string, message: string): AppError {
-  switch (reason) {
-    case 'bad-invite':
-    case 'invite-expired':
-    case 'invite-revoked':
-    case 'invite-used':
-      return {
-        code: 'invite-rejected',
-        message:
-          'The server did not accept this invite: it may have expired, been withdrawn or be for another federation. Ask the operator for a new one.',
-      };
-    case 'key-mismatch':
-      return {
-        code: 'invite-rejected',
-        message: 'The server already knows this participant with a different key. Use the state folder you joined with.',
-      };
-    default:
-      return { code: 'invite-rejected', message: sentence(`The server refused to admit you: ${message.replace(/^the server refused to admit this client: /, '')}`) };
-  }
+  const known = isAdmissionRefusal(reason) ? REFUSAL_MESSAGES[reason] : null;
+  if (known !== null) return { code: 'invite-rejected', message: known };
+  return { code: 'invite-rejected', message: sentence(`The server refused to admit you: ${message.replace(/^the server refused to admit this client: /, '')}`) };
 }
 
 export function toAppError(error: unknown): AppError {

@@ -7,6 +7,8 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { DpModeSchema } from '../core/protocol/messages.js';
+import { DECLINE_REASONS } from '../core/protocol/reasons.js';
 import type { DataSource, FederationPreview, PrivacyCap, RoundRow } from './contract.js';
 
 const epsilon = z.number().nullable();
@@ -19,7 +21,7 @@ const PreviewSchema: z.ZodType<FederationPreview> = z.object({
   rounds: z.number(),
   currentRound: z.number(),
   settings: z.object({
-    dp: z.object({ mode: z.enum(['off', 'central', 'distributed', 'local']), noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number() }),
+    dp: z.object({ mode: DpModeSchema, noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number() }),
     samplingRate: z.number(),
     expectedClients: z.number().optional(),
     training: z.object({ epochs: z.number(), batchSize: z.number(), learningRate: z.number() }),
@@ -33,7 +35,7 @@ const RoundRowSchema: z.ZodType<RoundRow> = z.object({
   round: z.number(),
   outcome: z.enum(['contributed', 'declined', 'dropped', 'not-selected']),
   reason: z.string().optional(),
-  reasonCode: z.string().optional(),
+  reasonCode: z.enum(DECLINE_REASONS).optional(),
   trainLoss: z.number().optional(),
   trainAccuracy: z.number().optional(),
   globalAccuracy: z.number().nullable().optional(),
@@ -87,7 +89,7 @@ export async function loadSettings(stateDir: string): Promise<{ settings: Settin
     return { settings: structuredClone(EMPTY_SETTINGS), problem: `Could not read your saved settings (${(err as Error).message}); starting afresh.` };
   }
   try {
-    return { settings: SettingsSchema.parse(JSON.parse(text)) as Settings };
+    return { settings: SettingsSchema.parse(JSON.parse(text)) };
   } catch {
     return { settings: structuredClone(EMPTY_SETTINGS), problem: 'Your saved settings were unreadable; starting afresh (your privacy ledger is kept).' };
   }

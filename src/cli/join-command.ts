@@ -51,9 +51,9 @@ export function registerJoinCommand(program: Command): void {
       const { FederationClient } = await import('../client/federation-client.js');
       const { fileIdentityStore, identityForServer } = await import('../client/identities.js');
       const { selectBackend } = await import('../core/train/index.js');
-      const { loadParticipantData } = await import('./data-source.js');
+      const { loadTrainingData } = await import('../core/data/catalog.js');
       const backend = await selectBackend();
-      const data = await loadParticipantData(opts.data, opts.labelColumn);
+      const { dataset: data } = await loadTrainingData(opts.data, { labelColumn: opts.labelColumn });
       // One key pair per server key, so two operators cannot link this participant (client/identities.ts).
       const identity = await identityForServer(fileIdentityStore(opts.stateDir), opts.stateDir, invite.fingerprintHex);
       const print = opts.json

@@ -38,8 +38,10 @@ export function registerServerCommand(program: Command): void {
       const logger = createLogger({ json: Boolean(opts.jsonLogs), name: 'server' });
       // Loaded here so that `covey --help` and `covey privacy` start without TensorFlow.js.
       const { Aggregator } = await import('../../server/aggregator.js');
-      const { loadEvaluationData } = await import('./data-source.js');
-      const evaluationData = config.evaluation ? await loadEvaluationData(config.evaluation) : undefined;
+      const { loadEvaluationData } = await import('../core/data/catalog.js');
+      const evaluationData = config.evaluation
+        ? (await loadEvaluationData(config.evaluation.data, { labelColumn: config.evaluation.labelColumn })).dataset
+        : undefined;
       const server = await Aggregator.create({ config, logger, evaluationData });
       const { keepAliveOnEscapedErrors } = await import('../../server/process-guard.js');
       keepAliveOnEscapedErrors(logger);

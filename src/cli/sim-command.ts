@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
 import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
@@ -9,7 +10,7 @@ interface SimFlags {
   clients: number;
   rounds: number;
   dataset: string;
-  model: string;
+  model: ModelName;
   partition: string;
   dp: string;
   noiseMultiplier: number;
@@ -40,7 +41,7 @@ function dropSpec(text: string): { stage: SecAggStage | 'start'; count: number }
   if (!match || !stage) {
     throw new InvalidArgumentError(`expected STAGE:COUNT with STAGE one of start, adverts, shares, masked-input, consistency, unmask`);
   }
-  return { stage: stage as SecAggStage | 'start', count: Number(match[2]) };
+  return { stage, count: Number(match[2]) };
 }
 
 export function registerSimCommand(program: Command): void {
@@ -50,7 +51,7 @@ export function registerSimCommand(program: Command): void {
     .option('--clients <n>', 'number of clients', positiveInt, 10)
     .option('--rounds <n>', 'number of rounds', positiveInt, 5)
     .option('--dataset <name>', "'mnist' (embedded), 'fashion-mnist' (Debian dataset-fashion-mnist) or an IDX folder", 'mnist')
-    .option('--model <name>', 'cnn | mlp | logreg', 'mlp')
+    .addOption(new Option('--model <name>', 'the model to train').choices(MODEL_NAMES).default('mlp'))
     .option('--partition <spec>', 'iid | dirichlet:<alpha> | shards:<k>', 'iid')
     .option('--dp <mode>', 'off | central | distributed | local', 'off')
     .option('--noise-multiplier <z>', 'noise std / clip norm (DP on)', noiseMultiplier, 1)
@@ -77,13 +78,12 @@ export function registerSimCommand(program: Command): void {
         throw new InvalidArgumentError('--dp distributed, --threshold, --neighbours and --drop-after need --secagg');
       }
       if (flags.dropAfter && flags.dropAfter.count >= flags.clients) throw new InvalidArgumentError('--drop-after must leave some clients');
-      if (!['cnn', 'mlp', 'logreg'].includes(flags.model)) throw new Error(`unknown model '${flags.model}' (cnn, mlp, logreg)`);
       const { runSimulation } = await import('./simulation.js');
       const options: SimulationOptions = {
         clients: flags.clients,
         rounds: flags.rounds,
         dataset: flags.dataset,
-        model: flags.model as SimulationOptions['model'],
+        model: flags.model,
         partition: flags.partition,
         dp,
         noiseMultiplier: flags.noiseMultiplier,
@@ -137,7 +137,7 @@ export function registerSimCommand(program: Command): void {
           const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
-              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}  ${r.seconds.toFixed(1)} s` +
+              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}  ${r.seconds.toFixed(1)} s` +
               (samplesPerSecond !== null ? `  ${Math.round(samplesPerSecond)} samples/s per client` : '') +
               '\n',
           );

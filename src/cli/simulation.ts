@@ -7,17 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig } from '../../server/config.js';
 import { silentLogger, type Logger } from '../../server/logger.js';
-import { Rng, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
+import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
+import type { ModelName } from '../core/model/spec.js';
+import { readUpdateSent } from './join-output.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
 import { selectBackend } from '../core/train/index.js';
-import { loadSimulationData } from './data-source.js';
+import { median } from '../core/stats.js';
 
 export interface SimulationOptions {
   clients: number;
   rounds: number;
   dataset: string;
-  model: 'cnn' | 'mlp' | 'logreg';
+  model: ModelName;
   partition: string;
   dp: DpMode;
   noiseMultiplier: number;
@@ -74,7 +76,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
   const started = performance.now();
   const spec = parsePartitionSpec(opts.partition);
   const backend = await selectBackend();
-  const { train, test } = await loadSimulationData(opts.dataset);
+  const { train, test } = await loadTrainTest(opts.dataset);
   const parts = partition(train.labels, opts.clients, spec, opts.seed);
   const workdir = await mkdtemp(join(tmpdir(), 'covey-sim-'));
   const children: ChildProcess[] = [];
@@ -134,25 +136,26 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
         // N clients already share the cores: one training thread each.
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COVEY_TRAIN_THREADS: process.env.COVEY_TRAIN_THREADS ?? '1' } },
       );
-      child.stdout!.pipe(log);
+      child.stdout.pipe(log);
       let pending = '';
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         const lines = (pending + chunk).split('\n');
         pending = lines.pop()!;
         for (const line of lines) {
-          if (!line.startsWith('{"type":"update-sent"')) continue;
-          const sent = JSON.parse(line) as { round: number; examplesPerSecond: number };
-          rates.set(sent.round, [...(rates.get(sent.round) ?? []), sent.examplesPerSecond]);
+          const sent = readUpdateSent(line);
+          if (sent instanceof Error) log.write(`covey sim: ${sent.message}\n`);
+          else if (sent) rates.set(sent.round, [...(rates.get(sent.round) ?? []), sent.examplesPerSecond]);
         }
       });
-      child.stderr!.pipe(log);
+      child.stderr.pipe(log);
       children.push(child);
       exits.push(
         new Promise((resolveExit, rejectExit) =>
-          child.on('exit', async (code, signal) => {
+          child.on('exit', (code, signal) => {
             if (code === 0 || signal === 'SIGTERM') return resolveExit();
-            const tail = (await readFile(join(dir, 'client.log'), 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
-            rejectExit(new Error(`client ${i} exited with ${code ?? signal}:\n${tail}`));
+            void readFile(join(dir, 'client.log'), 'utf8')
+              .catch(() => '')
+              .then((log) => rejectExit(new Error(`client ${i} exited with ${code ?? signal}:\n${log.split('\n').slice(-15).join('\n')}`)));
           }),
         ),
       );
@@ -162,7 +165,10 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       (err: Error) => Promise.reject(err),
     );
     server.on('progress', (p) => hooks.onProgress?.(p));
-    server.on('round', (r) => hooks.onRound?.(r, median(rates.get(r.round) ?? [])));
+    server.on('round', (r) => {
+      const roundRates = rates.get(r.round) ?? [];
+      hooks.onRound?.(r, roundRates.length > 0 ? median(roundRates) : null);
+    });
     server.on('abort', (a) => hooks.onAbort?.(a));
     await Promise.race([server.waitForConnected(opts.clients, 120_000), clientFailure]);
     const state = await Promise.race([server.run(), clientFailure]);
@@ -189,11 +195,4 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     if (!opts.keep) await rm(workdir, { recursive: true, force: true });
     else hooks.onStatus?.(`kept simulation files in ${workdir}`);
   }
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

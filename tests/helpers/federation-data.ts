@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSimulationData } from '../../src/cli/data-source.js';
+import { loadTrainTest } from '../../src/core/data/catalog.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
 import { partition, subset, writeIdxDataset } from '../../src/core/data/index.js';
 
@@ -11,7 +11,7 @@ export async function writeClientPartitions(
   perClient: number,
   seed = 7,
 ): Promise<{ root: string; dirs: string[]; parts: Dataset[]; test: Dataset }> {
-  const { train, test } = await loadSimulationData('mnist');
+  const { train, test } = await loadTrainTest('mnist');
   const indices = partition(train.labels, clients, { kind: 'iid' }, seed);
   const root = await mkdtemp(join(tmpdir(), 'covey-it-'));
   const dirs: string[] = [];

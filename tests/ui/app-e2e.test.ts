@@ -7,7 +7,6 @@
  * to test-artifacts/ui/.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epsilonOfAccountant } from '../../src/core/privacy/index.js';
 
 const prvEpsilon = epsilonOfAccountant('prv');
+import { CHROMIUM, requireChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'ui');
 const Z = 1.0;
 const Q = 0.8;
@@ -66,8 +65,9 @@ function ledgerJson(stateDir: string, federationId: string) {
 
 const worstAfter = (k: number) => prvEpsilon(Array.from({ length: k }, () => ({ noiseMultiplier: Z, samplingRate: 1 })), DELTA);
 
-describe.skipIf(!existsSync(CHROMIUM))('the desktop app in headless Chromium against a real covey server', () => {
+describe.skipIf(skipWithoutChromium)('the desktop app in headless Chromium against a real covey server', () => {
   it('joins, trains two rounds, shows the ledger ε, and declines for budget after the cap is lowered', { timeout: 150_000 }, async () => {
+    requireChromium();
     root = await mkdtemp(join(tmpdir(), 'covey-ui-'));
     const configPath = join(root, 'server.json');
     await writeFile(

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, getFlatWeights, MODEL_SPECS, type ModelName } from '../../src/core/model/index.js';
 import { relativeError, trainingUpdate } from '../../src/core/train/browser/backends.js';
 import { selectBackend, trainLocal } from '../../src/core/train/index.js';
+import { CHROMIUM, requireChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { mnistDigits } from '../helpers/mnist-digits.js';
 
 /**
@@ -16,16 +17,15 @@ import { mnistDigits } from '../helpers/mnist-digits.js';
  * cpu, from the same seeded weights on the same batches of real digits as Node's cpu backend.
  * Every weight update must match Node's within UPDATE_TOLERANCE (relative L2 error). The
  * renderer's training worker (training-worker.ts behind BrowserTrainer) is run the same way.
- * Skipped where /usr/bin/chromium is not installed (`apt-get install -y chromium`).
+ * Skipped where /usr/bin/chromium is not installed (`apt-get install -y chromium`), except in CI, where that fails.
  */
 
-/** As in tests/unit/backend-equivalence.test.ts: relative L2 error of the weight update against Node's cpu backend. */
+/** As in tests/integration/backend-equivalence.test.ts: relative L2 error of the weight update against Node's cpu backend. */
 const UPDATE_TOLERANCE = 1e-4;
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ORIGIN = 'http://covey.test';
 const OPTS = { batchSize: 8, learningRate: 0.05, seed: 3 };
-const data = mnistDigits(100, 2); // the same 20 digits as tests/unit/backend-equivalence.test.ts
+const data = mnistDigits(100, 2); // the same 20 digits as tests/integration/backend-equivalence.test.ts
 
 /** The page's script (the backend functions and the worker client) and the training worker, bundled for the browser. */
 async function bundle(): Promise<{ page: string; worker: string }> {
@@ -45,8 +45,9 @@ async function bundle(): Promise<{ page: string; worker: string }> {
 let browser: Browser | null = null;
 let page: Page;
 
-describe.skipIf(!existsSync(CHROMIUM))('training in headless Chromium (WebGL, wasm, cpu) matches Node', () => {
+describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm, cpu) matches Node', () => {
   beforeAll(async () => {
+    requireChromium();
     const code = await bundle();
     const wasmDir = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
     browser = await chromium.launch({

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildModel,
-  countParams,
   getFlatWeights,
   MODEL_SPECS,
   modelSpecFor,
@@ -35,7 +34,7 @@ describe('model specs', () => {
     const expected = { cnn: 1_663_370, mlp: 199_210, logreg: 7_850 };
     for (const [name, params] of Object.entries(expected)) {
       const model = buildModel(modelSpecFor(name), { seed: 1 });
-      expect(countParams(model), name).toBe(params);
+      expect(model.countParams(), name).toBe(params);
       expect(getFlatWeights(model).length, name).toBe(params);
       model.dispose();
     }

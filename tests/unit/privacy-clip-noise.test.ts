@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addGaussianNoise, clipToNorm, gaussianSamples, l2Norm, noiseStd, updateDelta } from '../../src/core/privacy/index.js';
+import { addGaussianNoise, clipToNorm, gaussianSamples, l2Norm, updateDelta } from '../../src/core/privacy/index.js';
 
 /** Element-wise equality (faster than deep equality for long arrays). */
 function sameValues(a: Float32Array, b: Float32Array): boolean {
@@ -67,16 +67,6 @@ describe('gaussianSamples / addGaussianNoise', () => {
     await expect(gaussianSamples(1.5, 1)).rejects.toThrow(RangeError);
     await expect(gaussianSamples(4, -1)).rejects.toThrow(RangeError);
     await expect(gaussianSamples(4, Number.NaN)).rejects.toThrow(RangeError);
-  });
-});
-
-describe('noiseStd', () => {
-  it('places z·C on the server (central), on each client (local) or nowhere (off)', () => {
-    expect(noiseStd('central', 1.1, 2)).toEqual({ clientStd: 0, serverStd: 1.1 * 2 });
-    expect(noiseStd('local', 1.1, 2)).toEqual({ clientStd: 1.1 * 2, serverStd: 0 });
-    expect(noiseStd('off', 1.1, 2)).toEqual({ clientStd: 0, serverStd: 0 });
-    expect(() => noiseStd('central', -1, 1)).toThrow(RangeError);
-    expect(() => noiseStd('central', 1, 0)).toThrow(RangeError);
   });
 });
 

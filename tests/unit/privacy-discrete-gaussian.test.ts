@@ -5,7 +5,6 @@ import {
   discreteGaussianVariance,
   distributedDiscreteGaussianRdp,
   distributedDiscreteGaussianTau,
-  noiseStd,
 } from '../../src/core/privacy/index.js';
 
 /** Mean and unbiased variance, in doubles (exact for int32 samples at these sizes). */
@@ -200,15 +199,5 @@ describe('distributed discrete Gaussian (Kairouz, Liu, Steinke 2021)', () => {
     const small = distributedDiscreteGaussianRdp({ order: 2, sigma: 0.5, summands: 4, l2Sensitivity: 1, dimension: 10 });
     expect(small).toBeGreaterThan(2 / (2 * 4 * 0.25));
     expect(() => distributedDiscreteGaussianRdp({ order: 2, sigma: 0.4, summands: 4, l2Sensitivity: 1, dimension: 1 })).toThrow(RangeError);
-  });
-
-  it('the float view: noiseStd gives each client z·C/√t, so t shares carry (z·C)²', () => {
-    const { clientStd, serverStd } = noiseStd('distributed', 1.1, 2, 16);
-    expect(serverStd).toBe(0);
-    expect(clientStd).toBeCloseTo((1.1 * 2) / 4, 15);
-    expect(16 * clientStd ** 2).toBeCloseTo((1.1 * 2) ** 2, 12);
-    expect(() => noiseStd('distributed', 1.1, 2)).toThrow(RangeError);
-    expect(() => noiseStd('distributed', 1.1, 2, 0)).toThrow(RangeError);
-    expect(() => noiseStd('distributed', 1.1, 2, 2.5)).toThrow(RangeError);
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { getSodium } from '../../src/core/crypto/sodium.js';
 import { applyMasks, expandMask, maskPrg, startMaskWorkers, stopMaskWorkers, warmMaskWorkers } from '../../src/core/secagg/index.js';
 import { combineShares, isShare, shareX, splitSecret } from '../../src/core/secagg/shamir.js';
+import { expectSameElements } from '../helpers/same-elements.js';
 
 afterAll(() => stopMaskWorkers());
 
@@ -55,7 +56,7 @@ describe('mask expansion', () => {
       const reference = await expandMask(s, length);
       const acc = new Int32Array(length);
       prg.addInto(acc, s, false);
-      expect(new Uint32Array(acc.buffer)).toEqual(reference);
+      expectSameElements(new Uint32Array(acc.buffer), reference);
       prg.addInto(acc, s, true);
       expect(acc.every((x) => x === 0)).toBe(true);
     }
@@ -72,23 +73,23 @@ describe('mask expansion', () => {
     }
     const inThread = start.slice();
     expect(await applyMasks(inThread, terms, { workers: false })).toBe('thread');
-    expect(inThread).toEqual(expected);
+    expectSameElements(inThread, expected);
     const onLibsodium = start.slice();
     await applyMasks(onLibsodium, terms, { workers: false, prefer: 'libsodium' });
-    expect(onLibsodium).toEqual(expected);
+    expectSameElements(onLibsodium, expected);
 
     await startMaskWorkers(2);
     const onWorkers = start.slice();
     expect(await applyMasks(onWorkers, terms, { workers: true })).toBe('workers');
-    expect(onWorkers).toEqual(expected);
+    expectSameElements(onWorkers, expected);
     const onWorkersLibsodium = start.slice();
     expect(await applyMasks(onWorkersLibsodium, terms, { workers: true, prefer: 'libsodium' })).toBe('workers');
-    expect(onWorkersLibsodium).toEqual(expected);
+    expectSameElements(onWorkersLibsodium, expected);
     // A subarray accumulator (non-zero byte offset) works too.
     const backing = new Uint32Array(length + 8);
     backing.set(start, 8);
     await applyMasks(backing.subarray(8), terms, { workers: true });
-    expect(backing.subarray(8)).toEqual(expected);
+    expectSameElements(backing.subarray(8), expected);
     expect(backing.subarray(0, 8).every((x) => x === 0)).toBe(true);
   });
 
@@ -103,8 +104,8 @@ describe('mask expansion', () => {
     const refB = new Uint32Array(length);
     await applyMasks(refA, a, { workers: false });
     await applyMasks(refB, b, { workers: false });
-    expect(accA).toEqual(refA);
-    expect(accB).toEqual(refB);
+    expectSameElements(accA, refA);
+    expectSameElements(accB, refB);
   });
 
   it("'if-ready' uses the pool only once it has started; warmMaskWorkers starts it in the background", async () => {
@@ -116,7 +117,7 @@ describe('mask expansion', () => {
     await startMaskWorkers(); // joins the pool being started
     const again = new Uint32Array(1 << 20);
     expect(await applyMasks(again, terms, { workers: 'if-ready' })).toBe('workers');
-    expect(again).toEqual(big);
+    expectSameElements(again, big);
     // Small work stays on this thread even with the pool up.
     expect(await applyMasks(new Uint32Array(100), terms, { workers: 'if-ready' })).toBe('thread');
   });

@@ -63,10 +63,6 @@ function expectSameGradients(expected: ConvGrads[], actual: ConvGrads[]): void {
   });
 }
 
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
-}
-
 const train = mnistDigits(0, 200); // 2,000 real digits
 const test = mnistDigits(800, 50); // 500 others
 
@@ -106,31 +102,7 @@ describe('backend selection', () => {
 });
 
 describe('local training on wasm', () => {
-  it('trains the FedAvg CNN: the loss falls over 40 batches of real digits', async () => {
-    expect((await selectBackend('wasm')).name).toBe('wasm');
-    const model = buildModel(MODEL_SPECS.cnn, { seed: 7 });
-    const examples = 40 * 32;
-    const subset = { ...train, count: examples, features: train.features.subarray(0, examples * 784), labels: train.labels.subarray(0, examples) };
-    const losses: number[] = [];
-    const before = tf.memory().numTensors;
-    const result = await trainLocal(model, subset, {
-      epochs: 1,
-      batchSize: 32,
-      learningRate: 0.05,
-      seed: 3,
-      onProgress: (p) => {
-        expect(p).toMatchObject({ epoch: 0, batch: losses.length, batches: 40 });
-        losses.push(p.loss);
-      },
-    });
-    expect(tf.memory().numTensors).toBe(before);
-    expect(losses).toHaveLength(40);
-    expect(mean(losses.slice(-10))).toBeLessThan(mean(losses.slice(0, 10)) - 0.3);
-    expect(result.examples).toBe(examples);
-    expect(result.examplesPerSecond).toBeCloseTo(examples / result.seconds, 6);
-    model.dispose();
-  });
-
+  // Training the FedAvg CNN for 40 batches: tests/integration/train-cnn.test.ts.
   it('trains the 2NN MLP to at least 85% accuracy on held-out digits in 2 epochs, leaking no tensors', async () => {
     const model = buildModel(MODEL_SPECS.mlp, { seed: 7 });
     const before = tf.memory().numTensors;

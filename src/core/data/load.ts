@@ -4,22 +4,26 @@ import { extname } from 'node:path';
 import { loadCsvDataset } from './csv.js';
 import type { Dataset } from './dataset.js';
 import { DataError, describeFsError } from './errors.js';
-import { loadFashionMnist } from './fashion.js';
 import { listIdxSplits, loadIdxDataset } from './idx.js';
-import { loadEmbeddedMnist } from './mnist.js';
 
 /** The label column a CSV file is read with when none is given. */
 export const DEFAULT_LABEL_COLUMN = 'label';
 
+/** How a dataset was stored: the embedded MNIST digits, IDX files, or a CSV table. */
+export type DataFormat = 'embedded-mnist' | 'idx' | 'csv';
+
+/** A dataset and the format it was read from. */
+export interface LoadedData {
+  dataset: Dataset;
+  format: DataFormat;
+}
+
 /**
- * Loads `path`: the literal `mnist` (the embedded 10,000 digits) or `fashion-mnist` (Debian's
- * training split) — write `./mnist` for a folder of that name — a folder of IDX files (its `train`
- * split, or `t10k` when that is the only one), or a `.csv` file (label column `opts.labelColumn`,
- * default "label").
+ * Loads the file or folder at `path` (always a path: dataset names such as `mnist` are the
+ * catalog's, see catalog.ts): a folder of IDX files (its `train` split, or `t10k` when that is
+ * the only one), or a `.csv` file (label column `opts.labelColumn`, default "label").
  */
-export async function loadDataPath(path: string, opts: { labelColumn?: string } = {}): Promise<Dataset> {
-  if (path === 'mnist') return loadEmbeddedMnist();
-  if (path === 'fashion-mnist') return loadFashionMnist('train');
+export async function loadDataPath(path: string, opts: { labelColumn?: string } = {}): Promise<LoadedData> {
   let isFolder: boolean;
   try {
     isFolder = (await stat(path)).isDirectory();
@@ -34,10 +38,10 @@ export async function loadDataPath(path: string, opts: { labelColumn?: string } 
         'no IDX images file in this folder: expected train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz] with its labels file',
       );
     }
-    return loadIdxDataset(path, split);
+    return { dataset: await loadIdxDataset(path, split), format: 'idx' };
   }
   if (extname(path).toLowerCase() === '.csv') {
-    return loadCsvDataset(path, { labelColumn: opts.labelColumn ?? DEFAULT_LABEL_COLUMN });
+    return { dataset: await loadCsvDataset(path, { labelColumn: opts.labelColumn ?? DEFAULT_LABEL_COLUMN }), format: 'csv' };
   }
   throw new DataError(
     path,

@@ -49,8 +49,3 @@ function makeLayer(layer: LayerSpec, seed: number, inputShape: number[] | undefi
       });
   }
 }
-
-/** Number of scalar parameters in all of the model's weights. */
-export function countParams(model: tf.LayersModel): number {
-  return model.countParams();
-}

@@ -1,4 +1,4 @@
-export { LayerSpecSchema, ModelSpecSchema, MODEL_SPECS, isModelName, modelSpecFor } from './spec.js';
+export { LayerSpecSchema, ModelSpecSchema, MODEL_NAMES, MODEL_SPECS, ModelNameSchema, isModelName, modelSpecFor } from './spec.js';
 export type { LayerSpec, ModelName, ModelSpec } from './spec.js';
-export { buildModel, countParams } from './build.js';
+export { buildModel } from './build.js';
 export { getFlatWeights, setFlatWeights, weightShapes } from './weights.js';

@@ -62,9 +62,8 @@ export const ModelSpecSchema = z
 export type LayerSpec = z.infer<typeof LayerSpecSchema>;
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
-export type ModelName = 'cnn' | 'mlp' | 'logreg';
-
-export const MODEL_SPECS: Readonly<Record<ModelName, ModelSpec>> = {
+/** The built-in models, by name: the one list of model names (CLI, server config, simulator). */
+const BUILT_IN_SPECS = {
   /** The CNN of McMahan et al. 2017 (FedAvg), "CNN" for MNIST: 1,663,370 parameters. */
   cnn: {
     name: 'cnn',
@@ -99,7 +98,14 @@ export const MODEL_SPECS: Readonly<Record<ModelName, ModelSpec>> = {
     numClasses: 10,
     layers: [{ type: 'flatten' }, { type: 'dense', units: 10, activation: 'softmax' }],
   },
-};
+} satisfies Record<string, ModelSpec>;
+
+export type ModelName = keyof typeof BUILT_IN_SPECS;
+export const MODEL_SPECS: Readonly<Record<ModelName, ModelSpec>> = BUILT_IN_SPECS;
+/** The model names, derived from MODEL_SPECS. */
+export const MODEL_NAMES = Object.keys(BUILT_IN_SPECS) as [ModelName, ...ModelName[]];
+/** A model name as a zod enum, for configs and command lines. */
+export const ModelNameSchema = z.enum(MODEL_NAMES);
 
 export function isModelName(name: string): name is ModelName {
   return Object.hasOwn(MODEL_SPECS, name);
@@ -108,7 +114,7 @@ export function isModelName(name: string): name is ModelName {
 /** The built-in spec called `name`; throws, listing the known names, for any other. */
 export function modelSpecFor(name: string): ModelSpec {
   if (!isModelName(name)) {
-    throw new Error(`unknown model '${name}': expected one of ${Object.keys(MODEL_SPECS).join(', ')}`);
+    throw new Error(`unknown model '${name}': expected one of ${MODEL_NAMES.join(', ')}`);
   }
   return MODEL_SPECS[name];
 }

@@ -1,7 +1,7 @@
 export { DEFAULT_ORDERS, computeEpsilon, computeRdp, epsilonFromRdp, rdpSubsampledGaussian, type RoundRecord } from './rdp.js';
 export { RdpAccountant } from './accountant.js';
 export { clipToNorm, l2Norm, updateDelta } from './clip.js';
-export { addGaussianNoise, gaussianSamples, noiseStd, type NoiseMode } from './noise.js';
+export { addGaussianNoise, gaussianSamples, type NoiseMode } from './noise.js';
 export { addGridGaussianNoise, gridNoiseFor, type GridNoise } from './grid-noise.js';
 export {
   addDiscreteGaussianNoise,

@@ -31,36 +31,3 @@ export async function addGaussianNoise(v: Float32Array, std: number): Promise<Fl
 }
 
 export type NoiseMode = 'central' | 'distributed' | 'local' | 'off';
-
-/**
- * Noise std per placement (DESIGN.md, DP-FedAvg), in the units of the clipped update:
- * - central: the server adds z·C to the sum of clipped updates;
- * - distributed: each client adds z·C/√t, so the sum over at least t survivors carries at least (z·C)²
- *   (the float view: the client really adds a discrete Gaussian in the quantized domain, see discrete-gaussian.ts);
- * - local: each client adds z·C to its own clipped update;
- * - off: no noise.
- * `survivorThreshold` (t, the fewest masked inputs a round accepts) is required in distributed mode only.
- */
-export function noiseStd(
-  mode: NoiseMode,
-  noiseMultiplier: number,
-  clipNorm: number,
-  survivorThreshold?: number,
-): { clientStd: number; serverStd: number } {
-  if (!Number.isFinite(noiseMultiplier) || noiseMultiplier < 0) throw new RangeError(`noiseMultiplier must be finite and >= 0, got ${noiseMultiplier}`);
-  if (!Number.isFinite(clipNorm) || clipNorm <= 0) throw new RangeError(`clipNorm must be finite and > 0, got ${clipNorm}`);
-  const std = noiseMultiplier * clipNorm;
-  switch (mode) {
-    case 'central':
-      return { clientStd: 0, serverStd: std };
-    case 'distributed':
-      if (survivorThreshold === undefined || !Number.isSafeInteger(survivorThreshold) || survivorThreshold < 1) {
-        throw new RangeError(`distributed noise needs the survivor threshold t, an integer >= 1, got ${survivorThreshold}`);
-      }
-      return { clientStd: std / Math.sqrt(survivorThreshold), serverStd: 0 };
-    case 'local':
-      return { clientStd: std, serverStd: 0 };
-    case 'off':
-      return { clientStd: 0, serverStd: 0 };
-  }
-}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECLINE_REASONS, UPDATE_REJECTIONS, type UpdateRejection } from './reasons.js';
 import {
   AdvertSchema,
   ConsistencySchema,
@@ -136,7 +137,7 @@ export const UpdateHeaderSchema = z.object({
 export type UpdateHeader = z.infer<typeof UpdateHeaderSchema>;
 
 /** Why a participant sat a round out: its own privacy cap, or settings it never consented to. */
-export const DeclineReasonSchema = z.enum(['budget', 'consent']);
+export const DeclineReasonSchema = z.enum(DECLINE_REASONS);
 export type DeclineReason = z.infer<typeof DeclineReasonSchema>;
 
 export const DeclineSchema = z.object({
@@ -149,21 +150,8 @@ export const DeclineSchema = z.object({
 });
 export type Decline = z.infer<typeof DeclineSchema>;
 
-export const REJECT_REASONS = [
-  'malformed',
-  'unknown-client',
-  'not-in-cohort',
-  'stale-round',
-  'duplicate',
-  'oversized',
-  'envelope',
-  'wrong-shape',
-  'non-finite',
-  'round-closed',
-  /** The member already answered this attempt (declined it, or sent its update). */
-  'already-answered',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
+export const REJECT_REASONS = UPDATE_REJECTIONS;
+export type RejectReason = UpdateRejection;
 
 export const UpdateAckSchema = z.discriminatedUnion('accepted', [
   z.object({ accepted: z.literal(true) }),

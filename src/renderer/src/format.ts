@@ -1,4 +1,4 @@
-import type { Epsilon } from '../../app/contract.js';
+import type { DeclaredSettings, Epsilon } from '../../app/contract.js';
 
 /** ε as shown everywhere: three decimals; unbounded (an update without noise) as ∞. */
 export function fmtEps(value: Epsilon | undefined): string {
@@ -18,7 +18,7 @@ export function fmtCount(value: number): string {
   return value.toLocaleString('en-US');
 }
 
-export function dpModeText(mode: 'off' | 'central' | 'distributed' | 'local'): string {
+export function dpModeText(mode: DeclaredSettings['dp']['mode']): string {
   switch (mode) {
     case 'off':
       return 'Off — updates carry no privacy noise';

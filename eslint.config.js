@@ -1,0 +1,43 @@
+// ESLint (flat config): typescript-eslint's recommended type-checked rules over the TypeScript
+// sources; `npm run lint`. Formatting is Prettier's job (`npm run format:check`), not ESLint's.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-artifacts/**', 'bench/results/**'] },
+  {
+    files: ['**/*.{ts,tsx}'],
+    extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  },
+  {
+    files: ['**/*.{js,mjs,cjs}'],
+    extends: [js.configs.recommended],
+    languageOptions: {
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        module: 'writable',
+        require: 'readonly',
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        localStorage: 'readonly',
+        WebSocket: 'readonly',
+        URL: 'readonly',
+        EventSource: 'readonly',
+        Intl: 'readonly',
+        requestAnimationFrame: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        navigator: 'readonly',
+        HTMLElement: 'readonly',
+        AbortController: 'readonly',
+        uPlot: 'readonly',
+      },
+    },
+  },
+);
