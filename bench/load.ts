@@ -16,9 +16,13 @@ import { loadTrainTest } from '../src/core/data/catalog.js';
 import { generateIdentity } from '../src/core/crypto/index.js';
 import { partition, subset } from '../src/core/data/index.js';
 import { parseInvite } from '../src/core/protocol/invite.js';
+import { RoundResultSchema } from '../src/core/protocol/messages.js';
 import { selectBackend } from '../src/core/train/index.js';
 import { machineInfo } from './machine.js';
 import { median } from '../src/core/stats.js';
+
+/** The fields of the server's "round complete" log line that the load test reports. */
+const RoundLineSchema = RoundResultSchema.pick({ round: true, participants: true, seconds: true, accuracy: true });
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(HERE, '../bin/covey.js');
@@ -62,8 +66,8 @@ async function main(): Promise<void> {
   server.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     for (const line of chunk.split('\n')) {
       if (!line.includes('"round complete"')) continue;
-      const e = JSON.parse(line);
-      roundLines.push({ round: e.round, participants: e.participants, seconds: e.seconds, accuracy: e.accuracy });
+      const e = RoundLineSchema.parse(JSON.parse(line));
+      roundLines.push(e);
       process.stderr.write(`round ${e.round}: ${e.participants} participants, ${e.seconds.toFixed(1)} s\n`);
     }
   });
@@ -72,7 +76,8 @@ async function main(): Promise<void> {
 
   // The server's own resident memory, read from its Prometheus endpoint every 250 ms.
   let peakRss = 0;
-  const sampler = setInterval(async () => {
+  const sampler = setInterval(() => void sampleRss(), 250);
+  async function sampleRss(): Promise<void> {
     try {
       const text = await (await fetch(`${url}/metrics`)).text();
       const rss = Number(text.match(/^process_resident_memory_bytes (\S+)$/m)?.[1]);
@@ -80,7 +85,7 @@ async function main(): Promise<void> {
     } catch {
       /* the server may be closing */
     }
-  }, 250);
+  }
 
   const started = performance.now();
   const participants = await Promise.all(

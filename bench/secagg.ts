@@ -222,7 +222,7 @@ export async function runSecAggBench(opts: { configs?: SecAggConfig[]; log?: (li
   const loadBefore = os.loadavg().map(round2);
   const prg = await maskPrg();
   let workerColdStartMs: number | null = null;
-  let workers = 'none (in-thread)';
+  let workers: string;
   try {
     const t0 = performance.now();
     const backend = await startMaskWorkers();

@@ -9,6 +9,7 @@ import { challengeMessage, fingerprintHex, getSodium, loadOrCreateIdentity, sign
 import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, getFlatWeights, modelSpecFor, setFlatWeights, type ModelSpec } from '../src/core/model/index.js';
 import { addGridGaussianNoise } from '../src/core/privacy/index.js';
+import { isAck } from '../src/core/protocol/ack.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { serverProofMessage } from '../src/core/protocol/auth.js';
 import { encodeInvite } from '../src/core/protocol/invite.js';
@@ -298,7 +299,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     await this.running?.catch(() => undefined);
     this.running = null;
     this.stopWatchingRevocations();
-    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     this.db.close();
   }
 
@@ -389,7 +390,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       },
     });
     on(EVENTS.hello, async (raw, ack) => {
-      if (typeof ack !== 'function') return this.reject(socket, 'malformed', 'hello without acknowledgement');
+      if (!isAck(ack)) return this.reject(socket, 'malformed', 'hello without acknowledgement');
       if (!nonce) return ack({ ok: false, reason: 'malformed', message: 'one hello per connection' });
       const used = nonce;
       nonce = null;
@@ -402,19 +403,19 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     });
     // Unauthenticated and registers nothing: the federation's public settings, signed over the caller's challenge.
     on(EVENTS.preview, async (raw, ack) => {
-      if (typeof ack !== 'function') return this.reject(socket, 'malformed', 'preview without acknowledgement');
+      if (!isAck(ack)) return this.reject(socket, 'malformed', 'preview without acknowledgement');
       const { federationId, rounds } = this.config;
       ack(await previewReply(this.identity, { federationId, model: this.spec, rounds, currentRound: this.open?.round ?? this.db.completedRound(), settings: this.roundSettings() }, raw));
     });
     // A stranger's update never reaches onUpdate: it is refused here, so its bytes never count in the metrics.
     on(EVENTS.update, async (header, payload, ack) => {
       const reply = clientId ? await this.onUpdate(clientId, header, payload) : this.strangerUpdate(socket, header, payload);
-      if (typeof ack === 'function') ack(reply);
+      if (isAck(ack)) ack(reply);
     });
     on(EVENTS.decline, (raw, ack) => {
       if (!clientId) this.reject(socket, 'malformed', 'decline before hello');
       const reply = clientId ? this.onDecline(clientId, raw) : { ok: false, message: 'say hello first' };
-      if (typeof ack === 'function') ack(reply);
+      if (isAck(ack)) ack(reply);
     });
     on('disconnect', (reason) => {
       this.metrics.connectedClients(this.connectedIds().length);

@@ -150,7 +150,8 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
       ws.on('message', (data) => {
         let message: { id?: unknown; method?: unknown; arg?: unknown };
         try {
-          message = JSON.parse(String(data));
+          const text = Array.isArray(data) ? Buffer.concat(data).toString() : data instanceof ArrayBuffer ? Buffer.from(data).toString() : data.toString();
+          message = JSON.parse(text) as typeof message;
         } catch {
           return ws.close(1003, 'not JSON');
         }

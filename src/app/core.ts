@@ -208,7 +208,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
    * a failure also becomes the state's lastError (the Training screen shows it) and a success
    * clears it; the other screens show their own action's failure.
    */
-  async act<T>(action: () => Promise<T>, participation = false): Promise<T> {
+  async act<T>(action: () => T | Promise<T>, participation = false): Promise<T> {
     try {
       const value = await action();
       await this.saving;
@@ -414,7 +414,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   }
 
   async pause(): Promise<AppState> {
-    return this.act(async () => {
+    return this.act(() => {
       if (!this.isRunning) return this.snapshot();
       if (this.participation === 'connecting') {
         this.cancelConnect?.();
@@ -432,7 +432,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   }
 
   async leave(): Promise<AppState> {
-    return this.act(async () => {
+    return this.act(() => {
       this.cancelConnect?.();
       this.client?.close();
       this.client = null;

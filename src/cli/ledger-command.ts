@@ -43,7 +43,7 @@ export function registerLedgerCommand(privacy: Command): void {
       }
       if (reports.length === 0) throw new Error(`no privacy ledger${opts.federation ? ` for federation ${opts.federation}` : ''} in ${opts.stateDir} (join a federation first)`);
       if (opts.json) {
-        process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, (_k, v) => (v === Infinity ? null : v)) + '\n');
+        process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, (_k, v: unknown) => (v === Infinity ? null : v)) + '\n');
         return;
       }
       for (const r of reports) process.stdout.write(render(r));

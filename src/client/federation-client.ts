@@ -26,6 +26,7 @@ import {
   type LedgerEntry,
   type LedgerView,
 } from '../core/privacy/index.js';
+import { isAck } from '../core/protocol/ack.js';
 import { decodeFrame, encodeFrame, encodeMaskedFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
 import {
@@ -230,7 +231,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       });
     });
     socket.on(EVENTS.secagg, (msg: unknown, ack: unknown) => {
-      if (typeof ack !== 'function') return;
+      if (!isAck(ack)) return;
       this.onSecAggRequest(msg).then(
         (reply) => reply && ack(reply),
         (err: Error) => {
@@ -666,7 +667,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       const bytes = (reply.sealed as Uint8Array).byteLength;
       this.note({ type: 'update-sent', round: request.round, bytes, ...attempt.stats, masked: true });
     }
-    if (!reply.ok) this.note({ type: 'warning', message: `round ${request.round}: refused ${request.stage} (${reply.reason}): ${reply.message}` });
+    if (!reply.ok) this.note({ type: 'warning', message: `round ${request.round}: refused ${request.stage} (${String(reply.reason)}): ${String(reply.message)}` });
     // Not on the next tick: only once the server has this answer (its next word on the attempt says so).
     if (this.options.dropAfter === request.stage) attempt.leaving = true;
     return reply;

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EVENT_CHANNEL, type DataSource, type LedgerExport, type Result } from '../app/contract.js';
-import { connectCore, type ChildLike, type CoreBridge } from './core-channel.js';
+import { connectCore, type CoreBridge } from './core-channel.js';
 import { DataPathGrants } from './data-paths.js';
 import { identityForServer } from '../client/identities.js';
 import { sealedIdentityStore } from './identity-store.js';
@@ -25,7 +25,7 @@ let core: CoreBridge | null = null;
 const stateDir = (): string => join(app.getPath('userData'), 'state');
 let dataPaths = new DataPathGrants('');
 
-async function startCore(): Promise<CoreBridge> {
+function startCore(): CoreBridge {
   const { store, sealed } = sealedIdentityStore(stateDir(), safeStorage);
   if (!sealed) console.warn('covey: this system offers no key store; your keys are kept in a file only you can read');
   const child = utilityProcess.fork(fileURLToPath(new URL('./core-host.js', import.meta.url)), [], {
@@ -33,7 +33,7 @@ async function startCore(): Promise<CoreBridge> {
     stdio: 'inherit',
   });
   // One key pair per server fingerprint (client/identities.ts), sealed here; the core asks for the one it needs.
-  const bridge = connectCore(child as unknown as ChildLike, { stateDir: stateDir(), version: app.getVersion() }, (fingerprint) => identityForServer(store, stateDir(), fingerprint));
+  const bridge = connectCore(child, { stateDir: stateDir(), version: app.getVersion() }, (fingerprint) => identityForServer(store, stateDir(), fingerprint));
   bridge.onEvent((event) => mainWindow?.webContents.send(EVENT_CHANNEL, event));
   return bridge;
 }
@@ -91,10 +91,10 @@ app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();
 });
 
-void app.whenReady().then(async () => {
+void app.whenReady().then(() => {
   hardenSession(session.defaultSession, appUrl);
   dataPaths = new DataPathGrants(stateDir());
-  core = await startCore();
+  core = startCore();
   registerIpcHandlers(ipcMain, {
     call: (method, arg) => core!.call(method, arg),
     overrides: { chooseDataPath, exportLedger, loadData },

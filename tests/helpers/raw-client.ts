@@ -41,6 +41,15 @@ export async function helloPayload(
   return { ...unsigned, signature: sodium.to_base64(await sign(identity, await clientHelloMessage(nonce, fingerprint, unsigned))) };
 }
 
-export async function sendHello(socket: Socket, payload: Record<string, unknown>): Promise<{ ok: boolean; reason?: string; message?: string; clientId?: string; server?: { boxPublicKey: string } }> {
-  return socket.timeout(10_000).emitWithAck(EVENTS.hello, payload);
+/** The server's answer to a hello, as the tests read it. */
+export interface HelloReply {
+  ok: boolean;
+  reason?: string;
+  message?: string;
+  clientId?: string;
+  server?: { boxPublicKey: string };
+}
+
+export async function sendHello(socket: Socket, payload: Record<string, unknown>): Promise<HelloReply> {
+  return socket.timeout(10_000).emitWithAck(EVENTS.hello, payload) as Promise<HelloReply>;
 }

@@ -18,7 +18,7 @@ export function openRawWs(url: string, headers: Record<string, string> = {}): Pr
   ws.on('error', () => {});
   return new Promise((resolve, reject) => {
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) received.push(data.toString());
+      if (!isBinary) received.push((data as Buffer).toString()); // ws's default binaryType: one Buffer a message
       if (received.length === 1 && received[0].startsWith('0')) resolve({ ws, received, closed, send: (frame) => ws.readyState === ws.OPEN && ws.send(frame) });
     });
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));

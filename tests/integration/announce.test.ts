@@ -89,12 +89,11 @@ describe('round announcements: the promised view charges each attempt with its o
 
     // Same server, same state, restarted at q = 0.9. B reconnects on its own; A and C join now.
     const bId = await clientIdOf(b.identity);
-    let restarted!: Aggregator;
     const second = await startServer(
       { ...base, port, federationId: 'restarted', rounds: 4, stateDir, dp, cohort: { samplingRate: 0.9, expectedClients: 2.7, minClients: 2, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 } },
       drawing(() => restarted, (id, draw) => id !== bId || draw >= 3), // B sits out rounds 1–3 and is drawn in round 4
     );
-    restarted = second.server;
+    const restarted = second.server; // read by the draw above, which runs only once rounds start
     const late = [a, c].map((p) => startClient(second.url, invite, p));
     await Promise.all(late.map((l) => l.client.connect()));
     const state = await second.server.run();
@@ -120,7 +119,6 @@ describe('round announcements: the promised view charges each attempt with its o
   it('charges an attempt whose result arrives while the member is disconnected', async () => {
     const [a, b] = await participants(2, 22);
     const aId = await clientIdOf(a.identity);
-    let aggregator!: Aggregator;
     const { server, url } = await startServer(
       {
         ...base,
@@ -132,7 +130,7 @@ describe('round announcements: the promised view charges each attempt with its o
       },
       drawing(() => aggregator, (id) => id === aId), // only A is ever drawn
     );
-    aggregator = server;
+    const aggregator = server; // read by the draw above, which runs only once rounds start
     const [ca, cb] = [a, b].map((p) => startClient(url, server.inviteCode, p));
     await Promise.all([ca.client.connect(), cb.client.connect()]);
     // While A trains round 1, B drops its connection and misses the result; it is back for round 2's draw.
@@ -174,7 +172,7 @@ describe('round announcements: the promised view charges each attempt with its o
     const ca = startClient(url, server.inviteCode, a);
     const cl = startClient(url, server.inviteCode, late);
     await ca.client.connect();
-    let joinedDuringRound: Promise<void> | null = null;
+    let joinedDuringRound = null as Promise<void> | null; // set in the event handler below, which narrowing does not see
     ca.client.on('event', (e) => {
       if (e.type === 'round-start' && e.round === 1) joinedDuringRound = cl.client.connect();
     });

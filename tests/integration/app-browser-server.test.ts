@@ -112,7 +112,7 @@ describe('browser mode server', () => {
 
     const ws = socket(good);
     const messages: unknown[] = [];
-    ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+    ws.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString()))); // ws's default binaryType: one Buffer a message
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(JSON.stringify({ id: 1, method: 'getState' }));
     ws.send(JSON.stringify({ id: 2, method: 'setCap', arg: { epsilon: -1 } }));

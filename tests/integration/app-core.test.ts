@@ -9,6 +9,7 @@ import type { AppState } from '../../src/app/contract.js';
 import { AppCore } from '../../src/app/core.js';
 import { createDispatcher, type Dispatch } from '../../src/app/dispatch.js';
 import { epsilonOfAccountant, LedgerFile, ledgerEpsilon, ledgerPath } from '../../src/core/privacy/index.js';
+import { stringMatching } from '../helpers/matchers.js';
 
 const prvEpsilon = epsilonOfAccountant('prv');
 
@@ -83,7 +84,7 @@ describe('the app core against a real aggregator', () => {
     const garbage = await call('inspectInvite', { invite: 'hello there' });
     expect(garbage).toMatchObject({ ok: false, error: { code: 'invite-invalid' } });
     const noUrl = await call('inspectInvite', { invite: code });
-    expect(noUrl).toMatchObject({ ok: false, error: { code: 'invite-invalid', message: expect.stringMatching(/server address/) } });
+    expect(noUrl).toMatchObject({ ok: false, error: { code: 'invite-invalid', message: stringMatching(/server address/) } });
     // The preview sends no token and registers nothing (probe.ts): a wrong token is refused only at the real join.
     const wrongToken = await call('inspectInvite', { invite: code.replace(/\.[^.]+$/, '.AAAAAAAAAAAAAAAAAAAAAAAA'), serverUrl: server.serverUrl });
     expect(wrongToken).toMatchObject({ ok: true, value: { federationId: 'app-core' } });
@@ -91,7 +92,7 @@ describe('the app core against a real aggregator', () => {
     const wrongKey = await call('inspectInvite', { invite: code.replace(/cvy1\.[0-9a-f]{4}/, 'cvy1.0000'), serverUrl: server.serverUrl });
     expect(wrongKey).toMatchObject({ ok: false, error: { code: 'server-key-mismatch' } });
     const unreachable = await call('inspectInvite', { invite: code, serverUrl: 'http://127.0.0.1:9' });
-    expect(unreachable).toMatchObject({ ok: false, error: { code: 'unreachable', message: expect.stringMatching(/cannot be reached/) } });
+    expect(unreachable).toMatchObject({ ok: false, error: { code: 'unreachable', message: stringMatching(/cannot be reached/) } });
     expect(JSON.stringify([garbage, wrongToken, wrongKey, unreachable])).not.toMatch(/\bat \w+ \(|node:internal/);
     const badArg = await call('inspectInvite', { invite: 42 });
     expect(badArg).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });
@@ -114,11 +115,11 @@ describe('the app core against a real aggregator', () => {
 
   it('loads the embedded digits and reports unreadable data plainly', async () => {
     const missing = await call('loadData', { kind: 'path', path: join(root, 'nowhere') });
-    expect(missing).toMatchObject({ ok: false, error: { code: 'data-unreadable', message: expect.stringMatching(/no such file or folder/) } });
+    expect(missing).toMatchObject({ ok: false, error: { code: 'data-unreadable', message: stringMatching(/no such file or folder/) } });
     // A CSV of 2 features cannot train this federation's 28×28 model: said before joining, in words.
     await writeFile(join(root, 'small.csv'), 'a,b,label\n0.1,0.2,0\n0.3,0.4,1\n');
     const mismatch = await call('loadData', { kind: 'path', path: join(root, 'small.csv') });
-    expect(mismatch).toMatchObject({ ok: false, error: { code: 'data-mismatch', message: expect.stringMatching(/shape 2, but .* takes 28×28×1/) } });
+    expect(mismatch).toMatchObject({ ok: false, error: { code: 'data-mismatch', message: stringMatching(/shape 2, but .* takes 28×28×1/) } });
     const summary = await ok<NonNullable<AppState['data']>>(call('loadData', { kind: 'embedded', name: 'mnist' }));
     expect(summary.count).toBe(8000);
     expect(summary.classCounts.reduce((a, b) => a + b, 0)).toBe(8000);
@@ -167,13 +168,13 @@ describe('the app core against a real aggregator', () => {
     await ok(call('resume', undefined));
     const declined = await waitForState((s) => s.rounds.some((r) => r.outcome === 'declined'));
     const row = declined.rounds.find((r) => r.outcome === 'declined')!;
-    expect(row).toMatchObject({ round: 3, reasonCode: 'budget', reason: expect.stringMatching(/above your cap/) });
+    expect(row).toMatchObject({ round: 3, reasonCode: 'budget', reason: stringMatching(/above your cap/) });
 
     const exported = await ok<{ fileName: string; json: string }>(call('exportLedger', undefined));
     expect(exported.fileName).toBe('covey-ledger-app-core.json');
-    const json = JSON.parse(exported.json);
-    expect(json.entries.filter((e: { kind: string }) => e.kind === 'contribution')).toHaveLength(2);
-    expect(json.entries.some((e: { kind: string; reason?: string }) => e.kind === 'declined' && e.reason === 'budget')).toBe(true);
+    const json = JSON.parse(exported.json) as { entries: { kind: string; reason?: string }[] };
+    expect(json.entries.filter((e) => e.kind === 'contribution')).toHaveLength(2);
+    expect(json.entries.some((e) => e.kind === 'declined' && e.reason === 'budget')).toBe(true);
 
     await ok(call('leave', undefined));
     expect(core.snapshot().participation).toBe('left');

@@ -92,7 +92,7 @@ async function federation(name: string, parts: Dataset[], test: Dataset, root: s
       cohort: { minClients: members, roundTimeoutSeconds: 120, waitForClientsSeconds: 120 },
       stateDir,
     }),
-    logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) }),
+    logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) }),
     evaluationData: test,
   });
   const url = await server.listen();

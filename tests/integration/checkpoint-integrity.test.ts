@@ -13,6 +13,7 @@ import { generateIdentity } from '../../src/core/crypto/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 import { exitCode, spawnCovey } from '../helpers/processes.js';
+import { stringMatching } from '../helpers/matchers.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -104,8 +105,8 @@ describe('checkpoint integrity and export (finding 7)', () => {
     raw.close();
 
     const logs: { level: string; event: string; message?: string }[] = [];
-    await (await Aggregator.create({ config, logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) }) })).close();
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', event: 'checkpoint digest recorded', message: expect.stringMatching(/round-0 predates checkpoint digests/) }));
+    await (await Aggregator.create({ config, logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) }) })).close();
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', event: 'checkpoint digest recorded', message: stringMatching(/round-0 predates checkpoint digests/) }));
     const db = FederationDb.open(stateDir);
     expect(db.checkpointSha256(0)).toMatch(/^[0-9a-f]{64}$/);
     db.close();

@@ -18,7 +18,7 @@ interface LogLine {
   count?: number;
 }
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
+const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });

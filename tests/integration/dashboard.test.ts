@@ -427,7 +427,7 @@ describe('dashboard in headless Chromium', () => {
     const members = await page.$$eval('#members-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(members.map((m) => m[0]).sort()).toEqual(status.members.map((m) => m.clientId).sort());
     expect(members.every((m) => m[1] === 'connected' && m[3] === String(ROUNDS))).toBe(true);
-    const config = JSON.parse((await page.textContent('#config'))!);
+    const config: unknown = JSON.parse((await page.textContent('#config'))!);
     expect(config).toEqual(JSON.parse(JSON.stringify(status.config)));
     expect(await page.isVisible('#empty-rounds')).toBe(false);
 

@@ -78,7 +78,7 @@ describe('covey server + covey join over loopback', () => {
     const out = join(root, 'export');
     const exporter = spawnCovey(['server', 'export', '--round', '2', '--out', out, '--state-dir', join(root, 'server')]);
     expect(await exitCode(exporter, 60_000), exporter.output()).toBe(0);
-    const manifest = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as tf.io.ModelJSON;
     const weightData = new Uint8Array(await readFile(join(out, 'weights.bin'))).buffer;
     const loaded = await tf.loadLayersModel(
       tf.io.fromMemory({ modelTopology: manifest.modelTopology, weightSpecs: manifest.weightsManifest[0].weights, weightData }),

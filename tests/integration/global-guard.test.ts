@@ -50,7 +50,7 @@ describe('new-global guard (finding 2)', () => {
           secureAggregation: { enabled: true, stageTimeoutSeconds: 20 },
           stateDir,
         }),
-        logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) }),
+        logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) }),
       });
       const url = await server.listen();
       cleanup.push(() => server.close());

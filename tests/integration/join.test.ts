@@ -9,6 +9,7 @@ import { generateIdentity } from '../../src/core/crypto/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 import { startWireTap } from '../helpers/wire-tap.js';
+import { stringMatching } from '../helpers/matchers.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -50,7 +51,7 @@ describe('joining a federation', () => {
       identity: await generateIdentity(),
       data: parts[0],
     });
-    await expect(wrongToken.connect()).rejects.toMatchObject({ reason: 'bad-invite', message: expect.stringMatching(/not valid/) });
+    await expect(wrongToken.connect()).rejects.toMatchObject({ reason: 'bad-invite', message: stringMatching(/not valid/) });
 
     const unreachable = new FederationClient({ serverUrl: 'http://127.0.0.1:1', stateDir: join(root, 'c'), invite, identity: await generateIdentity(), data: parts[0] });
     await expect(unreachable.connect()).rejects.toMatchObject({ reason: 'unreachable' });
@@ -90,8 +91,8 @@ describe('joining a federation', () => {
     expect(state.results.map((r) => r.participants)).toEqual([2, 2]);
     // The operator's status API: refused without the operator token, the rounds with it.
     expect((await fetch(`${url}/api/status`)).status).toBe(401);
-    const status = await (await fetch(`${url}/api/status`, { headers: { Authorization: `Bearer ${server.operatorToken}` } })).json();
-    expect(status.rounds.map((r: { participants: number }) => r.participants)).toEqual([2, 2]);
+    const status = (await (await fetch(`${url}/api/status`, { headers: { Authorization: `Bearer ${server.operatorToken}` } })).json()) as { rounds: { participants: number }[]; members: unknown[] };
+    expect(status.rounds.map((r) => r.participants)).toEqual([2, 2]);
     expect(status.members).toHaveLength(2);
     // Prometheus scrape of the same server: two completed rounds, bytes both ways.
     const metrics = await (await fetch(`${url}/metrics`)).text();

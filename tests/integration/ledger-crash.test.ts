@@ -24,8 +24,8 @@ describe('ledger survives SIGKILL', () => {
     const logger = createLogger({
       json: true,
       write: (line) => {
-        const entry = JSON.parse(line);
-        if (entry.event === 'update accepted') accepted.push({ clientId: entry.clientId, round: entry.round });
+        const entry = JSON.parse(line) as { event: string; clientId?: string; round?: number };
+        if (entry.event === 'update accepted') accepted.push({ clientId: entry.clientId!, round: entry.round! });
       },
     });
     const server = await Aggregator.create({
@@ -82,7 +82,7 @@ describe('ledger survives SIGKILL', () => {
     const ledger = await LedgerFile.open(ledgerPath(flakyDir, server.serverFingerprint));
     const recorded = new Set(ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.round));
     const missing = flakyRounds.filter((r) => !recorded.has(r));
-    expect(missing, `kills ${kills.join(', ')} ms into a round; server accepted ${flakyRounds}; ledger ${[...recorded]}`).toEqual([]);
+    expect(missing, `kills ${kills.join(', ')} ms into a round; server accepted ${flakyRounds.join(',')}; ledger ${[...recorded].join(',')}`).toEqual([]);
     expect(flakyRounds.length, `kills ${kills.join(', ')} ms into a round`).toBeGreaterThan(0);
   });
 });

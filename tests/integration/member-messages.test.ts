@@ -18,6 +18,7 @@ import { encodeFrame } from '../../src/core/protocol/frame.js';
 import { challengeMessage, generateIdentity, getSodium, sign, type Identity } from '../../src/core/crypto/index.js';
 import { signMessage } from '../../src/core/protocol/signed.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
+import { stringMatching } from '../helpers/matchers.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -134,7 +135,7 @@ describe('round starts the server did not announce', () => {
     (server as unknown as { io: SocketServer }).io.emit(EVENTS.roundStart, { ...unsigned, signature: sodium.to_base64(signature) }, frame);
     await vi.waitFor(() => expect(member.events.some((e) => e.type === 'declined')).toBe(true), { timeout: 10_000 });
     const declined = member.events.find((e) => e.type === 'declined');
-    expect(declined).toMatchObject({ round: 1, reason: 'consent', message: expect.stringMatching(/did not announce this attempt/) });
+    expect(declined).toMatchObject({ round: 1, reason: 'consent', message: stringMatching(/did not announce this attempt/) });
     expect(member.events.some((e) => e.type === 'round-start' || e.type === 'update-sent')).toBe(false);
     const ledger = await LedgerFile.open(ledgerPath(p.stateDir, server.serverFingerprint));
     expect(ledger.entries.filter((e) => e.kind === 'contribution')).toHaveLength(0);

@@ -25,7 +25,7 @@ describe.concurrent('covey privacy epsilon', () => {
   it('prints the PRV ε (default) with its error bound as JSON', async ({ expect }) => {
     const { stdout, code } = await covey('epsilon', ...MNIST, '--json');
     expect(code).toBe(0);
-    const out = JSON.parse(stdout);
+    const out = JSON.parse(stdout) as { epsilon: number; accountant: string; epsilonError: number };
     expect(Object.keys(out)).toEqual(['epsilon', 'accountant', 'epsilonError']);
     expect(out.accountant).toBe('prv');
     expect(out.epsilon).toBeGreaterThanOrEqual(2.38);
@@ -35,7 +35,7 @@ describe.concurrent('covey privacy epsilon', () => {
 
   it('keeps the RDP JSON shape {epsilon, order, accountant}', async ({ expect }) => {
     const { stdout } = await covey('epsilon', ...MNIST, '--accountant', 'rdp', '--json');
-    const out = JSON.parse(stdout);
+    const out = JSON.parse(stdout) as { epsilon: number; order: number; accountant: string };
     expect(Object.keys(out)).toEqual(['epsilon', 'order', 'accountant']);
     expect(out.epsilon).toBeCloseTo(2.5966, 4);
     expect(out.accountant).toBe('rdp');
@@ -65,7 +65,7 @@ describe.concurrent('covey privacy noise', () => {
   it('prints the smallest noise multiplier meeting the target as JSON', async ({ expect }) => {
     const { stdout, code } = await covey('noise', '--target-epsilon', '2', '--sampling-rate', '0.01', '--rounds', '200', '--json');
     expect(code).toBe(0);
-    const out = JSON.parse(stdout);
+    const out = JSON.parse(stdout) as { noiseMultiplier: number; epsilon: number; accountant: string };
     expect(Object.keys(out)).toEqual(['noiseMultiplier', 'epsilon', 'accountant']);
     const at = (z: number) => epsilonFor([{ noiseMultiplier: z, samplingRate: 0.01, rounds: 200 }], 1e-5).epsilon;
     expect(out.epsilon).toBe(at(out.noiseMultiplier));

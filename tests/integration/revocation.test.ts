@@ -13,7 +13,7 @@ import { writeClientPartitions } from '../helpers/federation-data.js';
 import { exitCode, spawnCovey } from '../helpers/processes.js';
 import { connectRaw, helloPayload, sendHello } from '../helpers/raw-client.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
+const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
@@ -48,7 +48,7 @@ async function joinAs(url: string, server: Aggregator, identity: Identity, onSta
       sender: identity,
       recipientBoxPublicKey: sodium.from_base64(joined.server.boxPublicKey),
     });
-    return socket.timeout(10_000).emitWithAck(EVENTS.update, context, sealed);
+    return socket.timeout(10_000).emitWithAck(EVENTS.update, context, sealed) as Promise<{ accepted: boolean; reason?: string }>;
   };
   return member;
 }

@@ -31,7 +31,7 @@ describe('bad input is rejected with a logged reason and the server stays up', (
     const { root } = await writeClientPartitions(1, 50, 3);
     cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
     const logs: { level: string; event: string; reason?: string; message?: string }[] = [];
-    const logger = createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) });
+    const logger = createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) });
     const config = parseServerConfig({
       federationId: 'robust',
       port: 0,
@@ -48,7 +48,7 @@ describe('bad input is rejected with a logged reason and the server stays up', (
 
     // A stranger who never said hello: malformed and unknown messages, then a payload past the transport limit.
     const stranger = await connect(url);
-    const strangerAck = await stranger.timeout(5000).emitWithAck(EVENTS.update, 'not an object', 42);
+    const strangerAck: unknown = await stranger.timeout(5000).emitWithAck(EVENTS.update, 'not an object', 42);
     expect(strangerAck).toMatchObject({ accepted: false, reason: 'malformed' });
     stranger.emit('give-me-the-model', { please: true });
     expect((await hello(stranger, await generateIdentity(), 'x'.repeat(43), fingerprintHex)) as object).toMatchObject({ ok: false, reason: 'bad-invite' });
@@ -78,7 +78,7 @@ describe('bad input is rejected with a logged reason and the server stays up', (
     const global = decodeFrame(weights, { kind: 'global', length: server.modelLength, round: start.round }).values;
     const seal = (values: Float32Array, ctx = context) =>
       sealUpdate({ plaintext: encodeFrame({ kind: 'update', round: ctx.round, numExamples: 100, values }), context: ctx, sender: identity, recipientBoxPublicKey: serverBox });
-    const send = async (header: unknown, payload: unknown) => socket.timeout(10_000).emitWithAck(EVENTS.update, header, payload);
+    const send = async (header: unknown, payload: unknown) => socket.timeout(10_000).emitWithAck(EVENTS.update, header, payload) as Promise<unknown>;
     const good = new Float32Array(global.length).fill(0.001);
 
     const nan = good.slice();

@@ -69,7 +69,7 @@ async function startServer(config: ServerConfigInput, uniform?: Uniform) {
   const stateDir = join(root, 'server');
   const server = await Aggregator.create({
     config: parseServerConfig({ port: 0, model: 'logreg', seed: 1, stateDir, ...config }),
-    logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) }),
+    logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) }),
     ...(uniform && { uniform }),
   });
   const url = await server.listen();
@@ -158,7 +158,7 @@ describe('the released model does not depend on how many clients are connected',
       const state = await server.run();
       expect(state.completedRound).toBe(1);
       expect(state.results[0].participants).toBe(5);
-      expect(members.map((m) => m.starts.length)).toEqual([1, 1, 1, 1, 1, ...Array(connected - 5).fill(0)]);
+      expect(members.map((m) => m.starts.length)).toEqual([1, 1, 1, 1, 1, ...Array<number>(connected - 5).fill(0)]);
       const released = server.globalWeights;
       let sq = 0;
       for (let i = 0; i < released.length; i++) sq += (released[i] - initial[i]) ** 2;

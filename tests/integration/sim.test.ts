@@ -3,7 +3,7 @@ import { RoundResultSchema } from '../../src/core/protocol/messages.js';
 import { exitCode, spawnCovey } from '../helpers/processes.js';
 
 function jsonLines(lines: string[]): Record<string, unknown>[] {
-  return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('covey sim', () => {

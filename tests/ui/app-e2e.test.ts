@@ -179,7 +179,7 @@ describe.skipIf(skipWithoutChromium)('the desktop app in headless Chromium again
     // Export the ledger as JSON (browser mode offers it as a download).
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-ledger')]);
     expect(download.suggestedFilename()).toBe('covey-ledger-ui-e2e.json');
-    const exported = JSON.parse(await readFile((await download.path())!, 'utf8')) as { entries: { kind: string }[]; worstCase: number };
+    const exported = JSON.parse(await readFile(await download.path(), 'utf8')) as { entries: { kind: string }[]; worstCase: number };
     expect(exported.entries.filter((e) => e.kind === 'contribution')).toHaveLength(2);
     expect(exported.worstCase).toBe(ledger.worstCase);
     await page.click('#nav-privacy');

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, getFlatWeights, MODEL_SPECS, type ModelName } from '../../src/core/model/index.js';
-import { relativeError, trainingUpdate } from '../../src/core/train/browser/backends.js';
+import { relativeError, trainingUpdate, type activateBrowserBackend, type pickTrainingBackend } from '../../src/core/train/browser/backends.js';
+import type { BrowserTrainer } from '../../src/core/train/browser/client.js';
 import { selectBackend, trainLocal } from '../../src/core/train/index.js';
 import { CHROMIUM, requireChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { mnistDigits } from '../helpers/mnist-digits.js';
@@ -40,6 +41,15 @@ async function bundle(): Promise<{ page: string; worker: string }> {
   const page = await esbuild.build({ ...common, stdin: { contents: entry, resolveDir: ROOT, loader: 'ts', sourcefile: 'covey-test-entry.ts' } });
   const worker = await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src/core/train/browser/training-worker.ts')] });
   return { page: page.outputFiles[0].text, worker: worker.outputFiles[0].text };
+}
+
+/** What the page's entry (bundle() above) puts on `globalThis.covey`. */
+interface PageCovey {
+  MODEL_SPECS: typeof MODEL_SPECS;
+  activateBrowserBackend: typeof activateBrowserBackend;
+  pickTrainingBackend: typeof pickTrainingBackend;
+  trainingUpdate: typeof trainingUpdate;
+  BrowserTrainer: typeof BrowserTrainer;
 }
 
 let browser: Browser | null = null;
@@ -78,7 +88,7 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
   async function pageUpdate(backend: 'webgl' | 'wasm' | 'cpu', name: ModelName): Promise<{ update: Float32Array; label: string }> {
     const { label, base64 } = await page.evaluate(
       async ({ backend, name, features, labels, opts, wasmPaths }) => {
-        const covey = (globalThis as any).covey;
+        const covey = (globalThis as unknown as { covey: PageCovey }).covey;
         const label = await covey.activateBrowserBackend(backend, wasmPaths);
         const dataset = { features: Float32Array.from(features), labels: Uint8Array.from(labels), count: labels.length, inputShape: [28, 28, 1], numClasses: 10 };
         const { update } = await covey.trainingUpdate(covey.MODEL_SPECS[name], dataset, opts);
@@ -121,12 +131,12 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
     await selectBackend('wasm');
     const out = await page.evaluate(
       async ({ features, labels, weights, opts, wasmPaths }) => {
-        const covey = (globalThis as any).covey;
+        const covey = (globalThis as unknown as { covey: PageCovey }).covey;
         const bytes = Uint8Array.from(atob(weights), (c) => c.charCodeAt(0));
         const trainer = new covey.BrowserTrainer(new Worker('/training-worker.js', { type: 'module' }));
         const logs: string[] = [];
         const choice = await trainer.selectBackend({ spec: covey.MODEL_SPECS.mlp, candidates: ['webgl', 'wasm', 'cpu'], wasmPaths, onLog: (l: string) => logs.push(l) });
-        const progress: any[] = [];
+        const progress: unknown[] = [];
         const dataset = { features: Float32Array.from(features), labels: Uint8Array.from(labels), count: labels.length, inputShape: [28, 28, 1], numClasses: 10 };
         const trained = await trainer.train({ spec: covey.MODEL_SPECS.mlp, weights: new Float32Array(bytes.buffer), data: dataset, opts }, (p: unknown) => progress.push(p));
         trainer.terminate();
@@ -138,7 +148,7 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
       { features: Array.from(data.features), labels: Array.from(data.labels), weights: Buffer.from(initial.buffer).toString('base64'), opts, wasmPaths: `${ORIGIN}/wasm/` },
     );
     console.info(`training worker's first run: ${out.logs.join('; ')}`);
-    expect(out.choice.trials.find((t: { name: string }) => t.name === 'webgl')).toMatchObject({ ok: true }); // WebGL works in a worker (OffscreenCanvas)
+    expect(out.choice.trials.find((t) => t.name === 'webgl')).toMatchObject({ ok: true }); // WebGL works in a worker (OffscreenCanvas)
     expect(['webgl', 'wasm']).toContain(out.choice.name);
     expect(out.logs.length).toBeGreaterThanOrEqual(2); // webgl and wasm measured (cpu is not once one passed)
     expect(out.progress).toHaveLength(3);
@@ -155,16 +165,16 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
 
   it('picks a backend on first run: WebGPU is tried, WebGL and wasm are measured and checked', async () => {
     const choice = await page.evaluate(async (wasmPaths) => {
-      const covey = (globalThis as any).covey;
+      const covey = (globalThis as unknown as { covey: PageCovey }).covey;
       return covey.pickTrainingBackend({ spec: covey.MODEL_SPECS.mlp, wasmPaths, steps: 2 });
     }, `${ORIGIN}/wasm/`);
-    const byName = Object.fromEntries(choice.trials.map((t: { name: string }) => [t.name, t]));
+    const byName = Object.fromEntries(choice.trials.map((t) => [t.name, t]));
     expect(Object.keys(byName)).toEqual(['webgpu', 'webgl', 'wasm', 'cpu']);
     expect(byName.webgl).toMatchObject({ ok: true });
     expect(byName.wasm).toMatchObject({ ok: true });
     expect(byName.webgl.relativeError).toBeLessThan(1e-3);
     expect(['webgpu', 'webgl', 'wasm']).toContain(choice.name);
     expect(choice.samplesPerSecond).toBeGreaterThan(0);
-    expect(choice.samplesPerSecond).toBe(Math.max(...choice.trials.filter((t: { samplesPerSecond?: number }) => t.samplesPerSecond).map((t: { samplesPerSecond: number }) => Math.round(t.samplesPerSecond * 10) / 10)));
+    expect(choice.samplesPerSecond).toBe(Math.max(...choice.trials.flatMap((t) => (t.samplesPerSecond ? [Math.round(t.samplesPerSecond * 10) / 10] : []))));
   });
 });

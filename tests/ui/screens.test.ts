@@ -3,7 +3,7 @@
  * The screens' states — loading, empty, error, and with data — rendered with React in happy-dom
  * against a fake `CoveyApi` (the same contract the Electron preload and browser mode implement).
  */
-import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { createElement as h } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppState, CoveyApi } from '../../src/app/contract.js';
@@ -58,7 +58,7 @@ describe('Join screen', () => {
     const pending = deferred<unknown>();
     const { api } = fakeApi({ inspectInvite: () => pending.promise });
     show(JoinScreen, appState(), api);
-    const check = screen.getByRole('button', { name: 'Check invite' }) as HTMLButtonElement;
+    const check = screen.getByRole<HTMLButtonElement>('button', { name: 'Check invite' });
     expect(check.disabled).toBe(true);
     expect(screen.queryByTestId('federation-card')).toBeNull();
     fireEvent.change(screen.getByLabelText('Invite link or code'), { target: { value: 'http://10.0.0.2:7420/#invite=cvy1.abc.def' } });
@@ -78,7 +78,7 @@ describe('Join screen', () => {
     const { api } = fakeApi();
     show(JoinScreen, appState({ federation: preview }), api);
     expect(screen.getByTestId('fingerprint').textContent).toBe(preview.fingerprint);
-    const card = screen.getByTestId('federation-card').textContent!;
+    const card = screen.getByTestId('federation-card').textContent;
     for (const text of ['logreg', 'Central', 'Noise multiplier z', 'Clip norm C', 'Sampling rate q', '0.8', 'δ', 'Secure aggregation', 'Off', '4.458', '4.729']) {
       expect(card).toContain(text);
     }
@@ -141,7 +141,7 @@ describe('Consent & budget screen', () => {
     show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
     expect(screen.getByTestId('round-cost-promised').textContent).toBe('4.458');
     expect(screen.getByTestId('round-cost-worst').textContent).toBe('4.729');
-    expect((screen.getByLabelText(/Stop when my ε would exceed/) as HTMLInputElement).value).toBe('16.6');
+    expect(screen.getByLabelText<HTMLInputElement>(/Stop when my ε would exceed/).value).toBe('16.6');
     fireEvent.change(screen.getByLabelText(/Stop when my ε would exceed/), { target: { value: '2' } });
     fireEvent.click(screen.getByLabelText(/Take part automatically/));
     fireEvent.click(screen.getByRole('button', { name: /I agree/ }));
@@ -155,7 +155,7 @@ describe('Consent & budget screen', () => {
     const { api } = fakeApi();
     show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
     fireEvent.change(screen.getByLabelText(/Stop when my ε would exceed/), { target: { value: '0' } });
-    expect((screen.getByRole('button', { name: /I agree/ }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByRole<HTMLButtonElement>('button', { name: /I agree/ }).disabled).toBe(true);
     expect(screen.getByText(/Enter a cap above 0/)).toBeTruthy();
   });
 
@@ -271,7 +271,7 @@ describe('History & settings screen', () => {
     const { api } = fakeApi();
     show(HistoryScreen, appState(), api);
     expect(screen.getByTestId('empty').textContent).toMatch(/No rounds yet/);
-    expect((screen.getByRole('button', { name: /Export the ledger/ }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByRole<HTMLButtonElement>('button', { name: /Export the ledger/ }).disabled).toBe(true);
   });
 
   it('lists rounds joined, declined with the reason, and dropped', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppEvent } from '../../src/app/contract.js';
 import { connectCore, serveCore, type ChildLike, type FromCore, type ParentLike, type ToCore } from '../../src/main/core-channel.js';
 import { generateIdentity } from '../../src/core/crypto/index.js';
+import { stringMatching } from '../helpers/matchers.js';
 
 /** A utility process in memory: messages cross asynchronously, as they do between processes. */
 function pair() {
@@ -12,7 +13,7 @@ function pair() {
   const child: ChildLike = {
     postMessage: (m) => setImmediate(() => toChild.forEach((l) => l({ data: structuredClone(m) }))),
     on: ((event: string, listener: (arg: never) => void) =>
-      event === 'message' ? toParent.push(listener as (m: FromCore) => void) : exits.push(listener as (code: number) => void)) as ChildLike['on'],
+      event === 'message' ? toParent.push(listener as (m: FromCore) => void) : exits.push(listener as (code: number) => void)),
   };
   const parent: ParentLike = {
     postMessage: (m) => setImmediate(() => toParent.forEach((l) => l(structuredClone(m)))),
@@ -27,7 +28,7 @@ describe('the core channel', () => {
     const identity = await generateIdentity();
     let listener: ((e: AppEvent) => void) | null = null;
     let initSeen: unknown = null;
-    let asked: Promise<Uint8Array> | null = null;
+    let asked = null as Promise<Uint8Array> | null; // set in the callback below, which narrowing does not see
     serveCore(parent, async (init, identityFor) => {
       initSeen = init;
       asked = identityFor('ab'.repeat(32)).then((i) => i.signSecretKey);
@@ -64,7 +65,7 @@ describe('the core channel', () => {
     const hanging = bridge.call('resume', undefined);
     await new Promise((r) => setImmediate(r));
     exit(1);
-    expect(await hanging).toMatchObject({ ok: false, error: { code: 'internal', message: expect.stringMatching(/stopped/) } });
+    expect(await hanging).toMatchObject({ ok: false, error: { code: 'internal', message: stringMatching(/stopped/) } });
     expect(await bridge.call('getState', undefined)).toMatchObject({ ok: false, error: { code: 'internal' } });
   });
 

@@ -11,6 +11,7 @@ import { AppCore } from '../../src/app/core.js';
 import { createDispatcher } from '../../src/app/dispatch.js';
 import { saveSettings } from '../../src/app/settings.js';
 import { preview } from '../ui/fixtures.js';
+import { stringMatching } from '../helpers/matchers.js';
 
 let dir: string;
 let url: string;
@@ -24,7 +25,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => io.close(() => resolve()));
+  await new Promise<void>((resolve) => void io.close(() => resolve()));
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -59,7 +60,7 @@ describe('the app core, taking part', () => {
     expect(await call('leave', undefined)).toMatchObject({ ok: true, value: { participation: 'left' } });
     expect(await again).toMatchObject({ ok: false });
     expect(core.snapshot().participation).toBe('left');
-    expect(await call('resume', undefined)).toMatchObject({ ok: false, error: { code: 'not-ready', message: expect.stringMatching(/left this federation/) } });
+    expect(await call('resume', undefined)).toMatchObject({ ok: false, error: { code: 'not-ready', message: stringMatching(/left this federation/) } });
     await core.shutdown();
   });
 });

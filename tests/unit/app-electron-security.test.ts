@@ -270,7 +270,7 @@ describe('IPC', () => {
     }
     expect(state.child.sent.length).toBe(before);
     const picked = join(state.userData, 'picked', 'data.csv');
-    vi.mocked(dialog.showOpenDialog).mockResolvedValueOnce({ canceled: false, filePaths: [picked] });
+    vi.mocked(dialog).showOpenDialog.mockResolvedValueOnce({ canceled: false, filePaths: [picked] });
     expect(await state.ipc.get(ipcChannel('chooseDataPath'))!(event(), { kind: 'file' })).toEqual({ ok: true, value: picked });
     for (const path of [picked, join(state.userData, 'state', 'data', 'digits')]) {
       void loadData(event(), { kind: 'path', path });

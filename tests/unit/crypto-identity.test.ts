@@ -55,7 +55,7 @@ describe('loadOrCreateIdentity', () => {
     let contents = literal;
     if (contents === null) {
       await loadOrCreateIdentity(path);
-      const json = JSON.parse(await readFile(path, 'utf8'));
+      const json = JSON.parse(await readFile(path, 'utf8')) as { version: number; boxSecretKey: string; boxPublicKey: string; signPublicKey: string };
       if (kind === 'an unknown version') json.version = 2;
       if (kind === 'a short key') json.boxSecretKey = json.boxSecretKey.slice(0, 20);
       if (kind.startsWith('a public key')) json.boxPublicKey = json.signPublicKey;

@@ -7,7 +7,7 @@ import { evaluate, selectBackend, trainLocal } from '../../src/core/train/index.
 import { mnistDigits } from '../helpers/mnist-digits.js';
 
 // tf's own Conv2D gradient, captured before selectBackend replaces it.
-const stockConv2dGrad = tf.getGradient(tf.Conv2D)!;
+const stockConv2dGrad = tf.getGradient(tf.Conv2D);
 
 interface ConvCase {
   x: [number, number, number, number];
@@ -34,11 +34,11 @@ interface ConvGrads {
 function convGradients(config: tf.GradConfig): ConvGrads[] {
   return CONV_CASES.map((c, k) =>
     tf.tidy(() => {
-      const x = tf.randomNormal(c.x, 0, 1, 'float32', 100 + k) as tf.Tensor4D;
-      const filter = tf.randomNormal(c.filter, 0, 1, 'float32', 200 + k) as tf.Tensor4D;
+      const x = tf.randomNormal<tf.Rank.R4>(c.x, 0, 1, 'float32', 100 + k);
+      const filter = tf.randomNormal<tf.Rank.R4>(c.filter, 0, 1, 'float32', 200 + k);
       const dy = tf.randomNormal(tf.conv2d(x, filter, c.strides, c.pad).shape, 0, 1, 'float32', 300 + k);
       const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
-      const grads = config.gradFunc(dy, [x, filter], attrs as unknown as tf.NamedAttrMap);
+      const grads = config.gradFunc(dy, [x, filter], attrs);
       return { x: grads.x().dataSync() as Float32Array, filter: grads.filter().dataSync() as Float32Array };
     }),
   );

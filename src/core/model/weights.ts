@@ -23,7 +23,7 @@ export function getFlatWeights(model: tf.LayersModel): Float32Array {
   const flat = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
   let offset = 0;
   for (const t of tensors) {
-    flat.set(t.dataSync() as Float32Array, offset);
+    flat.set(t.dataSync(), offset);
     offset += t.size;
   }
   return flat;

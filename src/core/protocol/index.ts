@@ -3,3 +3,4 @@ export * from './messages.js';
 export * from './invite.js';
 export * from './signed.js';
 export * from './preview.js';
+export * from './ack.js';

@@ -136,6 +136,7 @@ export class SecAggClient {
   }
 
   /** Two fresh X25519 key pairs (cipher, mask), their public halves signed with the client's Ed25519 identity. */
+  // eslint-disable-next-line @typescript-eslint/require-await -- a refusal must reach callers as a rejection, like the other stages'
   async advertise(): Promise<Advert> {
     this.expect('created', 'advertise');
     const cipher = this.sodium.crypto_box_keypair();
@@ -336,6 +337,7 @@ export class SecAggClient {
   }
 
   /** Checks the survivor list U3 the server shows and signs it (context, sorted U3). The same list again gets the same signature. */
+  // eslint-disable-next-line @typescript-eslint/require-await -- a refusal must reach callers as a rejection, like the other stages'
   async consistency(survivors: string[]): Promise<Consistency> {
     if (this.stage !== 'masked' && this.stage !== 'signed') refuse('wrong-stage', `cannot sign survivors at stage "${this.stage}"`);
     const sorted = this.checkSurvivors(survivors);
@@ -374,6 +376,7 @@ export class SecAggClient {
    * mask-key shares of the dropped neighbours it holds shares of — never both for one peer.
    * Only one survivor list is ever answered; asking again with it returns the same reveal.
    */
+  // eslint-disable-next-line @typescript-eslint/require-await -- a refusal must reach callers as a rejection, like the other stages'
   async unmask(request: UnmaskRequest): Promise<Reveal> {
     if (this.stage !== 'signed' && this.stage !== 'unmasked') refuse('wrong-stage', `cannot unmask at stage "${this.stage}" (sign the survivor list first)`);
     const parsed = UnmaskRequestSchema.safeParse(request);

@@ -66,7 +66,7 @@ async function activate(name: BackendName): Promise<BackendInfo> {
   const tfBackend = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (!(await tf.setBackend(tfBackend))) throw new Error(`tfjs could not initialise its '${tfBackend}' backend`);
   const sum = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.scalar(1)).dataSync());
-  if (sum[0] !== 2 || sum[1] !== 3) throw new Error(`the '${tfBackend}' backend computed 1+[1,2] = [${sum}]`);
+  if (sum[0] !== 2 || sum[1] !== 3) throw new Error(`the '${tfBackend}' backend computed 1+[1,2] = [${sum.join(',')}]`);
   // Native TensorFlow has fast conv gradient kernels; wasm lacks one and cpu's are slow.
   if (name === 'wasm' || name === 'cpu') installConvGradients();
   // wasm runs transposed matrix products (every dense layer's backward pass) and the max-pool gradient in slow loops.
@@ -95,7 +95,7 @@ async function select(preference: string | undefined): Promise<BackendInfo> {
       return current;
     } catch (error) {
       if (current) await tf.setBackend(current.tfBackend); // stay on the backend that works
-      throw new Error(`the '${preference}' backend was asked for but cannot run: ${(error as Error).message}`);
+      throw new Error(`the '${preference}' backend was asked for but cannot run: ${(error as Error).message}`, { cause: error });
     }
   }
   const failures: string[] = [];

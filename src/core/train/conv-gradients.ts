@@ -26,11 +26,11 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShap
   const { strideHeight: sh, strideWidth: sw, padInfo } = info;
   return tf.tidy(() => {
     const padded = tf.pad(x, [[0, 0], [padInfo.top, padInfo.bottom], [padInfo.left, padInfo.right], [0, 0]]);
-    const input = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, H', W', N]
-    const kernel = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, N, Cout]
+    const input = tf.transpose<tf.Tensor4D>(padded, [3, 1, 2, 0]); // [Cin, H', W', N]
+    const kernel = tf.transpose<tf.Tensor4D>(dy, [1, 2, 0, 3]); // [outH, outW, N, Cout]
     const full = tf.conv2d(input, kernel, 1, 'valid', 'NHWC', [sh, sw]); // [Cin, ≥kh, ≥kw, Cout]
     const grad = full.shape[1] === kh && full.shape[2] === kw ? full : tf.slice(full, [0, 0, 0, 0], [cin, kh, kw, cout]);
-    return tf.transpose(grad, [1, 2, 0, 3]) as tf.Tensor4D;
+    return tf.transpose<tf.Tensor4D>(grad, [1, 2, 0, 3]);
   });
 }
 
@@ -61,7 +61,7 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, info: 
   const { top, bottom, left, right } = info.padInfo;
   return tf.tidy(() => {
     const flipped = flippedFilter(filter);
-    return tf.conv2d(dy, flipped as tf.Tensor4D, 1, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
+    return tf.conv2d(dy, flipped, 1, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
   });
 }
 

@@ -48,7 +48,7 @@ async function replicaFor(job: ParallelJob): Promise<Replica> {
   if (replica?.topology === job.topology) return replica;
   replica?.model.dispose();
   replica = null;
-  const model = await tf.models.modelFromJSON({ modelTopology: JSON.parse(job.topology) });
+  const model = await tf.models.modelFromJSON({ modelTopology: JSON.parse(job.topology) as tf.io.ModelJSON['modelTopology'] });
   const shapes = model.weights.map((w) => w.shape.join(','));
   if (model.trainableWeights.length !== model.weights.length || shapes.join(';') !== job.shapes.map((s) => s.join(',')).join(';')) {
     model.dispose();
@@ -165,7 +165,7 @@ function copyInto(t: tf.Tensor, out: Float32Array, offset: number): void {
     const at = entry.memoryOffset / 4;
     out.set(backend.wasm.HEAPF32.subarray(at, at + t.size), offset);
   } else {
-    out.set(t.dataSync() as Float32Array, offset);
+    out.set(t.dataSync(), offset);
   }
 }
 

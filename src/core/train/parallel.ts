@@ -218,7 +218,7 @@ export async function trainDataParallel(
     const initial = new Float32Array(weights);
     let offset = 0;
     for (const t of model.getWeights()) {
-      initial.set(t.dataSync() as Float32Array, offset);
+      initial.set(t.dataSync(), offset);
       offset += t.size;
     }
     const features = sharedCopy(spec.features.subarray(0, spec.count * spec.inputShape.reduce((a, b) => a * b, 1)));

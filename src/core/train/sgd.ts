@@ -54,7 +54,7 @@ export interface TrainResult {
 export function checkCompatible(model: tf.LayersModel, dataset: Dataset): void {
   const modelShape = model.inputs[0].shape.slice(1).join(',');
   if (modelShape !== dataset.inputShape.join(',')) {
-    throw new Error(`model '${model.name}' takes inputs [${modelShape}], the dataset has [${dataset.inputShape}]`);
+    throw new Error(`model '${model.name}' takes inputs [${modelShape}], the dataset has [${dataset.inputShape.join(',')}]`);
   }
   const outputs = model.outputs[0].shape[1];
   if (outputs !== dataset.numClasses) {

@@ -239,7 +239,7 @@ export function installWasmTrainingKernels(): void {
     [maxPoolGrad, fastMaxPoolGrad],
   ] as const) {
     tf.unregisterKernel(stock.kernelName, 'wasm');
-    tf.registerKernel({ ...stock, kernelFunc: kernelFunc as tf.KernelFunc });
+    tf.registerKernel({ ...stock, kernelFunc });
   }
   installed = true;
 }

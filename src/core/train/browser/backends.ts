@@ -75,16 +75,16 @@ export async function activateBrowserBackend(name: BrowserBackendName, wasmPaths
     setWasmPaths(wasmPaths);
     wasmPathsSet = true;
   }
-  let ready = false;
+  let ready: boolean;
   try {
     ready = await tf.setBackend(name);
   } catch (error) {
-    throw new Error(`${name}: ${(error as Error).message}`);
+    throw new Error(`${name}: ${(error as Error).message}`, { cause: error });
   }
   if (!ready) throw new Error(`${name}: tfjs could not initialise it here`);
   await tf.ready();
   const sum = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.scalar(1)).dataSync());
-  if (sum[0] !== 2 || sum[1] !== 3) throw new Error(`${name}: computed 1+[1,2] = [${sum}]`);
+  if (sum[0] !== 2 || sum[1] !== 3) throw new Error(`${name}: computed 1+[1,2] = [${sum.join(',')}]`);
   installConvGradients(); // wasm lacks Conv2DBackpropFilter; GPU backends keep their own (see conv-gradients.ts)
   if (name === 'wasm') installWasmTrainingKernels();
   return labelOf(name);

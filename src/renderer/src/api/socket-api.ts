@@ -33,7 +33,7 @@ export function createSocketApi(url: string, options: SocketApiOptions = {}): Co
   socket.addEventListener('message', (message: MessageEvent) => {
     let data: { id?: number; result?: Result<unknown>; event?: AppEvent };
     try {
-      data = JSON.parse(String(message.data));
+      data = JSON.parse(String(message.data)) as typeof data;
     } catch {
       return;
     }

@@ -105,7 +105,7 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
           the bound fails.
         </p>
       </section>
-      <form className="card form" onSubmit={submit}>
+      <form className="card form" onSubmit={(e) => void submit(e)}>
         <h2>{joined ? 'Your cap' : 'Set your cap'}</h2>
         <div className="row">
           <label htmlFor="cap-epsilon">Stop when my ε would exceed</label>

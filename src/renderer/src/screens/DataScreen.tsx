@@ -74,21 +74,21 @@ export function DataScreen({ state, api, go }: { state: AppState; api: CoveyApi;
       ) : (
         <section className="card form">
           <div className="actions">
-            <button type="button" className="primary" id="use-mnist" disabled={action.busy} onClick={() => action.run(() => api.loadData({ kind: 'embedded', name: 'mnist' }))}>
+            <button type="button" className="primary" id="use-mnist" disabled={action.busy} onClick={() => void action.run(() => api.loadData({ kind: 'embedded', name: 'mnist' }))}>
               Use the embedded MNIST digits
             </button>
             {state.nativeDialogs && (
               <>
-                <button type="button" disabled={action.busy} onClick={() => choose('folder')}>
+                <button type="button" disabled={action.busy} onClick={() => void choose('folder')}>
                   Choose a folder…
                 </button>
-                <button type="button" disabled={action.busy} onClick={() => choose('file')}>
+                <button type="button" disabled={action.busy} onClick={() => void choose('file')}>
                   Choose a CSV file…
                 </button>
               </>
             )}
           </div>
-          <form onSubmit={loadPath} className="inline-form">
+          <form onSubmit={(e) => void loadPath(e)} className="inline-form">
             <label htmlFor="data-path">Or type the path of a folder or CSV file on this computer</label>
             <div className="row">
               <input id="data-path" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/home/you/digits" spellCheck={false} />

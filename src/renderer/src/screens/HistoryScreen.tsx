@@ -115,7 +115,7 @@ export function HistoryScreen({ state, api, go }: { state: AppState; api: CoveyA
           </dd>
         </dl>
         <div className="actions">
-          <button type="button" id="export-ledger" disabled={action.busy || !state.federation} onClick={exportLedger}>
+          <button type="button" id="export-ledger" disabled={action.busy || !state.federation} onClick={() => void exportLedger()}>
             Export the ledger as JSON
           </button>
           <button type="button" onClick={() => go('consent')} disabled={!state.consent}>
@@ -124,7 +124,7 @@ export function HistoryScreen({ state, api, go }: { state: AppState; api: CoveyA
           {member &&
             (confirmLeave ? (
               <>
-                <button type="button" className="danger" id="confirm-leave" onClick={() => action.run(() => api.leave()).then(() => setConfirmLeave(false))}>
+                <button type="button" className="danger" id="confirm-leave" onClick={() => void action.run(() => api.leave()).then(() => setConfirmLeave(false))}>
                   Yes, leave now
                 </button>
                 <button type="button" onClick={() => setConfirmLeave(false)}>

@@ -80,7 +80,7 @@ export function JoinScreen({ state, api, go }: { state: AppState; api: CoveyApi;
           You have joined <code>{preview.federationId}</code>. To check a different invite, leave this federation first (History &amp; settings).
         </p>
       ) : (
-        <form className="card form" onSubmit={submit}>
+        <form className="card form" onSubmit={(e) => void submit(e)}>
           <label htmlFor="invite">Invite link or code</label>
           <textarea
             id="invite"

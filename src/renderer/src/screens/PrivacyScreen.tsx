@@ -157,7 +157,7 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
                 </p>
               )}
             </section>
-            <form className="card form" onSubmit={saveCap}>
+            <form className="card form" onSubmit={(e) => void saveCap(e)}>
               <h2>Change your cap</h2>
               {state.consent ? (
                 <>

@@ -73,12 +73,12 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
           </p>
           <div className="actions">
             {canResume && (
-              <button type="button" className="primary" id="resume" disabled={action.busy} onClick={() => action.run(() => api.resume())}>
+              <button type="button" className="primary" id="resume" disabled={action.busy} onClick={() => void action.run(() => api.resume())}>
                 {state.participation === 'pausing' ? 'Keep taking part' : 'Take part in the next round'}
               </button>
             )}
             {canPause && (
-              <button type="button" id="pause" disabled={action.busy} onClick={() => action.run(() => api.pause())}>
+              <button type="button" id="pause" disabled={action.busy} onClick={() => void action.run(() => api.pause())}>
                 Pause
               </button>
             )}
