@@ -87,6 +87,10 @@ describe('backend selection', () => {
     expect(info.label).toMatch(/^wasm \(WebAssembly/);
     expect(await selectBackend('wasm')).toBe(info);
     expect(tf.getBackend()).toBe('wasm');
+    // Switched another way meanwhile (as a test or a library may): selecting again returns to the selected backend.
+    await tf.setBackend('cpu');
+    expect(await selectBackend('wasm')).toBe(info);
+    expect(tf.getBackend()).toBe('wasm');
     await expect(selectBackend('tpu')).rejects.toThrow(/unknown backend 'tpu'.*cuda, tensorflow, wasm, cpu/);
     let nativeInstalled = true;
     try {
