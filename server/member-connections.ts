@@ -129,7 +129,7 @@ export class MemberConnections {
       const { federationId, rounds } = this.config;
       ack(await previewReply(this.identity, { federationId, model: this.spec, rounds, currentRound: this.open?.round ?? this.db.completedRound(), settings: this.roundSettings() }, raw));
     });
-    // A stranger's update never reaches onUpdate: it is refused here, so its bytes never count in the metrics.
+    // A stranger's update never reaches the accept path (attempt.ts): it is refused here, so its bytes never count in the metrics.
     on(EVENTS.update, async (header, payload, ack) => {
       const reply = clientId ? await this.host.acceptUpdate(clientId, header, payload) : this.strangerUpdate(socket, header, payload);
       if (typeof ack === 'function') ack(reply);
