@@ -28,7 +28,7 @@ import { maxFrameBytes } from './updates.js';
 import { openFederation } from './federation-start.js';
 import { roundSettings } from './round-start.js';
 import { acceptDecline, acceptUpdate } from './attempt.js';
-import { MemberConnections, type Member } from './member-connections.js';
+import { MemberConnections } from './member-connections.js';
 import { RoundRunner } from './rounds.js';
 
 /** Named states of the round state machine; every waiting state has a deadline. */
@@ -62,6 +62,8 @@ export interface AggregatorEvents {
  * The aggregation server: admits clients that hold the invite token, runs rounds (cohort by
  * Poisson sampling, broadcast signed global weights, collect sealed updates until every cohort
  * member answered or the deadline passed, aggregate, checkpoint, broadcast the result).
+ * This class holds the HTTP and socket servers and the lifecycle; connections are handled in
+ * member-connections.ts, the attempt and its accept path live in attempt.ts, the round loop in rounds.ts.
  */
 export class Aggregator extends EventEmitter<AggregatorEvents> {
   private readonly http: HttpServer;
@@ -120,7 +122,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.io.on('connection', total(options.logger, 'connection', (socket: Socket) => this.connections.onConnection(socket)));
     this.stopWatchingRevocations = watchRevocations({
       revoked: () => this.db.revokedMemberIds(),
-      live: () => this.members.keys(),
+      live: () => this.connections.members.keys(),
       onRevoked: (clientId) => this.connections.onRevoked(clientId),
       onError: (err) => this.log('warn', 'could not read revocations', { error: err.message }),
     });
@@ -137,10 +139,6 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   private get log(): Logger {
     return this.options.logger;
-  }
-
-  private get members(): Map<string, Member> {
-    return this.connections.members;
   }
 
   get modelLength(): number {

@@ -203,7 +203,8 @@ export class RoundRunner {
       ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32)))
       : undefined;
     if (secagg instanceof Error) return aborted(secagg.message, 'cohort-too-small');
-    const message = await signRoundStart(this.identity, { federationId, round, attemptId, deadline, settings: roundSettings(this.config), ...(secagg && { secagg }) }, frame);
+    const settings = roundSettings(this.config);
+    const message = await signRoundStart(this.identity, { federationId, round, attemptId, deadline, settings, ...(secagg && { secagg }) }, frame);
 
     this.open = new Attempt({
       round,
