@@ -1,6 +1,5 @@
 import type { Socket } from 'socket.io';
-import type { Identity } from '../src/core/crypto/index.js';
-import { getSodium } from '../src/core/crypto/index.js';
+import { getSodium, type Identity } from '../src/core/crypto/index.js';
 import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
 import type { SecAggRound } from '../src/core/secagg/messages.js';
 import type { Attempt } from './attempt.js';
