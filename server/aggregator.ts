@@ -78,7 +78,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   private constructor(
     private readonly options: AggregatorOptions,
-    identity: Identity,
+    /** The server key; tests sign with it to forge server messages (member-messages.test.ts). */
+    private readonly identity: Identity,
     private readonly db: FederationDb,
     /** The invite made at this start (config token or first start), whose token can be shown. */
     private readonly startupInvite: { token: string } | null,
