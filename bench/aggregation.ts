@@ -1,8 +1,9 @@
 /**
- * Server aggregation benchmark: the aggregator's per-update path (server/aggregator.ts) for the FedAvg
- * CNN (1,663,370 float32 weights). For every sealed update: openAndDecodeUpdate (size check, X25519 +
- * BLAKE2b key, XChaCha20-Poly1305 open, frame decode + finite check) then boundUpdate (re-clip to C,
- * weight 1) and accumulator.add; then meanUpdate + applyUpdate + the new-global guard once per round.
+ * Server aggregation benchmark: the server's real per-update accept path (acceptUpdate, server/attempt.ts)
+ * for the FedAvg CNN (1,663,370 float32 weights). For every sealed update: header parse and checks,
+ * openAndDecodeUpdate (size check, X25519 + BLAKE2b key, XChaCha20-Poly1305 open, frame decode + finite
+ * check), boundUpdate (re-clip to C, weight 1) and accumulator.add; then meanUpdate + applyUpdate + the
+ * new-global guard once per round.
  *
  * Inputs are pre-generated one at a time from distinct client identities and only the sealed bytes
  * (plus each client's 32-byte box key) are kept. Memory is sampled while the pass runs:
@@ -16,14 +17,17 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { applyUpdate, createAccumulator, meanUpdate } from '../src/core/aggregate/index.js';
+import { applyUpdate, meanUpdate } from '../src/core/aggregate/index.js';
 import { generateIdentity, sealUpdate, type Identity } from '../src/core/crypto/index.js';
 import { Rng } from '../src/core/data/rng.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
+import type { RoundStart } from '../src/core/protocol/messages.js';
+import { acceptUpdate, Attempt, type AcceptContext } from '../server/attempt.js';
 import { parseServerConfig } from '../server/config.js';
 import { checkNewGlobal, maxGlobalChange } from '../server/global-guard.js';
-import { boundUpdate, updatePolicy } from '../server/update-policy.js';
-import { openAndDecodeUpdate } from '../server/updates.js';
+import { ServerMetrics } from '../server/metrics.js';
+import { roundSettings, signRoundStart } from '../server/round-start.js';
+import { updatePolicy } from '../server/update-policy.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { CLIP_NORM, D, fillNormal, NOISE_MULTIPLIER, summarize, type Summary } from './pipeline.js';
 
@@ -31,8 +35,13 @@ const SAMPLE_INTERVAL_MS = 10;
 const MIB = 2 ** 20;
 const FEDERATION_ID = 'bench-federation';
 const ROUND = 1;
+const ATTEMPT_ID = 'bench';
 /** Central DP with the pipeline bench's C and z: the per-update bound is the clip norm. */
-const BENCH_CONFIG = parseServerConfig({ dp: { mode: 'central', noiseMultiplier: NOISE_MULTIPLIER, clipNorm: CLIP_NORM, delta: 1e-5 } });
+const BENCH_CONFIG = parseServerConfig({
+  dp: { mode: 'central', noiseMultiplier: NOISE_MULTIPLIER, clipNorm: CLIP_NORM, delta: 1e-5 },
+  // Required with DP on; the bench's passes divide by their own cohort size (runPass).
+  cohort: { expectedClients: 50 },
+});
 
 export interface MemSnapshot {
   rssMiB: number;
@@ -43,9 +52,8 @@ export interface MemSnapshot {
 export interface PassResult {
   seconds: number;
   throughputMBps: number;
-  /** Sum over updates of openAndDecodeUpdate, of boundUpdate + accumulator.add; then meanUpdate + applyUpdate + guard. */
-  openDecodeMs: number;
-  addMs: number;
+  /** Sum over updates of acceptUpdate (checks, open + decode, bound, add); then meanUpdate + applyUpdate + guard. */
+  acceptMs: number;
   finalizeMs: number;
   memory: {
     before: MemSnapshot;
@@ -82,8 +90,7 @@ export interface AggregationRun {
   throughputMBps: Summary;
   /** Server cost per update (open + decode + bound + add), ms, over the passes. */
   perUpdateMs: Summary;
-  openDecodeMs: Summary;
-  addMs: Summary;
+  acceptMs: Summary;
   finalizeMs: Summary;
   /** Largest growth seen in any pass (rss: peak − rss before that pass). */
   worstGrowth: MemSnapshot;
@@ -224,6 +231,10 @@ interface PassContext {
   sampler: RssSampler;
   server: Identity;
   global: Float32Array;
+  /** The attempt's signed round start and the global weights frame it was signed over, made once. */
+  start: RoundStart;
+  weightsFrame: Uint8Array;
+  metrics: ServerMetrics;
 }
 
 /** Pre-generates `clients` sealed updates one client at a time, keeping only sealed bytes and box keys. */
@@ -241,7 +252,7 @@ async function pregenerate(clients: number, server: Identity, gc: (() => void) |
     const frame = encodeFrame({ kind: 'update', round: ROUND, numExamples: 600, values });
     const sealed = await sealUpdate({
       plaintext: frame,
-      context: { federationId: FEDERATION_ID, round: ROUND, attemptId: 'bench', clientId },
+      context: { federationId: FEDERATION_ID, round: ROUND, attemptId: ATTEMPT_ID, clientId },
       sender: identity,
       recipientBoxPublicKey: server.boxPublicKey,
     });
@@ -288,34 +299,46 @@ async function runPass(
   await sampler.start();
   const timer = setInterval(sampleMain, SAMPLE_INTERVAL_MS);
 
-  let openDecodeMs = 0;
-  let addMs = 0;
+  let acceptMs = 0;
   const t0 = performance.now();
-  const accumulator = createAccumulator(D);
-  const policy = updatePolicy(BENCH_CONFIG, D, { declaredExamples: [], lastMedianNorm: null });
+  // DP-FedAvg (central): the server re-clips to C and every accepted update has weight 1 (server/update-policy.ts).
+  const attempt = new Attempt({
+    round: ROUND,
+    attemptId: ATTEMPT_ID,
+    cohort: inputs.map((x) => x.clientId),
+    accumulatorLength: D,
+    policy: updatePolicy(BENCH_CONFIG, D, { declaredExamples: [], lastMedianNorm: null }),
+    deadline: ctx.start.deadline,
+    start: ctx.start,
+    weightsFrame: ctx.weightsFrame,
+    stopping: () => false,
+  });
+  attempt.collecting = true;
+  const members = new Map(inputs.map((x) => [x.clientId, { clientId: x.clientId, boxPublicKey: x.boxPublicKey }]));
+  const accept: AcceptContext = {
+    attempt: () => attempt,
+    completedRound: () => ROUND - 1,
+    member: (clientId) => members.get(clientId),
+    federationId: FEDERATION_ID,
+    server,
+    modelLength: D,
+    log: () => {},
+    metrics: ctx.metrics,
+    progress: () => {},
+  };
   for (const input of inputs) {
     const a = performance.now();
-    const update = await openAndDecodeUpdate({
-      sealed: input.sealed,
-      context: { federationId: FEDERATION_ID, round: ROUND, attemptId: 'bench', clientId: input.clientId },
-      server,
-      clientBoxPublicKey: input.boxPublicKey,
-      modelLength: D,
-    });
-    const b = performance.now();
-    // DP-FedAvg (central): the server re-clips to C and every accepted update has weight 1 (server/update-policy.ts).
-    const bounded = boundUpdate(update, policy);
-    accumulator.add(bounded.values, bounded.weight);
-    const c = performance.now();
-    openDecodeMs += b - a;
-    addMs += c - b;
+    const header = { federationId: FEDERATION_ID, round: ROUND, attemptId: ATTEMPT_ID, clientId: input.clientId };
+    const ack = await acceptUpdate(accept, input.clientId, header, input.sealed);
+    acceptMs += performance.now() - a;
+    if (!ack.accepted) throw new Error(`bench update refused: ${ack.reason}: ${ack.message}`);
     // Between updates the real server returns to the event loop (each update is its own socket event).
     await yieldToLoop();
   }
   const f0 = performance.now();
-  const mean = meanUpdate(accumulator.sum, clients);
+  const mean = meanUpdate(attempt.accumulator.sum, clients);
   const next = applyUpdate(global, mean);
-  const refused = checkNewGlobal(global, next, maxGlobalChange(BENCH_CONFIG, D, { totalWeight: clients, survivors: clients, denominator: clients, secureScale: null, normBound: policy.normBound }));
+  const refused = checkNewGlobal(global, next, maxGlobalChange(BENCH_CONFIG, D, { totalWeight: clients, survivors: clients, denominator: clients, secureScale: null, normBound: attempt.policy.normBound }));
   if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);
   const t1 = performance.now();
 
@@ -338,12 +361,11 @@ async function runPass(
     result: {
       seconds: Math.round(seconds * 1000) / 1000,
       throughputMBps: round1(inputBytes / 1e6 / seconds),
-      openDecodeMs: round1(openDecodeMs),
-      addMs: round1(addMs),
+      acceptMs: round1(acceptMs),
       finalizeMs: round1(t1 - f0),
       memory: { before: beforeSnap, peak: peakSnap, growth: diff(peakSnap, beforeSnap), workerSamples: worker.samples, mainSamples },
     },
-    check: { contributions: accumulator.contributions, finite },
+    check: { contributions: attempt.accumulator.contributions, finite },
   };
 }
 
@@ -356,9 +378,8 @@ function summarizeRun(clients: number, inputs: SealedInput[], passes: PassResult
     inputMiB: round1(inputBytes / MIB),
     passSeconds: { median: round2(passSeconds.median), min: round2(passSeconds.min), max: round2(passSeconds.max) },
     throughputMBps: summarize(passes.map((r) => r.throughputMBps)),
-    perUpdateMs: summarize(passes.map((r) => (r.openDecodeMs + r.addMs) / clients)),
-    openDecodeMs: summarize(passes.map((r) => r.openDecodeMs)),
-    addMs: summarize(passes.map((r) => r.addMs)),
+    perUpdateMs: summarize(passes.map((r) => r.acceptMs / clients)),
+    acceptMs: summarize(passes.map((r) => r.acceptMs)),
     finalizeMs: summarize(passes.map((r) => r.finalizeMs)),
     worstGrowth: {
       rssMiB: Math.max(...passes.map((r) => r.memory.growth.rssMiB)),
@@ -398,7 +419,13 @@ export async function runAggregationBench(
     // cohort size runs with the same inputs held in memory and only the number processed differs.
     pool = await pregenerate(Math.max(...sizes), server, gc);
     log(`aggregation: pre-generated ${pool.info.clients} sealed updates, ${pool.info.totalMiB} MiB, in ${pool.info.seconds} s`);
-    const ctx: PassContext = { gc, sampler, server, global };
+    const weightsFrame = encodeFrame({ kind: 'global', round: ROUND, numExamples: 0, values: global });
+    const start = await signRoundStart(
+      server,
+      { federationId: FEDERATION_ID, round: ROUND, attemptId: ATTEMPT_ID, deadline: Date.now() + 86_400_000, settings: roundSettings(BENCH_CONFIG) },
+      weightsFrame,
+    );
+    const ctx: PassContext = { gc, sampler, server, global, start, weightsFrame, metrics: new ServerMetrics() };
     // Warm-up (not measured): JIT-compiles open/decode/add before the first timed pass.
     await runPass(pool.inputs.slice(0, Math.min(3, clients)), ctx);
     // Passes interleave the cohort sizes so that load drifts on a shared machine hit both alike.

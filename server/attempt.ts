@@ -1,0 +1,178 @@
+import { createAccumulator, type Accumulator } from '../src/core/aggregate/index.js';
+import type { Identity } from '../src/core/crypto/index.js';
+import { UpdateHeaderSchema, DeclineSchema, asBytes, type RejectReason, type RoundStart, type UpdateAck } from '../src/core/protocol/messages.js';
+import { crashPoint } from './fault.js';
+import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
+import { openAndDecodeUpdate, UpdateRejection } from './updates.js';
+import { secondAnswer } from './answers.js';
+import { boundUpdate, type UpdatePolicy } from './update-policy.js';
+
+/** What an attempt is opened with; the deadline is an input (wall-clock ms), never read from a clock here. */
+export interface AttemptInit {
+  round: number;
+  attemptId: string;
+  cohort: readonly string[];
+  /** Length of the streaming accumulator: the model length for plain rounds, 0 for secure ones. */
+  accumulatorLength: number;
+  /** The weight cap and norm bound of this attempt, fixed when its cohort was drawn (update-policy.ts). */
+  policy: UpdatePolicy;
+  deadline: number;
+  /** The signed round start and weights, re-sent to a cohort member that reconnects mid-round. */
+  start: RoundStart;
+  weightsFrame: Uint8Array;
+  /** True once the server is shutting down: answering then also stops a secure round's stages. */
+  stopping: () => boolean;
+}
+
+/**
+ * One attempt at a round: its cohort, who answered (an update or a decline), the streaming
+ * accumulator of the plain updates accepted so far, and the promise the round loop waits on.
+ * It holds no socket: the accept path (`acceptUpdate`, `acceptDecline`) is called with what arrived.
+ */
+export class Attempt {
+  readonly round: number;
+  readonly attemptId: string;
+  readonly cohort: Set<string>;
+  readonly received = new Set<string>();
+  readonly declined = new Set<string>();
+  readonly accumulator: Accumulator;
+  readonly policy: UpdatePolicy;
+  /** The norms (as sent) of the plain updates accepted so far: one number per member, never an update. */
+  readonly acceptedNorms: number[] = [];
+  readonly deadline: number;
+  readonly start: RoundStart;
+  readonly weightsFrame: Uint8Array;
+  /** Resolves once every cohort member has answered (or the attempt was ended early). */
+  readonly everyoneAnswered: Promise<void>;
+  /** Aborted when the attempt is abandoned, or answered while the server stops: ends a secure round's stages. */
+  readonly stop = new AbortController();
+  /** True while updates are collected (the server's 'training' phase). */
+  collecting = false;
+  abandoned: string | null = null;
+  private resolveAllIn: () => void = () => {};
+  private readonly stopping: () => boolean;
+
+  constructor(init: AttemptInit) {
+    this.round = init.round;
+    this.attemptId = init.attemptId;
+    this.cohort = new Set(init.cohort);
+    this.accumulator = createAccumulator(init.accumulatorLength);
+    this.policy = init.policy;
+    this.deadline = init.deadline;
+    this.start = init.start;
+    this.weightsFrame = init.weightsFrame;
+    this.stopping = init.stopping;
+    this.everyoneAnswered = new Promise<void>((resolve) => (this.resolveAllIn = resolve));
+  }
+
+  /** Resolves early once every cohort member has answered. */
+  allIn(): void {
+    this.resolveAllIn();
+    if (this.stopping()) this.stop.abort();
+  }
+
+  /** Ends the attempt early without applying anything (e.g. a cohort member was revoked). */
+  abandon(reason: string): void {
+    this.abandoned = reason;
+    this.resolveAllIn();
+    this.stop.abort();
+  }
+}
+
+/** What the accept path needs from the server: the open attempt, the members' keys, logging. No socket. */
+export interface AcceptContext {
+  /** The open attempt, or null between attempts. */
+  attempt: () => Attempt | null;
+  completedRound: () => number;
+  /** A member admitted since the server started (its box key), or undefined. */
+  member: (clientId: string) => { clientId: string; boxPublicKey: Uint8Array } | undefined;
+  federationId: string;
+  server: Identity;
+  modelLength: number;
+  log: Logger;
+  metrics: ServerMetrics;
+  progress: (progress: { round: number; received: number; cohort: number }) => void;
+}
+
+/** One plain update: parse header, checks, open + decode, bound, accumulate → ack. */
+export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, rawHeader: unknown, payload: unknown): Promise<UpdateAck> {
+  const currentRound = ctx.attempt()?.round ?? ctx.completedRound();
+  const refuse = (reason: UpdateRejection['reason'], message: string): UpdateAck => {
+    ctx.metrics.updateRejected(reason);
+    ctx.log('warn', 'update rejected', { clientId, reason, message });
+    return { accepted: false, reason, message, currentRound };
+  };
+  const parsed = UpdateHeaderSchema.safeParse(rawHeader);
+  const sealed = asBytes(payload);
+  if (sealed) ctx.metrics.bytesIn(sealed.byteLength);
+  if (!parsed.success || !sealed) return refuse('malformed', 'update header or payload is malformed');
+  const header = parsed.data;
+  const member = clientId ? ctx.member(clientId) : undefined;
+  if (!member || header.clientId !== clientId) return refuse('unknown-client', 'say hello before sending updates');
+  if (header.federationId !== ctx.federationId) return refuse('malformed', 'wrong federation');
+  const open = ctx.attempt();
+  if (!open || header.round !== open.round || header.attemptId !== open.attemptId || !open.collecting) {
+    return refuse('stale-round', `round ${header.round} is not open (current round ${currentRound})`);
+  }
+  if (open.start.secagg) return refuse('malformed', `round ${open.round} uses secure aggregation: updates travel as masked inputs`);
+  if (!open.cohort.has(member.clientId)) return refuse('not-in-cohort', `not selected for round ${open.round}`);
+  const answered = secondAnswer(open, member.clientId);
+  if (answered) return refuse(answered.reason, answered.message);
+  try {
+    const update = await openAndDecodeUpdate({
+      sealed,
+      context: { federationId: header.federationId, round: header.round, attemptId: open.attemptId, clientId: member.clientId },
+      server: ctx.server,
+      clientBoxPublicKey: member.boxPublicKey,
+      modelLength: ctx.modelLength,
+    });
+    // The round may have closed while this update was being opened.
+    if (ctx.attempt() !== open || !open.collecting) return refuse('round-closed', 'the round closed');
+    // A decline or another update may have arrived while this one was being opened.
+    const answeredMeanwhile = secondAnswer(open, member.clientId);
+    if (answeredMeanwhile) return refuse(answeredMeanwhile.reason, answeredMeanwhile.message);
+    // Weight capped, norm clipped to the bound of this mode: one member's influence is bounded (update-policy.ts).
+    const bounded = boundUpdate(update, open.policy);
+    if (bounded.clipped) ctx.log('info', 'update clipped', { clientId, round: open.round, norm: bounded.norm, bound: open.policy.normBound });
+    open.accumulator.add(bounded.values, bounded.weight);
+    open.acceptedNorms.push(bounded.norm);
+    open.received.add(member.clientId);
+    crashPoint('updates', open.round);
+    ctx.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size, norm: bounded.norm });
+    ctx.progress({ round: open.round, received: open.received.size, cohort: open.cohort.size });
+    if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
+    return { accepted: true };
+  } catch (err) {
+    if (err instanceof UpdateRejection) return refuse(err.reason, err.message);
+    ctx.log('error', 'update failed', { clientId, error: (err as Error).message });
+    return refuse('malformed', 'the update could not be processed');
+  }
+}
+
+/** A cohort member sitting the round out on its own terms: not a dropout, and not waited for. */
+export function acceptDecline(
+  ctx: Pick<AcceptContext, 'attempt' | 'log'>,
+  clientId: string | null,
+  raw: unknown,
+): { ok: boolean; reason?: RejectReason; message?: string } {
+  const parsed = DeclineSchema.safeParse(raw);
+  const open = ctx.attempt();
+  if (!parsed.success || !clientId || parsed.data.clientId !== clientId) {
+    ctx.log('warn', 'message rejected', { reason: 'malformed', message: 'malformed decline', clientId });
+    return { ok: false, message: 'malformed decline' };
+  }
+  const decline = parsed.data;
+  if (!open || decline.round !== open.round || decline.attemptId !== open.attemptId || !open.cohort.has(clientId)) {
+    return { ok: false, message: `round ${decline.round} is not awaiting this client` };
+  }
+  const answered = secondAnswer(open, clientId);
+  if (answered) {
+    ctx.log('warn', 'message rejected', { reason: 'already-answered', message: answered.message, clientId });
+    return { ok: false, reason: 'already-answered', message: answered.message };
+  }
+  open.declined.add(clientId);
+  ctx.log('info', 'client declined', { clientId, round: open.round, reason: decline.reason, message: decline.message });
+  if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
+  return { ok: true };
+}

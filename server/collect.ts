@@ -1,0 +1,106 @@
+import type { Socket } from 'socket.io';
+import { getSodium, type Identity } from '../src/core/crypto/index.js';
+import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
+import type { SecAggRound } from '../src/core/secagg/messages.js';
+import type { Attempt } from './attempt.js';
+import type { ServerConfig } from './config.js';
+import { crashPoint } from './fault.js';
+import type { Logger } from './logger.js';
+import type { Member } from './member-connections.js';
+import type { ServerMetrics } from './metrics.js';
+import { plainShortfall } from './sampling.js';
+import { runSecureRound } from './secure-round.js';
+
+/** What an attempt's collection hands to the release step. */
+export interface Collection {
+  sum: Float64Array | Float32Array;
+  totalWeight: number;
+  survivors: string[];
+  /** The quantization scale of a secure round; null for a plain one. */
+  secureScale: number | null;
+}
+
+/** An attempt's collection, or why the attempt is aborted. */
+export type Collected = Collection | { abort: string };
+
+/** What a secure round's collection needs from the server. */
+export interface SecureCollectServer {
+  config: ServerConfig;
+  members: ReadonlyMap<string, Member>;
+  modelLength: number;
+  identity: Identity;
+  log: Logger;
+  metrics: ServerMetrics;
+  progress: (progress: { round: number; received: number; cohort: number }) => void;
+}
+
+/** Plain rounds: sealed updates opened one by one into the streaming accumulator until all are in or the deadline. */
+export async function collectPlain(config: ServerConfig, open: Attempt): Promise<Collected> {
+  await untilOrDeadline(open.everyoneAnswered, open.deadline);
+  const tooFew = plainShortfall(config, open.received.size);
+  if (tooFew) {
+    const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
+    return { abort: `${open.received.size} of ${open.cohort.size} updates arrived${declined}: ${tooFew}` };
+  }
+  return { sum: open.accumulator.sum, totalWeight: open.accumulator.totalWeight, survivors: [...open.received], secureScale: null };
+}
+
+/** Secure rounds: the server learns only the sum of the survivors' quantized updates. */
+export async function collectSecure(
+  server: SecureCollectServer,
+  open: Attempt,
+  secagg: SecAggRound,
+  sockets: Map<string, Socket>,
+  signal: AbortSignal,
+): Promise<Collected> {
+  const { dp, secureAggregation, federationId } = server.config;
+  const sodium = await getSodium();
+  const signPublicKeys = new Map<string, string>();
+  const boxPublicKeys = new Map<string, Uint8Array>();
+  for (const id of open.cohort) {
+    const member = server.members.get(id);
+    if (!member) continue;
+    signPublicKeys.set(id, sodium.to_base64(member.signPublicKey));
+    boxPublicKeys.set(id, member.boxPublicKey);
+  }
+  const outcome = await runSecureRound({
+    context: { federationId, round: open.round, attemptId: open.attemptId },
+    round: secagg,
+    length: server.modelLength,
+    sockets,
+    signPublicKeys,
+    boxPublicKeys,
+    server: server.identity,
+    stageTimeoutMs: secureAggregation.stageTimeoutSeconds * 1000,
+    inputDeadline: open.deadline,
+    signal,
+    log: server.log,
+    metrics: server.metrics,
+    answers: open,
+    onMaskedInput: (id) => {
+      open.received.add(id);
+      crashPoint('updates', open.round);
+      server.log('info', 'update accepted', { clientId: id, round: open.round, received: open.received.size, cohort: open.cohort.size });
+      server.progress({ round: open.round, received: open.received.size, cohort: open.cohort.size });
+    },
+  });
+  if (!outcome.ok) return { abort: `secure aggregation stopped at ${outcome.stage}: ${outcome.reason}` };
+  const scale = quantizationScale({
+    clipNorm: dp.clipNorm,
+    noiseMultiplier: dp.noiseMultiplier,
+    mode: dp.mode,
+    cohortSize: secagg.cohort.length,
+    threshold: secagg.threshold,
+    length: server.modelLength,
+  });
+  // Every survivor weighs the same: the sum is all the server ever sees.
+  return { sum: dequantizeSum(outcome.sum, scale), totalWeight: outcome.survivors.length, survivors: outcome.survivors, secureScale: scale };
+}
+
+/** Waits for `done` or until the wall-clock deadline, whichever comes first, leaving no timer behind. */
+async function untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+  await Promise.race([done, expired]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,346 @@
+import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { Server as SocketServer, Socket } from 'socket.io';
+import type * as tf from '@tensorflow/tfjs';
+import { getSodium, type Identity } from '../src/core/crypto/index.js';
+import { setFlatWeights } from '../src/core/model/index.js';
+import { encodeFrame } from '../src/core/protocol/frame.js';
+import { EVENTS, type RoundResult } from '../src/core/protocol/messages.js';
+import type { RoundAnnounce } from '../src/core/protocol/signed.js';
+import { evaluate } from '../src/core/train/index.js';
+import type { AggregatorEvents, AggregatorOptions, RoundPhase, ServerState } from './aggregator.js';
+import { Attempt, type AcceptContext } from './attempt.js';
+import { EpsilonMemo, wouldExceedBudget } from './budget.js';
+import { checkpointDir, writeCheckpoint } from './checkpoints.js';
+import { secureUniform } from './cohort.js';
+import { collectPlain, collectSecure, type SecureCollectServer } from './collect.js';
+import type { ServerConfig } from './config.js';
+import type { FederationDb } from './db.js';
+import { crashPoint } from './fault.js';
+import type { Logger } from './logger.js';
+import type { Member, MemberConnections } from './member-connections.js';
+import { announcement, federationDone, memberResult } from './member-messages.js';
+import type { ServerMetrics } from './metrics.js';
+import { release } from './release.js';
+import { roundSettings, signRoundStart } from './round-start.js';
+import { drawAttempt, plainShortfall, type Draw } from './sampling.js';
+import { secAggRoundFor } from './secure-round.js';
+import { lowerMedian, updatePolicy } from './update-policy.js';
+
+/** What the round loop works with; the aggregator owns the sockets and the HTTP server. */
+export interface RoundRunnerDeps {
+  options: AggregatorOptions;
+  identity: Identity;
+  db: FederationDb;
+  model: tf.LayersModel;
+  weights: Float32Array;
+  metrics: ServerMetrics;
+  io: SocketServer;
+  connections: MemberConnections;
+  events: EventEmitter<AggregatorEvents>;
+}
+
+/**
+ * The round loop: one Poisson draw per attempt, the signed announcement and round start, the
+ * attempt's collection, the release (noise, denominator, guard), persistence and the members' results.
+ */
+export class RoundRunner {
+  phase: RoundPhase = 'idle';
+  open: Attempt | null = null;
+  global: Float32Array;
+  stopped = false;
+  /** The open attempt's signed announcement, re-sent to a member that connects while it runs. */
+  announced: RoundAnnounce | null = null;
+  private readonly epsilon = new EpsilonMemo();
+  private readonly options: AggregatorOptions;
+  private readonly identity: Identity;
+  private readonly db: FederationDb;
+  private readonly model: tf.LayersModel;
+  private readonly metrics: ServerMetrics;
+  private readonly io: SocketServer;
+  private readonly connections: MemberConnections;
+  private readonly events: EventEmitter<AggregatorEvents>;
+
+  constructor(deps: RoundRunnerDeps) {
+    this.options = deps.options;
+    this.identity = deps.identity;
+    this.db = deps.db;
+    this.model = deps.model;
+    this.global = deps.weights;
+    this.metrics = deps.metrics;
+    this.io = deps.io;
+    this.connections = deps.connections;
+    this.events = deps.events;
+  }
+
+  private get config(): ServerConfig {
+    return this.options.config;
+  }
+
+  private get log(): Logger {
+    return this.options.logger;
+  }
+
+  private get members(): Map<string, Member> {
+    return this.connections.members;
+  }
+
+  private connectedIds(): string[] {
+    return this.connections.connectedIds();
+  }
+
+  /** The federation's progress, as stored in its database. */
+  state(): ServerState {
+    return {
+      federationId: this.config.federationId,
+      completedRound: this.db.completedRound(),
+      accountant: this.db.accountant(),
+      results: this.db.results().map(({ cohort: _cohort, ...result }) => result),
+    };
+  }
+
+  /** What a secure round's collection reads from this server (collect.ts). */
+  private get secureCollectServer(): SecureCollectServer {
+    return {
+      config: this.config,
+      members: this.members,
+      modelLength: this.global.length,
+      identity: this.identity,
+      log: this.log,
+      metrics: this.metrics,
+      progress: (progress) => this.events.emit('progress', progress),
+    };
+  }
+
+  /** What the accept path reads from this server (attempt.ts). */
+  get acceptContext(): AcceptContext {
+    return {
+      attempt: () => this.open,
+      completedRound: () => this.db.completedRound(),
+      member: (clientId) => this.members.get(clientId),
+      federationId: this.config.federationId,
+      server: this.identity,
+      modelLength: this.global.length,
+      log: this.log,
+      metrics: this.metrics,
+      progress: (progress) => this.events.emit('progress', progress),
+    };
+  }
+
+  /** Federation ε so far (budget.ts). */
+  currentEpsilon(): number | null {
+    return this.epsilon.current(this.config.dp, () => this.db.accountant());
+  }
+
+  async roundLoop(): Promise<ServerState> {
+    const uniform = this.options.uniform ?? secureUniform;
+    const { cohort: cohortConfig, rounds } = this.config;
+    let attempts = 0;
+    let attemptedRound = 0;
+    let stoppedBecause: string | null = null;
+    while (!this.stopped && this.db.completedRound() < rounds) {
+      const round = this.db.completedRound() + 1;
+      if (round !== attemptedRound) [attemptedRound, attempts] = [round, 0];
+      if (attempts >= cohortConfig.maxAttemptsPerRound) {
+        stoppedBecause = `round ${round} did not complete in ${attempts} attempts`;
+        break;
+      }
+      this.phase = 'waiting-for-clients';
+      const needed = Math.max(cohortConfig.minClients, cohortConfig.minConnected ?? 0);
+      const enough = await this.waitFor(
+        () => this.connectedIds().length >= needed,
+        cohortConfig.waitForClientsSeconds * 1000,
+      );
+      if (this.stopped) break;
+      if (!enough) {
+        this.log('warn', 'waiting for clients', { connected: this.connectedIds().length, needed });
+        continue;
+      }
+      if (wouldExceedBudget(this.config, this.db, this.log)) {
+        stoppedBecause = 'the next round would exceed maxEpsilon';
+        break;
+      }
+      // One Poisson draw per attempt, whatever its size: a draw too small to release is still an attempt (and charged).
+      attempts += 1;
+      const outcome = await this.runRound(round, drawAttempt(this.config, this.connectedIds(), uniform));
+      if (outcome.everyoneDeclined && cohortConfig.samplingRate >= 1) {
+        // With q = 1 the same participants would decline again: nothing can change by retrying.
+        stoppedBecause = 'every participant declined the round';
+        break;
+      }
+      if (outcome.kind !== 'completed') await sleep(500);
+    }
+    this.phase = 'done';
+    const state = this.state();
+    if (!this.stopped) {
+      this.io.emit(EVENTS.federationDone, await federationDone(this.identity, this.config, state.completedRound));
+      if (stoppedBecause === null) this.log('info', 'federation complete', { rounds: state.completedRound });
+      else this.log('warn', 'federation stopped', { rounds: state.completedRound, of: rounds, reason: stoppedBecause });
+      this.events.emit('done', state);
+    }
+    return state;
+  }
+
+  /** One attempt at a round, over one drawn cohort; anything but 'completed' left the model unchanged. */
+  private async runRound(round: number, draw: Draw): Promise<AttemptOutcome> {
+    const started = performance.now();
+    const cohortIds = draw.cohort;
+    const { cohort: cohortConfig, dp, federationId } = this.config;
+    const sodium = await getSodium();
+    const deadline = Date.now() + cohortConfig.roundTimeoutSeconds * 1000;
+    const frame = encodeFrame({ kind: 'global', round, numExamples: 0, values: this.global });
+    const attemptId = randomBytes(8).toString('hex');
+    // Charged durably before any member hears of the attempt: after a crash the server never under-counts.
+    this.db.recordDraw({ round, attemptId, cohort: cohortIds, charge: draw.charge });
+    if (draw.charge) this.metrics.federationEpsilon(this.currentEpsilon(), this.config.maxEpsilon ?? null);
+    // Every connected member hears of the attempt exactly once, after the charge, before the size checks and any
+    // round:start (with DP off, no privacy claim, the announced size may follow the connected count).
+    await this.announceAttempt(round, attemptId, this.config.cohort.expectedClients ?? this.connectedIds().length * cohortConfig.samplingRate);
+    const aborted = (reason: string, kind: string): AttemptOutcome => ({ kind: this.abortRound(round, reason, kind), everyoneDeclined: false });
+    const tooFew = this.config.secureAggregation.enabled ? null : plainShortfall(this.config, cohortIds.length);
+    if (tooFew) return aborted(`cohort drawn: ${tooFew}`, 'cohort-too-small');
+    const secagg = this.config.secureAggregation.enabled
+      ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32)))
+      : undefined;
+    if (secagg instanceof Error) return aborted(secagg.message, 'cohort-too-small');
+    const settings = roundSettings(this.config);
+    const message = await signRoundStart(this.identity, { federationId, round, attemptId, deadline, settings, ...(secagg && { secagg }) }, frame);
+
+    this.open = new Attempt({
+      round,
+      attemptId,
+      cohort: cohortIds,
+      accumulatorLength: secagg ? 0 : this.global.length,
+      policy: updatePolicy(this.config, this.global.length, {
+        declaredExamples: cohortIds.map((id) => this.members.get(id)?.numExamples ?? 0),
+        lastMedianNorm: this.db.lastMedianUpdateNorm(),
+      }),
+      deadline,
+      start: message,
+      weightsFrame: frame,
+      stopping: () => this.stopped,
+    });
+    crashPoint('selection', round);
+    this.phase = 'training';
+    this.open.collecting = true;
+    this.log('info', 'round started', { round, cohort: cohortIds.length, deadline: new Date(deadline).toISOString(), secureAggregation: secagg !== undefined });
+    const sockets = new Map<string, Socket>();
+    for (const id of cohortIds) {
+      const socket = this.members.get(id)?.socket;
+      if (!socket) continue;
+      sockets.set(id, socket);
+      socket.emit(EVENTS.roundStart, message, frame);
+      this.metrics.bytesOut(frame.byteLength);
+    }
+    this.events.emit('progress', { round, received: 0, cohort: cohortIds.length });
+
+    const open = this.open;
+    if (cohortIds.length === 0) open.allIn();
+    const collected = secagg
+      ? await collectSecure(this.secureCollectServer, open, secagg, sockets, open.stop.signal)
+      : await collectPlain(this.config, open);
+    this.phase = 'aggregating';
+    open.collecting = false;
+    const everyoneDeclined = cohortIds.length > 0 && open.declined.size === cohortIds.length;
+    if (this.stopped) return { kind: 'aborted', everyoneDeclined };
+    if (open.abandoned) return { kind: this.abortRound(round, open.abandoned, 'abandoned'), everyoneDeclined };
+    if ('abort' in collected) return { kind: this.abortRound(round, collected.abort, 'too-few-updates'), everyoneDeclined };
+
+    const released = await release(this.config, this.global, collected, open.policy.normBound);
+    if ('refused' in released) return { kind: this.abortRound(round, released.refused, 'global-guard'), everyoneDeclined };
+    const { next } = released;
+    crashPoint('aggregation', round);
+    const metrics = this.evaluate(next);
+    const epsilon = this.currentEpsilon();
+    const result: RoundResult = {
+      round,
+      participants: collected.survivors.length,
+      declined: open.declined.size,
+      accuracy: metrics?.accuracy ?? null,
+      loss: metrics?.loss ?? null,
+      epsilon,
+      delta: dp.mode === 'off' ? null : dp.delta,
+      seconds: (performance.now() - started) / 1000,
+    };
+    // Checkpoint first, then one transaction for the round: a crash in between re-runs the round.
+    setFlatWeights(this.model, next);
+    const checkpointSha256 = await writeCheckpoint(checkpointDir(this.config.stateDir, round), this.model, next, { federationId, round });
+    crashPoint('checkpoint', round);
+    this.db.commitRound({
+      result,
+      cohort: [...open.cohort],
+      survivors: collected.survivors,
+      declined: [...open.declined],
+      checkpointSha256,
+      medianUpdateNorm: collected.secureScale === null ? lowerMedian(open.acceptedNorms) : null,
+    });
+    this.global = next;
+    this.open = null;
+    this.announced = null;
+    this.phase = 'idle';
+    this.metrics.roundCompleted(result.seconds, result.participants, result.declined);
+    this.metrics.federationEpsilon(epsilon, this.config.maxEpsilon ?? null);
+    this.log('info', 'round complete', { ...result });
+    await this.sendResults(result, new Set(collected.survivors));
+    this.events.emit('round', result);
+    return { kind: 'completed', everyoneDeclined };
+  }
+
+  /**
+   * Tells every connected member, selected or not, that this attempt runs and with which settings
+   * (signed): each member's promised view charges the attempt on this announcement, whether it is
+   * then released or aborted. Called once per attempt, before the cohort gets its round start.
+   */
+  private async announceAttempt(round: number, attemptId: string, expectedClients: number): Promise<void> {
+    this.announced = await announcement(this.identity, this.config, { round, attemptId, expectedClients });
+    for (const member of this.members.values()) {
+      if (member.socket?.connected) member.socket.emit(EVENTS.roundAnnounce, this.announced);
+    }
+  }
+
+  /** Each connected member gets its own signed copy of the result (counts only with DP off; see member-messages.ts). */
+  private async sendResults(result: RoundResult, survivors: ReadonlySet<string>): Promise<void> {
+    for (const member of this.members.values()) {
+      if (!member.socket?.connected) continue;
+      member.socket.emit(EVENTS.roundResult, await memberResult(this.identity, this.config, result, member.clientId, survivors.has(member.clientId)));
+    }
+  }
+
+  /** Ends an attempt without touching the model, and tells the cohort why. */
+  private abortRound(round: number, reason: string, kind: string): 'aborted' {
+    this.metrics.roundAborted(kind);
+    this.log('warn', 'round aborted', { round, reason });
+    this.io.emit(EVENTS.roundAbort, { round, reason });
+    this.events.emit('abort', { round, reason });
+    this.open = null;
+    this.announced = null;
+    this.phase = 'idle';
+    return 'aborted';
+  }
+
+  private evaluate(weights: Float32Array): { loss: number; accuracy: number } | null {
+    const data = this.options.evaluationData;
+    if (!data) return null;
+    setFlatWeights(this.model, weights);
+    return evaluate(this.model, data);
+  }
+
+  async waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (this.stopped || Date.now() >= deadline) return condition();
+      await sleep(50);
+    }
+    return true;
+  }
+}
+
+/** How one attempt ended, and whether every member of a non-empty cohort declined it. */
+interface AttemptOutcome {
+  kind: 'completed' | 'aborted';
+  everyoneDeclined: boolean;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
