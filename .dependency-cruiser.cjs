@@ -19,7 +19,12 @@ const CORE_MATH = '^src/core/(aggregate|crypto|model|privacy|protocol|secagg)/';
  * The I/O adapters that sit beside the math (files, worker threads). Math modules may not import
  * them, and the math indexes must not re-export them (see KNOWN_EXCEPTIONS).
  */
-const CORE_ADAPTERS = ['^src/core/privacy/ledger-file\\.ts$', '^src/core/privacy/participant-ledgers\\.ts$', '^src/core/crypto/identity\\.ts$', '^src/core/secagg/mask-worker\\.ts$'];
+const CORE_ADAPTERS = [
+  '^src/core/privacy/ledger-file\\.ts$',
+  '^src/core/privacy/participant-ledgers\\.ts$',
+  '^src/core/crypto/identity\\.ts$',
+  '^src/core/secagg/mask-worker\\.ts$',
+];
 
 /**
  * Known exceptions, to be removed (issue 12):

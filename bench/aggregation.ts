@@ -278,10 +278,7 @@ async function pregenerate(clients: number, server: Identity, gc: (() => void) |
 }
 
 /** One aggregation round over `inputs`, timed, with memory sampled throughout. */
-async function runPass(
-  inputs: SealedInput[],
-  ctx: PassContext,
-): Promise<{ result: PassResult; check: { contributions: number; finite: boolean } }> {
+async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ result: PassResult; check: { contributions: number; finite: boolean } }> {
   const { gc, sampler, server, global } = ctx;
   const clients = inputs.length;
   const inputBytes = inputs.reduce((s, x) => s + x.sealed.byteLength, 0);
@@ -338,7 +335,17 @@ async function runPass(
   const f0 = performance.now();
   const mean = meanUpdate(attempt.accumulator.sum, clients);
   const next = applyUpdate(global, mean);
-  const refused = checkNewGlobal(global, next, maxGlobalChange(BENCH_CONFIG, D, { totalWeight: clients, survivors: clients, denominator: clients, secureScale: null, normBound: attempt.policy.normBound }));
+  const refused = checkNewGlobal(
+    global,
+    next,
+    maxGlobalChange(BENCH_CONFIG, D, {
+      totalWeight: clients,
+      survivors: clients,
+      denominator: clients,
+      secureScale: null,
+      normBound: attempt.policy.normBound,
+    }),
+  );
   if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);
   const t1 = performance.now();
 
@@ -398,7 +405,10 @@ export async function runAggregationBench(
   const compareClients = opts.compareClients ?? 10;
   const passes = opts.passes ?? 3;
   const log = opts.log ?? (() => {});
-  for (const [name, v] of [['clients', clients], ['passes', passes]] as const) {
+  for (const [name, v] of [
+    ['clients', clients],
+    ['passes', passes],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(compareClients) || compareClients < 0) {

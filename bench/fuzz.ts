@@ -75,9 +75,17 @@ export async function runFuzzBench(opts: FuzzBenchOptions): Promise<unknown> {
     const latencies: number[] = [];
     const sampler = setInterval(() => {
       if (crashed) return;
-      void rssMb(pid).then((r) => (rssPeak = Math.max(rssPeak, r)), () => {});
+      void rssMb(pid).then(
+        (r) => (rssPeak = Math.max(rssPeak, r)),
+        () => {},
+      );
       const t0 = performance.now();
-      void fetch(`${url}/metrics`).then((r) => r.text()).then(() => latencies.push(performance.now() - t0), () => {});
+      void fetch(`${url}/metrics`)
+        .then((r) => r.text())
+        .then(
+          () => latencies.push(performance.now() - t0),
+          () => {},
+        );
     }, 250);
     const started = performance.now();
     let lastReport = 0;
@@ -100,26 +108,44 @@ export async function runFuzzBench(opts: FuzzBenchOptions): Promise<unknown> {
     const rssAfter = crashed ? null : await rssMb(pid);
     const roundsAfter = crashed ? null : await metric(url, 'covey_rounds_completed_total');
     const abortsAfter = crashed ? null : await metric(url, 'covey_rounds_aborted_total');
-    const accuracy = [...server.lines].reverse().map((l) => /accuracy ([\d.]+)/.exec(l)?.[1]).find(Boolean);
-    const errorLines = server.output().split('\n').filter((l) => /"level":"error"/.test(l)).length;
+    const accuracy = [...server.lines]
+      .reverse()
+      .map((l) => /accuracy ([\d.]+)/.exec(l)?.[1])
+      .find(Boolean);
+    const errorLines = server
+      .output()
+      .split('\n')
+      .filter((l) => /"level":"error"/.test(l)).length;
     const crashes = crashed ? 1 : 0;
     for (const p of processes.splice(0)) await stop(p);
 
     // ---- pinning: 120 sockets, 9 of 10 announced attachments of ~850 kB, never the last ----
     // Caps raised so that all 120 get in: this measures the byte bound, not the connection cap.
-    const pinning = await startServer(root, 'pinning', { model: 'cnn', rounds: 1, connections: { maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 256 } });
+    const pinning = await startServer(root, 'pinning', {
+      model: 'cnn',
+      rounds: 1,
+      connections: { maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 256 },
+    });
     processes.push(pinning.server);
     const pinPid = pinning.server.child.pid!;
     const pinBefore = await rssMb(pinPid);
     let pinPeak = pinBefore;
-    const pinSampler = setInterval(() => void rssMb(pinPid).then((r) => (pinPeak = Math.max(pinPeak, r)), () => {}), 100);
+    const pinSampler = setInterval(
+      () =>
+        void rssMb(pinPid).then(
+          (r) => (pinPeak = Math.max(pinPeak, r)),
+          () => {},
+        ),
+      100,
+    );
     const attachment = new Uint8Array(850 * 1024).fill(7);
     const sockets = await Promise.all(
       Array.from({ length: 120 }, async () => {
         const ws = new WebSocket(`${pinning.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`);
         ws.on('error', () => {});
         const closed = new Promise<boolean>((r) => ws.once('close', () => r(true)));
-        if (!(await Promise.race([new Promise<boolean>((r) => ws.once('open', () => r(true))), closed.then(() => false)]))) return { ws, closed, refused: true };
+        if (!(await Promise.race([new Promise<boolean>((r) => ws.once('open', () => r(true))), closed.then(() => false)])))
+          return { ws, closed, refused: true };
         ws.send('40');
         ws.send('4510-["update",{},{"_placeholder":true,"num":0}]');
         for (let i = 0; i < 9 && ws.readyState === ws.OPEN; i++) ws.send(attachment);

@@ -155,9 +155,10 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
   }
 
   const stagesMs = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)])) as Record<Stage | 'total', Summary>;
-  const stageSharePercent = Object.fromEntries(
-    STAGES.map((k) => [k, Math.round((stagesMs[k].median / stagesMs.total.median) * 1000) / 10]),
-  ) as Record<Stage, number>;
+  const stageSharePercent = Object.fromEntries(STAGES.map((k) => [k, Math.round((stagesMs[k].median / stagesMs.total.median) * 1000) / 10])) as Record<
+    Stage,
+    number
+  >;
   const rawBytes = 4 * D;
   return {
     bench: 'pipeline',
@@ -176,10 +177,7 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
     stagesMs,
     centralNoiseMs: { grid: summarize(central.grid), continuous: summarize(central.continuous) },
     stageSharePercent,
-    samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])) as Record<
-      Stage | 'total',
-      number[]
-    >,
+    samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])) as Record<Stage | 'total', number[]>,
     clip: clipInfo,
     wire: {
       sealedBytes,

@@ -70,7 +70,12 @@ export interface TrainingComparison {
    * threads spin and can run far below its one-thread speed, so both are measured and the faster
    * one is the baseline.
    */
-  torch: { samplesPerSecond: number; threads: number; allThreads: { threads: number; samplesPerSecond: number; runs: number[] }; oneThread: { samplesPerSecond: number; runs: number[] } } | null;
+  torch: {
+    samplesPerSecond: number;
+    threads: number;
+    allThreads: { threads: number; samplesPerSecond: number; runs: number[] };
+    oneThread: { samplesPerSecond: number; runs: number[] };
+  } | null;
   /** covey.samplesPerSecond / torch.samplesPerSecond (null without PyTorch). */
   ratio: number | null;
 }
@@ -344,7 +349,9 @@ export async function runTrainingBench(opts: TrainingBenchOptions = {}): Promise
           `${name} batch ${bs}: Covey ${covey.samplesPerSecond} samples/s (one thread ${oneThread.samplesPerSecond}` +
             (coveyWorkers ? `, ${workers} workers ${coveyWorkers.samplesPerSecond}` : '') +
             ')' +
-            (torchRow === null ? '' : `, PyTorch ${torchRow.allThreads.samplesPerSecond} (${cores} threads) / ${torchRow.oneThread.samplesPerSecond} (1 thread): ratio ${row.ratio}`),
+            (torchRow === null
+              ? ''
+              : `, PyTorch ${torchRow.allThreads.samplesPerSecond} (${cores} threads) / ${torchRow.oneThread.samplesPerSecond} (1 thread): ratio ${row.ratio}`),
         );
       }
     }

@@ -46,7 +46,13 @@ async function main(): Promise<void> {
       runs.push({ model, examples, norms });
     }
   }
-  process.stdout.write(JSON.stringify({ bench: 'update-norms', date: new Date().toISOString(), machine: machineInfo(), backend: backend.label, training: TRAINING, runs }, null, 2) + '\n');
+  process.stdout.write(
+    JSON.stringify(
+      { bench: 'update-norms', date: new Date().toISOString(), machine: machineInfo(), backend: backend.label, training: TRAINING, runs },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 
 await main();

@@ -38,13 +38,7 @@ const INVITE_REFUSALS: Record<InviteRefusal, Refused> = {
  * valid invite, which registration uses up atomically; a known one must present both keys it
  * registered.
  */
-export async function admit(args: {
-  raw: unknown;
-  nonce: Uint8Array;
-  serverFingerprint: string;
-  db: FederationDb;
-  now: Date;
-}): Promise<Admitted | Refused> {
+export async function admit(args: { raw: unknown; nonce: Uint8Array; serverFingerprint: string; db: FederationDb; now: Date }): Promise<Admitted | Refused> {
   const parsed = HelloRequestSchema.safeParse(args.raw);
   if (!parsed.success) {
     return { ok: false, reason: 'malformed', message: `malformed hello: ${parsed.error.issues[0]?.message ?? 'invalid'}` };

@@ -7,11 +7,7 @@ import type { Dataset } from '../src/core/data/dataset.js';
 import type { ModelSpec } from '../src/core/model/index.js';
 import { encodeInvite } from '../src/core/protocol/invite.js';
 import type { RoundRecord } from '../src/core/privacy/index.js';
-import {
-  EVENTS,
-  PROTOCOL_VERSION,
-  type RoundResult,
-} from '../src/core/protocol/messages.js';
+import { EVENTS, PROTOCOL_VERSION, type RoundResult } from '../src/core/protocol/messages.js';
 import type * as tf from '@tensorflow/tfjs';
 import type { Uniform } from './cohort.js';
 import type { ServerConfig } from './config.js';
@@ -120,7 +116,10 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     });
     this.rounds = new RoundRunner({ options, identity, db, model, weights, metrics: this.metrics, io: this.io, connections: this.connections, events: this });
     this.metrics.federationEpsilon(this.rounds.currentEpsilon(), options.config.maxEpsilon ?? null);
-    this.io.on('connection', total(options.logger, 'connection', (socket: Socket) => this.connections.onConnection(socket)));
+    this.io.on(
+      'connection',
+      total(options.logger, 'connection', (socket: Socket) => this.connections.onConnection(socket)),
+    );
     this.stopWatchingRevocations = watchRevocations({
       revoked: () => this.db.revokedMemberIds(),
       live: () => this.connections.members.keys(),

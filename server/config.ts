@@ -33,7 +33,10 @@ export const AggregationSchema = z
 /** The operator's config file (JSON). Every field has a sane default except where noted. */
 export const ServerConfigSchema = z
   .object({
-    federationId: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/).default('covey-federation'),
+    federationId: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,64}$/)
+      .default('covey-federation'),
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(7420),
     model: ModelNameSchema.default('mlp'),
@@ -85,7 +88,10 @@ export const ServerConfigSchema = z
     maxEpsilon: z.number().positive().optional(),
     serverLearningRate: z.number().positive().default(1),
     /** Per-connection message rate limit: a burst, then this many messages per second. */
-    rateLimit: z.object({ burst: z.number().int().min(1), perSecond: z.number().positive() }).strict().default({ burst: 30, perSecond: 5 }),
+    rateLimit: z
+      .object({ burst: z.number().int().min(1), perSecond: z.number().positive() })
+      .strict()
+      .default({ burst: 30, perSecond: 5 }),
     /**
      * Connection discipline: a connection that has not said a valid hello within helloTimeoutSeconds
      * is closed; at most maxUnauthenticated such connections at once (maxUnauthenticatedPerAddress
@@ -97,7 +103,11 @@ export const ServerConfigSchema = z
         helloTimeoutSeconds: z.number().positive().max(600).default(10),
         maxUnauthenticated: z.number().int().min(1).default(256),
         maxUnauthenticatedPerAddress: z.number().int().min(1).default(16),
-        unauthenticatedBytes: z.number().int().min(1024).default(64 * 1024),
+        unauthenticatedBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * 1024),
         allowedOrigins: z.array(z.string().url()).default([]),
       })
       .strict()
@@ -116,7 +126,8 @@ export const ServerConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.dp.mode !== 'off') {
       const { noiseMultiplier, delta } = c.dp;
-      for (const p of accountantInputProblems({ noiseMultiplier, delta })) ctx.addIssue({ code: 'custom', path: ['dp', p.field], message: `${p.message} when DP is on` });
+      for (const p of accountantInputProblems({ noiseMultiplier, delta }))
+        ctx.addIssue({ code: 'custom', path: ['dp', p.field], message: `${p.message} when DP is on` });
       if (c.cohort.expectedClients === undefined) {
         ctx.addIssue({
           code: 'custom',

@@ -85,7 +85,10 @@ export class ConnectionGuard {
     if (this.unauthenticated > this.limits.maxUnauthenticated || (this.unauthenticatedByAddress.get(address) ?? 0) > this.limits.maxUnauthenticatedPerAddress) {
       this.cut(conn, 'too-many-connections', 'too many unauthenticated connections');
     }
-    entry.timer = setTimeout(() => this.cut(conn, 'hello-timeout', `no hello within ${this.limits.helloTimeoutSeconds} s`), this.limits.helloTimeoutSeconds * 1000);
+    entry.timer = setTimeout(
+      () => this.cut(conn, 'hello-timeout', `no hello within ${this.limits.helloTimeoutSeconds} s`),
+      this.limits.helloTimeoutSeconds * 1000,
+    );
     entry.timer.unref();
     // 'packet' fires before socket.io's decoder sees the data, so an oversized or over-announced packet never reaches it.
     conn.on('packet', (packet: { type: string; data?: unknown }) => {

@@ -224,7 +224,14 @@ export class FederationDb {
   recordDraw(attempt: DrawnAttempt): void {
     this.db
       .prepare(`INSERT INTO attempts (round, attempt_id, drawn_at, cohort, noise_multiplier, sampling_rate) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(attempt.round, attempt.attemptId, new Date().toISOString(), JSON.stringify(attempt.cohort), attempt.charge?.noiseMultiplier ?? null, attempt.charge?.samplingRate ?? null);
+      .run(
+        attempt.round,
+        attempt.attemptId,
+        new Date().toISOString(),
+        JSON.stringify(attempt.cohort),
+        attempt.charge?.noiseMultiplier ?? null,
+        attempt.charge?.samplingRate ?? null,
+      );
   }
 
   /** The median accepted update norm of the last completed round; null when it has none recorded. */
@@ -239,7 +246,14 @@ export class FederationDb {
     this.db.transaction(() => {
       this.db
         .prepare(`INSERT INTO rounds (round, completed_at, cohort, survivors, declined, result) VALUES (?, ?, ?, ?, ?, ?)`)
-        .run(result.round, new Date().toISOString(), JSON.stringify(round.cohort), JSON.stringify(round.survivors), JSON.stringify(round.declined), JSON.stringify(result));
+        .run(
+          result.round,
+          new Date().toISOString(),
+          JSON.stringify(round.cohort),
+          JSON.stringify(round.survivors),
+          JSON.stringify(round.declined),
+          JSON.stringify(result),
+        );
       this.db.prepare(`INSERT OR REPLACE INTO checkpoints (round, sha256) VALUES (?, ?)`).run(result.round, round.checkpointSha256);
       if (round.medianUpdateNorm !== null) {
         this.db.prepare(`INSERT INTO update_norms (round, median) VALUES (?, ?)`).run(result.round, round.medianUpdateNorm);
@@ -285,9 +299,7 @@ export class FederationDb {
       if (invite.maxUses !== null && invite.uses >= invite.maxUses) return { ok: false as const, reason: 'used-up' as const };
       this.db.prepare(`UPDATE invites SET uses = uses + 1 WHERE id = ?`).run(invite.id);
       this.db
-        .prepare(
-          `INSERT INTO members (client_id, sign_public_key, box_public_key, invite_id, registered_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)`,
-        )
+        .prepare(`INSERT INTO members (client_id, sign_public_key, box_public_key, invite_id, registered_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(member.clientId, Buffer.from(member.signPublicKey), Buffer.from(member.boxPublicKey), invite.id, now.toISOString(), now.toISOString());
       return { ok: true as const };
     })();

@@ -24,7 +24,13 @@ export function federationStatus(server: StatusSource): FederationStatus {
     federationId: server.config.federationId,
     phase: server.phase,
     openRound: open
-      ? { round: open.round, cohort: open.cohort.size, received: open.received.size, declined: open.declined.size, deadline: new Date(open.deadline).toISOString() }
+      ? {
+          round: open.round,
+          cohort: open.cohort.size,
+          received: open.received.size,
+          declined: open.declined.size,
+          deadline: new Date(open.deadline).toISOString(),
+        }
       : null,
     completedRound: db.completedRound(),
     targetRounds: server.config.rounds,

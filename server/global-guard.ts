@@ -22,12 +22,13 @@ export type ReleasedRound = {
   totalWeight: number;
   survivors: number;
   denominator: number;
-} & (
+} &
   /** A plain round: every update was clipped to the round's bound (UpdatePolicy.normBound). */
-  | { secureScale: null; normBound: number }
-  /** A secure round and its fixed-point scale. */
-  | { secureScale: number }
-);
+  (
+    | { secureScale: null; normBound: number }
+    /** A secure round and its fixed-point scale. */
+    | { secureScale: number }
+  );
 
 type GuardConfig = Pick<ServerConfig, 'dp' | 'serverLearningRate'>;
 

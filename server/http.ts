@@ -149,11 +149,7 @@ export function createHttpHandler(opts: HttpHandlerOptions): HttpHandler {
   };
 }
 
-type Route =
-  | { kind: 'metrics' }
-  | { kind: 'page' }
-  | { kind: 'status' }
-  | { kind: 'asset'; asset: { path: () => string; type: string } };
+type Route = { kind: 'metrics' } | { kind: 'page' } | { kind: 'status' } | { kind: 'asset'; asset: { path: () => string; type: string } };
 
 function routeOf(path: string): Route | null {
   if (path === '/metrics') return { kind: 'metrics' };

@@ -128,7 +128,13 @@ export class MemberConnections {
     on(EVENTS.preview, async (raw, ack) => {
       if (!isAck(ack)) return this.reject(socket, 'malformed', 'preview without acknowledgement');
       const { federationId, rounds } = this.config;
-      ack(await previewReply(this.identity, { federationId, model: this.spec, rounds, currentRound: this.open?.round ?? this.db.completedRound(), settings: this.roundSettings() }, raw));
+      ack(
+        await previewReply(
+          this.identity,
+          { federationId, model: this.spec, rounds, currentRound: this.open?.round ?? this.db.completedRound(), settings: this.roundSettings() },
+          raw,
+        ),
+      );
     });
     // A stranger's update never reaches the accept path (attempt.ts): it is refused here, so its bytes never count in the metrics.
     on(EVENTS.update, async (header, payload, ack) => {
@@ -193,7 +199,13 @@ export class MemberConnections {
     const { clientId, challenge } = admitted;
     const existing = this.members.get(clientId);
     if (existing?.socket && existing.socket.id !== socket.id) existing.socket.disconnect(true);
-    this.members.set(clientId, { clientId, signPublicKey: admitted.signPublicKey, boxPublicKey: admitted.boxPublicKey, numExamples: admitted.numExamples, socket });
+    this.members.set(clientId, {
+      clientId,
+      signPublicKey: admitted.signPublicKey,
+      boxPublicKey: admitted.boxPublicKey,
+      numExamples: admitted.numExamples,
+      socket,
+    });
     if (admitted.registered) this.log('info', 'member registered', { clientId });
     this.metrics.connectedClients(this.connectedIds().length);
     const proof = await sign(this.identity, serverProofMessage(challenge, { federationId: this.config.federationId, clientId }));

@@ -9,7 +9,11 @@ import { signMessage, type MemberRoundResult, type RoundAnnounce } from '../src/
 import type { ServerConfig } from './config.js';
 
 /** The signed announcement of one attempt: mode, z, C, q, δ and the expected cohort size it runs with. */
-export function announcement(identity: Identity, config: ServerConfig, attempt: { round: number; attemptId: string; expectedClients: number }): Promise<RoundAnnounce> {
+export function announcement(
+  identity: Identity,
+  config: ServerConfig,
+  attempt: { round: number; attemptId: string; expectedClients: number },
+): Promise<RoundAnnounce> {
   const { dp, cohort, federationId } = config;
   return signMessage(identity, 'announce', {
     federationId,
@@ -32,7 +36,13 @@ export function announcement(identity: Identity, config: ServerConfig, attempt: 
  * amplification by sampling the promised view relies on; each member learns only whether its own
  * update counted. The operator's dashboard and database keep the counts.
  */
-export function memberResult(identity: Identity, config: ServerConfig, result: RoundResult, clientId: string, counted: boolean): Promise<MemberRoundResult & { signature: string }> {
+export function memberResult(
+  identity: Identity,
+  config: ServerConfig,
+  result: RoundResult,
+  clientId: string,
+  counted: boolean,
+): Promise<MemberRoundResult & { signature: string }> {
   const { participants, declined, ...rest } = result;
   return signMessage(identity, 'result', {
     federationId: config.federationId,

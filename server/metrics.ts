@@ -86,7 +86,7 @@ export class ServerMetrics {
     this.connected = new Gauge({ name: 'covey_connected_clients', help: 'Authenticated clients connected now', registers });
     this.epsilon = new Gauge({
       name: 'covey_federation_epsilon',
-      help: "Federation-wide privacy loss ε so far at the configured δ (NaN when DP is off)",
+      help: 'Federation-wide privacy loss ε so far at the configured δ (NaN when DP is off)',
       registers,
     });
     this.maxEpsilon = new Gauge({

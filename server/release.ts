@@ -23,11 +23,7 @@ export async function release(
   const next = applyUpdate(global, mean, config.serverLearningRate);
   const { totalWeight, survivors, secureScale } = collected;
   const released = { totalWeight, survivors: survivors.length, denominator };
-  const maxChange = maxGlobalChange(
-    config,
-    next.length,
-    secureScale === null ? { ...released, secureScale, normBound } : { ...released, secureScale },
-  );
+  const maxChange = maxGlobalChange(config, next.length, secureScale === null ? { ...released, secureScale, normBound } : { ...released, secureScale });
   const refused = checkNewGlobal(global, next, maxChange);
   return refused ? { refused } : { next };
 }

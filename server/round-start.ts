@@ -26,9 +26,6 @@ export async function signRoundStart(identity: Identity, fields: Omit<RoundStart
     ...fields,
     weightsDigest: sodium.to_base64(sodium.crypto_generichash(32, frame, null)),
   };
-  const signature = await sign(
-    identity,
-    challengeMessage('round-start', sodium.from_base64(unsigned.weightsDigest), roundStartSigningContext(unsigned)),
-  );
+  const signature = await sign(identity, challengeMessage('round-start', sodium.from_base64(unsigned.weightsDigest), roundStartSigningContext(unsigned)));
   return { ...unsigned, signature: sodium.to_base64(signature) };
 }

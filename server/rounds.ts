@@ -147,10 +147,7 @@ export class RoundRunner {
       }
       this.phase = 'waiting-for-clients';
       const needed = Math.max(cohortConfig.minClients, cohortConfig.minConnected ?? 0);
-      const enough = await this.waitFor(
-        () => this.connectedIds().length >= needed,
-        cohortConfig.waitForClientsSeconds * 1000,
-      );
+      const enough = await this.waitFor(() => this.connectedIds().length >= needed, cohortConfig.waitForClientsSeconds * 1000);
       if (this.stopped) break;
       if (!enough) {
         this.log('warn', 'waiting for clients', { connected: this.connectedIds().length, needed });
@@ -199,9 +196,7 @@ export class RoundRunner {
     const aborted = (reason: string, kind: string): AttemptOutcome => ({ kind: this.abortRound(round, reason, kind), everyoneDeclined: false });
     const tooFew = this.config.secureAggregation.enabled ? null : plainShortfall(this.config, cohortIds.length);
     if (tooFew) return aborted(`cohort drawn: ${tooFew}`, 'cohort-too-small');
-    const secagg = this.config.secureAggregation.enabled
-      ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32)))
-      : undefined;
+    const secagg = this.config.secureAggregation.enabled ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32))) : undefined;
     if (secagg instanceof Error) return aborted(secagg.message, 'cohort-too-small');
     const settings = roundSettings(this.config);
     const message = await signRoundStart(this.identity, { federationId, round, attemptId, deadline, settings, ...(secagg && { secagg }) }, frame);
@@ -236,9 +231,7 @@ export class RoundRunner {
 
     const open = this.open;
     if (cohortIds.length === 0) open.allIn();
-    const collected = secagg
-      ? await collectSecure(this.secureCollectServer, open, secagg, sockets, open.stop.signal)
-      : await collectPlain(this.config, open);
+    const collected = secagg ? await collectSecure(this.secureCollectServer, open, secagg, sockets, open.stop.signal) : await collectPlain(this.config, open);
     this.phase = 'aggregating';
     open.collecting = false;
     const everyoneDeclined = cohortIds.length > 0 && open.declined.size === cohortIds.length;

@@ -2,13 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Socket } from 'socket.io';
 import { EnvelopeError, openUpdate, type Identity } from '../src/core/crypto/index.js';
 import { decodeMaskedFrame, FrameError } from '../src/core/protocol/frame.js';
-import {
-  asBytes,
-  EVENTS,
-  SecAggRefusalReplySchema,
-  SecAggReplySchemas,
-  type SecAggRequest,
-} from '../src/core/protocol/messages.js';
+import { asBytes, EVENTS, SecAggRefusalReplySchema, SecAggReplySchemas, type SecAggRequest } from '../src/core/protocol/messages.js';
 import { defaultNeighbours, SecAggAbort, SecAggRejection, SecAggServer } from '../src/core/secagg/index.js';
 import type { SecAggContext, SecAggRound, SecAggStage } from '../src/core/secagg/messages.js';
 import { secondAnswer, type AttemptAnswers } from './answers.js';
@@ -38,9 +32,7 @@ export interface SecureRoundArgs {
   onMaskedInput: (clientId: string) => void;
 }
 
-export type SecureRoundOutcome =
-  | { ok: true; sum: Uint32Array; survivors: string[] }
-  | { ok: false; stage: SecAggStage; reason: string };
+export type SecureRoundOutcome = { ok: true; sum: Uint32Array; survivors: string[] } | { ok: false; stage: SecAggStage; reason: string };
 
 /**
  * The server's side of one secure-aggregation attempt over the sockets of its cohort:
@@ -92,8 +84,12 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
   };
 
   try {
-    await askAll('advertise', args.round.cohort, () => ({ stage: 'advertise', ...base }), stageDeadline(), (_id, reply) =>
-      secagg.addAdvert(reply.advert),
+    await askAll(
+      'advertise',
+      args.round.cohort,
+      () => ({ stage: 'advertise', ...base }),
+      stageDeadline(),
+      (_id, reply) => secagg.addAdvert(reply.advert),
     );
     if (signal.aborted) return stopped('advertise');
     const adverts = secagg.closeAdverts();
@@ -142,8 +138,12 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
     const survivors = secagg.closeMaskedInputs();
     log('info', 'secure aggregation: masked inputs in', { round: context.round, survivors: survivors.length, dropped: relay.size - survivors.length });
 
-    await askAll('consistency', survivors, () => ({ stage: 'consistency', ...base, survivors }), stageDeadline(), (_id, reply) =>
-      secagg.addConsistency(reply.consistency),
+    await askAll(
+      'consistency',
+      survivors,
+      () => ({ stage: 'consistency', ...base, survivors }),
+      stageDeadline(),
+      (_id, reply) => secagg.addConsistency(reply.consistency),
     );
     if (signal.aborted) return stopped('consistency');
     const request = secagg.closeConsistency();
@@ -210,7 +210,9 @@ export function secAggRoundFor(config: ServerConfig, cohort: readonly string[], 
   const degree = k === 'all' ? null : k === undefined ? defaultNeighbours(n) : k + (k % 2);
   const holders = Math.min(degree ?? n - 1, n - 1) + 1;
   if (holders > MAX_SHARE_HOLDERS) {
-    return new Error(`${holders} holders per secret (a client and its neighbours) exceed the ${MAX_SHARE_HOLDERS} Shamir shares of GF(256): set secureAggregation.neighbours`);
+    return new Error(
+      `${holders} holders per secret (a client and its neighbours) exceed the ${MAX_SHARE_HOLDERS} Shamir shares of GF(256): set secureAggregation.neighbours`,
+    );
   }
   return {
     threshold,

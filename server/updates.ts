@@ -54,8 +54,7 @@ export async function openAndDecodeUpdate(args: {
     return { values: frame.values, numExamples: frame.numExamples };
   } catch (err) {
     if (err instanceof FrameError) {
-      const reason: RejectReason =
-        err.code === 'non-finite' ? 'non-finite' : err.code === 'wrong-shape' ? 'wrong-shape' : 'malformed';
+      const reason: RejectReason = err.code === 'non-finite' ? 'non-finite' : err.code === 'wrong-shape' ? 'wrong-shape' : 'malformed';
       throw new UpdateRejection(reason, err.message);
     }
     throw err;

@@ -446,7 +446,14 @@
       height: 220,
       scales: { x: roundScale(), y: { range: yRange } },
       axes: [xAxis(), yAxis],
-      series: [/** @type {Series} */ ({ label: 'round', value: function (u, v) { return v == null ? DASH : String(v); } })].concat(series),
+      series: [
+        /** @type {Series} */ ({
+          label: 'round',
+          value: function (u, v) {
+            return v == null ? DASH : String(v);
+          },
+        }),
+      ].concat(series),
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
     };
@@ -504,8 +511,22 @@
         return new uPlot(
           chartOptions(
             el,
-            [lineSeries('accuracy', COLORS.accuracy, { value: function (u, v) { return fmtPercent(v); } })],
-            { label: 'accuracy', size: 60, values: function (u, ticks) { return ticks.map(function (t) { return (t * 100).toFixed(0) + '%'; }); } },
+            [
+              lineSeries('accuracy', COLORS.accuracy, {
+                value: function (u, v) {
+                  return fmtPercent(v);
+                },
+              }),
+            ],
+            {
+              label: 'accuracy',
+              size: 60,
+              values: function (u, ticks) {
+                return ticks.map(function (t) {
+                  return (t * 100).toFixed(0) + '%';
+                });
+              },
+            },
             function (u, min, max) {
               if (min == null) return [0, 1];
               var lo = Math.max(0, Math.floor(min * 10 + 1e-9) / 10);
@@ -531,7 +552,13 @@
         return new uPlot(
           chartOptions(
             el,
-            [lineSeries('loss', COLORS.loss, { value: function (u, v) { return fmtLoss(v); } })],
+            [
+              lineSeries('loss', COLORS.loss, {
+                value: function (u, v) {
+                  return fmtLoss(v);
+                },
+              }),
+            ],
             { label: 'loss', size: 60 },
             function (u, min, max) {
               if (min == null) return [0, 1];
@@ -550,9 +577,24 @@
     upsertChart(
       'epsilon',
       function (el, data) {
-        var series = [lineSeries('ε', COLORS.epsilon, { value: function (u, v) { return fmtEpsilon(v); } })];
+        var series = [
+          lineSeries('ε', COLORS.epsilon, {
+            value: function (u, v) {
+              return fmtEpsilon(v);
+            },
+          }),
+        ];
         if (data.length > 2) {
-          series.push({ label: 'maxEpsilon', stroke: COLORS.budget, width: 2, dash: [6, 4], points: { show: false }, value: function (u, v) { return fmtEpsilon(v); } });
+          series.push({
+            label: 'maxEpsilon',
+            stroke: COLORS.budget,
+            width: 2,
+            dash: [6, 4],
+            points: { show: false },
+            value: function (u, v) {
+              return fmtEpsilon(v);
+            },
+          });
         }
         return new uPlot(
           chartOptions(el, series, { label: 'ε', size: 60 }, function (u, min, top) {
@@ -564,7 +606,13 @@
         );
       },
       max !== null
-        ? [xs, pick('epsilon'), xs.map(function () { return max; })]
+        ? [
+            xs,
+            pick('epsilon'),
+            xs.map(function () {
+              return max;
+            }),
+          ]
         : [xs, pick('epsilon')],
       !rounds.length ? noRounds : dpOff ? 'DP is off: no privacy accounting.' : 'No ε recorded for these rounds.',
     );

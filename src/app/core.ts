@@ -169,9 +169,11 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   private persist(): Promise<void> {
     const copy = structuredClone(this.settings);
-    this.saving = this.saving.then(() => saveSettings(this.options.stateDir, copy)).catch((err) => {
-      this.notice(`Could not save your settings: ${(err as Error).message}`);
-    });
+    this.saving = this.saving
+      .then(() => saveSettings(this.options.stateDir, copy))
+      .catch((err) => {
+        this.notice(`Could not save your settings: ${(err as Error).message}`);
+      });
     return this.saving;
   }
 
@@ -250,9 +252,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   // ---- API: data -----------------------------------------------------------------------------
 
   chooseDataPath(): Promise<string | null> {
-    return Promise.reject(
-      new AppFailure('unsupported', 'Choosing with a file dialog needs the desktop app: type the path of your file or folder instead.'),
-    );
+    return Promise.reject(new AppFailure('unsupported', 'Choosing with a file dialog needs the desktop app: type the path of your file or folder instead.'));
   }
 
   private checkCompatible(data: Pick<Dataset, 'inputShape' | 'numClasses'>, preview: FederationPreview): void {
@@ -366,7 +366,10 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private connectWithin(client: FederationClient): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AppFailure('unreachable', 'The federation server did not answer in time. Check that it is running, then try again.')), CONNECT_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new AppFailure('unreachable', 'The federation server did not answer in time. Check that it is running, then try again.')),
+        CONNECT_TIMEOUT_MS,
+      );
       this.cancelConnect = () => reject(new AppFailure('cancelled', 'Stopped connecting.'));
     });
     return Promise.race([client.connect(), limit]).finally(() => {
@@ -497,7 +500,13 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       case 'update-sent': {
         if (this.round) this.round = { ...this.round, stage: 'sent' };
         const row = this.row(event.round, 'contributed');
-        Object.assign(row, { outcome: 'contributed', reason: undefined, reasonCode: undefined, trainLoss: event.trainLoss, trainAccuracy: event.trainAccuracy });
+        Object.assign(row, {
+          outcome: 'contributed',
+          reason: undefined,
+          reasonCode: undefined,
+          trainLoss: event.trainLoss,
+          trainAccuracy: event.trainAccuracy,
+        });
         void this.persist();
         break;
       }
@@ -514,7 +523,10 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         Object.assign(row, {
           outcome: 'declined',
           reasonCode: event.reason,
-          reason: event.reason === 'budget' ? `Declined for your privacy budget: ${event.message}.` : `Declined: the settings changed from what you agreed to — ${event.message}.`,
+          reason:
+            event.reason === 'budget'
+              ? `Declined for your privacy budget: ${event.message}.`
+              : `Declined: the settings changed from what you agreed to — ${event.message}.`,
         });
         void this.persist();
         void this.refreshPrivacy();
@@ -538,7 +550,10 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       case 'round-abort': {
         const row = this.settings.rounds.find((r) => r.round === event.round);
         if (row?.outcome === 'contributed') {
-          Object.assign(row, { outcome: 'dropped', reason: `The round was cancelled (${event.reason}); your update was not used, but it is still counted in your ledger.` });
+          Object.assign(row, {
+            outcome: 'dropped',
+            reason: `The round was cancelled (${event.reason}); your update was not used, but it is still counted in your ledger.`,
+          });
           void this.persist();
         }
         this.roundEnded(event.round);

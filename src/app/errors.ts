@@ -47,7 +47,10 @@ const REFUSAL_MESSAGES: Record<AdmissionRefusal, string | null> = {
 function refusal(reason: string, message: string): AppError {
   const known = isAdmissionRefusal(reason) ? REFUSAL_MESSAGES[reason] : null;
   if (known !== null) return { code: 'invite-rejected', message: known };
-  return { code: 'invite-rejected', message: sentence(`The server refused to admit you: ${message.replace(/^the server refused to admit this client: /, '')}`) };
+  return {
+    code: 'invite-rejected',
+    message: sentence(`The server refused to admit you: ${message.replace(/^the server refused to admit this client: /, '')}`),
+  };
 }
 
 export function toAppError(error: unknown): AppError {

@@ -3,14 +3,7 @@
  * the same accountant and δ) as `covey privacy ledger`, so the two always agree.
  */
 import { readFile } from 'node:fs/promises';
-import {
-  LedgerEntrySchema,
-  ledgerEpsilon,
-  ledgerPath,
-  ledgerTable,
-  type EpsilonOf,
-  type LedgerEntry,
-} from '../core/privacy/index.js';
+import { LedgerEntrySchema, ledgerEpsilon, ledgerPath, ledgerTable, type EpsilonOf, type LedgerEntry } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 import { ACCOUNTANT, wireEpsilon } from './accountant.js';
 import type { PrivacyCap, PrivacyReport } from './contract.js';

@@ -63,7 +63,12 @@ export function declaredCost(settings: RoundSettings, remaining: number, epsilon
   const { dp, samplingRate } = settings;
   const cost = (rounds: number, q: number) => {
     if (dp.mode === 'off' || dp.noiseMultiplier === 0) return null;
-    return wireEpsilon(epsilonOf(Array.from({ length: rounds }, () => ({ noiseMultiplier: dp.noiseMultiplier, samplingRate: q })), dp.delta));
+    return wireEpsilon(
+      epsilonOf(
+        Array.from({ length: rounds }, () => ({ noiseMultiplier: dp.noiseMultiplier, samplingRate: q })),
+        dp.delta,
+      ),
+    );
   };
   return {
     perRound: { promised: cost(1, samplingRate), worstCase: cost(1, 1) },
@@ -72,7 +77,11 @@ export function declaredCost(settings: RoundSettings, remaining: number, epsilon
 }
 
 /** The server's signed description, checked against the invite's key; throws ClientError saying what is wrong. */
-async function requestPreview(serverUrl: string, invite: Invite, timeoutMs: number): Promise<{ info: PreviewInfo; server: { signPublicKey: Uint8Array; boxPublicKey: Uint8Array } }> {
+async function requestPreview(
+  serverUrl: string,
+  invite: Invite,
+  timeoutMs: number,
+): Promise<{ info: PreviewInfo; server: { signPublicKey: Uint8Array; boxPublicKey: Uint8Array } }> {
   const sodium = await getSodium();
   const socket = io(serverUrl, { transports: ['websocket'], reconnection: false, timeout: timeoutMs, forceNew: true });
   try {

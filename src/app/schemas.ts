@@ -42,10 +42,7 @@ export function isApiMethod(name: unknown): name is ApiMethod {
 }
 
 /** Validates a call's method and argument: the argument, or an error value naming what is wrong. */
-export function parseCall<M extends ApiMethod>(
-  method: M,
-  arg: unknown,
-): { ok: true; arg: ApiArg<M> } | { ok: false; error: AppError } {
+export function parseCall<M extends ApiMethod>(method: M, arg: unknown): { ok: true; arg: ApiArg<M> } | { ok: false; error: AppError } {
   const parsed = ARG_SCHEMAS[method].safeParse(arg);
   if (parsed.success) return { ok: true, arg: parsed.data as ApiArg<M> };
   const issue = parsed.error.issues[0];

@@ -30,9 +30,7 @@ export function registerJoinCommand(program: Command): void {
     .option('--state-dir <dir>', 'where this participant keeps its identity', join(homedir(), '.covey'))
     .option('--seed <n>', 'seed for the local shuffle (simulation)', nonNegativeInt)
     .option('--cap-epsilon <ε>', 'your privacy cap: decline any round that would take your ε past it', positiveNumber)
-    .addOption(
-      new Option('--cap-view <view>', 'which ε the cap applies to').choices(['worst-case', 'promised']).default('worst-case'),
-    )
+    .addOption(new Option('--cap-view <view>', 'which ε the cap applies to').choices(['worst-case', 'promised']).default('worst-case'))
     .option(
       '--participant-cap-epsilon <ε>',
       'a participant-wide cap (same view as --cap-view): ε over every federation this state folder joined with this same data (the same examples, wherever they are loaded from)',
@@ -62,7 +60,17 @@ export function registerJoinCommand(program: Command): void {
       print({ type: 'backend', backend: backend.label, examples: data.count });
       const cap = opts.capEpsilon === undefined ? undefined : { epsilon: opts.capEpsilon, view: opts.capView };
       const participantCap = opts.participantCapEpsilon === undefined ? undefined : { epsilon: opts.participantCapEpsilon, view: opts.capView };
-      const client = new FederationClient({ serverUrl, invite, identity, data, trainSeed: opts.seed, stateDir: opts.stateDir, cap, participantCap, dropAfter: opts.dropAfter });
+      const client = new FederationClient({
+        serverUrl,
+        invite,
+        identity,
+        data,
+        trainSeed: opts.seed,
+        stateDir: opts.stateDir,
+        cap,
+        participantCap,
+        dropAfter: opts.dropAfter,
+      });
       client.on('event', (event) => {
         if (event.type === 'training' || event.type === 'update-prepared') return;
         print(event);
@@ -95,9 +103,11 @@ function describe(e: ClientEvent | BackendEvent): string {
       return `round ${e.round}: update rejected (${e.reason}): ${e.message}`;
     case 'round-result':
       // With DP on the server sends no cohort counts, only whether this member's own update counted.
-      return `round ${e.result.round} done: ` +
+      return (
+        `round ${e.result.round} done: ` +
         (e.result.participants !== undefined ? `${e.result.participants} participants` : `your update ${e.result.counted ? 'counted' : 'was not in it'}`) +
-        (e.result.accuracy !== null ? `, global accuracy ${e.result.accuracy.toFixed(4)}` : '');
+        (e.result.accuracy !== null ? `, global accuracy ${e.result.accuracy.toFixed(4)}` : '')
+      );
     case 'declined':
       return `round ${e.round}: declined (${e.reason}): ${e.message}`;
     case 'privacy':

@@ -41,7 +41,8 @@ export function registerLedgerCommand(privacy: Command): void {
         if (opts.federation && !ledger.entries.some((e) => e.federationId === opts.federation)) continue;
         reports.push(report(id, ledger.entries, opts.accountant));
       }
-      if (reports.length === 0) throw new Error(`no privacy ledger${opts.federation ? ` for federation ${opts.federation}` : ''} in ${opts.stateDir} (join a federation first)`);
+      if (reports.length === 0)
+        throw new Error(`no privacy ledger${opts.federation ? ` for federation ${opts.federation}` : ''} in ${opts.stateDir} (join a federation first)`);
       if (opts.json) {
         process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, (_k, v: unknown) => (v === Infinity ? null : v)) + '\n');
         return;

@@ -17,8 +17,7 @@ function listOf(item: (value: string) => number): (value: string) => number[] {
   };
 }
 
-const accountantOption = () =>
-  new Option('--accountant <name>', 'privacy accountant: prv (tight) or rdp').choices(ACCOUNTANTS).default('prv');
+const accountantOption = () => new Option('--accountant <name>', 'privacy accountant: prv (tight) or rdp').choices(ACCOUNTANTS).default('prv');
 
 const label = (accountant: AccountantName) => `${accountant.toUpperCase()} accountant`;
 
@@ -73,25 +72,23 @@ export function registerPrivacyCommand(program: Command): Command {
     .option('--delta <d>', 'target δ', openUnitInterval, 1e-5)
     .addOption(accountantOption())
     .option('--json', 'print JSON')
-    .action(
-      (opts: { noiseMultiplier: number[]; samplingRate: number[]; rounds: number[]; delta: number; accountant: AccountantName; json?: boolean }) => {
-        const { delta, accountant } = opts;
-        const rows: Row[] = opts.noiseMultiplier.flatMap((noiseMultiplier) =>
-          opts.samplingRate.flatMap((samplingRate) =>
-            opts.rounds.map((rounds) => ({
-              noiseMultiplier,
-              samplingRate,
-              rounds,
-              delta,
-              ...epsilonFor([{ noiseMultiplier, samplingRate, rounds }], delta, accountant),
-            })),
-          ),
-        );
-        if (rows.length === 1) printOne(rows[0], opts.json === true);
-        else if (opts.json) process.stdout.write(JSON.stringify(rows) + '\n');
-        else printTable(rows, accountant);
-      },
-    );
+    .action((opts: { noiseMultiplier: number[]; samplingRate: number[]; rounds: number[]; delta: number; accountant: AccountantName; json?: boolean }) => {
+      const { delta, accountant } = opts;
+      const rows: Row[] = opts.noiseMultiplier.flatMap((noiseMultiplier) =>
+        opts.samplingRate.flatMap((samplingRate) =>
+          opts.rounds.map((rounds) => ({
+            noiseMultiplier,
+            samplingRate,
+            rounds,
+            delta,
+            ...epsilonFor([{ noiseMultiplier, samplingRate, rounds }], delta, accountant),
+          })),
+        ),
+      );
+      if (rows.length === 1) printOne(rows[0], opts.json === true);
+      else if (opts.json) process.stdout.write(JSON.stringify(rows) + '\n');
+      else printTable(rows, accountant);
+    });
   privacy
     .command('noise')
     .description('smallest noise multiplier (to 0.001) whose ε after T rounds is at most the target')

@@ -69,7 +69,11 @@ export function registerSimCommand(program: Command): void {
     .option('--secagg', 'secure aggregation: the server only sees the sum of the masked updates')
     .option('--threshold <t>', 'secure aggregation: fewest survivors a round may reveal the sum of (default ⌊2n/3⌋+1)', positiveInt)
     .option('--neighbours <k>', 'secure aggregation: SecAgg+ neighbours per client (default: all up to 32 clients, else ≈ 2·log₂ n)', positiveInt)
-    .option('--drop-after <stage:count>', 'secure aggregation: COUNT clients vanish after STAGE (adverts, shares, masked-input, consistency) in every round', dropSpec)
+    .option(
+      '--drop-after <stage:count>',
+      'secure aggregation: COUNT clients vanish after STAGE (adverts, shares, masked-input, consistency) in every round',
+      dropSpec,
+    )
     .option('--keep', 'keep the temporary folder with partitions and client logs')
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {

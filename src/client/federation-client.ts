@@ -1,13 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import type * as tf from '@tensorflow/tfjs';
-import {
-  challengeMessage,
-  getSodium,
-  sealUpdate,
-  verify,
-  type Identity,
-} from '../core/crypto/index.js';
+import { challengeMessage, getSodium, sealUpdate, verify, type Identity } from '../core/crypto/index.js';
 import type { Dataset } from '../core/data/dataset.js';
 import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
 import {
@@ -226,9 +220,11 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     });
     socket.on('disconnect', (reason) => this.note({ type: 'disconnected', reason }));
     socket.on(EVENTS.roundStart, (msg: unknown, weights: unknown) => {
-      this.busy = this.busy.then(() => this.onRoundStart(msg, weights)).catch((err: Error) => {
-        this.note({ type: 'warning', message: `round failed: ${err.message}` });
-      });
+      this.busy = this.busy
+        .then(() => this.onRoundStart(msg, weights))
+        .catch((err: Error) => {
+          this.note({ type: 'warning', message: `round failed: ${err.message}` });
+        });
     });
     socket.on(EVENTS.secagg, (msg: unknown, ack: unknown) => {
       if (!isAck(ack)) return;
@@ -243,9 +239,11 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     // A round's end is the server's last word on its attempts: a simulated dropout still leaving goes now.
     const leaveEnded = () => [...this.secureAttempts.values()].filter((a) => a.leaving).forEach((a) => this.leave(a));
     socket.on(EVENTS.roundAnnounce, (msg: unknown) => {
-      this.announcing = this.announcing.then(() => this.onAnnounce(msg)).catch((err: Error) => {
-        this.note({ type: 'warning', message: `could not write the privacy ledger: ${err.message}` });
-      });
+      this.announcing = this.announcing
+        .then(() => this.onAnnounce(msg))
+        .catch((err: Error) => {
+          this.note({ type: 'warning', message: `could not write the privacy ledger: ${err.message}` });
+        });
     });
     socket.on(EVENTS.roundResult, (msg: unknown) => {
       leaveEnded();
@@ -481,7 +479,10 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       samplingRate,
       delta: dp.delta,
     };
-    for (const [scope, cap] of [['', this.options.cap], ['participant-wide ', this.options.participantCap]] as const) {
+    for (const [scope, cap] of [
+      ['', this.options.cap],
+      ['participant-wide ', this.options.participantCap],
+    ] as const) {
       if (!cap) continue;
       const value = scope === '' ? this.projected(cap, next) : await this.projectedOnData(cap, next);
       if (value > cap.epsilon) {
@@ -667,7 +668,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       const bytes = (reply.sealed as Uint8Array).byteLength;
       this.note({ type: 'update-sent', round: request.round, bytes, ...attempt.stats, masked: true });
     }
-    if (!reply.ok) this.note({ type: 'warning', message: `round ${request.round}: refused ${request.stage} (${String(reply.reason)}): ${String(reply.message)}` });
+    if (!reply.ok)
+      this.note({ type: 'warning', message: `round ${request.round}: refused ${request.stage} (${String(reply.reason)}): ${String(reply.message)}` });
     // Not on the next tick: only once the server has this answer (its next word on the attempt says so).
     if (this.options.dropAfter === request.stage) attempt.leaving = true;
     return reply;

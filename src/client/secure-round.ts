@@ -2,13 +2,7 @@ import { sealUpdate, type Identity } from '../core/crypto/index.js';
 import { encodeMaskedFrame } from '../core/protocol/frame.js';
 import type { DpSettings, SecAggRequest } from '../core/protocol/messages.js';
 import { addDiscreteGaussianNoise, addGaussianNoise, clipToNorm } from '../core/privacy/index.js';
-import {
-  distributedNoiseSigma,
-  quantizationScale,
-  quantize,
-  SecAggClient,
-  SecAggRefusal,
-} from '../core/secagg/index.js';
+import { distributedNoiseSigma, quantizationScale, quantize, SecAggClient, SecAggRefusal } from '../core/secagg/index.js';
 import type { SecAggContext, SecAggRound } from '../core/secagg/messages.js';
 
 /** What a participant answers one stage request with (the acknowledgement's payload). */
@@ -95,7 +89,11 @@ export class SecureRoundParticipant {
  * point in Z_2^32 -> distributed noise on the integer grid. The scale is the one both sides
  * derive from the signed round settings (secagg/quantize.ts states the no-wrap bound).
  */
-export async function secureInput(delta: Float32Array, dp: DpSettings, round: SecAggRound): Promise<{ values: Uint32Array; updateNorm: number; clipScale: number }> {
+export async function secureInput(
+  delta: Float32Array,
+  dp: DpSettings,
+  round: SecAggRound,
+): Promise<{ values: Uint32Array; updateNorm: number; clipScale: number }> {
   const { clipNorm: C, noiseMultiplier: z, mode } = dp;
   let values: Float32Array;
   let updateNorm = 0;

@@ -155,7 +155,10 @@ export function serveCore(
       const { id, method, arg } = data;
       void served
         .then((dispatch) => dispatch(method, arg))
-        .then((result) => parent.postMessage({ type: 'reply', id, result }), () => parent.postMessage({ type: 'reply', id, result: STOPPED }));
+        .then(
+          (result) => parent.postMessage({ type: 'reply', id, result }),
+          () => parent.postMessage({ type: 'reply', id, result: STOPPED }),
+        );
     }
   });
 }

@@ -66,7 +66,10 @@ async function chooseDataPath(arg: { kind: 'file' | 'folder' }): Promise<Result<
 /** A path is read only if the person chose it in a dialog of this main process (or it lies in the app's state folder). */
 async function loadData(source: DataSource): Promise<Result<unknown>> {
   if (source.kind === 'path' && !dataPaths.allows(source.path)) {
-    return { ok: false, error: { code: 'forbidden', message: 'Choose your data with “Choose a folder…” or “Choose a CSV file…”: the app reads only what you picked there.' } };
+    return {
+      ok: false,
+      error: { code: 'forbidden', message: 'Choose your data with “Choose a folder…” or “Choose a CSV file…”: the app reads only what you picked there.' },
+    };
   }
   return core!.call('loadData', source);
 }

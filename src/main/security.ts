@@ -112,10 +112,7 @@ export function hardenSession(session: HardenableSession, appUrl: string): void 
  * An IPC call is served only when it comes from the app's own window, from its main frame, on
  * the app's own page: never from another window, an iframe, or a page it was navigated to.
  */
-export function isTrustedSender(
-  event: Pick<IpcMainInvokeEvent, 'sender' | 'senderFrame'>,
-  trusted: { webContentsId: number | null; appUrl: string },
-): boolean {
+export function isTrustedSender(event: Pick<IpcMainInvokeEvent, 'sender' | 'senderFrame'>, trusted: { webContentsId: number | null; appUrl: string }): boolean {
   const frame = event.senderFrame;
   if (!frame || trusted.webContentsId === null) return false;
   if (event.sender.id !== trusted.webContentsId) return false;

@@ -32,8 +32,51 @@ function rng(seed: number): () => number {
 
 type Frame = string | Uint8Array;
 
-const EVENT_NAMES = ['hello', 'update', 'decline', 'secagg', 'challenge', 'round:start', 'round:result', 'federation:done', 'connect', 'disconnect', '__proto__', 'constructor', '', 'x'.repeat(300)];
-const PREFIXES = ['0', '1', '2', '3', '4', '5', '6', '40', '41', '42', '43', '44', '45', '46', '451-', '461-', '4510-', '42/', '42/,', '4299999', '42/,7', '421', '4', '49', '4-1', '45a-', '459999999999-'];
+const EVENT_NAMES = [
+  'hello',
+  'update',
+  'decline',
+  'secagg',
+  'challenge',
+  'round:start',
+  'round:result',
+  'federation:done',
+  'connect',
+  'disconnect',
+  '__proto__',
+  'constructor',
+  '',
+  'x'.repeat(300),
+];
+const PREFIXES = [
+  '0',
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '6',
+  '40',
+  '41',
+  '42',
+  '43',
+  '44',
+  '45',
+  '46',
+  '451-',
+  '461-',
+  '4510-',
+  '42/',
+  '42/,',
+  '4299999',
+  '42/,7',
+  '421',
+  '4',
+  '49',
+  '4-1',
+  '45a-',
+  '459999999999-',
+];
 
 export class Fuzzer {
   private readonly random: () => number;
@@ -79,7 +122,12 @@ export class Fuzzer {
       case 6:
         return Array.from({ length: this.int(4) }, () => this.value(depth + 1));
       case 7:
-        return Object.fromEntries(Array.from({ length: this.int(4) }, (_, i) => [this.pick(['protocolVersion', 'token', 'signPublicKey', 'numExamples', 'round', `k${i}`]), this.value(depth + 1)]));
+        return Object.fromEntries(
+          Array.from({ length: this.int(4) }, (_, i) => [
+            this.pick(['protocolVersion', 'token', 'signPublicKey', 'numExamples', 'round', `k${i}`]),
+            this.value(depth + 1),
+          ]),
+        );
       default:
         return this.pick([PROTOCOL_VERSION, 'AAAA', 'not base64!!', -0]);
     }
@@ -118,7 +166,10 @@ export class Fuzzer {
       case 5:
         return { kind: 'replayed-hello', frames: [this.recordedHello ?? '42["hello",{}]'] };
       case 6:
-        return { kind: 'random-bytes', frames: [this.int(2) === 0 ? this.bytes(1 + this.int(4096)) : Buffer.from(this.bytes(1 + this.int(256))).toString('latin1')] };
+        return {
+          kind: 'random-bytes',
+          frames: [this.int(2) === 0 ? this.bytes(1 + this.int(4096)) : Buffer.from(this.bytes(1 + this.int(256))).toString('latin1')],
+        };
       default: {
         const s = JSON.stringify([this.pick(EVENT_NAMES), this.value(), this.value()]);
         return { kind: 'truncated', frames: ['42' + s.slice(0, this.int(s.length))] };

@@ -37,9 +37,15 @@ export function spawnCovey(args: string[], env: Record<string, string> = {}): Co
     }
   };
   const errLines: string[] = [];
-  child.stdout.setEncoding('utf8').on('data', splitter((line) => (lines.push(line), match(line))));
+  child.stdout.setEncoding('utf8').on(
+    'data',
+    splitter((line) => (lines.push(line), match(line))),
+  );
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  child.stderr.on('data', splitter((line) => (errLines.push(line), match(line))));
+  child.stderr.on(
+    'data',
+    splitter((line) => (errLines.push(line), match(line))),
+  );
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const output = () => `--- stdout ---\n${lines.join('\n')}\n--- stderr ---\n${stderr.join('').slice(-100_000)}`;
   return {

@@ -22,12 +22,7 @@ export async function serverNonce(socket: Socket): Promise<Uint8Array> {
 }
 
 /** The hello the real client sends; `overrides` replace fields of it (e.g. a forged signature). */
-export async function helloPayload(
-  socket: Socket,
-  identity: Identity,
-  fingerprint: string,
-  token?: string,
-): Promise<Record<string, unknown>> {
+export async function helloPayload(socket: Socket, identity: Identity, fingerprint: string, token?: string): Promise<Record<string, unknown>> {
   const sodium = await getSodium();
   const nonce = await serverNonce(socket);
   const unsigned: UnsignedHello = {

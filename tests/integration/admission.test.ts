@@ -114,7 +114,9 @@ describe('who gets in', () => {
     operatorDb.revoke(admitted.clientId!);
     const e = await connect();
     expect(await sendHello(e, await helloPayload(e, identity, fingerprint))).toMatchObject({ ok: false, reason: 'revoked' });
-    const ack: unknown = await e.timeout(5000).emitWithAck('update', { federationId: 'gate', round: 1, attemptId: 'x', clientId: admitted.clientId }, new Uint8Array(10));
+    const ack: unknown = await e
+      .timeout(5000)
+      .emitWithAck('update', { federationId: 'gate', round: 1, attemptId: 'x', clientId: admitted.clientId }, new Uint8Array(10));
     expect(ack).toMatchObject({ accepted: false, reason: 'unknown-client' });
   });
 

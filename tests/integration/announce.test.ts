@@ -36,7 +36,11 @@ function drawing(server: () => Aggregator, take: (clientId: string, draw: number
   let draw = -1;
   return () => {
     if (queue.length === 0) {
-      queue = server().status().members.filter((m) => m.connected).map((m) => m.clientId).sort();
+      queue = server()
+        .status()
+        .members.filter((m) => m.connected)
+        .map((m) => m.clientId)
+        .sort();
       draw += 1;
     }
     return take(queue.shift()!, draw) ? 0 : 0.999;
@@ -80,7 +84,14 @@ describe('round announcements: the promised view charges each attempt with its o
     const [a, b, c] = await participants(3, 21);
     const stateDir = join(a.root, 'server');
     const dp = { mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 };
-    const first = await startServer({ ...base, federationId: 'restarted', rounds: 4, stateDir, dp, cohort: { samplingRate: 0.05, expectedClients: 0.15, minClients: 1 } });
+    const first = await startServer({
+      ...base,
+      federationId: 'restarted',
+      rounds: 4,
+      stateDir,
+      dp,
+      cohort: { samplingRate: 0.05, expectedClients: 0.15, minClients: 1 },
+    });
     const invite = first.server.inviteCode;
     const port = Number(new URL(first.url).port);
     const joinedEarly = startClient(first.url, invite, b);
@@ -90,8 +101,19 @@ describe('round announcements: the promised view charges each attempt with its o
     // Same server, same state, restarted at q = 0.9. B reconnects on its own; A and C join now.
     const bId = await clientIdOf(b.identity);
     const second = await startServer(
-      { ...base, port, federationId: 'restarted', rounds: 4, stateDir, dp, cohort: { samplingRate: 0.9, expectedClients: 2.7, minClients: 2, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 } },
-      drawing(() => restarted, (id, draw) => id !== bId || draw >= 3), // B sits out rounds 1–3 and is drawn in round 4
+      {
+        ...base,
+        port,
+        federationId: 'restarted',
+        rounds: 4,
+        stateDir,
+        dp,
+        cohort: { samplingRate: 0.9, expectedClients: 2.7, minClients: 2, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+      },
+      drawing(
+        () => restarted,
+        (id, draw) => id !== bId || draw >= 3,
+      ), // B sits out rounds 1–3 and is drawn in round 4
     );
     const restarted = second.server; // read by the draw above, which runs only once rounds start
     const late = [a, c].map((p) => startClient(second.url, invite, p));
@@ -128,7 +150,10 @@ describe('round announcements: the promised view charges each attempt with its o
         dp: { mode: 'central', noiseMultiplier: 1.5, clipNorm: 1, delta: 1e-5 },
         cohort: { samplingRate: 0.5, expectedClients: 1, minClients: 1, minConnected: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
       },
-      drawing(() => aggregator, (id) => id === aId), // only A is ever drawn
+      drawing(
+        () => aggregator,
+        (id) => id === aId,
+      ), // only A is ever drawn
     );
     const aggregator = server; // read by the draw above, which runs only once rounds start
     const [ca, cb] = [a, b].map((p) => startClient(url, server.inviteCode, p));
@@ -158,7 +183,7 @@ describe('round announcements: the promised view charges each attempt with its o
     expect(promised?.type === 'privacy' && promised.promised).toBeCloseTo(epsilonFor(state.accountant, 1e-5, 'prv').epsilon, 6);
   });
 
-  it('re-sends the open attempt\'s announcement to a member that connects while it runs', async () => {
+  it("re-sends the open attempt's announcement to a member that connects while it runs", async () => {
     const [a, late] = await participants(2, 23);
     const { server, url } = await startServer({
       ...base,
@@ -182,6 +207,8 @@ describe('round announcements: the promised view charges each attempt with its o
     const lateLedger = await LedgerFile.open(ledgerPath(late.stateDir, server.serverFingerprint));
     const aLedger = await LedgerFile.open(ledgerPath(a.stateDir, server.serverFingerprint));
     const attempt = aLedger.entries.find((e) => e.kind === 'announced');
-    expect(lateLedger.entries.filter((e) => e.kind === 'announced')).toEqual([expect.objectContaining({ round: 1, attemptId: attempt?.kind === 'announced' && attempt.attemptId })]);
+    expect(lateLedger.entries.filter((e) => e.kind === 'announced')).toEqual([
+      expect.objectContaining({ round: 1, attemptId: attempt?.kind === 'announced' && attempt.attemptId }),
+    ]);
   });
 });

@@ -153,11 +153,26 @@ describe('the app core against a real aggregator', () => {
       { timeout: 20_000, interval: 200 },
     );
     expect(report.worstCase).toBe(ledgerEpsilon(ledger.entries, 'worst-case', DELTA, prvEpsilon));
-    expect(report.worstCase).toBeCloseTo(prvEpsilon([{ noiseMultiplier: Z, samplingRate: 1 }, { noiseMultiplier: Z, samplingRate: 1 }], DELTA), 10);
+    expect(report.worstCase).toBeCloseTo(
+      prvEpsilon(
+        [
+          { noiseMultiplier: Z, samplingRate: 1 },
+          { noiseMultiplier: Z, samplingRate: 1 },
+        ],
+        DELTA,
+      ),
+      10,
+    );
     expect(report.rows.filter((r) => r.kind === 'contribution').map((r) => r.round)).toEqual([1, 2]);
     // Any other row is an attempt announced while the app was connected (charged in the promised view only).
     expect(report.rows.filter((r) => r.kind !== 'contribution').every((r) => r.kind === 'announced' && r.round > 2)).toBe(true);
-    expect(report.projections[0].worstCase).toBeCloseTo(prvEpsilon(Array.from({ length: 3 }, () => ({ noiseMultiplier: Z, samplingRate: 1 })), DELTA), 10);
+    expect(report.projections[0].worstCase).toBeCloseTo(
+      prvEpsilon(
+        Array.from({ length: 3 }, () => ({ noiseMultiplier: Z, samplingRate: 1 })),
+        DELTA,
+      ),
+      10,
+    );
     expect(report.nextRoundAllowed).toBe(true);
 
     // Lower the cap between the current ε and the next round's: the next round is declined.

@@ -46,7 +46,10 @@ describe.each(['cnn', 'mlp'] as const)('the %s trains to the same weights on eve
     const wasm = await updateOn('wasm', name);
     const workers = await updateOnWorkers(name, 2);
     expect(cpu.reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBeGreaterThan(1e-4); // the steps really moved the weights
-    for (const [label, update] of [['wasm', wasm], ['wasm on 2 workers', workers]] as const) {
+    for (const [label, update] of [
+      ['wasm', wasm],
+      ['wasm on 2 workers', workers],
+    ] as const) {
       const error = relativeError(cpu, update);
       console.info(`${name} on ${label}: relative error of the update ${error.toExponential(2)}`);
       expect(error, label).toBeLessThan(UPDATE_TOLERANCE);

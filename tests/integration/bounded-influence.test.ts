@@ -59,7 +59,12 @@ async function maliciousMember(url: string, inviteCode: string, modelLength: num
     const global = decodeFrame(new Uint8Array(weights), { kind: 'global', length: modelLength, round: start.round }).values;
     const { values, numExamples } = craft(global);
     const context = { federationId: start.federationId, round: start.round, attemptId: start.attemptId, clientId };
-    const sealed = await sealUpdate({ plaintext: encodeFrame({ kind: 'update', round: start.round, numExamples, values }), context, sender: identity, recipientBoxPublicKey: serverBox });
+    const sealed = await sealUpdate({
+      plaintext: encodeFrame({ kind: 'update', round: start.round, numExamples, values }),
+      context,
+      sender: identity,
+      recipientBoxPublicKey: serverBox,
+    });
     acks.push(await socket.timeout(20_000).emitWithAck(EVENTS.update, context, sealed));
   });
   const joined = await sendHello(socket, await helloPayload(socket, identity, fingerprintHex, token));
@@ -101,7 +106,14 @@ async function federation(name: string, parts: Dataset[], test: Dataset, root: s
   server.on('abort', ({ reason }) => aborts.push(reason));
   const clients = await Promise.all(
     parts.map(async (data, i) => {
-      const client = new FederationClient({ serverUrl: url, stateDir: join(stateDir, `client-${i}`), invite: parseInvite(server.inviteCode), identity: await generateIdentity(), data, trainSeed: i + 1 });
+      const client = new FederationClient({
+        serverUrl: url,
+        stateDir: join(stateDir, `client-${i}`),
+        invite: parseInvite(server.inviteCode),
+        identity: await generateIdentity(),
+        data,
+        trainSeed: i + 1,
+      });
       await client.connect();
       return client;
     }),
@@ -115,56 +127,67 @@ async function federation(name: string, parts: Dataset[], test: Dataset, root: s
 }
 
 describe('bounded influence of one member (DP off)', () => {
-  it('with the default bounds, a member claiming 2³²−1 examples with delta = −global, or sending all-1e30, moves accuracy by < 2 points; nothing non-finite is checkpointed', { timeout: 600_000 }, async () => {
-    const { root, parts, test } = await writeClientPartitions(3, PER_CLIENT, 9);
-    cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+  it(
+    'with the default bounds, a member claiming 2³²−1 examples with delta = −global, or sending all-1e30, moves accuracy by < 2 points; nothing non-finite is checkpointed',
+    { timeout: 600_000 },
+    async () => {
+      const { root, parts, test } = await writeClientPartitions(3, PER_CLIENT, 9);
+      cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
 
-    const honest = await federation('honest', parts, test, root);
-    const erase = await federation('erase', parts, test, root, (global) => ({ values: global.map((w) => -w), numExamples: 0xffffffff }));
-    const huge = await federation('huge', parts, test, root, (global) => ({ values: new Float32Array(global.length).fill(1e30), numExamples: 0xffffffff }));
-    process.stdout.write(`[bounded-influence] accuracy per round: honest ${honest.accuracy.join(' ')}; erase ${erase.accuracy.join(' ')}; 1e30 ${huge.accuracy.join(' ')}\n`);
-    const norms = (run: RunResult, event: string, field: 'norm' | 'bound') =>
-      run.logs.filter((l) => l.event === event).map((l) => `r${l.round}:${l[field]!.toPrecision(3)}`).join(' ');
-    process.stdout.write(`[bounded-influence] honest norms ${norms(honest, 'update accepted', 'norm')}\n`);
-    process.stdout.write(`[bounded-influence] bound on the member: erase ${norms(erase, 'update clipped', 'bound')}; 1e30 ${norms(huge, 'update clipped', 'bound')}\n`);
+      const honest = await federation('honest', parts, test, root);
+      const erase = await federation('erase', parts, test, root, (global) => ({ values: global.map((w) => -w), numExamples: 0xffffffff }));
+      const huge = await federation('huge', parts, test, root, (global) => ({ values: new Float32Array(global.length).fill(1e30), numExamples: 0xffffffff }));
+      process.stdout.write(
+        `[bounded-influence] accuracy per round: honest ${honest.accuracy.join(' ')}; erase ${erase.accuracy.join(' ')}; 1e30 ${huge.accuracy.join(' ')}\n`,
+      );
+      const norms = (run: RunResult, event: string, field: 'norm' | 'bound') =>
+        run.logs
+          .filter((l) => l.event === event)
+          .map((l) => `r${l.round}:${l[field]!.toPrecision(3)}`)
+          .join(' ');
+      process.stdout.write(`[bounded-influence] honest norms ${norms(honest, 'update accepted', 'norm')}\n`);
+      process.stdout.write(
+        `[bounded-influence] bound on the member: erase ${norms(erase, 'update clipped', 'bound')}; 1e30 ${norms(huge, 'update clipped', 'bound')}\n`,
+      );
 
-    // Every crafted update was accepted (it is well-formed), capped and clipped, never applied as sent:
-    // to maxUpdateNorm in round 1, then to κ × the last round's median norm, near the honest norms.
-    const { maxUpdateNorm, normBoundMultiplier } = parseServerConfig({}).aggregation;
-    for (const run of [erase, huge]) {
-      expect(run.acks).toEqual(Array(ROUNDS).fill({ accepted: true }));
-      const bounds = run.logs.filter((l) => l.event === 'update clipped').map((l) => l.bound!);
-      expect(bounds).toHaveLength(ROUNDS);
-      expect(bounds[0]).toBe(maxUpdateNorm);
-      for (let r = 2; r <= ROUNDS; r++) {
-        const previous = run.logs.filter((l) => l.event === 'update accepted' && l.round === r - 1).map((l) => l.norm!);
-        expect(bounds[r - 1]).toBeCloseTo(Math.min(maxUpdateNorm, normBoundMultiplier * lowerMedian(previous)!), 9);
-        expect(bounds[r - 1]).toBeLessThan(2);
-      }
-      expect(Math.abs(run.accuracy[ROUNDS - 1] - honest.accuracy[ROUNDS - 1])).toBeLessThan(0.02);
-    }
-    expect(honest.logs.filter((l) => l.event === 'update clipped')).toEqual([]);
-    expect(huge.logs.find((l) => l.event === 'update clipped')!.norm).toBeGreaterThan(1e31);
-
-    // Every checkpoint on disk is finite and matches the digest the database recorded for it.
-    for (const run of [honest, erase, huge]) {
-      const db = FederationDb.open(run.stateDir);
-      try {
-        // What a restart adapts round 7's bound to: the median norm of round 6, as the server measured it.
-        const last = run.logs.filter((l) => l.event === 'update accepted' && l.round === ROUNDS).map((l) => l.norm!);
-        expect(db.lastMedianUpdateNorm()).toBe(lowerMedian(last));
-        const rounds = (await readdir(join(run.stateDir, 'checkpoints'))).filter((d) => /^round-\d+$/.test(d));
-        expect(rounds).toHaveLength(ROUNDS + 1);
-        for (let round = 0; round <= ROUNDS; round++) {
-          const dir = checkpointDir(run.stateDir, round);
-          expect(await readCheckpointSha256(dir)).toBe(db.checkpointSha256(round));
-          const bytes = await readFile(join(dir, 'weights.bin'));
-          const weights = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-          expect(weights.every((w) => Number.isFinite(w) && Math.abs(w) < 100)).toBe(true);
+      // Every crafted update was accepted (it is well-formed), capped and clipped, never applied as sent:
+      // to maxUpdateNorm in round 1, then to κ × the last round's median norm, near the honest norms.
+      const { maxUpdateNorm, normBoundMultiplier } = parseServerConfig({}).aggregation;
+      for (const run of [erase, huge]) {
+        expect(run.acks).toEqual(Array(ROUNDS).fill({ accepted: true }));
+        const bounds = run.logs.filter((l) => l.event === 'update clipped').map((l) => l.bound!);
+        expect(bounds).toHaveLength(ROUNDS);
+        expect(bounds[0]).toBe(maxUpdateNorm);
+        for (let r = 2; r <= ROUNDS; r++) {
+          const previous = run.logs.filter((l) => l.event === 'update accepted' && l.round === r - 1).map((l) => l.norm!);
+          expect(bounds[r - 1]).toBeCloseTo(Math.min(maxUpdateNorm, normBoundMultiplier * lowerMedian(previous)!), 9);
+          expect(bounds[r - 1]).toBeLessThan(2);
         }
-      } finally {
-        db.close();
+        expect(Math.abs(run.accuracy[ROUNDS - 1] - honest.accuracy[ROUNDS - 1])).toBeLessThan(0.02);
       }
-    }
-  });
+      expect(honest.logs.filter((l) => l.event === 'update clipped')).toEqual([]);
+      expect(huge.logs.find((l) => l.event === 'update clipped')!.norm).toBeGreaterThan(1e31);
+
+      // Every checkpoint on disk is finite and matches the digest the database recorded for it.
+      for (const run of [honest, erase, huge]) {
+        const db = FederationDb.open(run.stateDir);
+        try {
+          // What a restart adapts round 7's bound to: the median norm of round 6, as the server measured it.
+          const last = run.logs.filter((l) => l.event === 'update accepted' && l.round === ROUNDS).map((l) => l.norm!);
+          expect(db.lastMedianUpdateNorm()).toBe(lowerMedian(last));
+          const rounds = (await readdir(join(run.stateDir, 'checkpoints'))).filter((d) => /^round-\d+$/.test(d));
+          expect(rounds).toHaveLength(ROUNDS + 1);
+          for (let round = 0; round <= ROUNDS; round++) {
+            const dir = checkpointDir(run.stateDir, round);
+            expect(await readCheckpointSha256(dir)).toBe(db.checkpointSha256(round));
+            const bytes = await readFile(join(dir, 'weights.bin'));
+            const weights = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+            expect(weights.every((w) => Number.isFinite(w) && Math.abs(w) < 100)).toBe(true);
+          }
+        } finally {
+          db.close();
+        }
+      }
+    },
+  );
 });

@@ -38,7 +38,14 @@ describe('checkpoint integrity and export (finding 7)', () => {
     const url = await server.listen();
     const clients = await Promise.all(
       parts.map(async (data, i) => {
-        const client = new FederationClient({ serverUrl: url, stateDir: join(root, `client-${i}`), invite: parseInvite(server.inviteCode), identity: await generateIdentity(), data, trainSeed: i });
+        const client = new FederationClient({
+          serverUrl: url,
+          stateDir: join(root, `client-${i}`),
+          invite: parseInvite(server.inviteCode),
+          identity: await generateIdentity(),
+          data,
+          trainSeed: i,
+        });
         await client.connect();
         return client;
       }),
@@ -91,30 +98,38 @@ describe('checkpoint integrity and export (finding 7)', () => {
     db.close();
   });
 
-  it('state from before digests (schema 1) is migrated: digests recorded at first read with a warning, verified from then on', { timeout: 120_000 }, async () => {
-    const { root } = await writeClientPartitions(1, 10, 4);
-    cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
-    const stateDir = join(root, 'server');
-    const config = parseServerConfig({ federationId: 'legacy', port: 0, model: 'logreg', rounds: 1, seed: 5, stateDir });
-    await (await Aggregator.create({ config, logger: silentLogger })).close();
-    // What a version-1 database looks like: no checkpoints or attempts table, an accountant table.
-    const raw = new Database(join(stateDir, 'covey.db'));
-    raw.exec(`DROP TABLE checkpoints; DROP TABLE attempts;
+  it(
+    'state from before digests (schema 1) is migrated: digests recorded at first read with a warning, verified from then on',
+    { timeout: 120_000 },
+    async () => {
+      const { root } = await writeClientPartitions(1, 10, 4);
+      cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
+      const stateDir = join(root, 'server');
+      const config = parseServerConfig({ federationId: 'legacy', port: 0, model: 'logreg', rounds: 1, seed: 5, stateDir });
+      await (await Aggregator.create({ config, logger: silentLogger })).close();
+      // What a version-1 database looks like: no checkpoints or attempts table, an accountant table.
+      const raw = new Database(join(stateDir, 'covey.db'));
+      raw.exec(`DROP TABLE checkpoints; DROP TABLE attempts;
       CREATE TABLE accountant (round INTEGER PRIMARY KEY REFERENCES rounds(round), noise_multiplier REAL NOT NULL, sampling_rate REAL NOT NULL);
       UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
-    raw.close();
+      raw.close();
 
-    const logs: { level: string; event: string; message?: string }[] = [];
-    await (await Aggregator.create({ config, logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) }) })).close();
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', event: 'checkpoint digest recorded', message: stringMatching(/round-0 predates checkpoint digests/) }));
-    const db = FederationDb.open(stateDir);
-    expect(db.checkpointSha256(0)).toMatch(/^[0-9a-f]{64}$/);
-    db.close();
+      const logs: { level: string; event: string; message?: string }[] = [];
+      await (
+        await Aggregator.create({ config, logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) }) })
+      ).close();
+      expect(logs).toContainEqual(
+        expect.objectContaining({ level: 'warn', event: 'checkpoint digest recorded', message: stringMatching(/round-0 predates checkpoint digests/) }),
+      );
+      const db = FederationDb.open(stateDir);
+      expect(db.checkpointSha256(0)).toMatch(/^[0-9a-f]{64}$/);
+      db.close();
 
-    const weightsPath = join(checkpointDir(stateDir, 0), 'weights.bin');
-    const bytes = await readFile(weightsPath);
-    bytes[3] ^= 0x40;
-    await writeFile(weightsPath, bytes);
-    await expect(Aggregator.create({ config, logger: silentLogger })).rejects.toThrow(/round-0 does not match the SHA-256/);
-  });
+      const weightsPath = join(checkpointDir(stateDir, 0), 'weights.bin');
+      const bytes = await readFile(weightsPath);
+      bytes[3] ^= 0x40;
+      await writeFile(weightsPath, bytes);
+      await expect(Aggregator.create({ config, logger: silentLogger })).rejects.toThrow(/round-0 does not match the SHA-256/);
+    },
+  );
 });

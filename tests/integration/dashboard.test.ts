@@ -71,7 +71,10 @@ async function runRealFederation() {
     maxEpsilon: 10,
     stateDir: join(root, 'server'),
   });
-  const evaluationData = subset(test, Array.from({ length: 500 }, (_, i) => i));
+  const evaluationData = subset(
+    test,
+    Array.from({ length: 500 }, (_, i) => i),
+  );
   const server = await Aggregator.create({ config, logger: silentLogger, evaluationData });
   const metrics = new ServerMetrics();
   // What the lead wires inside the aggregator, done here from its events.
@@ -187,10 +190,19 @@ describe('operator HTTP endpoints over a real run', () => {
     const res = await raw(base, '/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
-    const value = (series: string) => Number(res.body.split('\n').find((l) => l.startsWith(series + ' '))?.split(' ')[1]);
+    const value = (series: string) =>
+      Number(
+        res.body
+          .split('\n')
+          .find((l) => l.startsWith(series + ' '))
+          ?.split(' ')[1],
+      );
     expect(value('covey_rounds_completed_total')).toBe(ROUNDS);
     expect(value('covey_round_duration_seconds_count')).toBe(ROUNDS);
-    expect(value('covey_round_duration_seconds_sum')).toBeCloseTo(status.rounds.reduce((s, r) => s + r.seconds, 0), 6);
+    expect(value('covey_round_duration_seconds_sum')).toBeCloseTo(
+      status.rounds.reduce((s, r) => s + r.seconds, 0),
+      6,
+    );
     expect(value('covey_round_participants')).toBe(2);
     expect(value('covey_connected_clients')).toBe(2);
     // Each of the 2 clients sent one sealed logreg update (7,850 float32 weights) per round.
@@ -317,7 +329,15 @@ describe('dashboard in headless Chromium', () => {
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     cleanup.push(() => browser.close());
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

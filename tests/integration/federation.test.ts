@@ -47,7 +47,10 @@ describe('covey server + covey join over loopback', () => {
     const clients = dirs.map((d) => join_(url, invite, d));
     expect(await exitCode(server, 240_000), server.output()).toBe(0);
     for (const c of clients) expect(await exitCode(c, 30_000), c.output()).toBe(0);
-    expect(server.lines.some((l) => /^round 2: 3 participants/.test(l)), server.output()).toBe(true);
+    expect(
+      server.lines.some((l) => /^round 2: 3 participants/.test(l)),
+      server.output(),
+    ).toBe(true);
     for (const c of clients) {
       expect(c.lines.filter((l) => /sealed update sent/.test(l))).toHaveLength(2);
     }

@@ -44,7 +44,11 @@ describe('protocol fuzz against a live `covey server`', () => {
     // /metrics keeps answering throughout.
     const metricsStatuses: number[] = [];
     const probe = setInterval(() => {
-      if (!serverExited) void fetch(`${url}/metrics`).then((r) => metricsStatuses.push(r.status), () => serverExited || metricsStatuses.push(0));
+      if (!serverExited)
+        void fetch(`${url}/metrics`).then(
+          (r) => metricsStatuses.push(r.status),
+          () => serverExited || metricsStatuses.push(0),
+        );
     }, 500);
 
     const clients = dirs.map((dir, i) => {
@@ -63,7 +67,10 @@ describe('protocol fuzz against a live `covey server`', () => {
     expect(await exitCode(server, 90_000), server.output()).toBe(0);
     for (const c of clients) expect(await exitCode(c, 30_000), c.output()).toBe(0);
     const rounds = server.lines.map((l) => /^round (\d+): (\d+) participants, accuracy ([\d.]+)/.exec(l)).filter((m) => m !== null);
-    expect(rounds.map((m) => [Number(m[1]), Number(m[2])]), server.output()).toEqual([
+    expect(
+      rounds.map((m) => [Number(m[1]), Number(m[2])]),
+      server.output(),
+    ).toEqual([
       [1, 2],
       [2, 2],
       [3, 2],
@@ -72,7 +79,10 @@ describe('protocol fuzz against a live `covey server`', () => {
     expect(metricsStatuses.length).toBeGreaterThan(0);
     expect(metricsStatuses.every((s) => s === 200)).toBe(true);
     // Nothing escaped a handler, and the log stayed small: rejections are sampled per connection.
-    const logLines = server.output().split('\n').filter((l) => l.startsWith('{'));
+    const logLines = server
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
     expect(logLines.filter((l) => /"level":"error"/.test(l))).toEqual([]);
     expect(logLines.length).toBeLessThan(stats.connections * 6 + 200);
   });

@@ -61,7 +61,14 @@ describe('new-global guard (finding 2)', () => {
         parts.map(async (data, i) => {
           const identity = await generateIdentity();
           if (withAttacker && i === 0) attacker = identity;
-          const client = new FederationClient({ serverUrl: url, stateDir: join(stateDir, `client-${i}`), invite: parseInvite(server.inviteCode), identity, data, trainSeed: i });
+          const client = new FederationClient({
+            serverUrl: url,
+            stateDir: join(stateDir, `client-${i}`),
+            invite: parseInvite(server.inviteCode),
+            identity,
+            data,
+            trainSeed: i,
+          });
           await client.connect();
           return client;
         }),

@@ -41,7 +41,13 @@ describe('joining a federation', () => {
     const invite = parseInvite(server.inviteCode);
 
     const impostorInvite = { ...invite, fingerprintHex: 'ab'.repeat(32) };
-    const pinned = new FederationClient({ serverUrl: url, stateDir: join(root, 'a'), invite: impostorInvite, identity: await generateIdentity(), data: parts[0] });
+    const pinned = new FederationClient({
+      serverUrl: url,
+      stateDir: join(root, 'a'),
+      invite: impostorInvite,
+      identity: await generateIdentity(),
+      data: parts[0],
+    });
     await expect(pinned.connect()).rejects.toMatchObject({ reason: 'server-key-mismatch' });
 
     const wrongToken = new FederationClient({
@@ -53,7 +59,13 @@ describe('joining a federation', () => {
     });
     await expect(wrongToken.connect()).rejects.toMatchObject({ reason: 'bad-invite', message: stringMatching(/not valid/) });
 
-    const unreachable = new FederationClient({ serverUrl: 'http://127.0.0.1:1', stateDir: join(root, 'c'), invite, identity: await generateIdentity(), data: parts[0] });
+    const unreachable = new FederationClient({
+      serverUrl: 'http://127.0.0.1:1',
+      stateDir: join(root, 'c'),
+      invite,
+      identity: await generateIdentity(),
+      data: parts[0],
+    });
     await expect(unreachable.connect()).rejects.toMatchObject({ reason: 'unreachable' });
   });
 
@@ -67,7 +79,14 @@ describe('joining a federation', () => {
     const events: ClientEvent[][] = [[], []];
     const clients = await Promise.all(
       parts.map(async (data, i) => {
-        const client = new FederationClient({ serverUrl: tap.url, stateDir: join(root, `state-${i}`), invite: parseInvite(server.inviteCode), identity: await generateIdentity(), data, trainSeed: i });
+        const client = new FederationClient({
+          serverUrl: tap.url,
+          stateDir: join(root, `state-${i}`),
+          invite: parseInvite(server.inviteCode),
+          identity: await generateIdentity(),
+          data,
+          trainSeed: i,
+        });
         client.on('event', (e) => events[i].push(e));
         await client.connect();
         return client;
@@ -91,7 +110,10 @@ describe('joining a federation', () => {
     expect(state.results.map((r) => r.participants)).toEqual([2, 2]);
     // The operator's status API: refused without the operator token, the rounds with it.
     expect((await fetch(`${url}/api/status`)).status).toBe(401);
-    const status = (await (await fetch(`${url}/api/status`, { headers: { Authorization: `Bearer ${server.operatorToken}` } })).json()) as { rounds: { participants: number }[]; members: unknown[] };
+    const status = (await (await fetch(`${url}/api/status`, { headers: { Authorization: `Bearer ${server.operatorToken}` } })).json()) as {
+      rounds: { participants: number }[];
+      members: unknown[];
+    };
     expect(status.rounds.map((r) => r.participants)).toEqual([2, 2]);
     expect(status.members).toHaveLength(2);
     // Prometheus scrape of the same server: two completed rounds, bytes both ways.

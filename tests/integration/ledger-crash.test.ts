@@ -45,7 +45,13 @@ describe('ledger survives SIGKILL', () => {
     const url = await server.listen();
     cleanup.push(() => server.close());
 
-    const steady = new FederationClient({ serverUrl: url, invite: parseInvite(server.inviteCode), identity: await generateIdentity(), data: parts[0], stateDir: join(root, 'steady') });
+    const steady = new FederationClient({
+      serverUrl: url,
+      invite: parseInvite(server.inviteCode),
+      identity: await generateIdentity(),
+      data: parts[0],
+      stateDir: join(root, 'steady'),
+    });
     let steadyId = '';
     steady.on('event', (e) => {
       if (e.type === 'joined') steadyId = e.clientId;
@@ -64,7 +70,10 @@ describe('ledger survives SIGKILL', () => {
     // trains, writes its ledger or sends. Tying kills to rounds (not to wall time) keeps a fast
     // machine from finishing all rounds before the kills happen.
     for (let k = 0; k < 3 && !done; k++) {
-      const selected = flaky.waitForLine(/round \d+: selected/, 60_000).then(() => true, () => false);
+      const selected = flaky.waitForLine(/round \d+: selected/, 60_000).then(
+        () => true,
+        () => false,
+      );
       if (!(await Promise.race([selected, running.then(() => false)]))) break;
       const delay = Math.floor(Math.random() * 800);
       kills.push(delay);

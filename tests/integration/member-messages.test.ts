@@ -94,7 +94,17 @@ describe('what members are told', () => {
     server.on('round', (r) => {
       if (r.round !== 1) return;
       void (async () => {
-        const forged = await signMessage(impostor, 'result', { federationId: 'signed', round: 7, clientId, counted: true, accuracy: 1, loss: 0, epsilon: 0, delta: 1e-5, seconds: 1 });
+        const forged = await signMessage(impostor, 'result', {
+          federationId: 'signed',
+          round: 7,
+          clientId,
+          counted: true,
+          accuracy: 1,
+          loss: 0,
+          epsilon: 0,
+          delta: 1e-5,
+          seconds: 1,
+        });
         io.emit(EVENTS.roundResult, forged);
         io.emit(EVENTS.roundResult, { ...forged, signature: undefined });
         io.emit(EVENTS.federationDone, await signMessage(impostor, 'done', { federationId: 'signed', rounds: 1 }));
@@ -143,7 +153,12 @@ describe('round starts the server did not announce', () => {
 });
 
 describe("the participant's ledger and cap", () => {
-  const worstAfter = (k: number) => epsilonFor(Array.from({ length: k }, () => ({ noiseMultiplier: central.noiseMultiplier, samplingRate: 1 })), central.delta, 'prv').epsilon;
+  const worstAfter = (k: number) =>
+    epsilonFor(
+      Array.from({ length: k }, () => ({ noiseMultiplier: central.noiseMultiplier, samplingRate: 1 })),
+      central.delta,
+      'prv',
+    ).epsilon;
   const roomForTwo = () => (worstAfter(2) + worstAfter(3)) / 2;
 
   it('keeps one ledger and cap per server key: the same key under a new federation id does not reset them', async () => {
@@ -158,7 +173,14 @@ describe("the participant's ledger and cap", () => {
     // The operator starts a "new" federation with the same server key.
     await mkdir(join(p.root, 'b'), { recursive: true });
     await copyFile(join(p.root, 'a', 'identity.json'), join(p.root, 'b', 'identity.json'));
-    const second = await startServer({ ...base, federationId: 'fed-b', rounds: 2, stateDir: join(p.root, 'b'), dp: central, cohort: { ...base.cohort, maxAttemptsPerRound: 1 } });
+    const second = await startServer({
+      ...base,
+      federationId: 'fed-b',
+      rounds: 2,
+      stateDir: join(p.root, 'b'),
+      dp: central,
+      cohort: { ...base.cohort, maxAttemptsPerRound: 1 },
+    });
     expect(second.server.serverFingerprint).toBe(first.server.serverFingerprint);
     const b = await join_(second.url, second.server.inviteCode, { ...p, cap });
     await second.server.run();
@@ -176,7 +198,14 @@ describe("the participant's ledger and cap", () => {
     const [p] = await participants(1, 34);
     const participantCap = { epsilon: roomForTwo(), view: 'worst-case' as const };
     const one = await startServer({ ...base, federationId: 'one', rounds: 1, stateDir: join(p.root, 'one'), dp: central });
-    const two = await startServer({ ...base, federationId: 'two', rounds: 2, stateDir: join(p.root, 'two'), dp: central, cohort: { ...base.cohort, maxAttemptsPerRound: 1 } });
+    const two = await startServer({
+      ...base,
+      federationId: 'two',
+      rounds: 2,
+      stateDir: join(p.root, 'two'),
+      dp: central,
+      cohort: { ...base.cohort, maxAttemptsPerRound: 1 },
+    });
     expect(two.server.serverFingerprint).not.toBe(one.server.serverFingerprint);
     const m1 = await join_(one.url, one.server.inviteCode, { ...p, participantCap });
     await one.server.run();

@@ -56,10 +56,19 @@ describe("the participant's own privacy cap and consent", () => {
     cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
     const z = 2;
     const delta = 1e-5;
-    const worstAfter = (k: number) => rdpEpsilon(Array.from({ length: k }, () => ({ noiseMultiplier: z, samplingRate: 1 })), delta);
+    const worstAfter = (k: number) =>
+      rdpEpsilon(
+        Array.from({ length: k }, () => ({ noiseMultiplier: z, samplingRate: 1 })),
+        delta,
+      );
     const cap = (worstAfter(2) + worstAfter(3)) / 2; // room for exactly two rounds
     const participants: Participant[] = await Promise.all(
-      parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`), ...(i === 0 && { cap: { epsilon: cap, view: 'worst-case' as const } }) })),
+      parts.map(async (data, i) => ({
+        data,
+        identity: await generateIdentity(),
+        stateDir: join(root, `state-${i}`),
+        ...(i === 0 && { cap: { epsilon: cap, view: 'worst-case' as const } }),
+      })),
     );
     const { state, events, fingerprint } = await federation(
       {
@@ -74,9 +83,17 @@ describe("the participant's own privacy cap and consent", () => {
       },
       participants,
     );
-    expect(state.results.map((r) => [r.participants, r.declined])).toEqual([[3, 0], [3, 0], [2, 1], [2, 1]]);
+    expect(state.results.map((r) => [r.participants, r.declined])).toEqual([
+      [3, 0],
+      [3, 0],
+      [2, 1],
+      [2, 1],
+    ]);
     const declined = events[0].filter((e) => e.type === 'declined');
-    expect(declined.map((e) => [e.round, e.reason])).toEqual([[3, 'budget'], [4, 'budget']]);
+    expect(declined.map((e) => [e.round, e.reason])).toEqual([
+      [3, 'budget'],
+      [4, 'budget'],
+    ]);
     expect(declined[0].type === 'declined' && declined[0].message).toMatch(/above your cap/);
 
     const ledger = await LedgerFile.open(ledgerPath(participants[0].stateDir, fingerprint));
@@ -110,7 +127,10 @@ describe("the participant's own privacy cap and consent", () => {
     const second = await federation({ ...config, rounds: 2, dp: { mode: 'central', noiseMultiplier: 0.5, clipNorm: 1, delta: 1e-5 } }, [participant]);
     // With DP on the drawn round is released whatever arrived (here pure noise: issue 11), then the federation stops (q = 1, all declined).
     expect(second.state.completedRound).toBe(2);
-    expect(second.state.results.map((r) => [r.participants, r.declined])).toEqual([[1, 0], [0, 1]]);
+    expect(second.state.results.map((r) => [r.participants, r.declined])).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
     const declines = second.events[0].filter((e) => e.type === 'declined');
     expect(declines.length).toBeGreaterThan(0);
     expect(declines.every((e) => e.type === 'declined' && e.reason === 'consent' && /z=0.5/.test(e.message))).toBe(true);
@@ -139,7 +159,10 @@ describe("the participant's own privacy cap and consent", () => {
     const second = await federation({ ...config, rounds: 2 }, participants);
     // Released as pure noise (DP on, issue 11), then stopped: every participant declined with q = 1.
     expect(second.state.completedRound).toBe(2);
-    expect(second.state.results.map((r) => [r.participants, r.declined])).toEqual([[2, 0], [0, 2]]);
+    expect(second.state.results.map((r) => [r.participants, r.declined])).toEqual([
+      [2, 0],
+      [0, 2],
+    ]);
     for (const events of second.events) {
       const declines = events.filter((e) => e.type === 'declined');
       expect(declines.map((e) => e.type === 'declined' && e.reason)).toEqual(['consent']);
@@ -154,7 +177,14 @@ describe("the participant's own privacy cap and consent", () => {
     cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
     const z = 2;
     const oneRound = epsilonFor([{ noiseMultiplier: z, samplingRate: 1 }], 1e-5, 'prv').epsilon;
-    const twoRounds = epsilonFor([{ noiseMultiplier: z, samplingRate: 1 }, { noiseMultiplier: z, samplingRate: 1 }], 1e-5, 'prv').epsilon;
+    const twoRounds = epsilonFor(
+      [
+        { noiseMultiplier: z, samplingRate: 1 },
+        { noiseMultiplier: z, samplingRate: 1 },
+      ],
+      1e-5,
+      'prv',
+    ).epsilon;
     const participants: Participant[] = await Promise.all(
       parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`) })),
     );

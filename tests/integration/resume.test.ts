@@ -26,7 +26,14 @@ async function runFederation(config: ServerConfigInput, parts: Dataset[], identi
   const weightsAtStart = server.globalWeights.slice();
   const clients = await Promise.all(
     parts.map(async (data, i) => {
-      const client = new FederationClient({ serverUrl: url, stateDir: join(root, `state-${i}`), invite: parseInvite(invite), identity: identities[i], data, trainSeed: i });
+      const client = new FederationClient({
+        serverUrl: url,
+        stateDir: join(root, `state-${i}`),
+        invite: parseInvite(invite),
+        identity: identities[i],
+        data,
+        trainSeed: i,
+      });
       await client.connect();
       return client;
     }),

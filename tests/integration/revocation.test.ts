@@ -37,7 +37,11 @@ async function joinAs(url: string, server: Aggregator, identity: Identity, onSta
     member.starts.push({ start, global: decodeFrame(weights, { kind: 'global', length: server.modelLength, round: start.round }).values });
     onStart?.(member, start);
   });
-  const joined = (await sendHello(socket, await helloPayload(socket, identity, fingerprintHex, token))) as { ok: boolean; clientId: string; server: { boxPublicKey: string } };
+  const joined = (await sendHello(socket, await helloPayload(socket, identity, fingerprintHex, token))) as {
+    ok: boolean;
+    clientId: string;
+    server: { boxPublicKey: string };
+  };
   expect(joined.ok).toBe(true);
   member.clientId = joined.clientId;
   member.send = async (start, values) => {

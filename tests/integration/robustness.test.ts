@@ -77,7 +77,12 @@ describe('bad input is rejected with a logged reason and the server stays up', (
     const context = { federationId: 'robust', round: start.round, attemptId: start.attemptId, clientId: joined.clientId };
     const global = decodeFrame(weights, { kind: 'global', length: server.modelLength, round: start.round }).values;
     const seal = (values: Float32Array, ctx = context) =>
-      sealUpdate({ plaintext: encodeFrame({ kind: 'update', round: ctx.round, numExamples: 100, values }), context: ctx, sender: identity, recipientBoxPublicKey: serverBox });
+      sealUpdate({
+        plaintext: encodeFrame({ kind: 'update', round: ctx.round, numExamples: 100, values }),
+        context: ctx,
+        sender: identity,
+        recipientBoxPublicKey: serverBox,
+      });
     const send = async (header: unknown, payload: unknown) => socket.timeout(10_000).emitWithAck(EVENTS.update, header, payload) as Promise<unknown>;
     const good = new Float32Array(global.length).fill(0.001);
 
@@ -102,7 +107,16 @@ describe('bad input is rejected with a logged reason and the server stays up', (
       ['envelope', context, (await seal(good)).subarray(0, 1000)],
       ['envelope', context, await seal(good, { ...context, round: start.round + 1 })],
       // Sealed with another member's key but claimed as this client's: the envelope binds the sender.
-      ['envelope', context, await sealUpdate({ plaintext: encodeFrame({ kind: 'update', round: start.round, numExamples: 100, values: good }), context, sender: peerIdentity, recipientBoxPublicKey: serverBox })],
+      [
+        'envelope',
+        context,
+        await sealUpdate({
+          plaintext: encodeFrame({ kind: 'update', round: start.round, numExamples: 100, values: good }),
+          context,
+          sender: peerIdentity,
+          recipientBoxPublicKey: serverBox,
+        }),
+      ],
       ['stale-round', { ...context, round: start.round + 1 }, await seal(good, { ...context, round: start.round + 1 })],
     ];
     for (const [reason, header, payload] of cases) {

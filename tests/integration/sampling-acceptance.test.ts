@@ -54,7 +54,15 @@ describe('sampling that matches the promised view', () => {
         model: 'logreg',
         rounds: 24,
         training: { epochs: 1, batchSize: 50, learningRate: 0.05 },
-        cohort: { samplingRate: q, expectedClients: 3 * q, minClients: 1, minConnected: 3, roundTimeoutSeconds: 60, waitForClientsSeconds: 60, maxAttemptsPerRound: 100 },
+        cohort: {
+          samplingRate: q,
+          expectedClients: 3 * q,
+          minClients: 1,
+          minConnected: 3,
+          roundTimeoutSeconds: 60,
+          waitForClientsSeconds: 60,
+          maxAttemptsPerRound: 100,
+        },
         dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
         stateDir: join(root, 'server'),
       }),
@@ -65,7 +73,14 @@ describe('sampling that matches the promised view', () => {
     const stateDirs = parts.map((_, i) => join(root, `state-${i}`));
     const clients = await Promise.all(
       parts.map(async (data, i) => {
-        const client = new FederationClient({ serverUrl: url, invite: parseInvite(server.inviteCode), identity: await generateIdentity(), data, stateDir: stateDirs[i], trainSeed: i });
+        const client = new FederationClient({
+          serverUrl: url,
+          invite: parseInvite(server.inviteCode),
+          identity: await generateIdentity(),
+          data,
+          stateDir: stateDirs[i],
+          trainSeed: i,
+        });
         cleanup.push(() => client.close());
         await client.connect();
         return client;
@@ -82,7 +97,9 @@ describe('sampling that matches the promised view', () => {
     for (const dir of stateDirs) {
       const entries = (await LedgerFile.open(ledgerPath(dir, server.serverFingerprint))).entries;
       const attempts = new Set(entries.flatMap((e) => (e.kind === 'announced' ? [`${e.round}/${e.attemptId}`] : [])));
-      const sent = new Set(entries.flatMap((e) => (e.kind === 'contribution' && attempts.has(`${e.round}/${e.attemptId}`) ? [`${e.round}/${e.attemptId}`] : [])));
+      const sent = new Set(
+        entries.flatMap((e) => (e.kind === 'contribution' && attempts.has(`${e.round}/${e.attemptId}`) ? [`${e.round}/${e.attemptId}`] : [])),
+      );
       charged += attempts.size;
       contributed += sent.size;
       perParticipant.push(`${sent.size}/${attempts.size}`);

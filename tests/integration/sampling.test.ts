@@ -40,7 +40,11 @@ async function rawMember(server: Aggregator, url: string, federationId: string, 
   const identity = await generateIdentity();
   const socket = await connectRaw(url);
   cleanup.push(() => void socket.disconnect());
-  const joined = (await sendHello(socket, await helloPayload(socket, identity, fingerprintHex, token))) as { ok: boolean; clientId: string; server: { boxPublicKey: string } };
+  const joined = (await sendHello(socket, await helloPayload(socket, identity, fingerprintHex, token))) as {
+    ok: boolean;
+    clientId: string;
+    server: { boxPublicKey: string };
+  };
   expect(joined.ok).toBe(true);
   const sodium = await getSodium();
   const member: RawMember = { clientId: joined.clientId, socket, starts: [], firstGlobal: null };
@@ -88,99 +92,120 @@ describe('each round is one Poisson draw at q, charged whatever its size', () =>
     { members: 3, attempts: 200 },
     { members: 20, attempts: 100 },
   ]) {
-    it(`N = ${members}, q = 0.1, minClients 2, central DP: inclusion over the charged attempts is within the binomial 99% interval of q`, { timeout: 600_000 }, async () => {
-      const q = 0.1;
-      const federationId = `sampling-${members}`;
-      const { server, url, stateDir, logs } = await startServer({
-        federationId,
-        rounds: attempts,
-        cohort: { samplingRate: q, expectedClients: members * q, minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60, maxAttemptsPerRound: 1 },
-        dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
-      });
-      const joined: RawMember[] = [];
-      for (let i = 0; i < members; i++) joined.push(await rawMember(server, url, federationId));
-      const state = await server.run();
+    it(
+      `N = ${members}, q = 0.1, minClients 2, central DP: inclusion over the charged attempts is within the binomial 99% interval of q`,
+      { timeout: 600_000 },
+      async () => {
+        const q = 0.1;
+        const federationId = `sampling-${members}`;
+        const { server, url, stateDir, logs } = await startServer({
+          federationId,
+          rounds: attempts,
+          cohort: { samplingRate: q, expectedClients: members * q, minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60, maxAttemptsPerRound: 1 },
+          dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
+        });
+        const joined: RawMember[] = [];
+        for (let i = 0; i < members; i++) joined.push(await rawMember(server, url, federationId));
+        const state = await server.run();
 
-      const db = FederationDb.open(stateDir);
-      const drawn = db.attempts();
-      const accountant = db.accountant();
-      db.close();
-      // Every draw was released as a round (none redrawn or retried), and every draw is in the accountant.
-      expect(state.completedRound).toBe(attempts);
-      expect(drawn).toHaveLength(attempts);
-      expect(accountant).toHaveLength(attempts);
-      expect(accountant.every((r) => r.noiseMultiplier === 1 && r.samplingRate === q)).toBe(true);
-      expect(logs.some((l) => l.event === 'federation complete')).toBe(true);
+        const db = FederationDb.open(stateDir);
+        const drawn = db.attempts();
+        const accountant = db.accountant();
+        db.close();
+        // Every draw was released as a round (none redrawn or retried), and every draw is in the accountant.
+        expect(state.completedRound).toBe(attempts);
+        expect(drawn).toHaveLength(attempts);
+        expect(accountant).toHaveLength(attempts);
+        expect(accountant.every((r) => r.noiseMultiplier === 1 && r.samplingRate === q)).toBe(true);
+        expect(logs.some((l) => l.event === 'federation complete')).toBe(true);
 
-      // What the members saw: a round start for exactly the attempts whose recorded cohort holds them.
-      let included = 0;
-      for (const m of joined) {
-        const inCohort = drawn.filter((a) => a.cohort.includes(m.clientId)).map((a) => a.attemptId);
-        expect(m.starts.sort()).toEqual(inCohort.sort());
-        included += m.starts.length;
-      }
-      const trials = members * accountant.length;
-      const inclusion = included / trials;
-      const halfWidth = binomialHalfWidth99(q, trials);
-      console.log(`inclusion N=${members} q=${q}: ${inclusion.toFixed(4)} over ${trials} member-attempts (99% interval ${(q - halfWidth).toFixed(4)}..${(q + halfWidth).toFixed(4)})`);
-      expect(Math.abs(inclusion - q)).toBeLessThan(halfWidth);
-    });
+        // What the members saw: a round start for exactly the attempts whose recorded cohort holds them.
+        let included = 0;
+        for (const m of joined) {
+          const inCohort = drawn.filter((a) => a.cohort.includes(m.clientId)).map((a) => a.attemptId);
+          expect(m.starts.sort()).toEqual(inCohort.sort());
+          included += m.starts.length;
+        }
+        const trials = members * accountant.length;
+        const inclusion = included / trials;
+        const halfWidth = binomialHalfWidth99(q, trials);
+        console.log(
+          `inclusion N=${members} q=${q}: ${inclusion.toFixed(4)} over ${trials} member-attempts (99% interval ${(q - halfWidth).toFixed(4)}..${(q + halfWidth).toFixed(4)})`,
+        );
+        expect(Math.abs(inclusion - q)).toBeLessThan(halfWidth);
+      },
+    );
   }
 });
 
 describe('the released model does not depend on how many clients are connected', () => {
-  it('central noise std with N = 6 and N = 7 connected (same 5 cohort members, zero updates) is z·C / expectedClients both times', { timeout: 300_000 }, async () => {
-    const z = 1;
-    const C = 0.75;
-    const expectedClients = 5;
-    const stds: number[] = [];
-    for (const connected of [6, 7]) {
-      // Selects exactly the first five members who joined: selectCohort asks for one uniform per member, in id order.
-      let order: string[] = [];
-      let cohort = new Set<string>();
-      let calls = 0;
-      const uniform: Uniform = () => (cohort.has(order[calls++ % order.length]) ? 0 : 0.99);
-      const federationId = `denominator-${connected}`;
-      const { server, url } = await startServer(
-        {
-          federationId,
-          rounds: 1,
-          cohort: { samplingRate: 0.5, expectedClients, minClients: 1, minConnected: connected, roundTimeoutSeconds: 30, waitForClientsSeconds: 60, maxAttemptsPerRound: 1 },
-          dp: { mode: 'central', noiseMultiplier: z, clipNorm: C, delta: 1e-5 },
-        },
-        uniform,
-      );
-      const members: RawMember[] = [];
-      for (let i = 0; i < connected; i++) members.push(await rawMember(server, url, federationId));
-      order = members.map((m) => m.clientId).sort();
-      cohort = new Set(members.slice(0, 5).map((m) => m.clientId));
-      const initial = server.globalWeights;
-      const state = await server.run();
-      expect(state.completedRound).toBe(1);
-      expect(state.results[0].participants).toBe(5);
-      expect(members.map((m) => m.starts.length)).toEqual([1, 1, 1, 1, 1, ...Array<number>(connected - 5).fill(0)]);
-      const released = server.globalWeights;
-      let sq = 0;
-      for (let i = 0; i < released.length; i++) sq += (released[i] - initial[i]) ** 2;
-      stds.push(Math.sqrt(sq / released.length));
-    }
-    const expected = (z * C) / expectedClients; // 0.15
-    console.log(`released-change std: N=6 ${stds[0].toFixed(5)}, N=7 ${stds[1].toFixed(5)} (expected ${expected})`);
-    // 7,850 coordinates: the std estimate's relative standard error is 1/√(2·7850) ≈ 0.8%; 4% is 5 of them.
-    for (const std of stds) expect(Math.abs(std / expected - 1)).toBeLessThan(0.04);
-    expect(Math.abs(stds[0] / stds[1] - 1)).toBeLessThan(0.04);
-  });
+  it(
+    'central noise std with N = 6 and N = 7 connected (same 5 cohort members, zero updates) is z·C / expectedClients both times',
+    { timeout: 300_000 },
+    async () => {
+      const z = 1;
+      const C = 0.75;
+      const expectedClients = 5;
+      const stds: number[] = [];
+      for (const connected of [6, 7]) {
+        // Selects exactly the first five members who joined: selectCohort asks for one uniform per member, in id order.
+        let order: string[] = [];
+        let cohort = new Set<string>();
+        let calls = 0;
+        const uniform: Uniform = () => (cohort.has(order[calls++ % order.length]) ? 0 : 0.99);
+        const federationId = `denominator-${connected}`;
+        const { server, url } = await startServer(
+          {
+            federationId,
+            rounds: 1,
+            cohort: {
+              samplingRate: 0.5,
+              expectedClients,
+              minClients: 1,
+              minConnected: connected,
+              roundTimeoutSeconds: 30,
+              waitForClientsSeconds: 60,
+              maxAttemptsPerRound: 1,
+            },
+            dp: { mode: 'central', noiseMultiplier: z, clipNorm: C, delta: 1e-5 },
+          },
+          uniform,
+        );
+        const members: RawMember[] = [];
+        for (let i = 0; i < connected; i++) members.push(await rawMember(server, url, federationId));
+        order = members.map((m) => m.clientId).sort();
+        cohort = new Set(members.slice(0, 5).map((m) => m.clientId));
+        const initial = server.globalWeights;
+        const state = await server.run();
+        expect(state.completedRound).toBe(1);
+        expect(state.results[0].participants).toBe(5);
+        expect(members.map((m) => m.starts.length)).toEqual([1, 1, 1, 1, 1, ...Array<number>(connected - 5).fill(0)]);
+        const released = server.globalWeights;
+        let sq = 0;
+        for (let i = 0; i < released.length; i++) sq += (released[i] - initial[i]) ** 2;
+        stds.push(Math.sqrt(sq / released.length));
+      }
+      const expected = (z * C) / expectedClients; // 0.15
+      console.log(`released-change std: N=6 ${stds[0].toFixed(5)}, N=7 ${stds[1].toFixed(5)} (expected ${expected})`);
+      // 7,850 coordinates: the std estimate's relative standard error is 1/√(2·7850) ≈ 0.8%; 4% is 5 of them.
+      for (const std of stds) expect(Math.abs(std / expected - 1)).toBeLessThan(0.04);
+      expect(Math.abs(stds[0] / stds[1] - 1)).toBeLessThan(0.04);
+    },
+  );
 });
 
 describe('the server charges every attempt it drew, before any member hears of it', () => {
   it('local mode: an attempt whose update was opened but never released is charged (q = 1 against the server)', { timeout: 120_000 }, async () => {
     const federationId = 'charged-local';
-    const { server, url, stateDir } = await startServer({
-      federationId,
-      rounds: 1,
-      cohort: { samplingRate: 0.5, expectedClients: 1, minClients: 1, minConnected: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
-      dp: { mode: 'local', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
-    }, () => 0);
+    const { server, url, stateDir } = await startServer(
+      {
+        federationId,
+        rounds: 1,
+        cohort: { samplingRate: 0.5, expectedClients: 1, minClients: 1, minConnected: 2, roundTimeoutSeconds: 60, waitForClientsSeconds: 60 },
+        dp: { mode: 'local', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
+      },
+      () => 0,
+    );
     let chargedAtStart: number | null = null;
     const peek = () => {
       // A second reader of the live database, at the moment a member is told of the attempt.
@@ -209,30 +234,34 @@ describe('the server charges every attempt it drew, before any member hears of i
     db.close();
   });
 
-  it('secure aggregation below its threshold: each attempt is charged, the model stays, and the stop is not called complete', { timeout: 120_000 }, async () => {
-    const federationId = 'charged-secure';
-    const { server, url, logs } = await startServer({
-      federationId,
-      rounds: 3,
-      cohort: { samplingRate: 1, expectedClients: 2, minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60, maxAttemptsPerRound: 2 },
-      dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
-      secureAggregation: { enabled: true, threshold: 3 },
-    });
-    const members = [await rawMember(server, url, federationId), await rawMember(server, url, federationId)];
-    const initial = server.globalWeights.slice();
-    const state = await server.run();
-    expect(state.completedRound).toBe(0);
-    expect(members.every((m) => m.starts.length === 0)).toBe(true);
-    expect(state.accountant).toEqual([
-      { noiseMultiplier: 1, samplingRate: 1 },
-      { noiseMultiplier: 1, samplingRate: 1 },
-    ]);
-    expect(server.globalWeights).toEqual(initial);
-    expect(logs.filter((l) => l.event === 'round aborted').map((l) => l.reason)).toEqual([
-      'cohort of 2 is below the secure-aggregation threshold of 3',
-      'cohort of 2 is below the secure-aggregation threshold of 3',
-    ]);
-    expect(logs.some((l) => l.event === 'federation complete')).toBe(false);
-    expect(logs.find((l) => l.event === 'federation stopped')).toMatchObject({ rounds: 0, of: 3, reason: 'round 1 did not complete in 2 attempts' });
-  });
+  it(
+    'secure aggregation below its threshold: each attempt is charged, the model stays, and the stop is not called complete',
+    { timeout: 120_000 },
+    async () => {
+      const federationId = 'charged-secure';
+      const { server, url, logs } = await startServer({
+        federationId,
+        rounds: 3,
+        cohort: { samplingRate: 1, expectedClients: 2, minClients: 2, roundTimeoutSeconds: 30, waitForClientsSeconds: 60, maxAttemptsPerRound: 2 },
+        dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
+        secureAggregation: { enabled: true, threshold: 3 },
+      });
+      const members = [await rawMember(server, url, federationId), await rawMember(server, url, federationId)];
+      const initial = server.globalWeights.slice();
+      const state = await server.run();
+      expect(state.completedRound).toBe(0);
+      expect(members.every((m) => m.starts.length === 0)).toBe(true);
+      expect(state.accountant).toEqual([
+        { noiseMultiplier: 1, samplingRate: 1 },
+        { noiseMultiplier: 1, samplingRate: 1 },
+      ]);
+      expect(server.globalWeights).toEqual(initial);
+      expect(logs.filter((l) => l.event === 'round aborted').map((l) => l.reason)).toEqual([
+        'cohort of 2 is below the secure-aggregation threshold of 3',
+        'cohort of 2 is below the secure-aggregation threshold of 3',
+      ]);
+      expect(logs.some((l) => l.event === 'federation complete')).toBe(false);
+      expect(logs.find((l) => l.event === 'federation stopped')).toMatchObject({ rounds: 0, of: 3, reason: 'round 1 did not complete in 2 attempts' });
+    },
+  );
 });

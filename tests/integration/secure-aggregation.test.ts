@@ -69,7 +69,14 @@ async function federate(o: {
       rounds: 1,
       seed: 5,
       training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
-      cohort: { minClients: 2, minConnected: o.clients.length + (o.extra ? 1 : 0), expectedClients: o.clients.length, roundTimeoutSeconds: 30, waitForClientsSeconds: 30, maxAttemptsPerRound: 1 },
+      cohort: {
+        minClients: 2,
+        minConnected: o.clients.length + (o.extra ? 1 : 0),
+        expectedClients: o.clients.length,
+        roundTimeoutSeconds: 30,
+        waitForClientsSeconds: 30,
+        maxAttemptsPerRound: 1,
+      },
       stateDir: join(dir, 'server'),
       ...(o.secure && { secureAggregation: { enabled: true, stageTimeoutSeconds: 10 } }),
       ...o.config,
@@ -106,7 +113,16 @@ async function federate(o: {
     }
     await o.extra?.(server, url);
     const state = await server.run();
-    return { global: server.globalWeights, serverFingerprint: server.serverFingerprint, completedRound: state.completedRound, participants, aborts, events, logs, stateDirs };
+    return {
+      global: server.globalWeights,
+      serverFingerprint: server.serverFingerprint,
+      completedRound: state.completedRound,
+      participants,
+      aborts,
+      events,
+      logs,
+      stateDirs,
+    };
   } finally {
     for (const c of clients) c.close();
     await server.close();
@@ -137,7 +153,9 @@ describe('secure aggregation over real sockets', () => {
     expect(secure.events.every((seen) => seen.some((e) => e.type === 'update-sent' && e.masked === true))).toBe(true);
     // The server logged the protocol's stages, and never a plain update.
     const stages = secure.logs.map((l) => l.event).filter((e) => typeof e === 'string' && e.startsWith('secure aggregation'));
-    expect(stages).toEqual(expect.arrayContaining(['secure aggregation: keys advertised', 'secure aggregation: shares relayed', 'secure aggregation: masked inputs in']));
+    expect(stages).toEqual(
+      expect.arrayContaining(['secure aggregation: keys advertised', 'secure aggregation: shares relayed', 'secure aggregation: masked inputs in']),
+    );
   });
 
   it('finding 11: a client that drops after its masked input leaves only once the server has closed that stage with it', async () => {
@@ -219,7 +237,10 @@ describe('secure aggregation over real sockets', () => {
       extra: async (server) => {
         const socket = await connectRaw(server.serverUrl);
         cleanup.push(() => void socket.disconnect());
-        const hello = await sendHello(socket, await helloPayload(socket, await generateIdentity(), server.serverFingerprint, parseInvite(server.inviteCode).token));
+        const hello = await sendHello(
+          socket,
+          await helloPayload(socket, await generateIdentity(), server.serverFingerprint, parseInvite(server.inviteCode).token),
+        );
         expect(hello.ok).toBe(true);
         socket.on(EVENTS.roundStart, async (start: { federationId: string; round: number; attemptId: string }) => {
           const header = { federationId: start.federationId, round: start.round, attemptId: start.attemptId, clientId: hello.clientId };
@@ -252,7 +273,14 @@ describe('one answer per member in a secure attempt (finding 5)', () => {
         const socket = (client as unknown as { socket: Socket }).socket;
         socket.onAny((event: string, request: { stage?: string; federationId: string; round: number; attemptId: string }) => {
           if (event !== EVENTS.secagg || request.stage !== 'masked-input') return;
-          const decline = { federationId: request.federationId, round: request.round, attemptId: request.attemptId, clientId: joined.clientId, reason: 'consent', message: 'changed my mind' };
+          const decline = {
+            federationId: request.federationId,
+            round: request.round,
+            attemptId: request.attemptId,
+            clientId: joined.clientId,
+            reason: 'consent',
+            message: 'changed my mind',
+          };
           socket.emit(EVENTS.decline, decline, (ack: unknown) => declines.push(ack));
         });
       },

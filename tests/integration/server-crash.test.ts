@@ -69,7 +69,13 @@ describe('kill -9 of the server at any point of a round, then a restart with the
       const events: ClientEvent[][] = [[], []];
       const clients = await Promise.all(
         parts.map(async (data, i) => {
-          const client = new FederationClient({ serverUrl: url, invite: parseInvite(code), identity: await generateIdentity(), data, stateDir: join(root, `client-${i}`) });
+          const client = new FederationClient({
+            serverUrl: url,
+            invite: parseInvite(code),
+            identity: await generateIdentity(),
+            data,
+            stateDir: join(root, `client-${i}`),
+          });
           client.on('event', (e) => events[i].push(e));
           await client.connect();
           return client;
@@ -132,7 +138,13 @@ describe('kill -9 of the server at any point of a round, then a restart with the
     await writeFile(configPath, JSON.stringify(config));
     const first = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
     const [, url, code] = await first.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 60_000);
-    const client = new FederationClient({ serverUrl: url, invite: parseInvite(code), identity: await generateIdentity(), data: parts[0], stateDir: join(root, 'client') });
+    const client = new FederationClient({
+      serverUrl: url,
+      invite: parseInvite(code),
+      identity: await generateIdentity(),
+      data: parts[0],
+      stateDir: join(root, 'client'),
+    });
     const events: ClientEvent[] = [];
     client.on('event', (e) => events.push(e));
     cleanup.push(() => client.close());
@@ -140,7 +152,9 @@ describe('kill -9 of the server at any point of a round, then a restart with the
     // A second member that joins and then never answers holds round 1 open after the client's update.
     const silent = await connectRaw(url);
     cleanup.push(() => void silent.disconnect());
-    expect((await sendHello(silent, await helloPayload(silent, await generateIdentity(), parseInvite(code).fingerprintHex, parseInvite(code).token))).ok).toBe(true);
+    expect((await sendHello(silent, await helloPayload(silent, await generateIdentity(), parseInvite(code).fingerprintHex, parseInvite(code).token))).ok).toBe(
+      true,
+    );
     await first.waitForLine(/"event":"update accepted"/, 60_000);
     first.child.kill('SIGTERM');
     expect(await exitCode(first, 30_000), first.output()).toBe(0);

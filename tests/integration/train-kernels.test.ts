@@ -31,7 +31,12 @@ describe('wasm matrix products', () => {
     [1, 9, 4],
   ];
   for (const [m, k, n] of shapes) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`[${m}×${k}]·[${k}×${n}], transposeA ${ta}, transposeB ${tb}, matches the cpu backend`, async () => {
         const [cpu, wasm] = await onBoth(() => {
           const a = tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, 'float32', 1);
@@ -49,7 +54,10 @@ describe('wasm matrix products', () => {
       const a = tf.randomNormal([3, 4, 5], 0, 1, 'float32', 3);
       const b = tf.randomNormal([3, 6, 5], 0, 1, 'float32', 4);
       const bias = tf.randomNormal([6], 0, 1, 'float32', 5);
-      return tf.concat([tf.matMul(a, b, false, true).flatten(), tf.fused.matMul({ a: a.slice([0], [1]), b: b.slice([0], [1]), transposeB: true, bias, activation: 'relu' }).flatten()]);
+      return tf.concat([
+        tf.matMul(a, b, false, true).flatten(),
+        tf.fused.matMul({ a: a.slice([0], [1]), b: b.slice([0], [1]), transposeB: true, bias, activation: 'relu' }).flatten(),
+      ]);
     });
     expect(maxAbsDiff(cpu, wasm)).toBeLessThan(1e-4);
   });

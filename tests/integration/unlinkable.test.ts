@@ -25,7 +25,15 @@ afterAll(async () => {
 async function server(root: string, name: string) {
   const logs: Record<string, unknown>[] = [];
   const aggregator = await Aggregator.create({
-    config: parseServerConfig({ federationId: name, port: 0, model: 'logreg', rounds: 1, stateDir: join(root, name), dp: { mode: 'central', noiseMultiplier: 1.5, clipNorm: 1, delta: 1e-5 }, cohort: { samplingRate: 0.5, expectedClients: 2 } }),
+    config: parseServerConfig({
+      federationId: name,
+      port: 0,
+      model: 'logreg',
+      rounds: 1,
+      stateDir: join(root, name),
+      dp: { mode: 'central', noiseMultiplier: 1.5, clipNorm: 1, delta: 1e-5 },
+      cohort: { samplingRate: 0.5, expectedClients: 2 },
+    }),
     logger: createLogger({ json: true, write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) }),
   });
   const url = await aggregator.listen();
@@ -60,7 +68,18 @@ describe('unlinkable participation', () => {
     // An older release: one identity.json, already registered with server one (its ledger names it).
     const legacy = await loadOrCreateIdentity(join(stateDir, 'identity.json'));
     await mkdir(join(stateDir, 'ledger'), { recursive: true });
-    const consent = { kind: 'consent', federationId: 'one', timestamp: new Date().toISOString(), serverFingerprint: one.aggregator.serverFingerprint, mode: 'central', noiseMultiplier: 1.5, clipNorm: 1, samplingRate: 0.5, delta: 1e-5, cap: null };
+    const consent = {
+      kind: 'consent',
+      federationId: 'one',
+      timestamp: new Date().toISOString(),
+      serverFingerprint: one.aggregator.serverFingerprint,
+      mode: 'central',
+      noiseMultiplier: 1.5,
+      clipNorm: 1,
+      samplingRate: 0.5,
+      delta: 1e-5,
+      cap: null,
+    };
     await writeFile(join(stateDir, 'ledger', 'one.jsonl'), JSON.stringify(consent) + '\n');
 
     const store = fileIdentityStore(stateDir);

@@ -63,7 +63,11 @@ function ledgerJson(stateDir: string, federationId: string) {
   };
 }
 
-const worstAfter = (k: number) => prvEpsilon(Array.from({ length: k }, () => ({ noiseMultiplier: Z, samplingRate: 1 })), DELTA);
+const worstAfter = (k: number) =>
+  prvEpsilon(
+    Array.from({ length: k }, () => ({ noiseMultiplier: Z, samplingRate: 1 })),
+    DELTA,
+  );
 
 describe.skipIf(skipWithoutChromium)('the desktop app in headless Chromium against a real covey server', () => {
   it('joins, trains two rounds, shows the ledger ε, and declines for budget after the cap is lowered', { timeout: 150_000 }, async () => {
@@ -94,7 +98,15 @@ describe.skipIf(skipWithoutChromium)('the desktop app in headless Chromium again
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     const problems: string[] = [];

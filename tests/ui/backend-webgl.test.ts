@@ -31,7 +31,15 @@ const data = mnistDigits(100, 2); // the same 20 digits as tests/integration/bac
 /** The page's script (the backend functions and the worker client) and the training worker, bundled for the browser. */
 async function bundle(): Promise<{ page: string; worker: string }> {
   const esbuild = await import('esbuild');
-  const common = { bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent', define: { 'process.env.NODE_ENV': '"production"' } } as const;
+  const common = {
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+    define: { 'process.env.NODE_ENV': '"production"' },
+  } as const;
   const entry = `
     import { MODEL_SPECS } from './src/core/model/spec.ts';
     import { activateBrowserBackend, pickTrainingBackend, trainingUpdate } from './src/core/train/browser/backends.ts';
@@ -62,7 +70,17 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
     const wasmDir = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--use-angle=swiftshader',
+        '--enable-unsafe-swiftshader',
+      ],
     });
     page = await browser.newPage();
     page.on('pageerror', (error) => console.error('page error:', error));
@@ -90,7 +108,13 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
       async ({ backend, name, features, labels, opts, wasmPaths }) => {
         const covey = (globalThis as unknown as { covey: PageCovey }).covey;
         const label = await covey.activateBrowserBackend(backend, wasmPaths);
-        const dataset = { features: Float32Array.from(features), labels: Uint8Array.from(labels), count: labels.length, inputShape: [28, 28, 1], numClasses: 10 };
+        const dataset = {
+          features: Float32Array.from(features),
+          labels: Uint8Array.from(labels),
+          count: labels.length,
+          inputShape: [28, 28, 1],
+          numClasses: 10,
+        };
         const { update } = await covey.trainingUpdate(covey.MODEL_SPECS[name], dataset, opts);
         const bytes = new Uint8Array(update.buffer);
         let binary = '';
@@ -135,17 +159,36 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
         const bytes = Uint8Array.from(atob(weights), (c) => c.charCodeAt(0));
         const trainer = new covey.BrowserTrainer(new Worker('/training-worker.js', { type: 'module' }));
         const logs: string[] = [];
-        const choice = await trainer.selectBackend({ spec: covey.MODEL_SPECS.mlp, candidates: ['webgl', 'wasm', 'cpu'], wasmPaths, onLog: (l: string) => logs.push(l) });
+        const choice = await trainer.selectBackend({
+          spec: covey.MODEL_SPECS.mlp,
+          candidates: ['webgl', 'wasm', 'cpu'],
+          wasmPaths,
+          onLog: (l: string) => logs.push(l),
+        });
         const progress: unknown[] = [];
-        const dataset = { features: Float32Array.from(features), labels: Uint8Array.from(labels), count: labels.length, inputShape: [28, 28, 1], numClasses: 10 };
-        const trained = await trainer.train({ spec: covey.MODEL_SPECS.mlp, weights: new Float32Array(bytes.buffer), data: dataset, opts }, (p: unknown) => progress.push(p));
+        const dataset = {
+          features: Float32Array.from(features),
+          labels: Uint8Array.from(labels),
+          count: labels.length,
+          inputShape: [28, 28, 1],
+          numClasses: 10,
+        };
+        const trained = await trainer.train({ spec: covey.MODEL_SPECS.mlp, weights: new Float32Array(bytes.buffer), data: dataset, opts }, (p: unknown) =>
+          progress.push(p),
+        );
         trainer.terminate();
         const raw = new Uint8Array(trained.weights.buffer);
         let binary = '';
         for (let i = 0; i < raw.length; i += 0x8000) binary += String.fromCharCode(...raw.subarray(i, i + 0x8000));
         return { choice, logs, progress, result: trained.result, weights: btoa(binary) };
       },
-      { features: Array.from(data.features), labels: Array.from(data.labels), weights: Buffer.from(initial.buffer).toString('base64'), opts, wasmPaths: `${ORIGIN}/wasm/` },
+      {
+        features: Array.from(data.features),
+        labels: Array.from(data.labels),
+        weights: Buffer.from(initial.buffer).toString('base64'),
+        opts,
+        wasmPaths: `${ORIGIN}/wasm/`,
+      },
     );
     console.info(`training worker's first run: ${out.logs.join('; ')}`);
     expect(out.choice.trials.find((t) => t.name === 'webgl')).toMatchObject({ ok: true }); // WebGL works in a worker (OffscreenCanvas)

@@ -29,7 +29,12 @@ class ChartRecorder {
   setSize() {}
 }
 
-const config = parseServerConfig({ federationId: 'dash-test', rounds: 10, cohort: { expectedClients: 2 }, dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } });
+const config = parseServerConfig({
+  federationId: 'dash-test',
+  rounds: 10,
+  cohort: { expectedClients: 2 },
+  dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
+});
 const status: FederationStatus = {
   federationId: 'dash-test',
   phase: 'idle',

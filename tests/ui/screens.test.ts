@@ -79,7 +79,19 @@ describe('Join screen', () => {
     show(JoinScreen, appState({ federation: preview }), api);
     expect(screen.getByTestId('fingerprint').textContent).toBe(preview.fingerprint);
     const card = screen.getByTestId('federation-card').textContent;
-    for (const text of ['logreg', 'Central', 'Noise multiplier z', 'Clip norm C', 'Sampling rate q', '0.8', 'δ', 'Secure aggregation', 'Off', '4.458', '4.729']) {
+    for (const text of [
+      'logreg',
+      'Central',
+      'Noise multiplier z',
+      'Clip norm C',
+      'Sampling rate q',
+      '0.8',
+      'δ',
+      'Secure aggregation',
+      'Off',
+      '4.458',
+      '4.729',
+    ]) {
       expect(card).toContain(text);
     }
     expect(screen.getByRole('button', { name: /Continue: choose your data/ })).toBeTruthy();
@@ -87,7 +99,11 @@ describe('Join screen', () => {
 
   it('warns plainly when a federation adds no noise', () => {
     const { api } = fakeApi();
-    const noDp = { ...preview, settings: { ...preview.settings, dp: { ...preview.settings.dp, mode: 'off' as const } }, perRound: { promised: null, worstCase: null } };
+    const noDp = {
+      ...preview,
+      settings: { ...preview.settings, dp: { ...preview.settings.dp, mode: 'off' as const } },
+      perRound: { promised: null, worstCase: null },
+    };
     show(JoinScreen, appState({ federation: noDp }), api);
     expect(screen.getByTestId('federation-card').textContent).toMatch(/adds no privacy noise/);
   });
@@ -147,7 +163,12 @@ describe('Consent & budget screen', () => {
     fireEvent.click(screen.getByRole('button', { name: /I agree/ }));
     expect(api.join).toHaveBeenCalledWith({ cap: { epsilon: 2, view: 'worst-case' }, autoParticipate: false });
     expect(screen.getByRole('status').textContent).toMatch(/Joining/);
-    await act(async () => pending.resolve({ ok: false, error: { code: 'budget-reached', message: 'Your cap of ε 2 (worst-case) is below what taking part in the next round would bring your ε to (4.729).' } }));
+    await act(async () =>
+      pending.resolve({
+        ok: false,
+        error: { code: 'budget-reached', message: 'Your cap of ε 2 (worst-case) is below what taking part in the next round would bring your ε to (4.729).' },
+      }),
+    );
     expect(screen.getByRole('alert').getAttribute('data-code')).toBe('budget-reached');
   });
 
@@ -164,7 +185,11 @@ describe('Consent & budget screen', () => {
     show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
     fireEvent.change(screen.getByLabelText(/Across every federation I join with this same data/), { target: { value: '20' } });
     fireEvent.click(screen.getByRole('button', { name: /I agree/ }));
-    expect(api.join).toHaveBeenCalledWith({ cap: { epsilon: 16.6, view: 'worst-case' }, autoParticipate: true, participantCap: { epsilon: 20, view: 'worst-case' } });
+    expect(api.join).toHaveBeenCalledWith({
+      cap: { epsilon: 16.6, view: 'worst-case' },
+      autoParticipate: true,
+      participantCap: { epsilon: 20, view: 'worst-case' },
+    });
   });
 });
 
@@ -180,7 +205,17 @@ describe('Training screen', () => {
     show(
       TrainingScreen,
       joinedState({
-        round: { round: 3, stage: 'training', epoch: 0, epochs: 2, batch: 50, batches: 100, loss: 0.42, samplesPerSecond: 1234.4, trainingBackend: 'wasm (WebAssembly SIMD), 2 worker threads' },
+        round: {
+          round: 3,
+          stage: 'training',
+          epoch: 0,
+          epochs: 2,
+          batch: 50,
+          batches: 100,
+          loss: 0.42,
+          samplesPerSecond: 1234.4,
+          trainingBackend: 'wasm (WebAssembly SIMD), 2 worker threads',
+        },
       }),
       api,
     );
@@ -196,7 +231,11 @@ describe('Training screen', () => {
   it('shows a failure to reconnect in words, and offers to take part again', async () => {
     const pending = deferred<unknown>();
     const { api } = fakeApi({ resume: () => pending.promise });
-    show(TrainingScreen, joinedState({ participation: 'paused', backend: null, lastError: { code: 'unreachable', message: 'The federation server cannot be reached.' } }), api);
+    show(
+      TrainingScreen,
+      joinedState({ participation: 'paused', backend: null, lastError: { code: 'unreachable', message: 'The federation server cannot be reached.' } }),
+      api,
+    );
     expect(screen.getByRole('alert').textContent).toMatch(/cannot be reached/);
     expect(screen.getByTestId('backend').textContent).toMatch(/detecting/);
     fireEvent.click(screen.getByRole('button', { name: /Take part in the next round/ }));
@@ -207,7 +246,11 @@ describe('Training screen', () => {
 
   it('charts accuracy once rounds have finished', () => {
     const { api } = fakeApi();
-    show(TrainingScreen, joinedState({ rounds: [{ round: 1, outcome: 'contributed', trainLoss: 0.5, trainAccuracy: 0.8, globalAccuracy: 0.85, at: '' }] }), api);
+    show(
+      TrainingScreen,
+      joinedState({ rounds: [{ round: 1, outcome: 'contributed', trainLoss: 0.5, trainAccuracy: 0.8, globalAccuracy: 0.85, at: '' }] }),
+      api,
+    );
     expect(screen.getByTestId('accuracy-chart')).toBeTruthy();
     expect(screen.getByTestId('global-accuracy').textContent).toBe('85.0 %');
   });

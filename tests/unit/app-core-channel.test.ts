@@ -12,8 +12,8 @@ function pair() {
   const exits: ((code: number) => void)[] = [];
   const child: ChildLike = {
     postMessage: (m) => setImmediate(() => toChild.forEach((l) => l({ data: structuredClone(m) }))),
-    on: ((event: string, listener: (arg: never) => void) =>
-      event === 'message' ? toParent.push(listener as (m: FromCore) => void) : exits.push(listener as (code: number) => void)),
+    on: (event: string, listener: (arg: never) => void) =>
+      event === 'message' ? toParent.push(listener as (m: FromCore) => void) : exits.push(listener as (code: number) => void),
   };
   const parent: ParentLike = {
     postMessage: (m) => setImmediate(() => toParent.forEach((l) => l(structuredClone(m)))),

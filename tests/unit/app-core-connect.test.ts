@@ -40,7 +40,13 @@ describe('the app core, taking part', () => {
       participation: 'active',
       rounds: [{ round: 1, outcome: 'contributed', at: '' }],
     });
-    const core = await AppCore.open({ stateDir: dir, shell: 'browser', nativeDialogs: false, version: 't', selectBackend: async () => ({ name: 'cpu', label: 'test' }) });
+    const core = await AppCore.open({
+      stateDir: dir,
+      shell: 'browser',
+      nativeDialogs: false,
+      version: 't',
+      selectBackend: async () => ({ name: 'cpu', label: 'test' }),
+    });
     const call = createDispatcher(core);
     // Never silently taking part again: the person resumes.
     expect(core.snapshot()).toMatchObject({ participation: 'paused', federation: { federationId: 'mnist-demo' }, rounds: [{ round: 1 }] });

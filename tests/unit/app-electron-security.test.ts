@@ -206,7 +206,11 @@ describe('the session', () => {
     let headers: Record<string, string[]> = {};
     state.session.headersReceived!({ responseHeaders: {} }, (a: { responseHeaders: Record<string, string[]> }) => (headers = a.responseHeaders));
     expect(headers['Content-Security-Policy']).toEqual([CONTENT_SECURITY_POLICY]);
-    const directives = Object.fromEntries(CONTENT_SECURITY_POLICY.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    const directives = Object.fromEntries(
+      CONTENT_SECURITY_POLICY.split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k, v]),
+    );
     expect(directives['default-src']).toEqual(["'self'"]);
     expect(directives['script-src']).toEqual(["'self'"]);
     expect(directives['style-src']).toEqual(["'self'"]);
@@ -252,7 +256,13 @@ describe('IPC', () => {
   it('refuses arguments that fail their schema, before anything acts on them', async () => {
     const before = state.child.sent.length;
     const setCap = state.ipc.get(ipcChannel('setCap'))!;
-    for (const bad of [undefined, { epsilon: -1, view: 'worst-case' }, { epsilon: 1, view: 'best-case' }, { epsilon: 1, view: 'worst-case', extra: true }, 'x']) {
+    for (const bad of [
+      undefined,
+      { epsilon: -1, view: 'worst-case' },
+      { epsilon: 1, view: 'best-case' },
+      { epsilon: 1, view: 'worst-case', extra: true },
+      'x',
+    ]) {
       expect(await setCap(event(), bad)).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });
     }
     const loadData = state.ipc.get(ipcChannel('loadData'))!;
@@ -274,9 +284,14 @@ describe('IPC', () => {
     expect(await state.ipc.get(ipcChannel('chooseDataPath'))!(event(), { kind: 'file' })).toEqual({ ok: true, value: picked });
     for (const path of [picked, join(state.userData, 'state', 'data', 'digits')]) {
       void loadData(event(), { kind: 'path', path });
-      await vi.waitFor(() => expect(state.child.sent.some((m) => m.type === 'call' && m.method === 'loadData' && (m.arg as { path: string }).path === path)).toBe(true));
+      await vi.waitFor(() =>
+        expect(state.child.sent.some((m) => m.type === 'call' && m.method === 'loadData' && (m.arg as { path: string }).path === path)).toBe(true),
+      );
     }
-    expect(await loadData(event(), { kind: 'path', path: join(state.userData, 'picked', 'other.csv') })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await loadData(event(), { kind: 'path', path: join(state.userData, 'picked', 'other.csv') })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
   });
 
   it('streams app events from the core process to the window only', () => {

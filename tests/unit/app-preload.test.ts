@@ -32,7 +32,10 @@ describe('the preload', () => {
   it('invokes each method on its own channel and hands the page events without the IPC event', async () => {
     const ipc = fakeIpc();
     const api = buildIpcApi(ipc as never);
-    expect(await api.setCap({ epsilon: 2, view: 'promised' })).toEqual({ ok: true, value: { channel: ipcChannel('setCap'), arg: { epsilon: 2, view: 'promised' } } });
+    expect(await api.setCap({ epsilon: 2, view: 'promised' })).toEqual({
+      ok: true,
+      value: { channel: ipcChannel('setCap'), arg: { epsilon: 2, view: 'promised' } },
+    });
     await api.getState();
     expect(ipc.invoke).toHaveBeenLastCalledWith(ipcChannel('getState'), undefined);
     const seen: unknown[][] = [];

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  EnvelopeError,
-  generateIdentity,
-  openUpdate,
-  sealUpdate,
-  type EnvelopeContext,
-  type Identity,
-} from '../../src/core/crypto/index.js';
+import { EnvelopeError, generateIdentity, openUpdate, sealUpdate, type EnvelopeContext, type Identity } from '../../src/core/crypto/index.js';
 
 const context: EnvelopeContext = { federationId: 'fed-mnist', round: 7, attemptId: 'a1b2c3', clientId: 'client-42' };
 const HEADER = 25;
@@ -85,16 +78,12 @@ describe('sealUpdate / openUpdate', () => {
       recipientBoxPublicKey: server.boxPublicKey,
     });
     sealed[200_000] ^= 0x80;
-    await expectEnvelopeError(
-      openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: client.boxPublicKey }),
-      'rejected',
-    );
+    await expectEnvelopeError(openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: client.boxPublicKey }), 'rejected');
   });
 
   it('reports truncation', async () => {
     const { client, server } = await parties();
-    const open = (sealed: Uint8Array) =>
-      openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: client.boxPublicKey });
+    const open = (sealed: Uint8Array) => openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: client.boxPublicKey });
     const full = await sealUpdate({
       plaintext: new Uint8Array(1000),
       context,
@@ -128,10 +117,7 @@ describe('sealUpdate / openUpdate', () => {
       sender: client,
       recipientBoxPublicKey: server.boxPublicKey,
     });
-    await expectEnvelopeError(
-      openUpdate({ sealed, context: other, recipient: server, senderBoxPublicKey: client.boxPublicKey }),
-      'rejected',
-    );
+    await expectEnvelopeError(openUpdate({ sealed, context: other, recipient: server, senderBoxPublicKey: client.boxPublicKey }), 'rejected');
   });
 
   it('rejects an envelope attributed to a different sender or opened by a different recipient', async () => {
@@ -143,14 +129,8 @@ describe('sealUpdate / openUpdate', () => {
       sender: client,
       recipientBoxPublicKey: server.boxPublicKey,
     });
-    await expectEnvelopeError(
-      openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: stranger.boxPublicKey }),
-      'rejected',
-    );
-    await expectEnvelopeError(
-      openUpdate({ sealed, context, recipient: stranger, senderBoxPublicKey: client.boxPublicKey }),
-      'rejected',
-    );
+    await expectEnvelopeError(openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: stranger.boxPublicKey }), 'rejected');
+    await expectEnvelopeError(openUpdate({ sealed, context, recipient: stranger, senderBoxPublicKey: client.boxPublicKey }), 'rejected');
   });
 
   it('binds the direction: a client envelope cannot be passed off as one from the server', async () => {
@@ -161,27 +141,19 @@ describe('sealUpdate / openUpdate', () => {
       sender: client,
       recipientBoxPublicKey: server.boxPublicKey,
     });
-    await expectEnvelopeError(
-      openUpdate({ sealed, context, recipient: client, senderBoxPublicKey: server.boxPublicKey }),
-      'rejected',
-    );
+    await expectEnvelopeError(openUpdate({ sealed, context, recipient: client, senderBoxPublicKey: server.boxPublicKey }), 'rejected');
   });
 
   it('refuses invalid rounds and low-order keys', async () => {
     const { client, server } = await parties();
     const plaintext = new Uint8Array(8);
     for (const round of [-1, 1.5, Number.NaN]) {
-      await expect(
-        sealUpdate({ plaintext, context: { ...context, round }, sender: client, recipientBoxPublicKey: server.boxPublicKey }),
-      ).rejects.toThrow(RangeError);
+      await expect(sealUpdate({ plaintext, context: { ...context, round }, sender: client, recipientBoxPublicKey: server.boxPublicKey })).rejects.toThrow(
+        RangeError,
+      );
     }
-    await expect(
-      sealUpdate({ plaintext, context, sender: client, recipientBoxPublicKey: new Uint8Array(32) }),
-    ).rejects.toThrow(/low-order/);
+    await expect(sealUpdate({ plaintext, context, sender: client, recipientBoxPublicKey: new Uint8Array(32) })).rejects.toThrow(/low-order/);
     const sealed = await sealUpdate({ plaintext, context, sender: client, recipientBoxPublicKey: server.boxPublicKey });
-    await expectEnvelopeError(
-      openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: new Uint8Array(32) }),
-      'rejected',
-    );
+    await expectEnvelopeError(openUpdate({ sealed, context, recipient: server, senderBoxPublicKey: new Uint8Array(32) }), 'rejected');
   });
 });

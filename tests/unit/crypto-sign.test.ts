@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  answerChallenge,
-  challengeMessage,
-  checkChallenge,
-  generateIdentity,
-  randomBytes,
-  sign,
-  verify,
-} from '../../src/core/crypto/index.js';
+import { answerChallenge, challengeMessage, checkChallenge, generateIdentity, randomBytes, sign, verify } from '../../src/core/crypto/index.js';
 
 const message = new TextEncoder().encode('round 3 model hash');
 
@@ -81,8 +73,6 @@ describe('challenge-response', () => {
     expect(await checkChallenge(server.signPublicKey, 'server-key-proof', challenge, context, forged)).toBe(false);
     expect(await checkChallenge(server.signPublicKey, 'other-purpose', challenge, context, answer)).toBe(false);
     expect(await checkChallenge(server.signPublicKey, 'server-key-proof', await randomBytes(32), context, answer)).toBe(false);
-    expect(
-      await checkChallenge(server.signPublicKey, 'server-key-proof', challenge, { ...context, federationId: 'x' }, answer),
-    ).toBe(false);
+    expect(await checkChallenge(server.signPublicKey, 'server-key-proof', challenge, { ...context, federationId: 'x' }, answer)).toBe(false);
   });
 });

@@ -5,14 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../../src/core/data/dataset.js';
 import { DataError } from '../../src/core/data/errors.js';
-import {
-  encodeIdx,
-  listIdxSplits,
-  loadIdxDataset,
-  parseIdx,
-  readIdxFile,
-  writeIdxDataset,
-} from '../../src/core/data/idx.js';
+import { encodeIdx, listIdxSplits, loadIdxDataset, parseIdx, readIdxFile, writeIdxDataset } from '../../src/core/data/idx.js';
 
 let dir: string;
 beforeAll(async () => {

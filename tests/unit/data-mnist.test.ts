@@ -4,7 +4,9 @@ import { describeDataset } from '../../src/core/data/load.js';
 import { loadEmbeddedMnist, splitTrainTest } from '../../src/core/data/mnist.js';
 
 function digest(a: ArrayBufferView): string {
-  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 }
 
 const mnist = loadEmbeddedMnist();

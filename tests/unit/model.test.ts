@@ -1,14 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildModel,
-  getFlatWeights,
-  MODEL_SPECS,
-  modelSpecFor,
-  ModelSpecSchema,
-  setFlatWeights,
-  weightShapes,
-} from '../../src/core/model/index.js';
+import { buildModel, getFlatWeights, MODEL_SPECS, modelSpecFor, ModelSpecSchema, setFlatWeights, weightShapes } from '../../src/core/model/index.js';
 import { selectBackend } from '../../src/core/train/index.js';
 
 beforeAll(async () => {

@@ -127,7 +127,16 @@ describe('distributed mode in the ledger', () => {
     }
     const rows = ledgerTable(entries, 1e-5);
     expect(rows.at(-1)!.worstCase).toBe(ledgerEpsilon(entries, 'worst-case', 1e-5, prv));
-    const next = { federationId: 'f', serverFingerprint: 'ab', round: 4, mode: 'central' as const, noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5 };
+    const next = {
+      federationId: 'f',
+      serverFingerprint: 'ab',
+      round: 4,
+      mode: 'central' as const,
+      noiseMultiplier: 2,
+      clipNorm: 1,
+      samplingRate: 0.1,
+      delta: 1e-5,
+    };
     expect(projectedEpsilon(entries, next)).toEqual(projectedEpsilon(entries, next, prv));
   });
 
@@ -155,7 +164,8 @@ describe('distributed mode in the ledger', () => {
     const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
     dirs.push(dir);
     const path = ledgerPath(dir, 'f'.repeat(64));
-    const oldLine = '{"kind":"contribution","federationId":"f","timestamp":"2026-01-01T00:01:00Z","serverFingerprint":"ab","round":1,"mode":"central","noiseMultiplier":2,"clipNorm":1,"samplingRate":0.1,"delta":1e-5}';
+    const oldLine =
+      '{"kind":"contribution","federationId":"f","timestamp":"2026-01-01T00:01:00Z","serverFingerprint":"ab","round":1,"mode":"central","noiseMultiplier":2,"clipNorm":1,"samplingRate":0.1,"delta":1e-5}';
     await mkdir(join(dir, 'ledger'), { recursive: true });
     await writeFile(path, oldLine + '\n');
     const ledger = await LedgerFile.open(path);
@@ -197,7 +207,18 @@ describe('ledger file', () => {
 describe('announced attempts (the promised view charges each with its own settings)', () => {
   const F = 'a'.repeat(64);
   function announced(round: number, attemptId: string, z = 2, q = 0.1): LedgerEntry {
-    return { kind: 'announced', ...common, round, attemptId, mode: 'central', noiseMultiplier: z, clipNorm: 1, samplingRate: q, delta: 1e-5, expectedClients: 3 };
+    return {
+      kind: 'announced',
+      ...common,
+      round,
+      attemptId,
+      mode: 'central',
+      noiseMultiplier: z,
+      clipNorm: 1,
+      samplingRate: q,
+      delta: 1e-5,
+      expectedClients: 3,
+    };
   }
   function sent(round: number, attemptId: string, z = 2, q = 0.1): LedgerEntry {
     return { ...(contribution(round, z, q) as Contribution), attemptId };
@@ -217,7 +238,11 @@ describe('announced attempts (the promised view charges each with its own settin
     expect(promised).toBeCloseTo(expected, 12);
     expect(ledgerEpsilon(entries, 'worst-case', 1e-5, rdpEpsilon)).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: 2, samplingRate: 1 }], 1e-5), 12);
     // The table shows a contributed attempt once, as the contribution.
-    expect(ledgerTable(entries, 1e-5, rdpEpsilon).map((r) => [r.round, r.kind])).toEqual([[1, 'contribution'], [2, 'announced'], [2, 'announced']]);
+    expect(ledgerTable(entries, 1e-5, rdpEpsilon).map((r) => [r.round, r.kind])).toEqual([
+      [1, 'contribution'],
+      [2, 'announced'],
+      [2, 'announced'],
+    ]);
   });
 
   it('migrates per-federation ledgers of one server key into its ledger, and refuses one that names no server', async () => {
@@ -225,14 +250,39 @@ describe('announced attempts (the promised view charges each with its own settin
     const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
     dirs.push(dir);
     await mkdir(join(dir, 'ledger'), { recursive: true });
-    const consent = (federationId: string) => ({ kind: 'consent', federationId, timestamp: common.timestamp, serverFingerprint: F, mode: 'central', noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5, cap: null });
+    const consent = (federationId: string) => ({
+      kind: 'consent',
+      federationId,
+      timestamp: common.timestamp,
+      serverFingerprint: F,
+      mode: 'central',
+      noiseMultiplier: 2,
+      clipNorm: 1,
+      samplingRate: 0.1,
+      delta: 1e-5,
+      cap: null,
+    });
     const line = (e: unknown) => JSON.stringify(e) + '\n';
     await writeFile(join(dir, 'ledger', 'fed-a.jsonl'), line(consent('fed-a')) + line({ ...contribution(1), federationId: 'fed-a', attemptId: 'p' }));
     await writeFile(join(dir, 'ledger', 'fed-b.jsonl'), line(consent('fed-b')) + line({ ...contribution(1), federationId: 'fed-b', attemptId: 'q' }));
     const ledger = await openServerLedger(dir, F);
     expect(ledger.path).toBe(ledgerPath(dir, F));
-    expect(ledger.entries.filter((e) => e.kind === 'contribution').map((e) => e.federationId).sort()).toEqual(['fed-a', 'fed-b']);
-    expect(ledgerEpsilon(ledger.entries, 'worst-case', 1e-5, rdpEpsilon)).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: 2, samplingRate: 1 }, { noiseMultiplier: 2, samplingRate: 1 }], 1e-5), 12);
+    expect(
+      ledger.entries
+        .filter((e) => e.kind === 'contribution')
+        .map((e) => e.federationId)
+        .sort(),
+    ).toEqual(['fed-a', 'fed-b']);
+    expect(ledgerEpsilon(ledger.entries, 'worst-case', 1e-5, rdpEpsilon)).toBeCloseTo(
+      rdpEpsilon(
+        [
+          { noiseMultiplier: 2, samplingRate: 1 },
+          { noiseMultiplier: 2, samplingRate: 1 },
+        ],
+        1e-5,
+      ),
+      12,
+    );
     expect((await readFile(join(dir, 'ledger', 'fed-a.jsonl.migrated'), 'utf8')).length).toBeGreaterThan(0);
 
     await writeFile(join(dir, 'ledger', 'orphan.jsonl'), line({ ...contribution(1), federationId: 'orphan' }));

@@ -4,8 +4,7 @@ import { computeEpsilon, epsilonFor, gaussianEpsilon, prvEpsilon } from '../../s
 const DELTA = 1e-5;
 
 /** Exact ε of q = 1 rounds (z_i, T_i): one Gaussian with (Δ/σ)² = Σ T_i / z_i² (Balle & Wang 2018). */
-const analytic = (rounds: [number, number][], delta = DELTA) =>
-  gaussianEpsilon(delta, Math.sqrt(rounds.reduce((acc, [z, t]) => acc + t / (z * z), 0)));
+const analytic = (rounds: [number, number][], delta = DELTA) => gaussianEpsilon(delta, Math.sqrt(rounds.reduce((acc, [z, t]) => acc + t / (z * z), 0)));
 
 /** Composite Simpson rule on [a, b] with n (even) intervals. */
 function simpson(f: (x: number) => number, a: number, b: number, n = 20_000): number {
@@ -66,8 +65,23 @@ describe('prvEpsilon at q = 1 against the analytic Gaussian mechanism', () => {
       { noiseMultiplier: 1, samplingRate: 1, rounds: 3 },
       { noiseMultiplier: 2, samplingRate: 1, rounds: 4 },
     ];
-    expectTight(prvEpsilon(records, DELTA), analytic([[1, 3], [2, 4]]));
-    expectTight(prvEpsilon(records, 1e-8), analytic([[1, 3], [2, 4]], 1e-8));
+    expectTight(
+      prvEpsilon(records, DELTA),
+      analytic([
+        [1, 3],
+        [2, 4],
+      ]),
+    );
+    expectTight(
+      prvEpsilon(records, 1e-8),
+      analytic(
+        [
+          [1, 3],
+          [2, 4],
+        ],
+        1e-8,
+      ),
+    );
   });
 });
 

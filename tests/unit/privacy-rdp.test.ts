@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_ORDERS,
-  RdpAccountant,
-  computeEpsilon,
-  computeRdp,
-  epsilonFromRdp,
-  rdpSubsampledGaussian,
-} from '../../src/core/privacy/index.js';
+import { DEFAULT_ORDERS, RdpAccountant, computeEpsilon, computeRdp, epsilonFromRdp, rdpSubsampledGaussian } from '../../src/core/privacy/index.js';
 
 const eps = (noiseMultiplier: number, samplingRate: number, rounds: number, delta = 1e-5): number =>
   computeEpsilon({ noiseMultiplier, samplingRate, rounds, delta }).epsilon;

@@ -5,7 +5,9 @@ describe('validateAccountantInputs: one rule for every entry point (issue 11, fi
   it('refuses the z at which the PRV accountant throws, and accepts the smallest z it allows, which both accountants bound', () => {
     // The failure the rule exists for: PRV cannot discretise the privacy loss of so little noise.
     expect(() => epsilonFor([{ noiseMultiplier: 3e-4, samplingRate: 0.1, rounds: 10 }], 1e-5, 'prv')).toThrow(/FFT size/);
-    expect(() => validateAccountantInputs({ noiseMultiplier: 3e-4, samplingRate: 0.1, delta: 1e-5 })).toThrow(/noiseMultiplier must be a finite number ≥ 0\.01/);
+    expect(() => validateAccountantInputs({ noiseMultiplier: 3e-4, samplingRate: 0.1, delta: 1e-5 })).toThrow(
+      /noiseMultiplier must be a finite number ≥ 0\.01/,
+    );
     validateAccountantInputs({ noiseMultiplier: MIN_NOISE_MULTIPLIER, samplingRate: 0.1, delta: 1e-5 });
     for (const accountant of ['prv', 'rdp'] as const) {
       for (const samplingRate of [1, 0.1]) {

@@ -182,11 +182,7 @@ describe('frame decoding rejects bad input', () => {
     for (const [name, bits] of Object.entries(bad)) {
       for (const index of [0, 3, 5]) {
         const patched = patchValueBits(bytes, index, bits);
-        expectFrameError(
-          () => decodeFrame(patched, { kind: 'update', length: 6 }),
-          'non-finite',
-          new RegExp(`at index ${index}$`),
-        );
+        expectFrameError(() => decodeFrame(patched, { kind: 'update', length: 6 }), 'non-finite', new RegExp(`at index ${index}$`));
         void name;
       }
     }

@@ -300,7 +300,9 @@ describe('secure-aggregation stage messages', () => {
   it('accepts each stage request and rejects unknown stages, bad ids and missing fields', () => {
     expect(SecAggRequestSchema.safeParse({ stage: 'advertise', ...attempt }).success).toBe(true);
     expect(SecAggRequestSchema.safeParse({ stage: 'consistency', ...attempt, survivors: ['c-1', 'c-2'] }).success).toBe(true);
-    expect(SecAggRequestSchema.safeParse({ stage: 'unmask', ...attempt, survivors: ['c-1'], signatures: [{ clientId: 'c-1', signature: KEY_B64URL }] }).success).toBe(true);
+    expect(
+      SecAggRequestSchema.safeParse({ stage: 'unmask', ...attempt, survivors: ['c-1'], signatures: [{ clientId: 'c-1', signature: KEY_B64URL }] }).success,
+    ).toBe(true);
     expect(SecAggRequestSchema.safeParse({ stage: 'reveal-everything', ...attempt }).success).toBe(false);
     expect(SecAggRequestSchema.safeParse({ stage: 'consistency', ...attempt, survivors: ['c 1'] }).success).toBe(false);
     expect(SecAggRequestSchema.safeParse({ stage: 'share-keys', ...attempt }).success).toBe(false);
@@ -336,6 +338,9 @@ describe('signed server messages (protocol/signed.ts)', () => {
     const done = await signMessage(server, 'done', { federationId: 'f', rounds: 3 });
     expect((await verifyMessage(server.signPublicKey, 'done', done)).ok).toBe(true);
     expect((await verifyMessage(server.signPublicKey, 'announce', { ...done, round: 3, attemptId: 'abc', settings: body.settings })).ok).toBe(false);
-    expect(await verifyMessage(server.signPublicKey, 'done', { federationId: 'f', rounds: 3 })).toEqual({ ok: false, problem: 'malformed or unsigned federation-done' });
+    expect(await verifyMessage(server.signPublicKey, 'done', { federationId: 'f', rounds: 3 })).toEqual({
+      ok: false,
+      problem: 'malformed or unsigned federation-done',
+    });
   });
 });

@@ -43,7 +43,8 @@ describe('neighbourGraph (SecAgg+ Harary graph)', () => {
     const graph = await neighbourGraph(ids(60), await round(4));
     const seen = new Set([clientId(0)]);
     const queue = [clientId(0)];
-    while (queue.length) for (const next of graph.get(queue.pop()!)!) {
+    while (queue.length)
+      for (const next of graph.get(queue.pop()!)!) {
         if (!seen.has(next)) {
           seen.add(next);
           queue.push(next);

@@ -64,7 +64,15 @@ describe('what the server sees', () => {
     const sodium = await getSodium();
     const serverIdentity = await generateIdentity();
     const s = await setup({ n: 6, t: 4, k: null, d: 100 });
-    const { recorded } = await runRound(s, randomInputs(s.parties.map((p) => p.id), 100), { 'masked-input': [s.parties[2].id] }, { record: true });
+    const { recorded } = await runRound(
+      s,
+      randomInputs(
+        s.parties.map((p) => p.id),
+        100,
+      ),
+      { 'masked-input': [s.parties[2].id] },
+      { record: true },
+    );
     const digest = roundDigest(sodium, s.round);
     const adverts = new Map(recorded.relayed.map((a) => [a.clientId, a]));
     const revealed = [...recorded.reveals.values()].flatMap((r) => [...r.selfMaskShares, ...r.maskKeyShares]).map((x) => fromBase64(x.share)!);
@@ -74,13 +82,29 @@ describe('what the server sees', () => {
         const bytes = fromBase64(ciphertext)!;
         // The server standing in for the recipient, or for the sender, with its own X25519 secret.
         const keys = [
-          shareKey(sodium, serverIdentity.boxSecretKey, { id: to, cipherPublicKey: serverIdentity.boxPublicKey }, { id: from, cipherPublicKey: fromBase64(adverts.get(from)!.cipherPublicKey)! }),
-          shareKey(sodium, serverIdentity.boxSecretKey, { id: from, cipherPublicKey: serverIdentity.boxPublicKey }, { id: to, cipherPublicKey: fromBase64(adverts.get(to)!.cipherPublicKey)! }),
+          shareKey(
+            sodium,
+            serverIdentity.boxSecretKey,
+            { id: to, cipherPublicKey: serverIdentity.boxPublicKey },
+            { id: from, cipherPublicKey: fromBase64(adverts.get(from)!.cipherPublicKey)! },
+          ),
+          shareKey(
+            sodium,
+            serverIdentity.boxSecretKey,
+            { id: from, cipherPublicKey: serverIdentity.boxPublicKey },
+            { id: to, cipherPublicKey: fromBase64(adverts.get(to)!.cipherPublicKey)! },
+          ),
           sodium.crypto_generichash(32, sodium.crypto_scalarmult(serverIdentity.boxSecretKey, fromBase64(adverts.get(from)!.cipherPublicKey)!), null),
         ];
         for (const key of keys) {
           expect(() =>
-            sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, bytes.subarray(NONCE_BYTES), shareAd(s.context, digest, from, to), bytes.subarray(0, NONCE_BYTES), key!),
+            sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+              null,
+              bytes.subarray(NONCE_BYTES),
+              shareAd(s.context, digest, from, to),
+              bytes.subarray(0, NONCE_BYTES),
+              key!,
+            ),
           ).toThrow();
           tried++;
         }
@@ -92,7 +116,15 @@ describe('what the server sees', () => {
 
   it('fewer than the threshold of a survivor’s revealed self-mask shares do not give its seed', async () => {
     const s = await setup({ n: 7, t: 4, k: null, d: 100 });
-    const { recorded } = await runRound(s, randomInputs(s.parties.map((p) => p.id), 100), {}, { record: true });
+    const { recorded } = await runRound(
+      s,
+      randomInputs(
+        s.parties.map((p) => p.id),
+        100,
+      ),
+      {},
+      { record: true },
+    );
     const victim = s.parties[3].id;
     const shares = [...recorded.reveals.values()].flatMap((r) => r.selfMaskShares.filter((x) => x.of === victim)).map((x) => fromBase64(x.share)!);
     expect(shares).toHaveLength(7);
@@ -121,7 +153,10 @@ describe('a client never reveals both shares of one peer', () => {
     expect(reveal.selfMaskShares.map((x) => x.of)).toEqual(ids.slice(0, 6));
     expect(await client.unmask(structuredClone(request))).toEqual(reveal);
     // Same signatures, but one survivor moved to the dropouts: its mask-key share would unmask its input.
-    const greedy: UnmaskRequest = { survivors: request.survivors.filter((id) => id !== ids[3]), signatures: request.signatures.filter((x) => x.clientId !== ids[3]) };
+    const greedy: UnmaskRequest = {
+      survivors: request.survivors.filter((id) => id !== ids[3]),
+      signatures: request.signatures.filter((x) => x.clientId !== ids[3]),
+    };
     expect((await refusal(client.unmask(greedy))).reason).toBe('inconsistent-request');
     // Even before answering anything, a list other than the one signed is refused.
     expect((await refusal(live[1].client.unmask(greedy))).reason).toBe('inconsistent-request');
@@ -185,7 +220,9 @@ describe('tampering', () => {
     await expect(other.server.addAdvert({ ...advert, cipherPublicKey: toBase64Url(sodium.crypto_box_keypair().publicKey) })).rejects.toMatchObject({
       reason: 'bad-signature',
     });
-    await expect(other.server.addAdvert({ ...advert, cipherPublicKey: toBase64Url(sodium.crypto_box_keypair().publicKey) })).rejects.toBeInstanceOf(SecAggRejection);
+    await expect(other.server.addAdvert({ ...advert, cipherPublicKey: toBase64Url(sodium.crypto_box_keypair().publicKey) })).rejects.toBeInstanceOf(
+      SecAggRejection,
+    );
     await other.server.addAdvert(advert);
   });
 
@@ -207,7 +244,10 @@ describe('tampering', () => {
     expect(error.reason).toBe('bad-ciphertext');
     expect(error.message).toContain(b.parties[1].id);
     // Re-addressed or bit-flipped ciphertexts fail too; the genuine ones are accepted.
-    const readdressed = genuine.map((c, i) => (i === 0 ? { ...c, from: genuine[1].from } : c)).slice(0, 1).concat(genuine.slice(2));
+    const readdressed = genuine
+      .map((c, i) => (i === 0 ? { ...c, from: genuine[1].from } : c))
+      .slice(0, 1)
+      .concat(genuine.slice(2));
     expect((await refusal(me.client.maskInput(readdressed, new Uint32Array(20)))).reason).toBe('bad-ciphertext');
     const flipped = genuine.map((c, i) => {
       if (i !== 0) return c;

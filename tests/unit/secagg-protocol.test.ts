@@ -1,14 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  dequantizeSum,
-  quantizationScale,
-  quantize,
-  SecAggAbort,
-  SecAggRefusal,
-  stopMaskWorkers,
-  type SecAggStage,
-} from '../../src/core/secagg/index.js';
+import { dequantizeSum, quantizationScale, quantize, SecAggAbort, SecAggRefusal, stopMaskWorkers, type SecAggStage } from '../../src/core/secagg/index.js';
 import { clientId, firstDifference, plainSum, randomInputs, runRound, setup, type Dropouts } from './secagg-harness.js';
 
 afterAll(() => stopMaskWorkers());
@@ -62,7 +54,10 @@ describe('exactness: the unmasked sum is the sum of the quantized inputs', () =>
 
   it('sums correctly through wrap-around (inputs uniform over Z_2^32)', async () => {
     const s = await setup({ n: 12, t: 8, k: null, d: 2048 });
-    const inputs = randomInputs(s.parties.map((p) => p.id), 2048);
+    const inputs = randomInputs(
+      s.parties.map((p) => p.id),
+      2048,
+    );
     const { sum, survivors } = await runRound(s, inputs);
     expect(firstDifference(sum, plainSum(inputs, survivors, 2048))).toBe(-1);
   });

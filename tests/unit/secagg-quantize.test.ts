@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  dequantizeSum,
-  distributedNoiseSigma,
-  integerSensitivity,
-  quantizationScale,
-  quantize,
-  worstCaseSum,
-} from '../../src/core/secagg/index.js';
+import { dequantizeSum, distributedNoiseSigma, integerSensitivity, quantizationScale, quantize, worstCaseSum } from '../../src/core/secagg/index.js';
 import type { NoiseMode } from '../../src/core/privacy/noise.js';
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -76,9 +69,9 @@ describe('quantizationScale', () => {
 
   it('throws a clear error when no positive scale exists', () => {
     // 10σ of distributed noise over a huge model with t = 1 alone exceeds 2^31.
-    expect(() =>
-      quantizationScale({ clipNorm: 1, noiseMultiplier: 100, mode: 'distributed', cohortSize: 100, threshold: 1, length: 1e15 }),
-    ).toThrow(/no fixed-point scale fits 100 clients/);
+    expect(() => quantizationScale({ clipNorm: 1, noiseMultiplier: 100, mode: 'distributed', cohortSize: 100, threshold: 1, length: 1e15 })).toThrow(
+      /no fixed-point scale fits 100 clients/,
+    );
     // The rounding error alone (n/2) of an absurd cohort.
     expect(() => quantizationScale({ clipNorm: 1, noiseMultiplier: 0, mode: 'off', cohortSize: 2 ** 33, threshold: 2, length: 10 })).toThrow(
       /no fixed-point scale/,

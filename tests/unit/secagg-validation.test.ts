@@ -67,7 +67,9 @@ describe('SecAggServer rejects one client’s bad message and goes on', () => {
     expect(rejection(() => s.server.addShares(id, { shares: bundle.shares.slice(1) })).reason).toBe('incomplete');
     expect(rejection(() => s.server.addShares(id, { shares: [...bundle.shares, bundle.shares[0]] })).reason).toBe('duplicate');
     expect(rejection(() => s.server.addShares(id, { shares: bundle.shares.map((c, i) => (i ? c : { ...c, to: id })) })).reason).toBe('not-neighbour');
-    expect(rejection(() => s.server.addShares(id, { shares: bundle.shares.map((c, i) => (i ? c : { ...c, from: s.parties[1].id })) })).reason).toBe('malformed');
+    expect(rejection(() => s.server.addShares(id, { shares: bundle.shares.map((c, i) => (i ? c : { ...c, from: s.parties[1].id })) })).reason).toBe(
+      'malformed',
+    );
     expect(rejection(() => s.server.addShares(id, { shares: bundle.shares.map((c, i) => (i ? c : { ...c, ciphertext: 'AAAA' })) })).reason).toBe('malformed');
     s.server.addShares(id, bundle);
     expect(rejection(() => s.server.addShares(id, bundle)).reason).toBe('duplicate');
@@ -128,7 +130,9 @@ describe('SecAggServer rejects one client’s bad message and goes on', () => {
     expect(() => new SecAggServer({ context: s.context, round: { ...s.round, neighbours: 3 }, length: 10, signPublicKeys: keys })).toThrow(/even/);
     expect(() => new SecAggServer({ context: s.context, round: { ...s.round, graphSeed: 'AAAA' }, length: 10, signPublicKeys: keys })).toThrow(/graphSeed/);
     const big = Array.from({ length: 300 }, (_, i) => `c${i}`);
-    expect(() => new SecAggServer({ context: s.context, round: { ...s.round, cohort: big, neighbours: null }, length: 10, signPublicKeys: keys })).toThrow(/255/);
+    expect(() => new SecAggServer({ context: s.context, round: { ...s.round, cohort: big, neighbours: null }, length: 10, signPublicKeys: keys })).toThrow(
+      /255/,
+    );
     expect(() => new SecAggServer({ context: s.context, round: { ...s.round, cohort: big, neighbours: 20 }, length: 10, signPublicKeys: keys })).not.toThrow();
     expect(() => new SecAggServer({ context: s.context, round: s.round, length: 0, signPublicKeys: keys })).toThrow(/length/);
   });
@@ -188,7 +192,13 @@ describe('SecAggClient refuses what it cannot answer safely', () => {
   it('a round the server showed differently to two clients fails at the first signature check', async () => {
     const s = await setup({ n: 4, t: 3, k: null, d: 10 });
     // Client 3 was told another threshold: its advert signs another round digest.
-    const misled = await SecAggClient.create({ context: s.context, clientId: s.parties[3].id, identity: s.parties[3].identity, round: { ...s.round, threshold: 2 }, length: 10 });
+    const misled = await SecAggClient.create({
+      context: s.context,
+      clientId: s.parties[3].id,
+      identity: s.parties[3].identity,
+      round: { ...s.round, threshold: 2 },
+      length: 10,
+    });
     for (const p of s.parties.slice(0, 3)) await s.server.addAdvert(await p.client.advertise());
     expect(await rejected(s.server.addAdvert(await misled.advertise()))).toBe('bad-signature');
   });
@@ -196,6 +206,12 @@ describe('SecAggClient refuses what it cannot answer safely', () => {
 
 it('harness: runToUnmask leaves the server at the unmask stage', async () => {
   const s = await setup({ n: 4, t: 3, k: null, d: 10 });
-  await runToUnmask(s, randomInputs(s.parties.map((p) => p.id), 10));
+  await runToUnmask(
+    s,
+    randomInputs(
+      s.parties.map((p) => p.id),
+      10,
+    ),
+  );
   expect(s.server.stage).toBe('unmask');
 });

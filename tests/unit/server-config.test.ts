@@ -87,11 +87,14 @@ describe('parseServerConfig', () => {
     for (const mode of ['central', 'local'] as const) {
       const err = configError(() => parseServerConfig({ dp: { mode, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } }));
       expect(err.message).toMatch(/cohort\.expectedClients: required when DP is on/);
-      expect(configError(() => parseServerConfig({ dp: { mode, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 }, cohort: { expectedClients: 0 } })).message).toContain(
-        'cohort.expectedClients',
-      );
+      expect(
+        configError(() => parseServerConfig({ dp: { mode, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 }, cohort: { expectedClients: 0 } })).message,
+      ).toContain('cohort.expectedClients');
     }
-    expect(parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 }, cohort: { samplingRate: 0.1, expectedClients: 2.5 } }).cohort.expectedClients).toBe(2.5);
+    expect(
+      parseServerConfig({ dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 }, cohort: { samplingRate: 0.1, expectedClients: 2.5 } }).cohort
+        .expectedClients,
+    ).toBe(2.5);
     expect(parseServerConfig({}).cohort.expectedClients).toBeUndefined();
   });
 
@@ -108,9 +111,7 @@ describe('parseServerConfig', () => {
     expect(configError(() => parseServerConfig({ federationId: 'has space' })).message).toContain('federationId');
     expect(configError(() => parseServerConfig({ model: 'transformer' })).message).toContain('model');
     expect(configError(() => parseServerConfig({ cohort: { samplingRate: 0 } })).message).toContain('cohort.samplingRate');
-    expect(configError(() => parseServerConfig({ training: { epochs: 0, batchSize: 32, learningRate: 0.1 } })).message).toContain(
-      'training.epochs',
-    );
+    expect(configError(() => parseServerConfig({ training: { epochs: 0, batchSize: 32, learningRate: 0.1 } })).message).toContain('training.epochs');
     expect(configError(() => parseServerConfig({ inviteToken: 'short' })).message).toContain('inviteToken');
     expect(configError(() => parseServerConfig([])).message).toContain('(root)');
     expect(configError(() => parseServerConfig(null)).message).toContain('(root)');
@@ -161,7 +162,14 @@ describe('loadServerConfig', () => {
     expect(c.port).toBe(9000);
     expect(c.rounds).toBe(20);
     expect(c.dp).toEqual({ mode: 'central', noiseMultiplier: 1.0, clipNorm: 0.5, delta: 1e-6 });
-    expect(c.cohort).toEqual({ samplingRate: 0.1, minClients: 5, expectedClients: 10, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 });
+    expect(c.cohort).toEqual({
+      samplingRate: 0.1,
+      minClients: 5,
+      expectedClients: 10,
+      roundTimeoutSeconds: 120,
+      waitForClientsSeconds: 600,
+      maxAttemptsPerRound: 10,
+    });
     expect(c.host).toBe('127.0.0.1');
     expect(c.training).toEqual({ epochs: 1, batchSize: 32, learningRate: 0.05 });
   });

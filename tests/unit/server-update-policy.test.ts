@@ -46,7 +46,7 @@ describe('per-update bounds (finding 2)', () => {
     expect(lowerMedian([3, 1, 2])).toBe(2);
   });
 
-  it('DP off: the norm bound is min(maxUpdateNorm, κ × the last round\'s median norm), maxUpdateNorm before any round', () => {
+  it("DP off: the norm bound is min(maxUpdateNorm, κ × the last round's median norm), maxUpdateNorm before any round", () => {
     const config = parseServerConfig({ aggregation: { normBoundMultiplier: 3 } });
     expect(updatePolicy(config, D, FIRST_ROUND).normBound).toBe(10);
     expect(updatePolicy(config, D, { ...FIRST_ROUND, lastMedianNorm: 0.7 }).normBound).toBeCloseTo(2.1, 12);
@@ -62,13 +62,20 @@ describe('per-update bounds (finding 2)', () => {
 
   it('central DP: equal weights, re-clipped to C; local DP: re-clipped to C plus the honest noise norm, not to C', () => {
     // DP modes keep C whatever the cohort looks like: the accountant relies on it.
-    const central = updatePolicy(parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D, { declaredExamples: [1], lastMedianNorm: 0.01 });
+    const central = updatePolicy(
+      parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'central', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }),
+      D,
+      { declaredExamples: [1], lastMedianNorm: 0.01 },
+    );
     expect(central).toEqual({ maxWeight: null, normBound: 2 });
     const sent = boundUpdate({ values: vector(1), numExamples: 0xffffffff }, central);
     expect(sent.weight).toBe(1);
     expect(l2Norm(sent.values)).toBeLessThanOrEqual(2);
 
-    const local = updatePolicy(parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'local', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D, { declaredExamples: [1], lastMedianNorm: 0.01 });
+    const local = updatePolicy(parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'local', noiseMultiplier: 1, clipNorm: 2, delta: 1e-5 } }), D, {
+      declaredExamples: [1],
+      lastMedianNorm: 0.01,
+    });
     // C + zC(√d + 10) = 2 + 2(31.62 + 10)
     expect(local.normBound).toBeCloseTo(2 + 2 * (Math.sqrt(D) + 10), 9);
     const noisy = new Float32Array(D).map((_, i) => (i % 2 ? 2 : -2)); // norm 2√d ≈ 63: what honest noise looks like
@@ -85,14 +92,17 @@ describe('per-update bounds (finding 2)', () => {
 describe('new-global guard (finding 2)', () => {
   const off = parseServerConfig({ serverLearningRate: 0.5 });
 
-  it('bounds a plain DP-off round by η·(the round\'s norm bound) whatever the weights', () => {
+  it("bounds a plain DP-off round by η·(the round's norm bound) whatever the weights", () => {
     expect(maxGlobalChange(off, D, { totalWeight: 30_000, survivors: 3, denominator: 30_000, secureScale: null, normBound: 10 })).toBeCloseTo(5, 12);
     expect(maxGlobalChange(off, D, { totalWeight: 1_800, survivors: 3, denominator: 1_800, secureScale: null, normBound: 1.4 })).toBeCloseTo(0.7, 12);
   });
 
   it('central DP: (n·C + zC(√d + τ)) · η / denominator', () => {
     const central = parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } });
-    expect(maxGlobalChange(central, D, { totalWeight: 3, survivors: 3, denominator: 4, secureScale: null, normBound: 1 })).toBeCloseTo((3 + 2 * (Math.sqrt(D) + 10)) / 4, 12);
+    expect(maxGlobalChange(central, D, { totalWeight: 3, survivors: 3, denominator: 4, secureScale: null, normBound: 1 })).toBeCloseTo(
+      (3 + 2 * (Math.sqrt(D) + 10)) / 4,
+      12,
+    );
   });
 
   it('secure rounds: the range an honest client keeps (DP off: ±C per coordinate) plus rounding, and the noise shares', () => {
@@ -100,7 +110,11 @@ describe('new-global guard (finding 2)', () => {
     const s = 1e6;
     const rounding = Math.sqrt(D) / (2 * s);
     expect(maxGlobalChange(secureOff, D, { totalWeight: 3, survivors: 3, denominator: 3, secureScale: s })).toBeCloseTo(Math.sqrt(D) + rounding, 9);
-    const distributed = parseServerConfig({ cohort: { expectedClients: 4 }, secureAggregation: { enabled: true }, dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 } });
+    const distributed = parseServerConfig({
+      cohort: { expectedClients: 4 },
+      secureAggregation: { enabled: true },
+      dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
+    });
     const bound = maxGlobalChange(distributed, D, { totalWeight: 4, survivors: 4, denominator: 5, secureScale: s });
     expect(bound).toBeCloseTo((4 * (1 + rounding) + 2 * (1 + rounding) * (Math.sqrt(D) + 10)) / 5, 9);
   });
@@ -111,7 +125,13 @@ describe('new-global guard (finding 2)', () => {
     const accumulator = createAccumulator(D);
     accumulator.add(bounded.values, bounded.weight);
     const next = applyUpdate(global, meanUpdate(accumulator.sum, accumulator.totalWeight), off.serverLearningRate);
-    const maxChange = maxGlobalChange(off, D, { totalWeight: accumulator.totalWeight, survivors: 1, denominator: accumulator.totalWeight, secureScale: null, normBound: 10 });
+    const maxChange = maxGlobalChange(off, D, {
+      totalWeight: accumulator.totalWeight,
+      survivors: 1,
+      denominator: accumulator.totalWeight,
+      secureScale: null,
+      normBound: 10,
+    });
     expect(checkNewGlobal(global, next, maxChange)).toBeNull();
   });
 

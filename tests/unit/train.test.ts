@@ -20,7 +20,17 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 9, 9, 3], filter: [5, 5, 3, 4], strides: 1, pad: 'same' },
   { x: [2, 9, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'valid' },
   { x: [2, 10, 9, 2], filter: [4, 2, 2, 3], strides: 1, pad: 'same' },
-  { x: [1, 7, 7, 2], filter: [3, 3, 2, 2], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  {
+    x: [1, 7, 7, 2],
+    filter: [3, 3, 2, 2],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' },
   { x: [1, 8, 7, 2], filter: [3, 3, 2, 2], strides: [2, 3], pad: 'valid' },
 ];

@@ -51,14 +51,7 @@ function envelopeKey(
 
 /** Additional data: the version byte and the length-prefixed context. */
 function additionalData(context: EnvelopeContext): Uint8Array {
-  return encodeFields([
-    Uint8Array.of(VERSION),
-    AD_TAG,
-    context.federationId,
-    encodeUint64(context.round, 'round'),
-    context.attemptId,
-    context.clientId,
-  ]);
+  return encodeFields([Uint8Array.of(VERSION), AD_TAG, context.federationId, encodeUint64(context.round, 'round'), context.attemptId, context.clientId]);
 }
 
 /**
@@ -101,10 +94,7 @@ export async function openUpdate(args: {
     throw new EnvelopeError('bad-version', `Envelope version ${sealed[0]} is not supported (expected ${VERSION}).`);
   }
   if (sealed.length < HEADER_BYTES + TAG_BYTES) {
-    throw new EnvelopeError(
-      'truncated',
-      `Envelope is ${sealed.length} bytes, shorter than the ${HEADER_BYTES + TAG_BYTES}-byte minimum.`,
-    );
+    throw new EnvelopeError('truncated', `Envelope is ${sealed.length} bytes, shorter than the ${HEADER_BYTES + TAG_BYTES}-byte minimum.`);
   }
   const sodium = await getSodium();
   const ad = additionalData(context);
@@ -115,13 +105,7 @@ export async function openUpdate(args: {
     throw new EnvelopeError('rejected', `Envelope rejected: ${(error as Error).message}.`);
   }
   try {
-    return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-      null,
-      sealed.subarray(HEADER_BYTES),
-      ad,
-      sealed.subarray(1, HEADER_BYTES),
-      key,
-    );
+    return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed.subarray(HEADER_BYTES), ad, sealed.subarray(1, HEADER_BYTES), key);
   } catch {
     throw new EnvelopeError(
       'rejected',

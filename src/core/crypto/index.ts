@@ -14,10 +14,4 @@ export {
   type PublicIdentity,
 } from './identity.js';
 export { answerChallenge, challengeMessage, checkChallenge, randomBytes, sign, verify } from './sign.js';
-export {
-  EnvelopeError,
-  openUpdate,
-  sealUpdate,
-  type EnvelopeContext,
-  type EnvelopeErrorReason,
-} from './envelope.js';
+export { EnvelopeError, openUpdate, sealUpdate, type EnvelopeContext, type EnvelopeErrorReason } from './envelope.js';

@@ -31,11 +31,7 @@ export async function randomBytes(n: number): Promise<Uint8Array> {
  * verifier's fresh challenge and the context entries sorted by key, each field length-prefixed
  * (strings as UTF-8, numbers as float64) so no two distinct inputs encode alike.
  */
-export function challengeMessage(
-  purpose: string,
-  challenge: Uint8Array,
-  context: Record<string, string | number>,
-): Uint8Array {
+export function challengeMessage(purpose: string, challenge: Uint8Array, context: Record<string, string | number>): Uint8Array {
   if (purpose.length === 0) throw new TypeError('challenge purpose must not be empty');
   if (challenge.length < MIN_CHALLENGE_BYTES) {
     throw new RangeError(`challenge must be at least ${MIN_CHALLENGE_BYTES} random bytes`);

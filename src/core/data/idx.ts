@@ -52,26 +52,17 @@ export function parseIdx(buffer: Uint8Array, source = '<buffer>'): { dims: numbe
   }
   const headerSize = 4 + 4 * ndims;
   if (buffer.length < headerSize) {
-    throw new DataError(
-      source,
-      `truncated IDX header: ${ndims} dimensions need ${headerSize} header bytes, the file has ${buffer.length}`,
-    );
+    throw new DataError(source, `truncated IDX header: ${ndims} dimensions need ${headerSize} header bytes, the file has ${buffer.length}`);
   }
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i));
   const expected = dims.reduce((a, b) => a * b, 1);
   const actual = buffer.length - headerSize;
   if (actual < expected) {
-    throw new DataError(
-      source,
-      `truncated IDX data: dimensions [${dims.join(', ')}] need ${expected} bytes of data, the file has ${actual}`,
-    );
+    throw new DataError(source, `truncated IDX data: dimensions [${dims.join(', ')}] need ${expected} bytes of data, the file has ${actual}`);
   }
   if (actual > expected) {
-    throw new DataError(
-      source,
-      `IDX dimensions [${dims.join(', ')}] need ${expected} bytes of data, but the file has ${actual - expected} bytes more`,
-    );
+    throw new DataError(source, `IDX dimensions [${dims.join(', ')}] need ${expected} bytes of data, but the file has ${actual - expected} bytes more`);
   }
   return { dims, data: buffer.subarray(headerSize) };
 }
@@ -191,17 +182,10 @@ export async function loadIdxDataset(dir: string, split: IdxSplit): Promise<Data
  * uncompressed `<split>-images-idx3-ubyte` / `<split>-labels-idx1-ubyte` pair, pixels as round(x * 255).
  * Creates `dir` if needed. Returns the two paths written.
  */
-export async function writeIdxDataset(
-  dir: string,
-  split: IdxSplit,
-  dataset: Dataset,
-): Promise<{ images: string; labels: string }> {
+export async function writeIdxDataset(dir: string, split: IdxSplit, dataset: Dataset): Promise<{ images: string; labels: string }> {
   const [rows, cols, channels] = dataset.inputShape;
   if (dataset.inputShape.length !== 3 || channels !== 1) {
-    throw new DataError(
-      dir,
-      `IDX files hold single-channel images [rows, cols, 1]; this dataset's examples have shape [${dataset.inputShape.join(', ')}]`,
-    );
+    throw new DataError(dir, `IDX files hold single-channel images [rows, cols, 1]; this dataset's examples have shape [${dataset.inputShape.join(', ')}]`);
   }
   const pixels = new Uint8Array(dataset.features.length);
   for (let i = 0; i < pixels.length; i++) {

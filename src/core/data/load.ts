@@ -33,20 +33,14 @@ export async function loadDataPath(path: string, opts: { labelColumn?: string } 
   if (isFolder) {
     const [split] = await listIdxSplits(path);
     if (split === undefined) {
-      throw new DataError(
-        path,
-        'no IDX images file in this folder: expected train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz] with its labels file',
-      );
+      throw new DataError(path, 'no IDX images file in this folder: expected train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz] with its labels file');
     }
     return { dataset: await loadIdxDataset(path, split), format: 'idx' };
   }
   if (extname(path).toLowerCase() === '.csv') {
     return { dataset: await loadCsvDataset(path, { labelColumn: opts.labelColumn ?? DEFAULT_LABEL_COLUMN }), format: 'csv' };
   }
-  throw new DataError(
-    path,
-    "unsupported data file: give a folder of IDX files, a .csv file, 'mnist' or 'fashion-mnist'",
-  );
+  throw new DataError(path, "unsupported data file: give a folder of IDX files, a .csv file, 'mnist' or 'fashion-mnist'");
 }
 
 /** Example count, class count, examples per class and example shape. */

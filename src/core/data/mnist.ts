@@ -80,9 +80,7 @@ export function splitTrainTest(dataset: Dataset, testFraction: number, seed: num
     indices.forEach((index, k) => (k < nTest ? test : train).push(index));
   }
   if (train.length === 0 || test.length === 0) {
-    throw new RangeError(
-      `splitTrainTest: a test fraction of ${testFraction} leaves ${train.length} training and ${test.length} test examples`,
-    );
+    throw new RangeError(`splitTrainTest: a test fraction of ${testFraction} leaves ${train.length} training and ${test.length} test examples`);
   }
   return { train: subset(dataset, rng.shuffle(train)), test: subset(dataset, rng.shuffle(test)) };
 }

@@ -7,10 +7,7 @@ import { Rng } from './rng.js';
 
 export { subset } from './dataset.js';
 
-export type PartitionSpec =
-  | { kind: 'iid' }
-  | { kind: 'dirichlet'; alpha: number }
-  | { kind: 'shards'; shardsPerClient: number };
+export type PartitionSpec = { kind: 'iid' } | { kind: 'dirichlet'; alpha: number } | { kind: 'shards'; shardsPerClient: number };
 
 /**
  * With Dirichlet partitions, a client the draw left with fewer than this many examples (or with
@@ -76,9 +73,7 @@ function range(n: number): number[] {
 
 /** Cuts `items` into `parts` contiguous pieces whose sizes differ by at most one. */
 function cut<T>(items: T[], parts: number): T[][] {
-  return range(parts).map((p) =>
-    items.slice(Math.floor((p * items.length) / parts), Math.floor(((p + 1) * items.length) / parts)),
-  );
+  return range(parts).map((p) => items.slice(Math.floor((p * items.length) / parts), Math.floor(((p + 1) * items.length) / parts)));
 }
 
 function iid(count: number, numClients: number, rng: Rng): number[][] {
@@ -133,16 +128,12 @@ function shards(labels: Uint8Array, numClients: number, shardsPerClient: number,
   }
   const numShards = numClients * shardsPerClient;
   if (labels.length < numShards) {
-    throw new RangeError(
-      `partition: ${labels.length} examples are too few for ${numClients} clients x ${shardsPerClient} shards`,
-    );
+    throw new RangeError(`partition: ${labels.length} examples are too few for ${numClients} clients x ${shardsPerClient} shards`);
   }
   // Shuffle first so that, within one label, which examples share a shard depends on the seed.
   const sorted = rng.shuffle(range(labels.length));
   sorted.sort((a, b) => labels[a] - labels[b]);
   const pieces = cut(sorted, numShards);
   const order = rng.shuffle(range(numShards));
-  return range(numClients).map((client) =>
-    order.slice(client * shardsPerClient, (client + 1) * shardsPerClient).flatMap((shard) => pieces[shard]),
-  );
+  return range(numClients).map((client) => order.slice(client * shardsPerClient, (client + 1) * shardsPerClient).flatMap((shard) => pieces[shard]));
 }

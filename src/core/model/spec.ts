@@ -29,12 +29,7 @@ const DenseLayerSchema = z.object({
   activation: z.enum(['relu', 'elu', 'tanh', 'sigmoid', 'linear', 'softmax']),
 });
 
-export const LayerSpecSchema = z.discriminatedUnion('type', [
-  Conv2dLayerSchema,
-  MaxPool2dLayerSchema,
-  FlattenLayerSchema,
-  DenseLayerSchema,
-]);
+export const LayerSpecSchema = z.discriminatedUnion('type', [Conv2dLayerSchema, MaxPool2dLayerSchema, FlattenLayerSchema, DenseLayerSchema]);
 
 /**
  * A model as a small JSON layer list: what the server announces and clients rebuild.

@@ -16,10 +16,7 @@ function scaled(v: Float32Array, scale: number): Float32Array {
  * Clip an update to L2 norm `clipNorm` (DP-FedAvg, McMahan et al. 2018): returns a new array scaled by
  * min(1, C/‖u‖). The float32 result's norm is checked and nudged down so that rounding never lifts it above C.
  */
-export function clipToNorm(
-  update: Float32Array,
-  clipNorm: number,
-): { clipped: Float32Array; norm: number; scale: number } {
+export function clipToNorm(update: Float32Array, clipNorm: number): { clipped: Float32Array; norm: number; scale: number } {
   if (!Number.isFinite(clipNorm) || clipNorm <= 0) throw new RangeError(`clipNorm must be finite and > 0, got ${clipNorm}`);
   const norm = l2Norm(update);
   if (!Number.isFinite(norm)) throw new RangeError('update contains NaN or Infinity');

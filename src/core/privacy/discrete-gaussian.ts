@@ -48,7 +48,7 @@ async function sample(count: number, sigma: number, emit: (i: number, x: number)
   const shift = (sigma * sigma) / t;
   const twoVariance = 2 * sigma * sigma;
   try {
-    for (let i = 0; i < count; ) {
+    for (let i = 0; i < count;) {
       const g = Math.floor(-Math.log(rng.uniform()) * t); // geometric, ratio e^(−1/t)
       const negative = rng.bit();
       if ((negative === 1 && g === 0) || g > INT32_MAX) continue;

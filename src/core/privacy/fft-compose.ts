@@ -100,7 +100,7 @@ function powerInPlace(spectrum: Float64Array, last: number, r: number): void {
     }
     let pr = 1;
     let pi = 0;
-    for (let e = r; ; ) {
+    for (let e = r; ;) {
       if (e % 2 === 1) {
         const t = pr * br - pi * bi;
         pi = pr * bi + pi * br;

@@ -35,13 +35,9 @@ export function connectTheDots(curve: HockeyStick, lo: number, hi: number, step:
   const deltaBeforeSplit = split > 0 ? curve.delta(at(split - 1)) : NaN;
   const k = d.length - 1;
   const em1 = Math.expm1(step);
-  const secondDifference = (before: number, here: number, after: number) =>
-    (after - 2 * here + before - em1 * (here - before)) / em1;
+  const secondDifference = (before: number, here: number, after: number) => (after - 2 * here + before - em1 * (here - before)) / em1;
   const masses = new Float64Array(d.length);
-  masses[0] =
-    split === 0
-      ? (d[1] - d[0]) / em1 + 1 - d[0]
-      : ((split > 1 ? d[1] : complementAtSplit) - d[0]) / em1 - d[0];
+  masses[0] = split === 0 ? (d[1] - d[0]) / em1 + 1 - d[0] : ((split > 1 ? d[1] : complementAtSplit) - d[0]) / em1 - d[0];
   for (let i = 1; i < k; i++) {
     masses[i] =
       i < split

@@ -19,4 +19,11 @@ export { gaussianDelta, gaussianEpsilon } from './analytic-gaussian.js';
 export { prvEpsilon, type PrvOptions, type PrvResult } from './prv.js';
 export { ACCOUNTANTS, epsilonFor, epsilonOfAccountant, type AccountantName, type EpsilonResult } from './epsilon.js';
 export { noiseForTargetEpsilon, type NoiseForTargetArgs } from './inverse.js';
-export { accountantInputProblems, MAX_NOISE_MULTIPLIER, MIN_NOISE_MULTIPLIER, validateAccountantInputs, type AccountantInputProblem, type AccountantInputs } from './validate.js';
+export {
+  accountantInputProblems,
+  MAX_NOISE_MULTIPLIER,
+  MIN_NOISE_MULTIPLIER,
+  validateAccountantInputs,
+  type AccountantInputProblem,
+  type AccountantInputs,
+} from './validate.js';

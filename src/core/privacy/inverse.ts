@@ -75,10 +75,7 @@ export function noiseForTargetEpsilon(args: NoiseForTargetArgs): { noiseMultipli
         `with sampling rate ${samplingRate} over ${rounds} rounds (${accountant.toUpperCase()} accountant)`,
     );
   }
-  const roughFits =
-    accountant === 'prv'
-      ? memo((k) => prvEpsilon(record(k), delta, { epsilonErrorTarget: COARSE_PRV_ERROR }).epsilon <= targetEpsilon)
-      : fits;
+  const roughFits = accountant === 'prv' ? memo((k) => prvEpsilon(record(k), delta, { epsilonErrorTarget: COARSE_PRV_ERROR }).epsilon <= targetEpsilon) : fits;
   let hi = STEPS_PER_UNIT;
   while (hi < MAX_STEPS && !roughFits(hi)) hi = Math.min(MAX_STEPS, 2 * hi);
   let lo = Math.floor(hi / 2);

@@ -87,9 +87,7 @@ export class LedgerFile {
 /** Server fingerprints that have a ledger in this state folder. */
 export async function listLedgers(stateDir: string): Promise<string[]> {
   try {
-    return (await readdir(join(stateDir, 'ledger')))
-      .filter((f) => f.endsWith('.jsonl') && !isLegacyLedgerName(f))
-      .map((f) => f.slice(0, -'.jsonl'.length));
+    return (await readdir(join(stateDir, 'ledger'))).filter((f) => f.endsWith('.jsonl') && !isLegacyLedgerName(f)).map((f) => f.slice(0, -'.jsonl'.length));
   } catch {
     return [];
   }

@@ -98,8 +98,7 @@ export type LedgerView = 'promised' | 'worst-case';
 export type Contribution = Extract<LedgerEntry, { kind: 'contribution' }>;
 
 /** The RDP accountant (looser than PRV); pass it explicitly where RDP figures are wanted. */
-export const rdpEpsilon: EpsilonOf = (records, delta) =>
-  records.length === 0 ? 0 : epsilonFromRdp(DEFAULT_ORDERS, computeRdp(records), delta).epsilon;
+export const rdpEpsilon: EpsilonOf = (records, delta) => (records.length === 0 ? 0 : epsilonFromRdp(DEFAULT_ORDERS, computeRdp(records), delta).epsilon);
 
 /** The default accountant of the ledger views: the tight PRV upper bound (prv.ts). */
 const prvEpsilon: EpsilonOf = epsilonOfAccountant('prv');
@@ -138,12 +137,7 @@ export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView,
  * records, concatenated; composition holds across federations as within one (the records add up
  * order by order, Mironov 2017 Prop. 1). Infinity if any update went without noise.
  */
-export function combinedEpsilon(
-  ledgers: readonly (readonly LedgerEntry[])[],
-  view: LedgerView,
-  delta: number,
-  epsilonOf: EpsilonOf = prvEpsilon,
-): number {
+export function combinedEpsilon(ledgers: readonly (readonly LedgerEntry[])[], view: LedgerView, delta: number, epsilonOf: EpsilonOf = prvEpsilon): number {
   const all: RoundRecord[] = [];
   for (const entries of ledgers) {
     const recs = records(entries, view);

@@ -25,7 +25,10 @@ export async function migrateLegacyLedgers(stateDir: string): Promise<void> {
     const consent = legacy.entries.find((e) => e.kind === 'consent');
     const fingerprint = consent?.kind === 'consent' ? consent.serverFingerprint : null;
     if (!fingerprint || !/^[0-9a-f]{64}$/.test(fingerprint)) {
-      throw new LedgerError(path, 'an old ledger without a consent naming its server key: cannot tell which server it belongs to; move it out of the ledger folder to continue');
+      throw new LedgerError(
+        path,
+        'an old ledger without a consent naming its server key: cannot tell which server it belongs to; move it out of the ledger folder to continue',
+      );
     }
     const lines = legacy.entries.map((e) => JSON.stringify(e) + '\n').join('');
     const handle = await open(ledgerPath(stateDir, fingerprint), 'a', 0o600);

@@ -98,12 +98,8 @@ function firstWhere(done: (x: number) => boolean, from: number, direction: 1 | -
 
 /** Grid range for one round's loss: its bounded ends, else where the tail falls below e^logTail. */
 function support(loss: PrivacyLoss, logTail: number): [number, number] {
-  const lo = Number.isFinite(loss.lower)
-    ? loss.lower
-    : firstWhere((e) => loss.logCdf(e) <= logTail, Math.min(0, loss.upper), -1);
-  const hi = Number.isFinite(loss.upper)
-    ? loss.upper
-    : firstWhere((e) => loss.logSurvival(e) <= logTail, Math.max(0, loss.lower), 1);
+  const lo = Number.isFinite(loss.lower) ? loss.lower : firstWhere((e) => loss.logCdf(e) <= logTail, Math.min(0, loss.upper), -1);
+  const hi = Number.isFinite(loss.upper) ? loss.upper : firstWhere((e) => loss.logSurvival(e) <= logTail, Math.max(0, loss.lower), 1);
   return [lo, hi];
 }
 
@@ -140,13 +136,7 @@ function nextPowerOfTwo(x: number): number {
 }
 
 /** Upper and lower bounds on ε for one direction of the neighbouring relation. */
-function directionBounds(
-  rounds: Round[],
-  neighbouring: Neighbouring,
-  delta: number,
-  errorTarget: number,
-  maxGrid: number,
-): { upper: number; lower: number } {
+function directionBounds(rounds: Round[], neighbouring: Neighbouring, delta: number, errorTarget: number, maxGrid: number): { upper: number; lower: number } {
   const n = rounds.reduce((acc, r) => acc + r.count, 0);
   const logInvEta = -Math.log(HOEFFDING_SHARE * delta);
   const logRoundTail = Math.log((TAIL_SHARE * delta) / n);
@@ -155,8 +145,7 @@ function directionBounds(
     const loss = sampledGaussianLoss(r.samplingRate, r.noiseMultiplier, neighbouring);
     return { loss, count: r.count, range: support(loss, logRoundTail) };
   });
-  const discretise = (step: number): Part[] =>
-    losses.map(({ loss, count, range }) => ({ pld: connectTheDots(loss, range[0], range[1], step), count }));
+  const discretise = (step: number): Part[] => losses.map(({ loss, count, range }) => ({ pld: connectTheDots(loss, range[0], range[1], step), count }));
 
   const pilotStep = Math.max(...losses.map(({ range }) => range[1] - range[0])) / PILOT_POINTS;
   const { lo, hi, lambdaLo, lambdaHi } = chernoffWindow(discretise(pilotStep), logWindowTail);

@@ -3,10 +3,7 @@ import erfcx from '@stdlib/math-base-special-erfcx';
 import gammaln from '@stdlib/math-base-special-gammaln';
 
 /** RDP orders as Opacus uses them: 1.1..10.9 step 0.1, then 12..63 (11 is not in the list). */
-export const DEFAULT_ORDERS: number[] = [
-  ...Array.from({ length: 99 }, (_, i) => (11 + i) / 10),
-  ...Array.from({ length: 52 }, (_, i) => 12 + i),
-];
+export const DEFAULT_ORDERS: number[] = [...Array.from({ length: 99 }, (_, i) => (11 + i) / 10), ...Array.from({ length: 52 }, (_, i) => 12 + i)];
 
 /** One run of identical rounds of the Poisson-subsampled Gaussian mechanism. */
 export interface RoundRecord {
@@ -82,10 +79,8 @@ function logAFractional(q: number, z: number, a: number): number {
   for (let i = 0; ; i++) {
     const j = a - i;
     const coef = logBinom(a, i);
-    const logS0 =
-      coef.log + i * logQ + j * log1mQ + (i * i - i) / (2 * z * z) + Math.log(0.5) + logErfc((i - z0) / scale);
-    const logS1 =
-      coef.log + j * logQ + i * log1mQ + (j * j - j) / (2 * z * z) + Math.log(0.5) + logErfc((z0 - j) / scale);
+    const logS0 = coef.log + i * logQ + j * log1mQ + (i * i - i) / (2 * z * z) + Math.log(0.5) + logErfc((i - z0) / scale);
+    const logS1 = coef.log + j * logQ + i * log1mQ + (j * j - j) / (2 * z * z) + Math.log(0.5) + logErfc((z0 - j) / scale);
     if (coef.sign > 0) {
       logA0 = logAdd(logA0, logS0);
       logA1 = logAdd(logA1, logS1);
@@ -157,13 +152,11 @@ export function computeRdp(records: RoundRecord[], orders: number[] = DEFAULT_OR
 }
 
 /** ε after `rounds` identical subsampled-Gaussian rounds, by RDP accounting. */
-export function computeEpsilon(args: {
-  noiseMultiplier: number;
-  samplingRate: number;
-  rounds: number;
-  delta: number;
-  orders?: number[];
-}): { epsilon: number; order: number; accountant: 'rdp' } {
+export function computeEpsilon(args: { noiseMultiplier: number; samplingRate: number; rounds: number; delta: number; orders?: number[] }): {
+  epsilon: number;
+  order: number;
+  accountant: 'rdp';
+} {
   const orders = args.orders ?? DEFAULT_ORDERS;
   const rdp = computeRdp([{ noiseMultiplier: args.noiseMultiplier, samplingRate: args.samplingRate, rounds: args.rounds }], orders);
   return { ...epsilonFromRdp(orders, rdp, args.delta), accountant: 'rdp' };

@@ -29,7 +29,10 @@ export function accountantInputProblems(inputs: Partial<AccountantInputs>): Acco
   const problems: AccountantInputProblem[] = [];
   const { noiseMultiplier: z, samplingRate: q, delta } = inputs;
   if (z !== undefined && !(Number.isFinite(z) && z >= MIN_NOISE_MULTIPLIER)) {
-    problems.push({ field: 'noiseMultiplier', message: `must be a finite number ≥ ${MIN_NOISE_MULTIPLIER} (the accountants cannot bound smaller ones; got ${z})` });
+    problems.push({
+      field: 'noiseMultiplier',
+      message: `must be a finite number ≥ ${MIN_NOISE_MULTIPLIER} (the accountants cannot bound smaller ones; got ${z})`,
+    });
   } else if (z !== undefined && z > MAX_NOISE_MULTIPLIER) {
     problems.push({ field: 'noiseMultiplier', message: `must be at most ${MAX_NOISE_MULTIPLIER} (got ${z})` });
   }

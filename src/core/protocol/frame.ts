@@ -38,7 +38,10 @@ export function frameBytes(length: number): number {
 }
 
 function encodeHeader(kind: FrameKind | 'masked', round: number, numExamples: number, length: number): Uint8Array {
-  for (const [name, value] of [['round', round], ['numExamples', numExamples]] as const) {
+  for (const [name, value] of [
+    ['round', round],
+    ['numExamples', numExamples],
+  ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`${name} must be a uint32, got ${value}`);
   }
   const out = new Uint8Array(frameBytes(length));
@@ -97,10 +100,7 @@ function checkHeader(
 }
 
 /** Parses and checks a frame; `expected` pins what the receiver will accept. */
-export function decodeFrame(
-  bytes: Uint8Array,
-  expected: { kind: FrameKind; length: number; round?: number },
-): TensorFrame {
+export function decodeFrame(bytes: Uint8Array, expected: { kind: FrameKind; length: number; round?: number }): TensorFrame {
   const { round, numExamples, length } = checkHeader(bytes, expected.kind, expected);
   // Copy into an aligned buffer: the frame may sit at any offset inside a socket buffer.
   const values = new Float32Array(length);

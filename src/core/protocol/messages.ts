@@ -31,8 +31,15 @@ export const EVENTS = {
   preview: 'preview',
 } as const;
 
-const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64').max(4096);
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'expected an id of letters, digits, . _ : -');
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64')
+  .max(4096);
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'expected an id of letters, digits, . _ : -');
 
 export const DpModeSchema = z.enum(['off', 'central', 'distributed', 'local']);
 export type DpMode = z.infer<typeof DpModeSchema>;
@@ -227,7 +234,10 @@ export const SecAggReplySchemas = {
   advertise: z.object({ ok: z.literal(true), advert: AdvertSchema }),
   'share-keys': z.object({ ok: z.literal(true), bundle: ShareBundleSchema }),
   /** The sealed masked frame (binary travels inside the acknowledgement). */
-  'masked-input': z.object({ ok: z.literal(true), sealed: z.custom<Uint8Array | ArrayBuffer>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, 'expected bytes') }),
+  'masked-input': z.object({
+    ok: z.literal(true),
+    sealed: z.custom<Uint8Array | ArrayBuffer>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, 'expected bytes'),
+  }),
   consistency: z.object({ ok: z.literal(true), consistency: ConsistencySchema }),
   unmask: z.object({ ok: z.literal(true), reveal: RevealSchema }),
 } as const;

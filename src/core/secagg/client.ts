@@ -128,7 +128,9 @@ export class SecAggClient {
   }
 
   private verify(signPublicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    return signPublicKey.length === KEY_BYTES && signature.length === SIGNATURE_BYTES && this.sodium.crypto_sign_verify_detached(signature, message, signPublicKey);
+    return (
+      signPublicKey.length === KEY_BYTES && signature.length === SIGNATURE_BYTES && this.sodium.crypto_sign_verify_detached(signature, message, signPublicKey)
+    );
   }
 
   private expect(stage: Stage, what: string): void {
@@ -219,7 +221,12 @@ export class SecAggClient {
     };
     for (const id of neighbours) {
       const peer = peers.get(id)!;
-      const key = shareKey(this.sodium, this.cipherKeys!.privateKey, { id: me.id, cipherPublicKey: me.cipherPublicKey }, { id, cipherPublicKey: peer.cipherPublicKey });
+      const key = shareKey(
+        this.sodium,
+        this.cipherKeys!.privateKey,
+        { id: me.id, cipherPublicKey: me.cipherPublicKey },
+        { id, cipherPublicKey: peer.cipherPublicKey },
+      );
       const seed = maskSeed(this.sodium, this.maskKeys!.privateKey, peer.maskPublicKey, this.context, this.clientId, id);
       if (!key || !seed) {
         wipe();
@@ -239,7 +246,13 @@ export class SecAggClient {
       plaintext.set(selfMaskShares[h], 0);
       plaintext.set(maskKeyShares[h], SHARE_BYTES);
       const nonce = this.sodium.randombytes_buf(NONCE_BYTES);
-      const sealed = this.sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, shareAd(this.context, this.digest, this.clientId, to), null, nonce, shareKeys.get(to)!);
+      const sealed = this.sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext,
+        shareAd(this.context, this.digest, this.clientId, to),
+        null,
+        nonce,
+        shareKeys.get(to)!,
+      );
       this.sodium.memzero(plaintext);
       const ciphertext = new Uint8Array(NONCE_BYTES + sealed.length);
       ciphertext.set(nonce);

@@ -96,7 +96,11 @@ class SeededUniform {
 }
 
 /** neighbourGraph with libsodium already initialised (the server's synchronous stage closers use it). */
-export function neighbourGraphSync(sodium: Sodium, advertisers: readonly string[], round: Pick<SecAggRound, 'neighbours' | 'graphSeed'>): Map<string, string[]> {
+export function neighbourGraphSync(
+  sodium: Sodium,
+  advertisers: readonly string[],
+  round: Pick<SecAggRound, 'neighbours' | 'graphSeed'>,
+): Map<string, string[]> {
   const sorted = [...advertisers].sort();
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i] === sorted[i - 1]) throw new RangeError(`advertiser ${sorted[i]} is listed twice`);
@@ -104,7 +108,11 @@ export function neighbourGraphSync(sodium: Sodium, advertisers: readonly string[
   const n = sorted.length;
   const graph = new Map<string, string[]>();
   if (isFullGraph(round, n)) {
-    for (const id of sorted) graph.set(id, sorted.filter((other) => other !== id));
+    for (const id of sorted)
+      graph.set(
+        id,
+        sorted.filter((other) => other !== id),
+      );
     return graph;
   }
   const k = round.neighbours!;

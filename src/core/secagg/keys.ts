@@ -79,13 +79,7 @@ export function advertMessage(
 
 /** What a consistency signature covers: context, round digest and the sorted survivor list U3. */
 export function consistencyMessage(context: SecAggContext, digest: Uint8Array, sortedSurvivors: readonly string[]): Uint8Array {
-  return encodeFields([
-    CONSISTENCY_TAG,
-    ...contextFields(context),
-    digest,
-    encodeUint64(sortedSurvivors.length, 'survivors'),
-    ...sortedSurvivors,
-  ]);
+  return encodeFields([CONSISTENCY_TAG, ...contextFields(context), digest, encodeUint64(sortedSurvivors.length, 'survivors'), ...sortedSurvivors]);
 }
 
 /** X25519, refusing low-order peer keys (libsodium throws on an all-zero result); null on failure. */

@@ -153,10 +153,7 @@ export interface MaskJob {
 }
 
 export type FromMaskWorker =
-  | { type: 'ready'; backend: PrgBackend }
-  | { type: 'fatal'; message: string }
-  | { type: 'done'; id: number }
-  | { type: 'error'; id: number; message: string };
+  { type: 'ready'; backend: PrgBackend } | { type: 'fatal'; message: string } | { type: 'done'; id: number } | { type: 'error'; id: number; message: string };
 
 type WorkerLike = import('node:worker_threads').Worker;
 
@@ -339,11 +336,7 @@ export interface ApplyMasksOptions {
 }
 
 /** acc ← acc + Σ ±PRG(seed) mod 2^32 over the terms, in place; returns which way it ran. */
-export async function applyMasks(
-  acc: Uint32Array | Int32Array,
-  terms: readonly MaskTerm[],
-  options: ApplyMasksOptions = {},
-): Promise<'workers' | 'thread'> {
+export async function applyMasks(acc: Uint32Array | Int32Array, terms: readonly MaskTerm[], options: ApplyMasksOptions = {}): Promise<'workers' | 'thread'> {
   const target = int32View(acc);
   const prefer = options.prefer ?? 'auto';
   for (const term of terms) checkSeed(term.seed);

@@ -39,13 +39,7 @@ export function integerSensitivity(scale: number, clipNorm: number, length: numb
  * Distributed DP: each client adds discrete-Gaussian noise of this std (integer units) so that any
  * t survivors' sum carries std z·Δ, Δ = integerSensitivity(s, C, d): σ_client = z·Δ/√t.
  */
-export function distributedNoiseSigma(o: {
-  scale: number;
-  clipNorm: number;
-  noiseMultiplier: number;
-  threshold: number;
-  length: number;
-}): number {
+export function distributedNoiseSigma(o: { scale: number; clipNorm: number; noiseMultiplier: number; threshold: number; length: number }): number {
   nonNegative(o.noiseMultiplier, 'noiseMultiplier');
   positiveInteger(o.threshold, 'threshold');
   return (o.noiseMultiplier * integerSensitivity(o.scale, o.clipNorm, o.length)) / Math.sqrt(o.threshold);
@@ -60,7 +54,8 @@ export function worstCaseSum(
   const signal = n * (scale * o.clipNorm + 0.5);
   let sigmaSum = 0;
   if (o.mode === 'distributed') {
-    sigmaSum = Math.sqrt(n) * distributedNoiseSigma({ scale, clipNorm: o.clipNorm, noiseMultiplier: o.noiseMultiplier, threshold: o.threshold, length: o.length });
+    sigmaSum =
+      Math.sqrt(n) * distributedNoiseSigma({ scale, clipNorm: o.clipNorm, noiseMultiplier: o.noiseMultiplier, threshold: o.threshold, length: o.length });
   } else if (o.mode === 'local') {
     sigmaSum = Math.sqrt(n) * scale * o.noiseMultiplier * o.clipNorm;
   }

@@ -9,7 +9,17 @@ import { verify } from '../crypto/sign.js';
 import { getSodium, type Sodium } from '../crypto/sodium.js';
 import { SecAggAbort, SecAggRejection, type SecAggRejectionReason } from './errors.js';
 import { neighbourGraphSync, roundProblem, shareThreshold } from './graph.js';
-import { advertMessage, checkContext, consistencyMessage, fromBase64, KEY_BYTES, maskSeed, roundDigest, SHARE_CIPHERTEXT_BYTES, SIGNATURE_BYTES } from './keys.js';
+import {
+  advertMessage,
+  checkContext,
+  consistencyMessage,
+  fromBase64,
+  KEY_BYTES,
+  maskSeed,
+  roundDigest,
+  SHARE_CIPHERTEXT_BYTES,
+  SIGNATURE_BYTES,
+} from './keys.js';
 import { applyMasks, MIN_WORDS_FOR_WORKERS, warmMaskWorkers, type MaskTerm } from './masks.js';
 import {
   AdvertSchema,
@@ -123,7 +133,8 @@ export class SecAggServer {
     // Re-check after the await: another advert of the same client may have landed meanwhile.
     this.expect('advertise', 'an advert');
     if (this.adverts.has(clientId)) reject('duplicate', `${clientId} already advertised`);
-    if (this.advertisedKeys.has(cipherPublicKey) || this.advertisedKeys.has(maskPublicKey)) reject('duplicate', `the advert of ${clientId} repeats a public key already advertised`);
+    if (this.advertisedKeys.has(cipherPublicKey) || this.advertisedKeys.has(maskPublicKey))
+      reject('duplicate', `the advert of ${clientId} repeats a public key already advertised`);
     this.advertisedKeys.add(cipherPublicKey);
     this.advertisedKeys.add(maskPublicKey);
     this.adverts.set(clientId, { advert: { clientId, cipherPublicKey, maskPublicKey, signature, signPublicKey: signKeyText! }, maskPublicKey: maskKey });
@@ -135,7 +146,10 @@ export class SecAggServer {
     this.u1 = [...this.adverts.keys()].sort();
     if (this.u1.length < this.round.threshold) {
       this.current = 'done';
-      throw new SecAggAbort('advertise', `only ${this.u1.length} of ${this.round.cohort.length} clients advertised keys, fewer than the threshold t = ${this.round.threshold}`);
+      throw new SecAggAbort(
+        'advertise',
+        `only ${this.u1.length} of ${this.round.cohort.length} clients advertised keys, fewer than the threshold t = ${this.round.threshold}`,
+      );
     }
     this.graph = neighbourGraphSync(this.sodium!, this.u1, this.round);
     for (const [id, neighbours] of this.graph) this.neighbourSets.set(id, new Set(neighbours));
@@ -161,12 +175,16 @@ export class SecAggServer {
       if (share.from !== clientId) reject('malformed', `a share ciphertext from ${clientId} claims to be from ${share.from}`);
       if (!neighbours.has(share.to)) reject('not-neighbour', `${clientId} sent a share ciphertext to ${share.to}, not one of its neighbours`);
       if (recipients.has(share.to)) reject('duplicate', `${clientId} sent two share ciphertexts to ${share.to}`);
-      if (!fromBase64(share.ciphertext, SHARE_CIPHERTEXT_BYTES)) reject('malformed', `the share ciphertext for ${share.to} is not ${SHARE_CIPHERTEXT_BYTES} bytes of base64url`);
+      if (!fromBase64(share.ciphertext, SHARE_CIPHERTEXT_BYTES))
+        reject('malformed', `the share ciphertext for ${share.to} is not ${SHARE_CIPHERTEXT_BYTES} bytes of base64url`);
       recipients.add(share.to);
     }
     // Masks cancel only if every pair that both reach U2 exchanged shares both ways.
     if (recipients.size !== neighbours.size) reject('incomplete', `${clientId} sent shares to ${recipients.size} of its ${neighbours.size} neighbours`);
-    this.bundles.set(clientId, parsed.data.shares.map((s) => ({ from: s.from, to: s.to, ciphertext: s.ciphertext })));
+    this.bundles.set(
+      clientId,
+      parsed.data.shares.map((s) => ({ from: s.from, to: s.to, ciphertext: s.ciphertext })),
+    );
   }
 
   /** U2 = the clients whose shares arrived; for each of them, the ciphertexts U2 sent it. SecAggAbort('share-keys') below t. */
@@ -240,7 +258,10 @@ export class SecAggServer {
     if (this.signatures.size < this.round.threshold) {
       this.current = 'done';
       this.sum = null;
-      throw new SecAggAbort('consistency', `only ${this.signatures.size} survivors signed the survivor list, fewer than the threshold t = ${this.round.threshold}`);
+      throw new SecAggAbort(
+        'consistency',
+        `only ${this.signatures.size} survivors signed the survivor list, fewer than the threshold t = ${this.round.threshold}`,
+      );
     }
     this.current = 'unmask';
     const signatures = [...this.signatures.keys()].sort().map((id) => ({ ...this.signatures.get(id)! }));
@@ -271,12 +292,11 @@ export class SecAggServer {
         if (seen.has(of)) reject('duplicate', `${clientId} revealed two ${kind} shares of ${of}`);
         seen.add(of);
         const allowed =
-          kind === 'self-mask'
-            ? this.u3Set.has(of) && (of === clientId || neighbours.has(of))
-            : this.u2.has(of) && !this.u3Set.has(of) && neighbours.has(of);
+          kind === 'self-mask' ? this.u3Set.has(of) && (of === clientId || neighbours.has(of)) : this.u2.has(of) && !this.u3Set.has(of) && neighbours.has(of);
         if (!allowed) reject('not-neighbour', `${clientId} cannot hold a ${kind} share of ${of} that the unmasking needs`);
         const bytes = fromBase64(share, undefined);
-        if (!bytes || !isShare(bytes, KEY_BYTES)) reject('malformed', `the ${kind} share of ${of} from ${clientId} is not a share of a ${KEY_BYTES}-byte secret`);
+        if (!bytes || !isShare(bytes, KEY_BYTES))
+          reject('malformed', `the ${kind} share of ${of} from ${clientId} is not a share of a ${KEY_BYTES}-byte secret`);
         const into = kind === 'self-mask' ? this.selfMaskShares : this.maskKeyShares;
         if ((into.get(of) ?? []).some((s) => shareX(s) === shareX(bytes))) reject('duplicate', `a ${kind} share of ${of} at this x-coordinate already arrived`);
         accepted.push({ into, of, share: bytes });

@@ -90,7 +90,8 @@ async function select(preference: string | undefined): Promise<BackendInfo> {
   const forced = preference ? parsePreference(preference) : null;
   if (current && (forced === null || forced === current.name)) {
     // tfjs may have been switched another way since (tf.setBackend): what this returns is what runs.
-    if (tf.getBackend() !== current.tfBackend && !(await tf.setBackend(current.tfBackend))) throw new Error(`tfjs could not return to its '${current.tfBackend}' backend`);
+    if (tf.getBackend() !== current.tfBackend && !(await tf.setBackend(current.tfBackend)))
+      throw new Error(`tfjs could not return to its '${current.tfBackend}' backend`);
     return current;
   }
   if (forced) {

@@ -25,7 +25,12 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShap
   const [kh, kw, cin, cout] = filterShape;
   const { strideHeight: sh, strideWidth: sw, padInfo } = info;
   return tf.tidy(() => {
-    const padded = tf.pad(x, [[0, 0], [padInfo.top, padInfo.bottom], [padInfo.left, padInfo.right], [0, 0]]);
+    const padded = tf.pad(x, [
+      [0, 0],
+      [padInfo.top, padInfo.bottom],
+      [padInfo.left, padInfo.right],
+      [0, 0],
+    ]);
     const input = tf.transpose<tf.Tensor4D>(padded, [3, 1, 2, 0]); // [Cin, H', W', N]
     const kernel = tf.transpose<tf.Tensor4D>(dy, [1, 2, 0, 3]); // [outH, outW, N, Cout]
     const full = tf.conv2d(input, kernel, 1, 'valid', 'NHWC', [sh, sw]); // [Cin, ≥kh, ≥kw, Cout]
@@ -61,7 +66,12 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, info: 
   const { top, bottom, left, right } = info.padInfo;
   return tf.tidy(() => {
     const flipped = flippedFilter(filter);
-    return tf.conv2d(dy, flipped, 1, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
+    return tf.conv2d(dy, flipped, 1, [
+      [0, 0],
+      [kh - 1 - top, kh - 1 - bottom],
+      [kw - 1 - left, kw - 1 - right],
+      [0, 0],
+    ]);
   });
 }
 
@@ -102,9 +112,7 @@ export function fastConv2dGradConfig(stock: tf.GradConfig): tf.GradConfig {
       }
       const dy4 = dy as tf.Tensor4D;
       return {
-        x: inputFastPathApplies(info)
-          ? () => conv2dInputGradient(dy4, filter, info)
-          : () => stock.gradFunc(dy, saved, attrs).x(),
+        x: inputFastPathApplies(info) ? () => conv2dInputGradient(dy4, filter, info) : () => stock.gradFunc(dy, saved, attrs).x(),
         filter: () => conv2dFilterGradient(x, dy4, filter.shape, info),
       };
     },

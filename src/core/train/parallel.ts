@@ -41,7 +41,6 @@ console.warn = (...args) => { if (!/^Platform \\w+ has already been set/.test(St
   );
 }
 
-
 type Handler = (index: number, message: FromWorker) => void;
 
 class Pool {
@@ -61,7 +60,10 @@ class Pool {
       this.workers.push(worker);
       readies.push(
         new Promise<string>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new WorkersUnavailable(`training worker ${index} did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+          const timer = setTimeout(
+            () => reject(new WorkersUnavailable(`training worker ${index} did not start within ${READY_TIMEOUT_MS / 1000} s`)),
+            READY_TIMEOUT_MS,
+          );
           timer.unref();
           worker.on('message', (message: FromWorker) => {
             if (message.type === 'ready') {
@@ -202,11 +204,7 @@ export function availableCores(): number {
  * WorkersUnavailable if the workers cannot start (before anything changed), any other error if
  * training itself failed (the model is then left unchanged).
  */
-export async function trainDataParallel(
-  spec: ParallelJobSpec,
-  workers: number,
-  onStep: (step: ParallelStep, label: string) => void,
-): Promise<string | null> {
+export async function trainDataParallel(spec: ParallelJobSpec, workers: number, onStep: (step: ParallelStep, label: string) => void): Promise<string | null> {
   const acquired = await acquire(workers);
   if (acquired === null) return null;
   const { pool: p, label } = acquired;

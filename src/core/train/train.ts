@@ -2,15 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { activeBackendLabel } from './backend.js';
 import { availableCores, trainDataParallel, trainingWorkersStarted, WorkersUnavailable } from './parallel.js';
-import {
-  checkCompatible,
-  checkPositiveInt,
-  checkTrainOptions,
-  forwardMacsPerExample,
-  trainOnThisThread,
-  type TrainOptions,
-  type TrainResult,
-} from './sgd.js';
+import { checkCompatible, checkPositiveInt, checkTrainOptions, forwardMacsPerExample, trainOnThisThread, type TrainOptions, type TrainResult } from './sgd.js';
 
 export { evaluate, forwardMacsPerExample } from './sgd.js';
 export type { TrainOptions, TrainProgress, TrainResult } from './sgd.js';
@@ -180,21 +172,24 @@ async function trainOnWorkers(model: tf.LayersModel, dataset: Dataset, opts: Tra
   let lossSum = 0;
   let correct = 0;
   let examples = 0;
-  const trained = await trainDataParallel({ ...dataset, model, epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed }, threads, (step, label) => {
-    if (step.batch === 0) {
-      lossSum = 0;
-      correct = 0;
-    }
-    const rows = Math.min(opts.batchSize, count - step.batch * opts.batchSize);
-    lossSum += step.loss * rows;
-    correct += step.correct;
-    examples += rows;
-    const seconds = (performance.now() - started) / 1000;
-    opts.onProgress?.({ epoch: step.epoch, batch: step.batch, batches, loss: step.loss, examples, examplesPerSecond: examples / seconds, backend: label });
-  });
+  const trained = await trainDataParallel(
+    { ...dataset, model, epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed },
+    threads,
+    (step, label) => {
+      if (step.batch === 0) {
+        lossSum = 0;
+        correct = 0;
+      }
+      const rows = Math.min(opts.batchSize, count - step.batch * opts.batchSize);
+      lossSum += step.loss * rows;
+      correct += step.correct;
+      examples += rows;
+      const seconds = (performance.now() - started) / 1000;
+      opts.onProgress?.({ epoch: step.epoch, batch: step.batch, batches, loss: step.loss, examples, examplesPerSecond: examples / seconds, backend: label });
+    },
+  );
   if (trained === null) return null;
   const seconds = (performance.now() - started) / 1000;
   const total = count * opts.epochs;
   return { loss: lossSum / count, accuracy: correct / count, examples: total, seconds, examplesPerSecond: total / seconds, backend: trained, threads };
 }
-

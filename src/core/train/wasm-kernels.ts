@@ -44,7 +44,17 @@ const PACK_COST = 2.5;
 const seenRight = new WeakSet<object>();
 
 /** The common 2×2, stride 2, unpadded case of `maxPoolGradInto`: the same choice of max, unrolled. */
-function maxPool2x2GradInto(x: Float32Array, dy: Float32Array, dx: Float32Array, batchSize: number, H: number, W: number, C: number, outHeight: number, outWidth: number): void {
+function maxPool2x2GradInto(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  batchSize: number,
+  H: number,
+  W: number,
+  C: number,
+  outHeight: number,
+  outWidth: number,
+): void {
   const rowStride = W * C;
   let o = 0;
   for (let b = 0; b < batchSize; b++) {
@@ -90,8 +100,14 @@ export function maxPoolGradInto(x: Float32Array, dy: Float32Array, dx: Float32Ar
   const { top, left } = info.padInfo;
   dx.fill(0);
   if (
-    effectiveFilterHeight === 2 && effectiveFilterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
-    top === 0 && left === 0 && outHeight * 2 <= H && outWidth * 2 <= W
+    effectiveFilterHeight === 2 &&
+    effectiveFilterWidth === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    top === 0 &&
+    left === 0 &&
+    outHeight * 2 <= H &&
+    outWidth * 2 <= W
   ) {
     maxPool2x2GradInto(x, dy, dx, batchSize, H, W, C, outHeight, outWidth);
     return;

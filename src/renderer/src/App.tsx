@@ -59,7 +59,13 @@ export function App({ api, connectionLost = false }: { api: CoveyApi; connection
         <ol>
           {SCREENS.map((s, i) => (
             <li key={s.id}>
-              <button type="button" id={`nav-${s.id}`} className={current === s.id ? 'active' : ''} aria-current={current === s.id ? 'page' : undefined} onClick={() => setScreen(s.id)}>
+              <button
+                type="button"
+                id={`nav-${s.id}`}
+                className={current === s.id ? 'active' : ''}
+                aria-current={current === s.id ? 'page' : undefined}
+                onClick={() => setScreen(s.id)}
+              >
                 <span className="step">{i + 1}</span>
                 {s.title}
               </button>
@@ -84,7 +90,9 @@ export function App({ api, connectionLost = false }: { api: CoveyApi; connection
       </nav>
       <main className="content">
         {connectionLost && (
-          <ErrorNote error={{ code: 'internal', message: 'Lost the connection to the Covey app process. Start `covey app --browser` again and open the new link.' }} />
+          <ErrorNote
+            error={{ code: 'internal', message: 'Lost the connection to the Covey app process. Start `covey app --browser` again and open the new link.' }}
+          />
         )}
         {error && <ErrorNote error={error} />}
         {!state && !error && <Loading>Starting Covey…</Loading>}

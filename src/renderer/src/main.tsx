@@ -10,7 +10,9 @@ function Root() {
   if (!api) {
     return (
       <main className="content">
-        <p className="status status-error">This page has no connection to Covey. Open it from the desktop app, or with the link that `covey app --browser` prints.</p>
+        <p className="status status-error">
+          This page has no connection to Covey. Open it from the desktop app, or with the link that `covey app --browser` prints.
+        </p>
       </main>
     );
   }

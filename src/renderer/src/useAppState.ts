@@ -27,7 +27,7 @@ export function useAppState(api: CoveyApi): { state: AppState | null; error: App
 export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
-  const run = async <T,>(call: () => Promise<{ ok: true; value: T } | { ok: false; error: AppError }>): Promise<T | undefined> => {
+  const run = async <T>(call: () => Promise<{ ok: true; value: T } | { ok: false; error: AppError }>): Promise<T | undefined> => {
     setBusy(true);
     setError(null);
     try {

@@ -140,7 +140,12 @@ export async function trainingUpdate(
   const model = buildModel(spec, { seed: opts.seed ?? 1 });
   try {
     const initial = getFlatWeights(model);
-    const result = await trainOnThisThread(model, data, { epochs: 1, batchSize: opts.batchSize, learningRate: opts.learningRate ?? 0.05, seed: opts.seed ?? 1 }, tf.getBackend());
+    const result = await trainOnThisThread(
+      model,
+      data,
+      { epochs: 1, batchSize: opts.batchSize, learningRate: opts.learningRate ?? 0.05, seed: opts.seed ?? 1 },
+      tf.getBackend(),
+    );
     const update = getFlatWeights(model);
     for (let i = 0; i < update.length; i++) update[i] -= initial[i];
     return { update, samplesPerSecond: result.examplesPerSecond };
@@ -183,7 +188,14 @@ export async function pickTrainingBackend(opts: PickOptions): Promise<BackendCho
     try {
       const label = await activateBrowserBackend(name, opts.wasmPaths);
       const relErr = relativeError(reference, (await trainingUpdate(opts.spec, check, checkOpts)).update);
-      if (!(relErr <= tolerance)) return { name, ok: false, label, relativeError: relErr, error: `its weight update differs from the cpu backend's by ${relErr.toExponential(2)} (over ${tolerance})` };
+      if (!(relErr <= tolerance))
+        return {
+          name,
+          ok: false,
+          label,
+          relativeError: relErr,
+          error: `its weight update differs from the cpu backend's by ${relErr.toExponential(2)} (over ${tolerance})`,
+        };
       if (!measure) return { name, ok: true, label, relativeError: relErr };
       await trainingUpdate(opts.spec, checkDataset(opts.spec, batchSize, 776), { batchSize }); // warm-up: shader compiles, kernel set-up
       const timing = checkDataset(opts.spec, batchSize * steps, 777);

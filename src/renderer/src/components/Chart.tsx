@@ -39,7 +39,8 @@ export function LineChart({ x, series, yLabel, height = 220, testId }: { x: numb
       };
       plot.current = new uPlot(options, [x, ...series.map((s) => s.values)] as uPlot.AlignedData, el);
       setFailed(false);
-      const resize = typeof ResizeObserver === 'function' ? new ResizeObserver(() => plot.current?.setSize({ width: Math.max(320, el.clientWidth), height })) : null;
+      const resize =
+        typeof ResizeObserver === 'function' ? new ResizeObserver(() => plot.current?.setSize({ width: Math.max(320, el.clientWidth), height })) : null;
       resize?.observe(el);
       return () => {
         resize?.disconnect();

@@ -60,8 +60,8 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
       <header className="screen-header">
         <h1>Consent &amp; budget</h1>
         <p className="lead">
-          ε (epsilon) measures how much the shared model could reveal about your data: smaller is more private. It adds up over the rounds you
-          take part in. You choose a cap; Covey declines any round that would take you past it, whatever the server says.
+          ε (epsilon) measures how much the shared model could reveal about your data: smaller is more private. It adds up over the rounds you take part in. You
+          choose a cap; Covey declines any round that would take you past it, whatever the server says.
         </p>
       </header>
       {!state.data && !joined && (
@@ -100,9 +100,9 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
           </table>
         )}
         <p className="muted">
-          <strong>Promised</strong> assumes the server picks participants at random with the declared rate q = {preview.settings.samplingRate}, which hides whether you
-          took part. <strong>Worst case</strong> assumes it does not, and counts only the rounds you really joined. δ = {preview.settings.dp.delta} is the small chance
-          the bound fails.
+          <strong>Promised</strong> assumes the server picks participants at random with the declared rate q = {preview.settings.samplingRate}, which hides
+          whether you took part. <strong>Worst case</strong> assumes it does not, and counts only the rounds you really joined. δ = {preview.settings.dp.delta}{' '}
+          is the small chance the bound fails.
         </p>
       </section>
       <form className="card form" onSubmit={(e) => void submit(e)}>
@@ -114,7 +114,8 @@ export function ConsentScreen({ state, api, go }: { state: AppState; api: CoveyA
         <fieldset className="choices">
           <legend>The cap applies to</legend>
           <label>
-            <input type="radio" name="cap-view" value="worst-case" checked={view === 'worst-case'} onChange={() => setView('worst-case')} /> the worst case (safer)
+            <input type="radio" name="cap-view" value="worst-case" checked={view === 'worst-case'} onChange={() => setView('worst-case')} /> the worst case
+            (safer)
           </label>
           <label>
             <input type="radio" name="cap-view" value="promised" checked={view === 'promised'} onChange={() => setView('promised')} /> the promised ε

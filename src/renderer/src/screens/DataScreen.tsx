@@ -30,7 +30,11 @@ export function DataSummaryCard({ summary }: { summary: DataSummary }) {
           <ul className="previews">
             {summary.previews.map((p, i) => (
               <li key={i}>
-                {p.image ? <img src={p.image} alt={`an example labelled ${p.label}`} width={56} height={56} /> : <code className="values">{p.values?.join(', ')}</code>}
+                {p.image ? (
+                  <img src={p.image} alt={`an example labelled ${p.label}`} width={56} height={56} />
+                ) : (
+                  <code className="values">{p.values?.join(', ')}</code>
+                )}
                 <span>label {p.label}</span>
               </li>
             ))}
@@ -66,15 +70,21 @@ export function DataScreen({ state, api, go }: { state: AppState; api: CoveyApi;
         <p className="lead">Pick what this device trains on: a folder of IDX files, a CSV file with a label column, or the digits that ship with Covey.</p>
       </header>
       <p className="banner promise" data-testid="data-stays">
-        <strong>Your data never leaves this device.</strong> Covey trains on it here and sends only a clipped, noised and encrypted change to the
-        model — never an example, a label or a count per class.
+        <strong>Your data never leaves this device.</strong> Covey trains on it here and sends only a clipped, noised and encrypted change to the model — never
+        an example, a label or a count per class.
       </p>
       {running ? (
         <p className="banner">Pause taking part (Training screen) before changing your data.</p>
       ) : (
         <section className="card form">
           <div className="actions">
-            <button type="button" className="primary" id="use-mnist" disabled={action.busy} onClick={() => void action.run(() => api.loadData({ kind: 'embedded', name: 'mnist' }))}>
+            <button
+              type="button"
+              className="primary"
+              id="use-mnist"
+              disabled={action.busy}
+              onClick={() => void action.run(() => api.loadData({ kind: 'embedded', name: 'mnist' }))}
+            >
               Use the embedded MNIST digits
             </button>
             {state.nativeDialogs && (
@@ -92,7 +102,13 @@ export function DataScreen({ state, api, go }: { state: AppState; api: CoveyApi;
             <label htmlFor="data-path">Or type the path of a folder or CSV file on this computer</label>
             <div className="row">
               <input id="data-path" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/home/you/digits" spellCheck={false} />
-              <input id="label-column" value={labelColumn} onChange={(e) => setLabelColumn(e.target.value)} placeholder="label column (CSV)" aria-label="Label column (CSV)" />
+              <input
+                id="label-column"
+                value={labelColumn}
+                onChange={(e) => setLabelColumn(e.target.value)}
+                placeholder="label column (CSV)"
+                aria-label="Label column (CSV)"
+              />
               <button type="submit" disabled={action.busy || path.trim() === ''}>
                 Load
               </button>

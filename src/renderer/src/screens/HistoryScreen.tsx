@@ -124,7 +124,12 @@ export function HistoryScreen({ state, api, go }: { state: AppState; api: CoveyA
           {member &&
             (confirmLeave ? (
               <>
-                <button type="button" className="danger" id="confirm-leave" onClick={() => void action.run(() => api.leave()).then(() => setConfirmLeave(false))}>
+                <button
+                  type="button"
+                  className="danger"
+                  id="confirm-leave"
+                  onClick={() => void action.run(() => api.leave()).then(() => setConfirmLeave(false))}
+                >
                   Yes, leave now
                 </button>
                 <button type="button" onClick={() => setConfirmLeave(false)}>

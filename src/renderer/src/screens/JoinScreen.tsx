@@ -47,8 +47,8 @@ export function FederationCard({ preview }: { preview: FederationPreview }) {
       </dl>
       {dp.mode !== 'off' ? (
         <p className="cost">
-          Each round you take part in costs you ε <strong>{fmtEps(preview.perRound.promised)}</strong> as promised (the server samples as
-          declared), <strong>{fmtEps(preview.perRound.worstCase)}</strong> in the worst case (δ = {dp.delta}).
+          Each round you take part in costs you ε <strong>{fmtEps(preview.perRound.promised)}</strong> as promised (the server samples as declared),{' '}
+          <strong>{fmtEps(preview.perRound.worstCase)}</strong> in the worst case (δ = {dp.delta}).
         </p>
       ) : (
         <p className="cost warn">This federation adds no privacy noise: what your updates reveal about your data is not bounded.</p>

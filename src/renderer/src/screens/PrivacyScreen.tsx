@@ -90,7 +90,10 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
     <div className="screen">
       <header className="screen-header">
         <h1>Privacy</h1>
-        <p className="lead">Every number here comes from your own ledger of what this device sent, computed on this device ({report?.accountant.toUpperCase() ?? 'RDP'} accountant).</p>
+        <p className="lead">
+          Every number here comes from your own ledger of what this device sent, computed on this device ({report?.accountant.toUpperCase() ?? 'RDP'}{' '}
+          accountant).
+        </p>
       </header>
       {loading && !report && <Loading>Reading your privacy ledger…</Loading>}
       {error && <ErrorNote error={error} />}
@@ -122,7 +125,8 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
           </section>
           {!report.nextRoundAllowed && (
             <p className="banner warn" data-testid="next-round-warning">
-              Your cap is below what the next round would bring your ε to ({report.cap?.view === 'promised' ? fmtEps(report.projections[0]?.promised) : fmtEps(report.projections[0]?.worstCase)}
+              Your cap is below what the next round would bring your ε to (
+              {report.cap?.view === 'promised' ? fmtEps(report.projections[0]?.promised) : fmtEps(report.projections[0]?.worstCase)}
               ): Covey will decline it. Raise the cap to take part again.
             </p>
           )}

@@ -58,7 +58,12 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
   const total = state.federation?.rounds;
   const canResume = state.participation === 'paused' || state.participation === 'pausing';
   const canPause = state.participation === 'active' || state.participation === 'connecting';
-  const progress = round && round.batches > 0 ? (round.epoch * round.batches + round.batch) / (round.epochs * round.batches) : round?.stage === 'sealing' || round?.stage === 'sent' || round?.stage === 'finished' ? 1 : 0;
+  const progress =
+    round && round.batches > 0
+      ? (round.epoch * round.batches + round.batch) / (round.epochs * round.batches)
+      : round?.stage === 'sealing' || round?.stage === 'sent' || round?.stage === 'finished'
+        ? 1
+        : 0;
 
   return (
     <div className="screen">
@@ -91,7 +96,8 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
           Compute: <strong>{state.backend ? state.backend.label : 'detecting…'}</strong>
           {round?.samplesPerSecond !== undefined && (
             <span data-testid="samples-per-second">
-              {' '}· {Math.round(round.samplesPerSecond).toLocaleString()} samples/s
+              {' '}
+              · {Math.round(round.samplesPerSecond).toLocaleString()} samples/s
               {round.trainingBackend ? ` (${round.trainingBackend})` : ''}
             </span>
           )}
@@ -105,7 +111,14 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
         <p className="stage" data-testid="stage" data-stage={round?.stage ?? 'waiting'}>
           {round ? STAGE[round.stage] : state.participation === 'active' ? 'Waiting for the server to start a round you are selected for' : '—'}
         </p>
-        <div className="progress" role="progressbar" aria-label="Local training" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(progress * 100)}>
+        <div
+          className="progress"
+          role="progressbar"
+          aria-label="Local training"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={Math.round(progress * 100)}
+        >
           <div className="progress-bar" style={{ width: `${Math.round(progress * 100)}%` }} />
         </div>
         <p className="muted">
@@ -126,7 +139,11 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
       </section>
       <section className="card">
         <h2>Accuracy per round</h2>
-        {chart.x.length === 0 ? <p className="muted">No finished rounds yet.</p> : <LineChart x={chart.x} series={chart.series} yLabel="accuracy" testId="accuracy-chart" />}
+        {chart.x.length === 0 ? (
+          <p className="muted">No finished rounds yet.</p>
+        ) : (
+          <LineChart x={chart.x} series={chart.series} yLabel="accuracy" testId="accuracy-chart" />
+        )}
       </section>
       {state.notices.length > 0 && (
         <section className="card notices" aria-label="Notices">
