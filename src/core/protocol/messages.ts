@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { base64Text, id } from './primitives.js';
 import { DECLINE_REASONS, UPDATE_REJECTIONS, type UpdateRejection } from './reasons.js';
 import {
   AdvertSchema,
@@ -31,15 +32,7 @@ export const EVENTS = {
   preview: 'preview',
 } as const;
 
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64')
-  .max(4096);
-const id = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'expected an id of letters, digits, . _ : -');
+const base64 = base64Text(4096);
 
 export const DpModeSchema = z.enum(['off', 'central', 'distributed', 'local']);
 export type DpMode = z.infer<typeof DpModeSchema>;

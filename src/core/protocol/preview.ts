@@ -5,13 +5,11 @@
  * invite's fingerprint before showing it.
  */
 import { z } from 'zod';
+import { base64Text } from './primitives.js';
 import { challengeMessage } from '../crypto/index.js';
 import { PROTOCOL_VERSION, RoundSettingsSchema, ServerKeysSchema } from './messages.js';
 
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64')
-  .max(4096);
+const base64 = base64Text(4096);
 
 export const PreviewRequestSchema = z.object({
   protocolVersion: z.literal(PROTOCOL_VERSION),

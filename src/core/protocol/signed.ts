@@ -7,16 +7,9 @@
 import { z } from 'zod';
 import { challengeMessage, getSodium, sign, verify, type Identity } from '../crypto/index.js';
 import { DpModeSchema } from './messages.js';
+import { base64Text, id } from './primitives.js';
 
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64')
-  .max(4096);
-const id = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'expected an id of letters, digits, . _ : -');
+const base64 = base64Text(4096);
 
 /** Everything the promised view charges an attempt with: the subsampled Gaussian's (z, q) and what consent covers. */
 export const AnnouncedSettingsSchema = z.object({

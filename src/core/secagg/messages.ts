@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { base64Text, id } from '../protocol/primitives.js';
 
 /**
  * Messages of one secure-aggregation round (Bonawitz et al. 2017, with the SecAgg+ neighbour
@@ -6,15 +7,7 @@ import { z } from 'zod';
  * shares and ciphertexts are base64 (libsodium's URL-safe variant without padding).
  */
 
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64')
-  .max(8192);
-const id = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'expected an id of letters, digits, . _ : -');
+const base64 = base64Text(8192);
 const ids = z.array(id).max(10_000);
 
 /** Stages, in order; a client that vanishes after one of them is a dropout at that stage. */
