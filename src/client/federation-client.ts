@@ -416,27 +416,13 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   /** Appends (and flushes) this client's contribution to `start` to its ledger, then reports both ε views. */
   private async recordContribution(start: RoundStart): Promise<void> {
     const session = this.session!;
-    const { dp, samplingRate } = start.settings;
-    await session.ledger.append({
-      kind: 'contribution',
-      federationId: session.federationId,
-      timestamp: new Date().toISOString(),
-      serverFingerprint: session.fingerprint,
-      round: start.round,
-      attemptId: start.attemptId,
-      mode: dp.mode,
-      noiseMultiplier: dp.noiseMultiplier,
-      clipNorm: dp.clipNorm,
-      samplingRate,
-      delta: dp.delta,
-      ...(start.secagg && { secureAggregation: true, survivorThreshold: start.secagg.threshold }),
-    });
-    this.notePrivacy(start.round, dp.delta);
+    await session.ledger.append({ kind: 'contribution', timestamp: new Date().toISOString(), ...contributionTo(session, start) });
+    this.notePrivacy(start.round, start.settings.dp.delta);
   }
 
   /** Why this participant will not take part in a round, judged on its own ledger and consent. */
   private async refusal(start: RoundStart): Promise<{ reason: DeclineReason; message: string } | null> {
-    const { ledger, federationId, fingerprint } = this.session!;
+    const { ledger } = this.session!;
     const { dp, samplingRate, expectedClients } = start.settings;
     const consent = [...ledger.entries].reverse().find((e) => e.kind === 'consent');
     // Every attempt that may use this client's data must have been announced (and so charged) first, with these settings.
@@ -468,17 +454,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
         message: `round ${start.round} would open your update on the server; you agreed to secure aggregation, where it only sees the sum`,
       };
     }
-    const next = {
-      federationId,
-      serverFingerprint: fingerprint,
-      round: start.round,
-      attemptId: start.attemptId,
-      mode: dp.mode,
-      noiseMultiplier: dp.noiseMultiplier,
-      clipNorm: dp.clipNorm,
-      samplingRate,
-      delta: dp.delta,
-    };
+    const next = contributionTo(this.session!, start);
     for (const [scope, cap] of [
       ['', this.options.cap],
       ['participant-wide ', this.options.participantCap],
@@ -697,4 +673,21 @@ function sleep(ms: number): Promise<void> {
 
 function formatEpsilon(value: number): string {
   return Number.isFinite(value) ? value.toFixed(3) : '∞ (no noise)';
+}
+
+/** What taking part in `start` writes to the ledger; the cap checks price exactly this before it happens. */
+function contributionTo(session: Session, start: RoundStart): Omit<Contribution, 'kind' | 'timestamp'> {
+  const { dp, samplingRate } = start.settings;
+  return {
+    federationId: session.federationId,
+    serverFingerprint: session.fingerprint,
+    round: start.round,
+    attemptId: start.attemptId,
+    mode: dp.mode,
+    noiseMultiplier: dp.noiseMultiplier,
+    clipNorm: dp.clipNorm,
+    samplingRate,
+    delta: dp.delta,
+    ...(start.secagg && { secureAggregation: true, survivorThreshold: start.secagg.threshold }),
+  };
 }
