@@ -5,9 +5,8 @@ import { challengeMessage, getSodium, sealUpdate, verify, type Identity } from '
 import type { Dataset } from '../core/data/dataset.js';
 import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
 import {
-  addGaussianNoise,
-  clipToNorm,
   combinedEpsilon,
+  privatizeUpdate,
   LedgerFile,
   ledgerEpsilon,
   ledgersOnData,
@@ -544,17 +543,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const session = this.session!;
     const { dp } = start.settings;
     const { delta, stats } = await this.trainRound(start, global);
-    let values = delta;
-    let updateNorm = 0;
-    let clipScale = 1;
-    if (dp.mode !== 'off') {
-      const clipped = clipToNorm(delta, dp.clipNorm);
-      values = clipped.clipped;
-      updateNorm = clipped.norm;
-      clipScale = clipped.scale;
-      // Local DP: this client adds the full N(0, z²C²) itself (PRIVACY-MATH.md, noise placement).
-      if (dp.mode === 'local') values = await addGaussianNoise(values, dp.noiseMultiplier * dp.clipNorm);
-    }
+    const { values, updateNorm, clipScale } = await privatizeUpdate(delta, dp);
     const plaintextFrame = encodeFrame({ kind: 'update', round: start.round, numExamples: this.options.data.count, values });
     this.note({ type: 'update-prepared', round: start.round, plaintextFrame, updateNorm, clipScale });
     const context = { federationId: session.federationId, round: start.round, attemptId: start.attemptId, clientId: session.clientId };

@@ -1,7 +1,7 @@
 import { sealUpdate, type Identity } from '../core/crypto/index.js';
 import { encodeMaskedFrame } from '../core/protocol/frame.js';
 import type { DpSettings, SecAggRequest } from '../core/protocol/messages.js';
-import { addDiscreteGaussianNoise, addGaussianNoise, clipToNorm } from '../core/privacy/index.js';
+import { addDiscreteGaussianNoise, privatizeUpdate } from '../core/privacy/index.js';
 import { distributedNoiseSigma, quantizationScale, quantize, SecAggClient, SecAggRefusal } from '../core/secagg/index.js';
 import type { SecAggContext, SecAggRound } from '../core/secagg/messages.js';
 
@@ -95,17 +95,8 @@ export async function secureInput(
   round: SecAggRound,
 ): Promise<{ values: Uint32Array; updateNorm: number; clipScale: number }> {
   const { clipNorm: C, noiseMultiplier: z, mode } = dp;
-  let values: Float32Array;
-  let updateNorm = 0;
-  let clipScale = 1;
-  if (mode === 'off') {
-    values = delta.map((v) => Math.min(C, Math.max(-C, v)));
-  } else {
-    const clipped = clipToNorm(delta, C);
-    [values, updateNorm, clipScale] = [clipped.clipped, clipped.norm, clipped.scale];
-    // Local DP: the full N(0, z²C²) from this client (PRIVACY-MATH.md, noise placement).
-    if (mode === 'local') values = await addGaussianNoise(values, z * C);
-  }
+  const { values, updateNorm, clipScale } =
+    mode === 'off' ? { values: delta.map((v) => Math.min(C, Math.max(-C, v))), updateNorm: 0, clipScale: 1 } : await privatizeUpdate(delta, dp);
   const common = { clipNorm: C, noiseMultiplier: z, threshold: round.threshold, length: delta.length };
   const scale = quantizationScale({ ...common, mode, cohortSize: round.cohort.length });
   const quantized = quantize(values, scale);

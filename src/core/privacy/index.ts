@@ -1,6 +1,7 @@
 export { DEFAULT_ORDERS, computeEpsilon, computeRdp, epsilonFromRdp, rdpSubsampledGaussian, type RoundRecord } from './rdp.js';
 export { RdpAccountant } from './accountant.js';
 export { clipToNorm, l2Norm, updateDelta } from './clip.js';
+export { privatizeUpdate, type PrivatizedUpdate } from './privatize.js';
 export { addGaussianNoise, gaussianSamples, type NoiseMode } from './noise.js';
 export { addGridGaussianNoise, gridNoiseFor, type GridNoise } from './grid-noise.js';
 export {
