@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { epsilonOfAccountant, type EpsilonOf } from './epsilon.js';
 import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './rdp.js';
+import { DpModeSchema } from '../protocol/messages.js';
 
 export type { EpsilonOf } from './epsilon.js';
 
@@ -22,7 +23,7 @@ const base = {
   federationId: z.string().min(1),
   timestamp: z.string(),
 };
-const mode = z.enum(['off', 'central', 'local', 'distributed']);
+const mode = DpModeSchema;
 /** Distributed mode: the fewest survivors (masked inputs in the sum) the round accepts; each client's share is z·C/√t. */
 const survivorThreshold = z.number().int().min(1).optional();
 /** Whether updates went through secure aggregation (the server saw only the sum), rather than sealed to the server. */

@@ -1,5 +1,6 @@
 import { getSodium } from '../crypto/sodium.js';
 import { uniforms } from './csprng.js';
+import type { DpMode } from '../protocol/messages.js';
 
 function checkStd(std: number): void {
   if (!Number.isFinite(std) || std < 0) throw new RangeError(`noise std must be finite and >= 0, got ${std}`);
@@ -30,4 +31,5 @@ export async function addGaussianNoise(v: Float32Array, std: number): Promise<Fl
   return out;
 }
 
-export type NoiseMode = 'central' | 'distributed' | 'local' | 'off';
+/** Where DP noise is added: the protocol's DP mode. */
+export type NoiseMode = DpMode;
