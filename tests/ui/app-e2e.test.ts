@@ -10,12 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epsilonOfAccountant } from '../../src/core/privacy/index.js';
 
 const prvEpsilon = epsilonOfAccountant('prv');
-import { CHROMIUM, requireChromium, skipWithoutChromium } from '../helpers/chromium.js';
+import { requireChromium, skipWithoutChromium, launchChromium } from '../helpers/chromium.js';
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -96,18 +96,7 @@ describe.skipIf(skipWithoutChromium)('the desktop app in headless Chromium again
     const [, inviteLink] = await server.waitForLine(/^Invite link: (\S+)/, 60_000);
     const [, appUrl] = await app.waitForLine(/^Open: (\S+)/, 60_000);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     const problems: string[] = [];
     page.on('console', (m) => {

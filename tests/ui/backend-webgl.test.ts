@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, getFlatWeights, MODEL_SPECS, type ModelName } from '../../src/core/model/index.js';
 import { relativeError, trainingUpdate, type activateBrowserBackend, type pickTrainingBackend } from '../../src/core/train/browser/backends.js';
 import type { BrowserTrainer } from '../../src/core/train/browser/client.js';
 import { selectBackend, trainLocal } from '../../src/core/train/index.js';
-import { CHROMIUM, requireChromium, skipWithoutChromium } from '../helpers/chromium.js';
+import { requireChromium, skipWithoutChromium, launchChromium } from '../helpers/chromium.js';
 import { mnistDigits } from '../helpers/mnist-digits.js';
 
 /**
@@ -68,20 +68,7 @@ describe.skipIf(skipWithoutChromium)('training in headless Chromium (WebGL, wasm
     requireChromium();
     const code = await bundle();
     const wasmDir = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--use-angle=swiftshader',
-        '--enable-unsafe-swiftshader',
-      ],
-    });
+    browser = await launchChromium(['--use-angle=swiftshader', '--enable-unsafe-swiftshader']);
     page = await browser.newPage();
     page.on('pageerror', (error) => console.error('page error:', error));
     await page.route(`${ORIGIN}/**`, async (route) => {
