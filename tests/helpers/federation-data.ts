@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateIdentity } from '../../src/core/crypto/index.js';
 import { loadTrainTest } from '../../src/core/data/catalog.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
 import { partition, subset, writeIdxDataset } from '../../src/core/data/index.js';
@@ -24,4 +25,13 @@ export async function writeClientPartitions(
     parts.push(part);
   }
   return { root, dirs, parts, test };
+}
+
+/** `count` participants on 100-example partitions under one temporary root: data, a fresh identity and a state folder each. */
+export async function writeParticipants(count: number, seed: number) {
+  const { root, parts } = await writeClientPartitions(count, 100, seed);
+  const participants = await Promise.all(
+    parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`), root })),
+  );
+  return { root, participants };
 }

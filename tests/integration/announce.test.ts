@@ -11,10 +11,10 @@ import { parseServerConfig, type ServerConfigInput } from '../../server/config.j
 import { silentLogger } from '../../server/logger.js';
 import type { Uniform } from '../../server/cohort.js';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../../src/client/federation-client.js';
-import { generateIdentity, getSodium, type Identity } from '../../src/core/crypto/index.js';
+import { getSodium, type Identity } from '../../src/core/crypto/index.js';
 import { epsilonFor, LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
-import { writeClientPartitions } from '../helpers/federation-data.js';
+import { writeParticipants } from '../helpers/federation-data.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -67,9 +67,9 @@ function socketOf(client: FederationClient): Socket {
 }
 
 async function participants(count: number, seed: number) {
-  const { root, parts } = await writeClientPartitions(count, 100, seed);
+  const { root, participants } = await writeParticipants(count, seed);
   cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
-  return Promise.all(parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`), root })));
+  return participants;
 }
 
 const base = {

@@ -17,7 +17,7 @@ import { EVENTS, roundStartSigningContext, type RoundStart } from '../../src/cor
 import { encodeFrame } from '../../src/core/protocol/frame.js';
 import { challengeMessage, generateIdentity, getSodium, sign, type Identity } from '../../src/core/crypto/index.js';
 import { signMessage } from '../../src/core/protocol/signed.js';
-import { writeClientPartitions } from '../helpers/federation-data.js';
+import { writeParticipants } from '../helpers/federation-data.js';
 import { stringMatching } from '../helpers/matchers.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -42,9 +42,9 @@ async function join_(url: string, inviteCode: string, options: Omit<FederationCl
 }
 
 async function participants(count: number, seed: number) {
-  const { root, parts } = await writeClientPartitions(count, 100, seed);
+  const { root, participants } = await writeParticipants(count, seed);
   cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
-  return Promise.all(parts.map(async (data, i) => ({ data, identity: await generateIdentity(), stateDir: join(root, `state-${i}`), root })));
+  return participants;
 }
 
 const base = {
