@@ -4,18 +4,27 @@
  * the FedAvg CNN (1,663,370 float32 weights).
  *
  *   delta  updateDelta(local, global)
- *   clip   clipToNorm(delta, C = 1)
- *   noise  addGaussianNoise(clipped, z·C = 1.1)   (libsodium CSPRNG + Box–Muller)
+ *   clip   clipInPlace(delta, C = 1)                  (privatizeUpdate's first step)
+ *   noise  addGaussianNoiseInPlace(delta, z·C = 1.1)  (OS CSPRNG + Box–Muller; privatizeUpdate's second step)
  *   encode encodeFrame({ kind: 'update', ... })
- *   seal   sealUpdate(...)                        (X25519 + BLAKE2b key, XChaCha20-Poly1305)
+ *   seal   sealUpdate(...)                            (X25519 + BLAKE2b key, XChaCha20-Poly1305)
+ *
+ * Each stage has an anchor timed in the same runs: the least work that stage can do in plain JS or one library
+ * call (a subtraction loop; a norm pass and a scaling pass; Box–Muller over crypto.randomFillSync uniforms; one
+ * byte copy; one XChaCha20-Poly1305 encryption). `overAnchors` is the pipeline's median total over the sum of the
+ * anchors' medians: 1 means every stage runs at the speed of its parts.
  *
  * Beside the client stages, `centralNoiseMs` times the server's central noise on a sum of this size: the grid
  * noise it adds (addGridGaussianNoise, discrete Gaussian, against Mironov 2012) against continuous Box–Muller.
  */
+import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import { generateIdentity, sealUpdate } from '../src/core/crypto/index.js';
 import { Rng } from '../src/core/data/rng.js';
-import { addGaussianNoise, addGridGaussianNoise, clipToNorm, updateDelta } from '../src/core/privacy/index.js';
+import { addGaussianNoise, addGridGaussianNoise, updateDelta } from '../src/core/privacy/index.js';
+import { clipInPlace } from '../src/core/privacy/clip.js';
+import { addGaussianNoiseInPlace } from '../src/core/privacy/noise.js';
+import { getSodium } from '../src/core/crypto/sodium.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { median } from '../src/core/stats.js';
@@ -75,6 +84,12 @@ export interface PipelineBenchResult {
   };
   /** Per stage (and total) in milliseconds over the measured runs. */
   stagesMs: Record<Stage | 'total', Summary>;
+  /** Each stage's anchor (see the header), ms over the same runs. */
+  anchorsMs: Record<Stage | 'total', Summary>;
+  /** Median pipeline total over the sum of the anchors' medians (issue 17 asks ≤ 1.3). */
+  overAnchors: number;
+  /** Per stage: its median over its anchor's median. */
+  stageOverAnchor: Record<Stage, number>;
   /** The server's central noise on a sum of D weights: on its grid (what it adds) and continuous, ms over the runs. */
   centralNoiseMs: { grid: Summary; continuous: Summary };
   /** Share of the median total taken by each stage's median, percent. */
@@ -93,6 +108,35 @@ export interface PipelineBenchResult {
   };
 }
 
+/** The anchors: each stage's least work, timed on the same inputs. Returns ms per stage. */
+async function timeAnchors(local: Float32Array, global: Float32Array, std: number): Promise<Record<Stage, number>> {
+  const sodium = await getSodium();
+  const t0 = performance.now();
+  const delta = new Float32Array(local.length);
+  for (let i = 0; i < local.length; i++) delta[i] = local[i] - global[i];
+  const t1 = performance.now();
+  let sum = 0;
+  for (let i = 0; i < delta.length; i++) sum += delta[i] * delta[i];
+  const factor = CLIP_NORM / Math.sqrt(sum);
+  for (let i = 0; i < delta.length; i++) delta[i] *= factor;
+  const t2 = performance.now();
+  const words = randomFillSync(new Uint32Array(4 * Math.ceil(delta.length / 2)));
+  for (let i = 0, w = 0; i < delta.length; i += 2, w += 4) {
+    const u1 = ((words[w] >>> 11) * 2 ** 32 + words[w + 1] + 1) * 2 ** -53;
+    const u2 = ((words[w + 2] >>> 11) * 2 ** 32 + words[w + 3]) * 2 ** -53;
+    const r = std * Math.sqrt(-2 * Math.log(u1));
+    delta[i] += r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < delta.length) delta[i + 1] += r * Math.sin(2 * Math.PI * u2);
+  }
+  const t3 = performance.now();
+  const bytes = new Uint8Array(delta.byteLength);
+  bytes.set(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength));
+  const t4 = performance.now();
+  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(bytes, null, null, sodium.randombytes_buf(24), sodium.randombytes_buf(32));
+  const t5 = performance.now();
+  return { delta: t1 - t0, clip: t2 - t1, noise: t3 - t2, encode: t4 - t3, seal: t5 - t4 };
+}
+
 export async function runPipelineBench(opts: { runs?: number; log?: (line: string) => void } = {}): Promise<PipelineBenchResult> {
   const runs = opts.runs ?? 7;
   const log = opts.log ?? (() => {});
@@ -109,6 +153,7 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
   const std = NOISE_MULTIPLIER * CLIP_NORM;
 
   const samples = Object.fromEntries([...STAGES, 'total'].map((k) => [k, [] as number[]])) as Record<Stage | 'total', number[]>;
+  const anchors = Object.fromEntries([...STAGES, 'total'].map((k) => [k, [] as number[]])) as Record<Stage | 'total', number[]>;
   let sealedBytes = 0;
   let clipInfo = { deltaNorm: 0, scale: 1 };
 
@@ -116,9 +161,9 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
     const t0 = performance.now();
     const delta = updateDelta(local, global);
     const t1 = performance.now();
-    const clipped = clipToNorm(delta, CLIP_NORM);
+    const clipped = clipInPlace(delta, CLIP_NORM);
     const t2 = performance.now();
-    const noised = await addGaussianNoise(clipped.clipped, std);
+    const noised = await addGaussianNoiseInPlace(delta, std);
     const t3 = performance.now();
     const frame = encodeFrame({ kind: 'update', round: context.round, numExamples: 600, values: noised });
     const t4 = performance.now();
@@ -135,6 +180,9 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
       samples.encode.push(t4 - t3);
       samples.seal.push(t5 - t4);
       samples.total.push(t5 - t0);
+      const anchor = await timeAnchors(local, global, std);
+      for (const stage of STAGES) anchors[stage].push(anchor[stage]);
+      anchors.total.push(STAGES.reduce((a, stage) => a + anchor[stage], 0));
     }
     log(`pipeline: ${measured ? `run ${run - WARMUP_RUNS + 1}/${runs}` : `warm-up ${run + 1}/${WARMUP_RUNS}`} ${(t5 - t0).toFixed(1)} ms`);
   }
@@ -159,6 +207,10 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
     Stage,
     number
   >;
+  const anchorsMs = Object.fromEntries(Object.entries(anchors).map(([k, v]) => [k, summarize(v)])) as Record<Stage | 'total', Summary>;
+  const anchorSum = STAGES.reduce((a, k) => a + anchorsMs[k].median, 0);
+  const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
+  const stageOverAnchor = Object.fromEntries(STAGES.map((k) => [k, ratio(stagesMs[k].median, anchorsMs[k].median)])) as Record<Stage, number>;
   const rawBytes = 4 * D;
   return {
     bench: 'pipeline',
@@ -175,6 +227,9 @@ export async function runPipelineBench(opts: { runs?: number; log?: (line: strin
       runs,
     },
     stagesMs,
+    anchorsMs,
+    overAnchors: ratio(stagesMs.total.median, anchorSum),
+    stageOverAnchor,
     centralNoiseMs: { grid: summarize(central.grid), continuous: summarize(central.continuous) },
     stageSharePercent,
     samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])) as Record<Stage | 'total', number[]>,

@@ -18,6 +18,8 @@ describe('privatizeUpdate: the client DP step of plain and secure rounds', () =>
       expect(out.clipScale).toBeCloseTo(0.1, 6);
       expect(l2Norm(out.values)).toBeCloseTo(1, 5);
       expect(new Set(out.values).size).toBe(1); // every coordinate scaled alike: no noise
+      const delta = update(10, 1);
+      expect((await privatizeUpdate(delta, dp(mode))).values).toBe(delta); // in place: no model-sized copy
     }
   });
 

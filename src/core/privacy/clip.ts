@@ -5,30 +5,35 @@ export function l2Norm(v: Float32Array): number {
   return Math.sqrt(sum);
 }
 
-/** Float32 copy of `v` scaled by `scale` (product formed in float64, then rounded once). */
-function scaled(v: Float32Array, scale: number): Float32Array {
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] * scale;
-  return out;
-}
-
 /**
- * Clip an update to L2 norm `clipNorm` (DP-FedAvg, McMahan et al. 2018): returns a new array scaled by
- * min(1, C/‖u‖). The float32 result's norm is checked and nudged down so that rounding never lifts it above C.
+ * Clip an update in place to L2 norm `clipNorm` (DP-FedAvg, McMahan et al. 2018): scales it by min(1, C/‖u‖).
+ * The norm of the float32 result is measured in the same pass that scales it, and scaled down once more by the
+ * overshoot plus one float32 ulp in the rare case rounding left it above C. Returns the norm before clipping and the
+ * factor applied.
  */
-export function clipToNorm(update: Float32Array, clipNorm: number): { clipped: Float32Array; norm: number; scale: number } {
+export function clipInPlace(update: Float32Array, clipNorm: number): { norm: number; scale: number } {
   if (!Number.isFinite(clipNorm) || clipNorm <= 0) throw new RangeError(`clipNorm must be finite and > 0, got ${clipNorm}`);
   const norm = l2Norm(update);
   if (!Number.isFinite(norm)) throw new RangeError('update contains NaN or Infinity');
-  if (norm <= clipNorm) return { clipped: update.slice(), norm, scale: 1 };
-  let scale = clipNorm / norm;
-  let clipped = scaled(update, scale);
-  // Float32 rounding can leave the norm a few ulps above C: shrink by the overshoot plus one float32 ulp.
-  for (let n = l2Norm(clipped); n > clipNorm; n = l2Norm(clipped)) {
-    scale *= (clipNorm / n) * (1 - 2 ** -23);
-    clipped = scaled(update, scale);
+  if (norm <= clipNorm) return { norm, scale: 1 };
+  let scale = 1;
+  for (let factor = clipNorm / norm; ;) {
+    let sum = 0;
+    for (let i = 0; i < update.length; i++) {
+      update[i] *= factor;
+      sum += update[i] * update[i];
+    }
+    scale *= factor;
+    const clippedNorm = Math.sqrt(sum);
+    if (clippedNorm <= clipNorm) return { norm, scale };
+    factor = (clipNorm / clippedNorm) * (1 - 2 ** -23);
   }
-  return { clipped, norm, scale };
+}
+
+/** As clipInPlace, on a copy: `update` is left untouched. */
+export function clipToNorm(update: Float32Array, clipNorm: number): { clipped: Float32Array; norm: number; scale: number } {
+  const clipped = update.slice();
+  return { clipped, ...clipInPlace(clipped, clipNorm) };
 }
 
 /** Model update local − global, against the global weights received this round (never against zeros). */

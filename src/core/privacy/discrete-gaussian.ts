@@ -1,5 +1,6 @@
-import { getSodium } from '../crypto/sodium.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { RandomStream } from './csprng.js';
+import { SAMPLES_PER_SLICE } from './noise.js';
 
 /**
  * The discrete Gaussian N_Z(0, σ²): P(X = k) ∝ exp(−k²/(2σ²)) over the integers (Canonne, Kamath, Steinke 2020,
@@ -13,7 +14,7 @@ import { RandomStream } from './csprng.js';
  * probability is an `exp` in doubles, compared against a 53-bit uniform, and |Y| is a geometric draw by
  * inversion, ⌊−t·ln U⌋ (P(G = g) = e^(−g/t)(1 − e^(−1/t))), with a random sign (a negative zero is redrawn).
  * No uniform integer in [0, t) is drawn, so there is no modulo bias; the only errors are double rounding
- * (relative ~1e-16 per probability). Randomness: libsodium only (see csprng.ts), never Math.random.
+ * (relative ~1e-16 per probability). Randomness: the OS CSPRNG only (see csprng.ts), never Math.random.
  * A draw with |Y| > 2^31 − 1 is redrawn, so samples fit an Int32Array: the output is N_Z(0, σ²) conditioned on
  * |X| ≤ 2^31 − 1, at statistical distance P(|X| ≥ 2^31) from it — about 1e-15 at σ = 2^28 (8σ), 1.5e-23 at
  * σ = 2^31/10 (10σ, the largest per-client σ that secure aggregation's no-wrap bound allows), e^(−512) at σ = 2^26.
@@ -38,17 +39,21 @@ function checkCount(count: number): void {
   if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`sample count must be a non-negative integer, got ${count}`);
 }
 
-/** Calls `emit(i, x)` for i = 0 … count−1 with x ~ N_Z(0, σ²) independent. */
+/** Calls `emit(i, x)` for i = 0 … count−1 with x ~ N_Z(0, σ²) independent, yielding to the event loop every SAMPLES_PER_SLICE samples. */
 async function sample(count: number, sigma: number, emit: (i: number, x: number) => void): Promise<void> {
   checkCount(count);
   checkSigma(sigma);
   if (count === 0) return;
-  const rng = new RandomStream(await getSodium(), 4 * WORDS_PER_SAMPLE * count);
+  const rng = new RandomStream(4 * WORDS_PER_SAMPLE * count);
   const t = Math.floor(sigma) + 1;
   const shift = (sigma * sigma) / t;
   const twoVariance = 2 * sigma * sigma;
   try {
-    for (let i = 0; i < count;) {
+    for (let i = 0, nextYield = SAMPLES_PER_SLICE; i < count;) {
+      if (i >= nextYield) {
+        nextYield += SAMPLES_PER_SLICE;
+        await yieldToEventLoop();
+      }
       const g = Math.floor(-Math.log(rng.uniform()) * t); // geometric, ratio e^(−1/t)
       const negative = rng.bit();
       if ((negative === 1 && g === 0) || g > INT32_MAX) continue;

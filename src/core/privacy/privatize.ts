@@ -1,6 +1,6 @@
 import type { DpSettings } from '../protocol/messages.js';
-import { clipToNorm } from './clip.js';
-import { addGaussianNoise } from './noise.js';
+import { clipInPlace } from './clip.js';
+import { addGaussianNoiseInPlace } from './noise.js';
 
 export interface PrivatizedUpdate {
   values: Float32Array;
@@ -14,11 +14,11 @@ export interface PrivatizedUpdate {
  * The client's DP step on its update, the same for plain and secure rounds: with DP on, clip to
  * L2 norm C (DP-FedAvg, McMahan et al. 2018); in local mode also add the full N(0, z²C²) itself
  * (PRIVACY-MATH.md, noise placement). Central noise is the server's, distributed noise goes on the
- * quantized grid (secure rounds). DP off: the update as it is.
+ * quantized grid (secure rounds). DP off: the update as it is. Works in place: `delta` becomes the values returned.
  */
 export async function privatizeUpdate(delta: Float32Array, dp: DpSettings): Promise<PrivatizedUpdate> {
   if (dp.mode === 'off') return { values: delta, updateNorm: 0, clipScale: 1 };
-  const { clipped, norm, scale } = clipToNorm(delta, dp.clipNorm);
-  const values = dp.mode === 'local' ? await addGaussianNoise(clipped, dp.noiseMultiplier * dp.clipNorm) : clipped;
-  return { values, updateNorm: norm, clipScale: scale };
+  const { norm, scale } = clipInPlace(delta, dp.clipNorm);
+  if (dp.mode === 'local') await addGaussianNoiseInPlace(delta, dp.noiseMultiplier * dp.clipNorm);
+  return { values: delta, updateNorm: norm, clipScale: scale };
 }
