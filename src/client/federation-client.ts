@@ -7,15 +7,14 @@ import { isAck } from '../core/protocol/ack.js';
 import { encodeFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
 import { ChallengeSchema, EVENTS, RoundAbortSchema, UpdateAckSchema, type DeclineReason, type RoundStart } from '../core/protocol/messages.js';
-import { verifyMessage, type MemberRoundResult } from '../core/protocol/signed.js';
 import { selectBackend } from '../core/train/index.js';
 import { chargeAnnouncement } from './announcements.js';
 import { dataDigest } from './data-identity.js';
 import { ClientError } from './errors.js';
 import type { ClientEvent, TrainStats } from './events.js';
 import { handshake, type ServerChallenge } from './handshake.js';
-import { decide, type ContributionDraft, type PrivacyCap } from './participation.js';
-import { verifyRoundStart } from './round-start.js';
+import { decide, type ContributionDraft, type Decision, type PrivacyCap } from './participation.js';
+import { verifyForMember, verifyRoundStart } from './server-messages.js';
 import { SecureAttempts, type SecureRelease, type SecureRoundStart } from './secure-attempts.js';
 import { secureInput, type StageReply } from './secure-round.js';
 import { openSession, trainRound, type Session } from './session.js';
@@ -65,7 +64,9 @@ interface PreparedUpdate {
 /**
  * Headless federation client: joins with an invite, pins the server key, and for each round it
  * is selected for: verify the signed global weights -> train locally -> delta -> clip -> noise
- * (local DP) -> seal -> send. Reconnects on its own after a dropped connection.
+ * (local DP) -> seal -> send. Reconnects on its own after a dropped connection. The protected
+ * steps are what a subclass may wrap: `covey sim`'s simulated dropouts (cli/dropout-client.ts)
+ * and a test that records the released updates.
  */
 export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   protected socket: Socket | null = null;
@@ -94,7 +95,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     this.finished.catch(() => {});
   }
 
-  protected note(event: ClientEvent): void {
+  private note(event: ClientEvent): void {
     this.emit('event', event);
   }
 
@@ -178,18 +179,10 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   /** A server message checked against the pinned key; an unsigned, forged or foreign one is ignored and said so. */
   private async verified<K extends 'result' | 'done'>(kind: K, raw: unknown) {
     await this.sessionReady;
-    const session = this.session!;
-    const checked = await verifyMessage(session.serverSignKey, kind, raw);
-    if (!checked.ok || checked.body.federationId !== session.federationId) {
-      const problem = checked.ok ? `${kind} for another federation` : checked.problem;
-      this.note({ type: 'warning', message: `ignored a server message: ${problem}` });
-      return null;
-    }
-    if (kind === 'result' && (checked.body as MemberRoundResult).clientId !== session.clientId) {
-      this.note({ type: 'warning', message: 'ignored a server message: round result addressed to another member' });
-      return null;
-    }
-    return checked.body;
+    const checked = await verifyForMember(this.session!, kind, raw);
+    if (checked.ok) return checked.body;
+    this.note({ type: 'warning', message: `ignored a server message: ${checked.problem}` });
+    return null;
   }
 
   /** The promised view's charge for one announced attempt (announcements.ts). */
@@ -286,7 +279,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   }
 
   /** Whether to take part in `start` (participation.ts), on this participant's ledgers, consent and caps. */
-  private async decide(start: RoundStart) {
+  private async decide(start: RoundStart): Promise<Decision> {
     const session = this.session!;
     const { cap, participantCap, stateDir } = this.options;
     // The participant-wide cap prices every other server's ledger on this same data.
@@ -318,14 +311,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   private async decline(start: RoundStart, reason: DeclineReason, message: string): Promise<void> {
     const session = this.session!;
     const { round, attemptId } = start;
-    await session.ledger.append({
-      kind: 'declined',
-      federationId: session.federationId,
-      timestamp: new Date().toISOString(),
-      round,
-      reason,
-      message,
-    });
+    await session.ledger.append({ kind: 'declined', federationId: session.federationId, timestamp: new Date().toISOString(), round, reason, message });
     this.note({ type: 'declined', round, reason, message });
     await this.socket
       ?.timeout(10_000)
@@ -410,7 +396,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     return { ...input, stats };
   }
 
-  /** One stage's answer; null would mean no answer at all. */
+  /** One stage's answer (secure-attempts.ts); null: no answer at all (what a simulated dropout gives). */
   protected onSecAggRequest(msg: unknown): Promise<StageReply | null> {
     return this.secureAttempts.answer(msg);
   }

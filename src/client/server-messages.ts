@@ -1,7 +1,15 @@
 import { challengeMessage, getSodium, verify } from '../core/crypto/index.js';
 import { decodeFrame } from '../core/protocol/frame.js';
 import { asBytes, roundStartSigningContext, RoundStartSchema, type RoundStart } from '../core/protocol/messages.js';
+import { verifyMessage, type MemberRoundResult, type VerifiedMessage } from '../core/protocol/signed.js';
 import { ClientError } from './errors.js';
+
+/** The pinned server key and the federation and member it admitted this client as. */
+interface Pinned {
+  federationId: string;
+  clientId: string;
+  serverSignKey: Uint8Array;
+}
 
 /**
  * A round start checked against the pinned server key: its settings signed together with the
@@ -10,7 +18,7 @@ import { ClientError } from './errors.js';
 export async function verifyRoundStart(
   msg: unknown,
   weights: unknown,
-  session: { federationId: string; serverSignKey: Uint8Array; modelLength: number },
+  session: Pinned & { modelLength: number },
 ): Promise<{ start: RoundStart; global: Float32Array }> {
   const sodium = await getSodium();
   const start = RoundStartSchema.parse(msg);
@@ -26,4 +34,15 @@ export async function verifyRoundStart(
   if (start.federationId !== session.federationId) throw new ClientError('protocol', 'round start for another federation');
   const global = decodeFrame(frame, { kind: 'global', length: session.modelLength, round: start.round }).values;
   return { start, global };
+}
+
+/** A round result or federation end checked against the pinned key, for this federation and (a result) this member. */
+export async function verifyForMember<K extends 'result' | 'done'>(session: Pinned, kind: K, raw: unknown): Promise<VerifiedMessage<K>> {
+  const checked = await verifyMessage(session.serverSignKey, kind, raw);
+  if (!checked.ok) return checked;
+  if (checked.body.federationId !== session.federationId) return { ok: false, problem: `${kind} for another federation` };
+  if (kind === 'result' && (checked.body as MemberRoundResult).clientId !== session.clientId) {
+    return { ok: false, problem: 'round result addressed to another member' };
+  }
+  return checked;
 }
