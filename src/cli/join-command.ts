@@ -1,9 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { ClientEvent } from '../client/federation-client.js';
+import type { ClientEvent, FederationClient, FederationClientOptions } from '../client/federation-client.js';
 import { parseInvite } from '../core/protocol/invite.js';
-import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
 import { nonNegativeInt, positiveNumber } from './options.js';
 
 interface JoinOptions {
@@ -16,10 +15,12 @@ interface JoinOptions {
   capView: 'worst-case' | 'promised';
   participantCapEpsilon?: number;
   json?: boolean;
-  dropAfter?: SecAggStage | 'start';
 }
 
-export function registerJoinCommand(program: Command): void {
+/** Builds the client from its options; `covey sim` passes one that simulates a dropout (sim-join.ts). */
+export type MakeClient = (options: FederationClientOptions) => FederationClient;
+
+export function registerJoinCommand(program: Command, makeClient?: MakeClient): void {
   program
     .command('join')
     .description('Join a federation: train on local data each round this client is selected for')
@@ -37,11 +38,6 @@ export function registerJoinCommand(program: Command): void {
       positiveNumber,
     )
     .option('--json', 'print one JSON event per line')
-    .addOption(
-      new Option('--drop-after <stage>', 'testing: vanish from every secure-aggregation round after this stage (then come back for the next)')
-        .choices(['start', ...SECAGG_STAGES])
-        .hideHelp(),
-    )
     .action(async (url: string | undefined, opts: JoinOptions) => {
       const invite = parseInvite(opts.invite);
       const serverUrl = url ?? invite.serverUrl;
@@ -60,7 +56,7 @@ export function registerJoinCommand(program: Command): void {
       print({ type: 'backend', backend: backend.label, examples: data.count });
       const cap = opts.capEpsilon === undefined ? undefined : { epsilon: opts.capEpsilon, view: opts.capView };
       const participantCap = opts.participantCapEpsilon === undefined ? undefined : { epsilon: opts.participantCapEpsilon, view: opts.capView };
-      const client = new FederationClient({
+      const options: FederationClientOptions = {
         serverUrl,
         invite,
         identity,
@@ -69,8 +65,8 @@ export function registerJoinCommand(program: Command): void {
         stateDir: opts.stateDir,
         cap,
         participantCap,
-        dropAfter: opts.dropAfter,
-      });
+      };
+      const client = makeClient ? makeClient(options) : new FederationClient(options);
       client.on('event', (event) => {
         if (event.type === 'training' || event.type === 'update-prepared') return;
         print(event);

@@ -2,7 +2,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
-import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
+import { SECAGG_STAGES } from '../core/secagg/messages.js';
+import type { DropStage } from './dropout-client.js';
 import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 import type { SimulationOptions } from './simulation.js';
 
@@ -30,13 +31,13 @@ interface SimFlags {
   secagg?: boolean;
   threshold?: number;
   neighbours?: number;
-  dropAfter?: { stage: SecAggStage | 'start'; count: number };
+  dropAfter?: { stage: DropStage; count: number };
 }
 
 /** `STAGE:COUNT`, e.g. `shares:4`: COUNT clients vanish after that stage of every secure round. */
-function dropSpec(text: string): { stage: SecAggStage | 'start'; count: number } {
+function dropSpec(text: string): { stage: DropStage; count: number } {
   const match = /^([a-z-]+):(\d+)$/.exec(text);
-  const aliases: Record<string, SecAggStage | 'start'> = { start: 'start', adverts: 'advertise', shares: 'share-keys' };
+  const aliases: Record<string, DropStage> = { start: 'start', adverts: 'advertise', shares: 'share-keys' };
   const stage = match && (aliases[match[1]] ?? (SECAGG_STAGES as readonly string[]).find((s) => s === match[1]));
   if (!match || !stage) {
     throw new InvalidArgumentError(`expected STAGE:COUNT with STAGE one of start, adverts, shares, masked-input, consistency, unmask`);

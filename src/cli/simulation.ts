@@ -11,7 +11,7 @@ import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxData
 import type { ModelName } from '../core/model/spec.js';
 import { readUpdateSent } from './join-output.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
-import type { SecAggStage } from '../core/secagg/messages.js';
+import type { DropStage } from './dropout-client.js';
 import { selectBackend } from '../core/train/index.js';
 import { median } from '../core/stats.js';
 
@@ -38,7 +38,7 @@ export interface SimulationOptions {
   /** Keep the temporary folder (partitions, client logs) for inspection. */
   keep?: boolean;
   /** Secure aggregation; `dropAfter.count` clients vanish after that stage of every round. */
-  secureAggregation?: { threshold?: number; neighbours?: number; dropAfter?: { stage: SecAggStage | 'start'; count: number } };
+  secureAggregation?: { threshold?: number; neighbours?: number; dropAfter?: { stage: DropStage; count: number } };
 }
 
 export interface SimulationSummary {
@@ -66,6 +66,8 @@ export interface SimulationHooks {
 }
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../bin/covey.js');
+/** A simulated dropout runs `covey join` through sim-join.ts (TypeScript, loaded by tsx as bin/covey.js does). */
+const DROPOUT_JOIN = [`--import=${import.meta.resolve('tsx')}`, fileURLToPath(new URL('./sim-join.ts', import.meta.url))];
 
 /**
  * A federation on one machine: a real aggregator on loopback and N real `covey join` processes,
@@ -125,11 +127,11 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     for (let i = 0; i < opts.clients; i++) {
       const dir = join(workdir, `client-${i}`);
       const log = createWriteStream(join(dir, 'client.log'));
+      const drop = secagg?.dropAfter && i < secagg.dropAfter.count ? secagg.dropAfter.stage : null;
       const child = spawn(
         process.execPath,
         [
-          BIN,
-          'join',
+          ...(drop ? [...DROPOUT_JOIN, drop] : [BIN, 'join']),
           url,
           '--invite',
           server.inviteCode,
@@ -141,7 +143,6 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
           String(opts.seed * 1000 + i),
           '--json',
           ...(opts.cap ? ['--cap-epsilon', String(opts.cap.epsilon), '--cap-view', opts.cap.view] : []),
-          ...(secagg?.dropAfter && i < secagg.dropAfter.count ? ['--drop-after', secagg.dropAfter.stage] : []),
         ],
         // N clients already share the cores: one training thread each.
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COVEY_TRAIN_THREADS: process.env.COVEY_TRAIN_THREADS ?? '1' } },

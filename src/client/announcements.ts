@@ -6,7 +6,7 @@
  * announcement was not connected when the cohort was drawn, so it was not in the population the
  * attempt sampled from, and the attempt does not touch its data.
  */
-import type { LedgerFile } from '../core/privacy/index.js';
+import type { LedgerEntry, LedgerFile } from '../core/privacy/index.js';
 import { verifyMessage, type AnnouncedSettings, type RoundAnnounceBody } from '../core/protocol/signed.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 
@@ -41,8 +41,8 @@ export async function chargeAnnouncement(args: {
 }
 
 /** The announced settings of one attempt, if this ledger holds its announcement. */
-export function announcedSettings(ledger: LedgerFile, round: number, attemptId: string): AnnouncedSettings | null {
-  for (const e of ledger.entries) {
+export function announcedSettings(ledger: readonly LedgerEntry[], round: number, attemptId: string): AnnouncedSettings | null {
+  for (const e of ledger) {
     if (e.kind === 'announced' && e.round === round && e.attemptId === attemptId) {
       const { mode, noiseMultiplier, clipNorm, samplingRate, delta, expectedClients } = e;
       return { mode, noiseMultiplier, clipNorm, samplingRate, delta, expectedClients: expectedClients ?? 0 };

@@ -11,7 +11,7 @@ import type { Dataset } from '../../src/core/data/dataset.js';
 import { epsilonOfAccountant, LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
 import { probeFederation, resolveInvite } from '../../src/app/probe.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
-import type { SecAggStage } from '../../src/core/secagg/messages.js';
+import { DropoutClient, type DropStage } from '../../src/cli/dropout-client.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 import { connectRaw, helloPayload, sendHello } from '../helpers/raw-client.js';
 import { EVENTS } from '../../src/core/protocol/messages.js';
@@ -52,7 +52,8 @@ let runs = 0;
 async function federate(o: {
   clients: number[];
   secure: boolean;
-  dropAfter?: Record<number, SecAggStage | 'start'>;
+  /** Clients that vanish from the secure round after a stage (simulated dropouts). */
+  dropAfter?: Record<number, DropStage>;
   config?: Partial<ServerConfigInput>;
   /** Another member, driven by the test; it counts towards the clients the round waits for. */
   extra?: (server: Aggregator, url: string) => Promise<void>;
@@ -94,15 +95,16 @@ async function federate(o: {
   try {
     for (const i of o.clients) {
       const stateDir = join(dir, `client-${i}`);
-      const client = new FederationClient({
+      const options = {
         serverUrl: url,
         invite: parseInvite(server.inviteCode),
         identity: await generateIdentity(),
         data: parts[i],
         stateDir,
         trainSeed: i,
-        dropAfter: o.dropAfter?.[i],
-      });
+      };
+      const drop = o.dropAfter?.[i];
+      const client = drop ? new DropoutClient(options, drop) : new FederationClient(options);
       const seen: ClientEvent[] = [];
       client.on('event', (e) => seen.push(e));
       events.push(seen);
@@ -169,7 +171,7 @@ describe('secure aggregation over real sockets', () => {
     expect(firstDisconnect).toBeGreaterThan(inputsIn);
   });
 
-  const dropouts: { stage: SecAggStage | 'start'; survivors: number }[] = [
+  const dropouts: { stage: DropStage; survivors: number }[] = [
     { stage: 'start', survivors: 4 },
     { stage: 'advertise', survivors: 4 },
     { stage: 'share-keys', survivors: 4 },

@@ -4,10 +4,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
-import { FederationClient } from '../../src/client/federation-client.js';
 import { generateIdentity } from '../../src/core/crypto/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
+import { RecordingClient } from '../helpers/recording-client.js';
 import { startWireTap, websocketPayloads } from '../helpers/wire-tap.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -51,19 +51,15 @@ describe('what crosses the wire', () => {
         const tap = await startWireTap({ host: url.hostname, port: Number(url.port) });
         cleanup.push(() => tap.close());
 
-        const plaintexts: Uint8Array[] = [];
         const clients = await Promise.all(
           parts.map(async (data, i) => {
-            const client = new FederationClient({
+            const client = new RecordingClient({
               serverUrl: tap.url,
               stateDir: join(root, `state-${i}`),
               invite: parseInvite(server.inviteCode),
               identity: await generateIdentity(),
               data,
               trainSeed: i,
-            });
-            client.on('event', (e) => {
-              if (e.type === 'update-prepared') plaintexts.push(e.plaintextFrame.slice());
             });
             await client.connect();
             return client;
@@ -73,6 +69,7 @@ describe('what crosses the wire', () => {
         await server.run();
         await Promise.all(clients.map((c) => c.untilDone()));
         clients.forEach((c) => c.close());
+        const plaintexts = clients.flatMap((c) => c.plaintexts);
         expect(plaintexts).toHaveLength(parts.length);
 
         const up = Buffer.concat(tap.connections.flatMap((c) => websocketPayloads(Buffer.concat(c.up))));
