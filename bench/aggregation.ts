@@ -333,6 +333,8 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     await yieldToLoop();
   }
   const f0 = performance.now();
+  const { normBound } = attempt.policy;
+  if (normBound === null) throw new Error('the bench runs plain rounds: its policy has a norm bound');
   const mean = meanUpdate(attempt.accumulator.sum, clients);
   const next = applyUpdate(global, mean);
   const refused = checkNewGlobal(
@@ -343,7 +345,7 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
       survivors: clients,
       denominator: clients,
       secureScale: null,
-      normBound: attempt.policy.normBound,
+      normBound,
     }),
   );
   if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);

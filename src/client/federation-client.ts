@@ -6,19 +6,19 @@ import type { Dataset } from '../core/data/dataset.js';
 import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
 import {
   combinedEpsilon,
+  noisePlan,
   privatizeUpdate,
-  LedgerFile,
   ledgerEpsilon,
-  ledgersOnData,
-  openServerLedger,
   projectedEpsilon,
-  epsilonOfAccountant,
+  DEFAULT_ACCOUNTANT,
   updateDelta,
-  type EpsilonOf,
+  type Accountant,
   type Contribution,
   type LedgerEntry,
   type LedgerView,
 } from '../core/privacy/index.js';
+import { LedgerFile } from '../core/privacy/ledger-file.js';
+import { ledgersOnData, openServerLedger } from '../core/privacy/participant-ledgers.js';
 import { isAck } from '../core/protocol/ack.js';
 import { decodeFrame, encodeFrame, encodeMaskedFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
@@ -81,9 +81,6 @@ export type ClientEvent =
 
 export { ClientError };
 
-/** The tight PRV accountant (an upper bound on ε), for the ledger views and the cap. */
-const DEFAULT_EPSILON_OF = epsilonOfAccountant('prv');
-
 export interface PrivacyCap {
   epsilon: number;
   /** Which view the cap applies to; worst case unless the participant chose otherwise. */
@@ -105,7 +102,7 @@ export interface FederationClientOptions {
    */
   participantCap?: PrivacyCap;
   /** Accountant used for the ledger views and the cap. */
-  epsilonOf?: EpsilonOf;
+  accountant?: Accountant;
   /** Seeds the local shuffle (simulation); the privacy noise never uses it. */
   trainSeed?: number;
   /**
@@ -471,7 +468,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   }
 
   private projected(cap: PrivacyCap, next: Omit<Contribution, 'kind' | 'timestamp'>): number {
-    const projected = projectedEpsilon(this.session!.ledger.entries, next, this.epsilonOf);
+    const projected = projectedEpsilon(this.session!.ledger.entries, next, this.accountant);
     return cap.view === 'worst-case' ? projected.worstCase : projected.promised;
   }
 
@@ -482,7 +479,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       (entries) => !entries.some((e) => e.kind === 'consent' && e.serverFingerprint === session.fingerprint),
     );
     const mine: LedgerEntry[] = [...session.ledger.entries, { kind: 'contribution', timestamp: '', ...next }];
-    return combinedEpsilon([...others, mine], cap.view, next.delta, this.epsilonOf);
+    return combinedEpsilon([...others, mine], cap.view, next.delta, this.accountant);
   }
 
   private get dataDigest(): string {
@@ -490,8 +487,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     return this.digest;
   }
 
-  private get epsilonOf(): EpsilonOf {
-    return this.options.epsilonOf ?? DEFAULT_EPSILON_OF;
+  private get accountant(): Accountant {
+    return this.options.accountant ?? DEFAULT_ACCOUNTANT;
   }
 
   private async decline(start: RoundStart, reason: DeclineReason, message: string): Promise<void> {
@@ -518,8 +515,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       type: 'privacy',
       round,
       delta,
-      promised: ledgerEpsilon(entries, 'promised', delta, this.epsilonOf),
-      worstCase: ledgerEpsilon(entries, 'worst-case', delta, this.epsilonOf),
+      promised: ledgerEpsilon(entries, 'promised', delta, this.accountant),
+      worstCase: ledgerEpsilon(entries, 'worst-case', delta, this.accountant),
     });
   }
 
@@ -543,7 +540,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const session = this.session!;
     const { dp } = start.settings;
     const { delta, stats } = await this.trainRound(start, global);
-    const { values, updateNorm, clipScale } = await privatizeUpdate(delta, dp);
+    const { values, updateNorm, clipScale } = await privatizeUpdate(delta, noisePlan(dp, false));
     const plaintextFrame = encodeFrame({ kind: 'update', round: start.round, numExamples: this.options.data.count, values });
     this.note({ type: 'update-prepared', round: start.round, plaintextFrame, updateNorm, clipScale });
     const context = { federationId: session.federationId, round: start.round, attemptId: start.attemptId, clientId: session.clientId };
