@@ -3,7 +3,6 @@
  *   renderer -> app contract (types and the method list only)
  *   main, cli -> app -> client -> core;  server -> core;  cli may start the server
  *   core imports nothing above it; its math modules import no I/O.
- * Known exceptions are listed in KNOWN_EXCEPTIONS below, each with its reason; remove one when it is fixed.
  */
 
 /** I/O a math module must not import: files, processes, threads, network, databases. */
@@ -25,16 +24,8 @@ const CORE_ADAPTERS = [
   '^src/core/privacy/participant-ledgers\\.ts$',
   '^src/core/crypto/identity-file\\.ts$',
   '^src/core/secagg/mask-worker\\.ts$',
+  '^src/core/secagg/mask-pool\\.ts$',
 ];
-
-/**
- * Known exceptions, to be removed (issue 12):
- * - src/core/secagg/masks.ts starts its mask worker pool with dynamic imports of node:crypto,
- *   node:os and node:worker_threads (the pool and the math share one module today).
- */
-const KNOWN_EXCEPTIONS = {
-  mathModulesWithIo: ['^src/core/secagg/masks\\.ts$'],
-};
 
 module.exports = {
   forbidden: [
@@ -91,7 +82,7 @@ module.exports = {
       name: 'core-math-no-io',
       comment: "core's math modules import no I/O (files, processes, threads, network); adapters live beside them.",
       severity: 'error',
-      from: { path: CORE_MATH, pathNot: [...CORE_ADAPTERS, ...KNOWN_EXCEPTIONS.mathModulesWithIo] },
+      from: { path: CORE_MATH, pathNot: CORE_ADAPTERS },
       to: { path: IO_MODULES },
     },
     {
