@@ -3,7 +3,6 @@
  *   renderer -> app contract (types and the method list only)
  *   main, cli -> app -> client -> core;  server -> core;  cli may start the server
  *   core imports nothing above it; its math modules import no I/O.
- * Known exceptions are listed in KNOWN_EXCEPTIONS below, each with its reason; remove one when it is fixed.
  */
 
 /** I/O a math module must not import: files, processes, threads, network, databases. */
@@ -17,27 +16,16 @@ const CORE_MATH = '^src/core/(aggregate|crypto|model|privacy|protocol|secagg)/';
 
 /**
  * The I/O adapters that sit beside the math (files, worker threads). Math modules may not import
- * them, and the math indexes must not re-export them (see KNOWN_EXCEPTIONS).
+ * them, and the math indexes (index.ts) do not re-export them: importers take them from their own
+ * modules.
  */
 const CORE_ADAPTERS = [
   '^src/core/privacy/ledger-file\\.ts$',
   '^src/core/privacy/participant-ledgers\\.ts$',
-  '^src/core/crypto/identity\\.ts$',
+  '^src/core/crypto/identity-file\\.ts$',
   '^src/core/secagg/mask-worker\\.ts$',
+  '^src/core/secagg/mask-pool\\.ts$',
 ];
-
-/**
- * Known exceptions, to be removed (issue 12):
- * - src/core/privacy/index.ts re-exports LedgerFile (privacy/ledger-file.ts, file I/O) and
- *   src/core/crypto/index.ts re-exports the identity files (crypto/identity.ts) next to the pure
- *   math. Other work edits those modules now; moving the exports out is left for after it lands.
- * - src/core/secagg/masks.ts starts its mask worker pool with dynamic imports of node:crypto,
- *   node:os and node:worker_threads (the pool and the math share one module today).
- */
-const KNOWN_EXCEPTIONS = {
-  mathIndexReexports: ['^src/core/privacy/index\\.ts$', '^src/core/crypto/index\\.ts$'],
-  mathModulesWithIo: ['^src/core/secagg/masks\\.ts$'],
-};
 
 module.exports = {
   forbidden: [
@@ -94,14 +82,14 @@ module.exports = {
       name: 'core-math-no-io',
       comment: "core's math modules import no I/O (files, processes, threads, network); adapters live beside them.",
       severity: 'error',
-      from: { path: CORE_MATH, pathNot: [...CORE_ADAPTERS, ...KNOWN_EXCEPTIONS.mathModulesWithIo] },
+      from: { path: CORE_MATH, pathNot: CORE_ADAPTERS },
       to: { path: IO_MODULES },
     },
     {
       name: 'core-math-no-adapters',
       comment: "core's math modules and indexes do not import or re-export the I/O adapters beside them (their types are fine).",
       severity: 'error',
-      from: { path: CORE_MATH, pathNot: [...CORE_ADAPTERS, ...KNOWN_EXCEPTIONS.mathIndexReexports] },
+      from: { path: CORE_MATH, pathNot: CORE_ADAPTERS },
       to: { path: CORE_ADAPTERS, dependencyTypesNot: ['type-only'] },
     },
     {

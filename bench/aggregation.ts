@@ -1,5 +1,6 @@
 /**
- * Server aggregation benchmark: the server's real per-update accept path (acceptUpdate, server/attempt.ts)
+ * Server aggregation benchmark: the server's real per-update accept path (acceptUpdate, server/attempt.ts, and
+ * reportUpdate, server/update-outcome.ts, which logs and counts its outcome)
  * for the FedAvg CNN (1,663,370 float32 weights). For every sealed update: header parse and checks,
  * openAndDecodeUpdate (size check, X25519 + BLAKE2b key, XChaCha20-Poly1305 open, frame decode + finite
  * check), boundUpdate (re-clip to C, weight 1) and accumulator.add; then meanUpdate + applyUpdate + the
@@ -27,6 +28,7 @@ import { parseServerConfig } from '../server/config.js';
 import { checkNewGlobal, maxGlobalChange } from '../server/global-guard.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { roundSettings, signRoundStart } from '../server/round-start.js';
+import { reportUpdate, type UpdateObservers } from '../server/update-outcome.js';
 import { updatePolicy } from '../server/update-policy.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { CLIP_NORM, D, fillNormal, NOISE_MULTIPLIER, summarize, type Summary } from './pipeline.js';
@@ -319,20 +321,20 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     federationId: FEDERATION_ID,
     server,
     modelLength: D,
-    log: () => {},
-    metrics: ctx.metrics,
-    progress: () => {},
   };
+  const observers: UpdateObservers = { log: () => {}, metrics: ctx.metrics, progress: () => {} };
   for (const input of inputs) {
     const a = performance.now();
     const header = { federationId: FEDERATION_ID, round: ROUND, attemptId: ATTEMPT_ID, clientId: input.clientId };
-    const ack = await acceptUpdate(accept, input.clientId, header, input.sealed);
+    const ack = reportUpdate(observers, await acceptUpdate(accept, input.clientId, header, input.sealed));
     acceptMs += performance.now() - a;
     if (!ack.accepted) throw new Error(`bench update refused: ${ack.reason}: ${ack.message}`);
     // Between updates the real server returns to the event loop (each update is its own socket event).
     await yieldToLoop();
   }
   const f0 = performance.now();
+  const { normBound } = attempt.policy;
+  if (normBound === null) throw new Error('the bench runs plain rounds: its policy has a norm bound');
   const mean = meanUpdate(attempt.accumulator.sum, clients);
   const next = applyUpdate(global, mean);
   const refused = checkNewGlobal(
@@ -343,7 +345,7 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
       survivors: clients,
       denominator: clients,
       secureScale: null,
-      normBound: attempt.policy.normBound,
+      normBound,
     }),
   );
   if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);

@@ -18,16 +18,8 @@ import os from 'node:os';
 import { toBase64Url } from '../src/core/crypto/base64url.js';
 import { generateIdentity, type Identity } from '../src/core/crypto/identity.js';
 import { getSodium } from '../src/core/crypto/sodium.js';
-import {
-  defaultNeighbours,
-  maskPrg,
-  SecAggClient,
-  SecAggServer,
-  startMaskWorkers,
-  stopMaskWorkers,
-  type SecAggContext,
-  type SecAggRound,
-} from '../src/core/secagg/index.js';
+import { defaultNeighbours, maskPrg, SecAggClient, SecAggServer, type SecAggContext, type SecAggRound } from '../src/core/secagg/index.js';
+import { startMaskWorkers, stopMaskWorkers } from '../src/core/secagg/mask-pool.js';
 import { sealedUpdateBytes } from '../server/updates.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { median } from '../src/core/stats.js';

@@ -24,6 +24,7 @@ import { maxFrameBytes } from './updates.js';
 import { openFederation } from './federation-start.js';
 import { roundSettings } from './round-start.js';
 import { acceptDecline, acceptUpdate } from './attempt.js';
+import { reportUpdate } from './update-outcome.js';
 import { MemberConnections } from './member-connections.js';
 import { RoundRunner } from './rounds.js';
 
@@ -111,7 +112,10 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       attempt: () => this.rounds.open,
       announced: () => this.rounds.announced,
       roundSettings: () => roundSettings(this.config),
-      acceptUpdate: (clientId, header, payload) => acceptUpdate(this.rounds.acceptContext, clientId, header, payload),
+      acceptUpdate: async (clientId, header, payload) => {
+        const ctx = this.rounds.acceptContext;
+        return reportUpdate(ctx, await acceptUpdate(ctx, clientId, header, payload));
+      },
       acceptDecline: (clientId, raw) => acceptDecline(this.rounds.acceptContext, clientId, raw),
     });
     this.rounds = new RoundRunner({ options, identity, db, model, weights, metrics: this.metrics, io: this.io, connections: this.connections, events: this });

@@ -1,9 +1,7 @@
 import { createAccumulator, type Accumulator } from '../src/core/aggregate/index.js';
 import type { Identity } from '../src/core/crypto/index.js';
 import { UpdateHeaderSchema, DeclineSchema, asBytes, type RejectReason, type RoundStart, type UpdateAck } from '../src/core/protocol/messages.js';
-import { crashPoint } from './fault.js';
 import type { Logger } from './logger.js';
-import type { ServerMetrics } from './metrics.js';
 import { openAndDecodeUpdate, UpdateRejection } from './updates.js';
 import { secondAnswer } from './answers.js';
 import { boundUpdate, type UpdatePolicy } from './update-policy.js';
@@ -80,7 +78,7 @@ export class Attempt {
   }
 }
 
-/** What the accept path needs from the server: the open attempt, the members' keys, logging. No socket. */
+/** What the accept path needs from the server: the open attempt, the members' keys. No socket, no logging. */
 export interface AcceptContext {
   /** The open attempt, or null between attempts. */
   attempt: () => Attempt | null;
@@ -90,22 +88,49 @@ export interface AcceptContext {
   federationId: string;
   server: Identity;
   modelLength: number;
-  log: Logger;
-  metrics: ServerMetrics;
-  progress: (progress: { round: number; received: number; cohort: number }) => void;
 }
 
-/** One plain update: parse header, checks, open + decode, bound, accumulate → ack. */
-export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, rawHeader: unknown, payload: unknown): Promise<UpdateAck> {
+/**
+ * What became of one plain update: the ack for its sender, and what happened, for the caller to log and
+ * count (update-outcome.ts). `bytesIn`: the payload's size when it was bytes at all.
+ */
+export type UpdateOutcome = { clientId: string | null; bytesIn: number | null } & (
+  | {
+      kind: 'accepted';
+      ack: UpdateAck;
+      round: number;
+      /** Updates received in this attempt so far, and its cohort size. */
+      received: number;
+      cohort: number;
+      /** The update's norm as sent, the bound it was held to, and whether it was scaled down to it. */
+      norm: number;
+      normBound: number;
+      clipped: boolean;
+    }
+  | {
+      kind: 'rejected';
+      ack: UpdateAck;
+      reason: RejectReason;
+      message: string;
+      /** An unexpected error while processing it (a bug, not the sender's fault), when that was the cause. */
+      failure?: string;
+    }
+);
+
+/** One plain update: parse header, checks, open + decode, bound, accumulate → outcome (with the ack). */
+export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, rawHeader: unknown, payload: unknown): Promise<UpdateOutcome> {
   const currentRound = ctx.attempt()?.round ?? ctx.completedRound();
-  const refuse = (reason: UpdateRejection['reason'], message: string): UpdateAck => {
-    ctx.metrics.updateRejected(reason);
-    ctx.log('warn', 'update rejected', { clientId, reason, message });
-    return { accepted: false, reason, message, currentRound };
-  };
   const parsed = UpdateHeaderSchema.safeParse(rawHeader);
   const sealed = asBytes(payload);
-  if (sealed) ctx.metrics.bytesIn(sealed.byteLength);
+  const seen = { clientId, bytesIn: sealed ? sealed.byteLength : null };
+  const refuse = (reason: RejectReason, message: string, failure?: string): UpdateOutcome => ({
+    ...seen,
+    kind: 'rejected',
+    ack: { accepted: false, reason, message, currentRound },
+    reason,
+    message,
+    ...(failure !== undefined && { failure }),
+  });
   if (!parsed.success || !sealed) return refuse('malformed', 'update header or payload is malformed');
   const header = parsed.data;
   const member = clientId ? ctx.member(clientId) : undefined;
@@ -134,25 +159,30 @@ export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, 
     if (answeredMeanwhile) return refuse(answeredMeanwhile.reason, answeredMeanwhile.message);
     // Weight capped, norm clipped to the bound of this mode: one member's influence is bounded (update-policy.ts).
     const bounded = boundUpdate(update, open.policy);
-    if (bounded.clipped) ctx.log('info', 'update clipped', { clientId, round: open.round, norm: bounded.norm, bound: open.policy.normBound });
     open.accumulator.add(bounded.values, bounded.weight);
     open.acceptedNorms.push(bounded.norm);
     open.received.add(member.clientId);
-    crashPoint('updates', open.round);
-    ctx.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size, norm: bounded.norm });
-    ctx.progress({ round: open.round, received: open.received.size, cohort: open.cohort.size });
     if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
-    return { accepted: true };
+    return {
+      ...seen,
+      kind: 'accepted',
+      ack: { accepted: true },
+      round: open.round,
+      received: open.received.size,
+      cohort: open.cohort.size,
+      norm: bounded.norm,
+      normBound: bounded.normBound,
+      clipped: bounded.clipped,
+    };
   } catch (err) {
     if (err instanceof UpdateRejection) return refuse(err.reason, err.message);
-    ctx.log('error', 'update failed', { clientId, error: (err as Error).message });
-    return refuse('malformed', 'the update could not be processed');
+    return refuse('malformed', 'the update could not be processed', (err as Error).message);
   }
 }
 
 /** A cohort member sitting the round out on its own terms: not a dropout, and not waited for. */
 export function acceptDecline(
-  ctx: Pick<AcceptContext, 'attempt' | 'log'>,
+  ctx: Pick<AcceptContext, 'attempt'> & { log: Logger },
   clientId: string | null,
   raw: unknown,
 ): { ok: boolean; reason?: RejectReason; message?: string } {

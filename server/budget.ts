@@ -2,7 +2,7 @@ import type { RoundRecord } from '../src/core/privacy/index.js';
 import type { DpSettings } from '../src/core/protocol/messages.js';
 import type { ServerConfig } from './config.js';
 import type { FederationDb } from './db.js';
-import { federationEpsilon, roundRecord } from './federation-privacy.js';
+import { FEDERATION_ACCOUNTANT, roundRecord } from './federation-privacy.js';
 import type { Logger } from './logger.js';
 
 /** Federation ε so far, recomputed only when a round has been added (the dashboard polls it). */
@@ -13,7 +13,7 @@ export class EpsilonMemo {
     if (dp.mode === 'off') return null;
     const records = accountant();
     if (this.memo?.rounds !== records.length) {
-      this.memo = { rounds: records.length, epsilon: federationEpsilon(records, dp.delta) };
+      this.memo = { rounds: records.length, epsilon: FEDERATION_ACCOUNTANT.epsilon(records, dp.delta) };
     }
     return this.memo.epsilon;
   }
@@ -22,12 +22,13 @@ export class EpsilonMemo {
 /** True when one more released round would take the federation past its configured maxEpsilon. */
 export function wouldExceedBudget(config: ServerConfig, db: FederationDb, log: Logger): boolean {
   const { maxEpsilon, dp } = config;
-  if (maxEpsilon === undefined || dp.mode === 'off') return false;
+  const charge = roundRecord(config);
+  if (maxEpsilon === undefined || charge === null) return false;
   const accountant = db.accountant();
-  const next = federationEpsilon([...accountant, roundRecord(config)], dp.delta);
+  const next = FEDERATION_ACCOUNTANT.epsilon([...accountant, charge], dp.delta);
   if (next <= maxEpsilon) return false;
   log('warn', 'privacy budget reached', {
-    epsilon: federationEpsilon(accountant, dp.delta),
+    epsilon: FEDERATION_ACCOUNTANT.epsilon(accountant, dp.delta),
     epsilonAfterNextRound: next,
     maxEpsilon,
     completedRound: db.completedRound(),

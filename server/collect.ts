@@ -4,12 +4,12 @@ import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
 import type { SecAggRound } from '../src/core/secagg/messages.js';
 import type { Attempt } from './attempt.js';
 import type { ServerConfig } from './config.js';
-import { crashPoint } from './fault.js';
 import type { Logger } from './logger.js';
 import type { Member } from './member-connections.js';
 import type { ServerMetrics } from './metrics.js';
 import { plainShortfall } from './sampling.js';
 import { runSecureRound } from './secure-round.js';
+import { reportAccepted } from './update-outcome.js';
 
 /** What an attempt's collection hands to the release step. */
 export interface Collection {
@@ -79,9 +79,7 @@ export async function collectSecure(
     answers: open,
     onMaskedInput: (id) => {
       open.received.add(id);
-      crashPoint('updates', open.round);
-      server.log('info', 'update accepted', { clientId: id, round: open.round, received: open.received.size, cohort: open.cohort.size });
-      server.progress({ round: open.round, received: open.received.size, cohort: open.cohort.size });
+      reportAccepted(server, { clientId: id, round: open.round, received: open.received.size, cohort: open.cohort.size });
     },
   });
   if (!outcome.ok) return { abort: `secure aggregation stopped at ${outcome.stage}: ${outcome.reason}` };

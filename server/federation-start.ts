@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { fingerprintHex, loadOrCreateIdentity, type Identity } from '../src/core/crypto/index.js';
+import { fingerprintHex, type Identity } from '../src/core/crypto/index.js';
+import { loadOrCreateIdentity } from '../src/core/crypto/identity-file.js';
 import { buildModel, getFlatWeights, modelSpecFor, type ModelSpec } from '../src/core/model/index.js';
 import { selectBackend } from '../src/core/train/index.js';
 import { checkpointDir, readCheckpointWeights, writeCheckpoint } from './checkpoints.js';

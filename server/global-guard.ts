@@ -1,3 +1,4 @@
+import { noisePlan } from '../src/core/privacy/index.js';
 import { NOISE_TAIL_SIGMAS } from '../src/core/secagg/index.js';
 import type { ServerConfig } from './config.js';
 
@@ -12,7 +13,8 @@ import type { ServerConfig } from './config.js';
  * coordinate of the Gaussian noise in the sum, whose norm is at most σ(√d + τ) except with
  * probability e^(−τ²/2) (Gaussian concentration, Vershynin 2018, Thm 5.2.2); τ = NOISE_TAIL_SIGMAS.
  *
- * Plain rounds: B is the bound the server clipped every update to (server/update-policy.ts), so
+ * Which noise is in the sum, and what an honest client bounds its update to, is the round's noise plan
+ * (core/privacy/noise-plan.ts). Plain rounds: B is the bound the server clipped every update to (server/update-policy.ts), so
  * only a bug can trip the guard. Secure rounds: the server never sees one update, so B is the bound
  * an honest client's own code keeps (DP off: each coordinate clamped to ±C, so C√d; DP: C, plus the
  * fixed-point rounding √d/(2s) at scale s), and a member that sends out-of-range masked input trips it.
@@ -33,23 +35,22 @@ export type ReleasedRound = {
 type GuardConfig = Pick<ServerConfig, 'dp' | 'serverLearningRate'>;
 
 export function maxGlobalChange(config: GuardConfig, length: number, round: ReleasedRound): number {
-  const { dp, serverLearningRate } = config;
-  const C = dp.clipNorm;
-  const z = dp.mode === 'off' ? 0 : dp.noiseMultiplier;
+  const plan = noisePlan(config.dp, round.secureScale !== null);
+  const { clipNorm: C, noiseMultiplier: z } = plan;
   let perUpdate: number;
-  let noiseVariance = dp.mode === 'central' ? (z * C) ** 2 : 0;
+  let noiseVariance = plan.serverNoise ? (z * C) ** 2 : 0;
   if (round.secureScale === null) {
     perUpdate = round.normBound;
   } else {
     const rounding = Math.sqrt(length) / (2 * round.secureScale);
-    perUpdate = (dp.mode === 'off' ? C * Math.sqrt(length) : C) + rounding;
+    perUpdate = (plan.clientBound === 'clamp' ? C * Math.sqrt(length) : C) + rounding;
     // Local: each survivor's own N(0, z²C²). Distributed: each survivor's share has variance z²Δ²/t on
     // the grid, Δ = s·C + √d/2 (PRIVACY-MATH.md), i.e. (z(C + √d/(2s)))²/t dequantized; t ≥ 1 is left out (an upper bound).
-    if (dp.mode === 'local') noiseVariance += round.survivors * (z * C) ** 2;
-    if (dp.mode === 'distributed') noiseVariance += round.survivors * (z * (C + rounding)) ** 2;
+    if (plan.clientNoise === 'full') noiseVariance += round.survivors * plan.clientNoiseStd ** 2;
+    if (plan.clientNoise === 'share') noiseVariance += round.survivors * (z * (C + rounding)) ** 2;
   }
   const noiseNorm = Math.sqrt(noiseVariance) * (Math.sqrt(length) + NOISE_TAIL_SIGMAS);
-  return (serverLearningRate * (round.totalWeight * perUpdate + noiseNorm)) / round.denominator;
+  return (config.serverLearningRate * (round.totalWeight * perUpdate + noiseNorm)) / round.denominator;
 }
 
 /**

@@ -10,6 +10,7 @@ import type { RoundAnnounce } from '../src/core/protocol/signed.js';
 import { evaluate } from '../src/core/train/index.js';
 import type { AggregatorEvents, AggregatorOptions, RoundPhase, ServerState } from './aggregator.js';
 import { Attempt, type AcceptContext } from './attempt.js';
+import type { UpdateObservers } from './update-outcome.js';
 import { EpsilonMemo, wouldExceedBudget } from './budget.js';
 import { checkpointDir, writeCheckpoint } from './checkpoints.js';
 import { secureUniform } from './cohort.js';
@@ -113,7 +114,7 @@ export class RoundRunner {
   }
 
   /** What the accept path reads from this server (attempt.ts). */
-  get acceptContext(): AcceptContext {
+  get acceptContext(): AcceptContext & UpdateObservers {
     return {
       attempt: () => this.open,
       completedRound: () => this.db.completedRound(),

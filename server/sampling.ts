@@ -1,4 +1,4 @@
-import type { RoundRecord } from '../src/core/privacy/index.js';
+import { noisePlan, type RoundRecord } from '../src/core/privacy/index.js';
 import { selectCohort, type Uniform } from './cohort.js';
 import type { ServerConfig } from './config.js';
 import { roundRecord } from './federation-privacy.js';
@@ -18,7 +18,7 @@ export interface Draw {
 export function drawAttempt(config: ServerConfig, connected: readonly string[], uniform: Uniform): Draw {
   return {
     cohort: selectCohort(connected, config.cohort.samplingRate, uniform),
-    charge: config.dp.mode === 'off' ? null : roundRecord(config),
+    charge: roundRecord(config),
   };
 }
 
@@ -39,12 +39,13 @@ export function plainShortfall(config: ServerConfig, count: number): string | nu
 }
 
 /**
- * The averaging denominator: with DP on the configured expected cohort size n̄, fixed before the round, so the released
- * model's scale and noise never depend on how many clients were connected or answered (DP-FedAvg, McMahan et al. 2018);
- * with DP off the total example weight of the updates received (FedAvg).
+ * The averaging denominator the noise plan names: with DP on the configured expected cohort size n̄, fixed before the
+ * round, so the released model's scale and noise never depend on how many clients were connected or answered (DP-FedAvg,
+ * McMahan et al. 2018); with DP off the total weight of the updates received (FedAvg; with secure aggregation every
+ * survivor weighs 1).
  */
 export function averagingDenominator(config: ServerConfig, totalWeight: number): number {
-  if (config.dp.mode === 'off') return totalWeight;
+  if (noisePlan(config.dp, config.secureAggregation.enabled).denominator === 'total-weight') return totalWeight;
   const expected = config.cohort.expectedClients;
   if (expected === undefined) throw new Error('cohort.expectedClients is required when DP is on');
   return expected;

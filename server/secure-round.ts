@@ -4,6 +4,7 @@ import { EnvelopeError, openUpdate, type Identity } from '../src/core/crypto/ind
 import { decodeMaskedFrame, FrameError } from '../src/core/protocol/frame.js';
 import { asBytes, EVENTS, SecAggRefusalReplySchema, SecAggReplySchemas, type SecAggRequest } from '../src/core/protocol/messages.js';
 import { defaultNeighbours, SecAggAbort, SecAggRejection, SecAggServer } from '../src/core/secagg/index.js';
+import { useMaskWorkers } from '../src/core/secagg/mask-pool.js';
 import type { SecAggContext, SecAggRound, SecAggStage } from '../src/core/secagg/messages.js';
 import { secondAnswer, type AttemptAnswers } from './answers.js';
 import type { ServerConfig } from './config.js';
@@ -44,6 +45,8 @@ export async function runSecureRound(args: SecureRoundArgs): Promise<SecureRound
   const { context, log, metrics, signal } = args;
   // One abort listener per pending request: a stage asks the whole cohort at once.
   setMaxListeners(args.round.cohort.length + 10, signal);
+  // Unmasking spreads its mask expansions over worker threads (secagg/mask-pool.ts).
+  useMaskWorkers();
   const secagg = new SecAggServer({ context, round: args.round, length: args.length, signPublicKeys: args.signPublicKeys });
   const base = { federationId: context.federationId, round: context.round, attemptId: context.attemptId };
   const stageDeadline = () => Date.now() + args.stageTimeoutMs;

@@ -1,10 +1,10 @@
-import { clipToNorm } from '../src/core/privacy/index.js';
+import { clipToNorm, noisePlan, type NoisePlan } from '../src/core/privacy/index.js';
 import { NOISE_TAIL_SIGMAS } from '../src/core/secagg/index.js';
-import type { DpSettings } from '../src/core/protocol/messages.js';
 import type { ServerConfig } from './config.js';
 
 /**
- * How far one plain (not masked) update may move the model: its FedAvg weight and its L2 norm.
+ * How far one plain (not masked) update may move the model: its FedAvg weight and its L2 norm, as
+ * the round's noise plan says (core/privacy/noise-plan.ts: `weights`, `serverReclip`).
  *
  * - DP off: the self-reported example count is the weight, capped at the smaller of
  *   `aggregation.maxExamplesPerClient` and the median of the counts the cohort declared at hello, so
@@ -17,17 +17,18 @@ import type { ServerConfig } from './config.js';
  *   of its own N(0, z²C²I_d) noise, ‖N(0, σ²I_d)‖ ≤ σ(√d + τ) except with probability e^(−τ²/2)
  *   (Gaussian concentration of a 1-Lipschitz function, Vershynin 2018, Thm 5.2.2), τ = NOISE_TAIL_SIGMAS.
  *   Clipping to C itself would shrink every honest noised update by about z√d.
- * - distributed: updates travel masked (secure aggregation); the server never sees one.
+ * - secure aggregation (and so distributed): updates travel masked; the server never sees one, and
+ *   refuses a plain update in a secure round before any bound applies.
  * Non-finite values never get here: the frame decoder rejects them ('non-finite').
  */
 export interface UpdatePolicy {
   /** FedAvg weight cap; null: every update weighs 1 (DP-FedAvg's fixed weights). */
   maxWeight: number | null;
-  /** The L2 norm every accepted update is clipped to. */
-  normBound: number;
+  /** The L2 norm every accepted update is clipped to; null in secure rounds (the server never sees an update). */
+  normBound: number | null;
 }
 
-type PolicyConfig = Pick<ServerConfig, 'dp' | 'aggregation'>;
+type PolicyConfig = Pick<ServerConfig, 'dp' | 'aggregation' | 'secureAggregation'>;
 
 /** What a DP-off round's bounds adapt to, fixed when its cohort is drawn. */
 export interface CohortEvidence {
@@ -39,13 +40,30 @@ export interface CohortEvidence {
 
 /** The bounds of one round. DP modes ignore `evidence`: their bound is the sensitivity C the accountant relies on. */
 export function updatePolicy(config: PolicyConfig, length: number, evidence: CohortEvidence): UpdatePolicy {
-  const { dp, aggregation } = config;
-  if (dp.mode !== 'off') return { maxWeight: null, normBound: honestNormBound(dp, length) };
+  const { aggregation } = config;
+  const plan = noisePlan(config.dp, config.secureAggregation.enabled);
   const typical = lowerMedian(evidence.declaredExamples) ?? aggregation.maxExamplesPerClient;
   return {
-    maxWeight: Math.min(aggregation.maxExamplesPerClient, Math.max(1, typical)),
-    normBound: adaptiveNormBound(aggregation, evidence.lastMedianNorm),
+    maxWeight: plan.weights === 'equal' ? null : Math.min(aggregation.maxExamplesPerClient, Math.max(1, typical)),
+    normBound: normBound(plan, length, () => adaptiveNormBound(aggregation, evidence.lastMedianNorm)),
   };
+}
+
+/**
+ * The plan's re-clip bound: the adaptive one (DP off), C, or the longest update an honest member
+ * sends in local mode; null where the server sees no update.
+ */
+function normBound(plan: NoisePlan, length: number, adaptive: () => number): number | null {
+  switch (plan.serverReclip) {
+    case 'adaptive':
+      return adaptive();
+    case 'clip-norm':
+      return plan.clipNorm;
+    case 'clip-norm-plus-noise':
+      return plan.clipNorm + plan.clientNoiseStd * (Math.sqrt(length) + NOISE_TAIL_SIGMAS);
+    case 'none':
+      return null;
+  }
 }
 
 /**
@@ -69,23 +87,19 @@ export function lowerMedian(values: readonly number[]): number | null {
   return sorted[Math.ceil(sorted.length / 2) - 1];
 }
 
-/** The longest update an honest member sends in a DP mode (see UpdatePolicy). */
-export function honestNormBound(dp: DpSettings, length: number): number {
-  const C = dp.clipNorm;
-  return dp.mode === 'local' ? C + dp.noiseMultiplier * C * (Math.sqrt(length) + NOISE_TAIL_SIGMAS) : C;
-}
-
 export interface BoundedUpdate {
   values: Float32Array;
   weight: number;
-  /** The update's norm as sent, and whether it was scaled down to the bound. */
+  /** The update's norm as sent, the bound, and whether it was scaled down to it. */
   norm: number;
+  normBound: number;
   clipped: boolean;
 }
 
 /** One update as it enters the accumulator: weight capped, norm clipped to the policy's bound. */
 export function boundUpdate(update: { values: Float32Array; numExamples: number }, policy: UpdatePolicy): BoundedUpdate {
+  if (policy.normBound === null) throw new Error('a secure round has no plain updates to bound');
   const { clipped, norm, scale } = clipToNorm(update.values, policy.normBound);
   const weight = policy.maxWeight === null ? 1 : Math.min(policy.maxWeight, Math.max(1, update.numExamples));
-  return { values: clipped, weight, norm, clipped: scale < 1 };
+  return { values: clipped, weight, norm, normBound: policy.normBound, clipped: scale < 1 };
 }

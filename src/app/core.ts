@@ -10,9 +10,9 @@ import { FederationClient, type ClientEvent, type FederationClientOptions } from
 import type { Identity } from '../core/crypto/index.js';
 import { fileIdentityStore, identityForServer } from '../client/identities.js';
 import type { Dataset } from '../core/data/dataset.js';
-import { ledgerEpsilon, type EpsilonOf } from '../core/privacy/index.js';
+import { DEFAULT_ACCOUNTANT, ledgerEpsilon, type Accountant } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
-import { appEpsilonOf, ACCOUNTANT, wireEpsilon } from './accountant.js';
+import { wireEpsilon } from './accountant.js';
 import type {
   AppEvent,
   AppState,
@@ -38,7 +38,7 @@ export interface AppCoreOptions {
   version: string;
   /** The participant's key pair for one server (client/identities.ts); default: `<stateDir>/identities/<fingerprint>.json`, as `covey join` keeps them. */
   loadIdentity?: (serverFingerprint: string) => Promise<Identity>;
-  epsilonOf?: EpsilonOf;
+  accountant?: Accountant;
   /** Picks and reports the compute backend; default: the training core's selectBackend(). */
   selectBackend?: () => Promise<{ name: string; label: string }>;
 }
@@ -86,7 +86,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private lastCompletedRound = 0;
   private emitTimer: NodeJS.Timeout | null = null;
   private saving: Promise<void> = Promise.resolve();
-  private readonly epsilonOf: EpsilonOf;
+  private readonly accountant: Accountant;
 
   private constructor(
     private readonly options: AppCoreOptions,
@@ -94,7 +94,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   ) {
     super();
     this.settings = loaded.settings;
-    this.epsilonOf = options.epsilonOf ?? appEpsilonOf;
+    this.accountant = options.accountant ?? DEFAULT_ACCOUNTANT;
     if (loaded.problem) this.notice(loaded.problem);
     // A federation joined in an earlier session comes back paused: taking part again is the person's choice.
     const saved = this.settings.participation;
@@ -234,7 +234,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     return this.act(async () => {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are taking part in a federation now: pause or leave it before checking another invite.');
       const resolved = resolveInvite(arg.invite, arg.serverUrl);
-      const preview = await probeFederation(resolved, this.epsilonOf);
+      const preview = await probeFederation(resolved, this.accountant);
       if (this.dataset) this.checkCompatible(this.dataset, preview);
       const joinedBefore = this.settings.federation?.preview.federationId;
       if (joinedBefore !== preview.federationId) {
@@ -334,7 +334,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         stateDir: this.options.stateDir,
         cap: { ...consent.cap },
         ...(consent.participantCap && { participantCap: { ...consent.participantCap } }),
-        epsilonOf: this.epsilonOf,
+        accountant: this.accountant,
       };
       const client = new FederationClient(this.clientOptions);
       client.on('event', (event) => this.onClientEvent(client, event));
@@ -596,8 +596,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       } else {
         const delta = ledgerDelta(entries, this.pending!.preview.settings.dp.delta);
         this.privacy = {
-          promised: wireEpsilon(ledgerEpsilon(entries, 'promised', delta, this.epsilonOf)),
-          worstCase: wireEpsilon(ledgerEpsilon(entries, 'worst-case', delta, this.epsilonOf)),
+          promised: wireEpsilon(ledgerEpsilon(entries, 'promised', delta, this.accountant)),
+          worstCase: wireEpsilon(ledgerEpsilon(entries, 'worst-case', delta, this.accountant)),
           delta,
           ledgerEntries: entries.length,
         };
@@ -623,7 +623,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       nextRound,
       remainingRounds: preview.rounds - nextRound + 1,
       cap,
-      epsilonOf: this.epsilonOf,
+      accountant: this.accountant,
     });
   }
 
@@ -641,7 +641,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       {
         federationId: id,
         exportedAt: new Date().toISOString(),
-        accountant: ACCOUNTANT,
+        accountant: this.accountant.name,
         delta: report.delta,
         promised: report.promised,
         worstCase: report.worstCase,

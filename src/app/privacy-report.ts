@@ -3,9 +3,10 @@
  * the same accountant and δ) as `covey privacy ledger`, so the two always agree.
  */
 import { readFile } from 'node:fs/promises';
-import { LedgerEntrySchema, ledgerEpsilon, ledgerPath, ledgerTable, type EpsilonOf, type LedgerEntry } from '../core/privacy/index.js';
+import { LedgerEntrySchema, ledgerEpsilon, ledgerTable, type Accountant, type LedgerEntry } from '../core/privacy/index.js';
+import { ledgerPath } from '../core/privacy/ledger-file.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
-import { ACCOUNTANT, wireEpsilon } from './accountant.js';
+import { wireEpsilon } from './accountant.js';
 import type { PrivacyCap, PrivacyReport } from './contract.js';
 
 /**
@@ -45,7 +46,7 @@ export function projections(
   delta: number,
   cap: PrivacyCap | null,
   maxK: number,
-  epsilonOf: EpsilonOf,
+  accountant: Accountant,
 ): PrivacyReport['projections'] {
   const out: PrivacyReport['projections'] = [];
   const extended: LedgerEntry[] = [...entries];
@@ -64,8 +65,8 @@ export function projections(
       delta: dp.delta,
     });
     const values = {
-      promised: ledgerEpsilon(extended, 'promised', delta, epsilonOf),
-      worstCase: ledgerEpsilon(extended, 'worst-case', delta, epsilonOf),
+      promised: ledgerEpsilon(extended, 'promised', delta, accountant),
+      worstCase: ledgerEpsilon(extended, 'worst-case', delta, accountant),
     };
     out.push({
       k,
@@ -85,11 +86,11 @@ export function privacyReport(args: {
   nextRound: number;
   remainingRounds: number;
   cap: PrivacyCap | null;
-  epsilonOf: EpsilonOf;
+  accountant: Accountant;
 }): PrivacyReport {
-  const { entries, epsilonOf } = args;
+  const { entries, accountant } = args;
   const delta = ledgerDelta(entries, args.settings.dp.delta);
-  const rows = ledgerTable(entries, delta, epsilonOf).map((row) => ({
+  const rows = ledgerTable(entries, delta, accountant).map((row) => ({
     round: row.round,
     kind: row.kind as PrivacyReport['rows'][number]['kind'],
     detail: row.detail,
@@ -102,14 +103,14 @@ export function privacyReport(args: {
     delta,
     args.cap,
     Math.max(1, Math.min(args.remainingRounds, 50)),
-    epsilonOf,
+    accountant,
   );
   return {
     federationId: args.federationId,
     delta,
-    accountant: ACCOUNTANT,
-    promised: wireEpsilon(ledgerEpsilon(entries, 'promised', delta, epsilonOf)),
-    worstCase: wireEpsilon(ledgerEpsilon(entries, 'worst-case', delta, epsilonOf)),
+    accountant: accountant.name,
+    promised: wireEpsilon(ledgerEpsilon(entries, 'promised', delta, accountant)),
+    worstCase: wireEpsilon(ledgerEpsilon(entries, 'worst-case', delta, accountant)),
     cap: args.cap,
     rows,
     projections: ahead,

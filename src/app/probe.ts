@@ -8,7 +8,7 @@
 import { io } from 'socket.io-client';
 import { fingerprint, fingerprintHex, getSodium, verify } from '../core/crypto/index.js';
 import { ModelSpecSchema, type LayerSpec, type ModelSpec } from '../core/model/index.js';
-import type { EpsilonOf } from '../core/privacy/index.js';
+import type { Accountant } from '../core/privacy/index.js';
 import { parseInvite, type Invite } from '../core/protocol/invite.js';
 import { EVENTS, PROTOCOL_VERSION, type RoundSettings } from '../core/protocol/messages.js';
 import { PreviewInfoSchema, previewMessage, PreviewResponseSchema, type PreviewInfo } from '../core/protocol/preview.js';
@@ -59,12 +59,12 @@ export function modelSummary(spec: ModelSpec): string {
 }
 
 /** ε of one round and of every remaining round, both views, from the declared z and q. */
-export function declaredCost(settings: RoundSettings, remaining: number, epsilonOf: EpsilonOf) {
+export function declaredCost(settings: RoundSettings, remaining: number, accountant: Accountant) {
   const { dp, samplingRate } = settings;
   const cost = (rounds: number, q: number) => {
     if (dp.mode === 'off' || dp.noiseMultiplier === 0) return null;
     return wireEpsilon(
-      epsilonOf(
+      accountant.epsilon(
         Array.from({ length: rounds }, () => ({ noiseMultiplier: dp.noiseMultiplier, samplingRate: q })),
         dp.delta,
       ),
@@ -115,7 +115,7 @@ async function requestPreview(
   }
 }
 
-export async function probeFederation(resolved: ResolvedInvite, epsilonOf: EpsilonOf, timeoutMs = 10_000): Promise<FederationPreview> {
+export async function probeFederation(resolved: ResolvedInvite, accountant: Accountant, timeoutMs = 10_000): Promise<FederationPreview> {
   const { invite, serverUrl } = resolved;
   const { info, server } = await requestPreview(serverUrl, invite, timeoutMs);
   const spec = ModelSpecSchema.safeParse(info.model);
@@ -135,6 +135,6 @@ export async function probeFederation(resolved: ResolvedInvite, epsilonOf: Epsil
       training: { ...info.settings.training },
       secureAggregation: info.settings.secureAggregation !== undefined,
     },
-    ...declaredCost(info.settings, remaining, epsilonOf),
+    ...declaredCost(info.settings, remaining, accountant),
   };
 }

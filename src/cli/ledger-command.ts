@@ -2,16 +2,16 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
-  epsilonOfAccountant,
+  accountant as accountantNamed,
+  ACCOUNTANTS,
+  DEFAULT_ACCOUNTANT,
   ledgerEpsilon,
-  LedgerFile,
-  ledgerPath,
   ledgerTable,
-  listLedgers,
-  migrateLegacyLedgers,
   type AccountantName,
   type LedgerEntry,
 } from '../core/privacy/index.js';
+import { LedgerFile, ledgerPath, listLedgers } from '../core/privacy/ledger-file.js';
+import { migrateLegacyLedgers } from '../core/privacy/participant-ledgers.js';
 
 interface LedgerOptions {
   server?: string;
@@ -29,7 +29,7 @@ export function registerLedgerCommand(privacy: Command): void {
     .option('--server <fingerprint>', "one server key's ledger, by its 64-hex fingerprint (default: every ledger here)")
     .option('--federation <id>', 'the ledgers that hold this federation id (a label inside a server key’s ledger)')
     .option('--state-dir <dir>', 'the participant state folder used with covey join', join(homedir(), '.covey'))
-    .addOption(new Option('--accountant <name>', 'prv (tight upper bound) or rdp').choices(['prv', 'rdp']).default('prv'))
+    .addOption(new Option('--accountant <name>', 'prv (tight upper bound) or rdp').choices(ACCOUNTANTS).default(DEFAULT_ACCOUNTANT.name))
     .option('--json', 'print JSON')
     .action(async (opts: LedgerOptions) => {
       await migrateLegacyLedgers(opts.stateDir);
@@ -51,23 +51,23 @@ export function registerLedgerCommand(privacy: Command): void {
     });
 }
 
-function report(serverFingerprint: string, entries: readonly LedgerEntry[], accountant: AccountantName) {
+function report(serverFingerprint: string, entries: readonly LedgerEntry[], name: AccountantName) {
   const consent = entries.find((e) => e.kind === 'consent');
   // The federation id is a label the server chose; the ledger (and the cap) belong to the server key.
   const federationIds = [...new Set(entries.map((e) => e.federationId))];
   const delta = consent?.kind === 'consent' ? consent.delta : 1e-5;
-  const epsilonOf = epsilonOfAccountant(accountant);
+  const accountant = accountantNamed(name);
   return {
     serverFingerprint,
     federationIds,
     delta,
-    accountant,
+    accountant: name,
     consent: consent ?? null,
     contributions: entries.filter((e) => e.kind === 'contribution').length,
     declined: entries.filter((e) => e.kind === 'declined').length,
-    promised: ledgerEpsilon(entries, 'promised', delta, epsilonOf),
-    worstCase: ledgerEpsilon(entries, 'worst-case', delta, epsilonOf),
-    rounds: ledgerTable(entries, delta, epsilonOf),
+    promised: ledgerEpsilon(entries, 'promised', delta, accountant),
+    worstCase: ledgerEpsilon(entries, 'worst-case', delta, accountant),
+    rounds: ledgerTable(entries, delta, accountant),
   };
 }
 

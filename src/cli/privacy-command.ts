@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ACCOUNTANTS, epsilonFor, noiseForTargetEpsilon, type AccountantName, type EpsilonResult } from '../core/privacy/index.js';
+import { ACCOUNTANTS, DEFAULT_ACCOUNTANT, epsilonFor, noiseForTargetEpsilon, type AccountantName, type EpsilonResult } from '../core/privacy/index.js';
 import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 
 /** commander parser for a comma-separated list whose items are each checked by `item` (a bad item is named). */
@@ -17,7 +17,8 @@ function listOf(item: (value: string) => number): (value: string) => number[] {
   };
 }
 
-const accountantOption = () => new Option('--accountant <name>', 'privacy accountant: prv (tight) or rdp').choices(ACCOUNTANTS).default('prv');
+const accountantOption = () =>
+  new Option('--accountant <name>', 'privacy accountant: prv (tight) or rdp').choices(ACCOUNTANTS).default(DEFAULT_ACCOUNTANT.name);
 
 const label = (accountant: AccountantName) => `${accountant.toUpperCase()} accountant`;
 

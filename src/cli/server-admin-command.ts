@@ -6,7 +6,8 @@ import { checkpointDir } from '../../server/checkpoints.js';
 import type { ServerConfig } from '../../server/config.js';
 import { FederationDb } from '../../server/db.js';
 import { createInvite, parseDuration } from '../../server/invites.js';
-import { fingerprintHex, loadOrCreateIdentity } from '../core/crypto/index.js';
+import { fingerprintHex } from '../core/crypto/index.js';
+import { loadOrCreateIdentity } from '../core/crypto/identity-file.js';
 import { encodeInvite } from '../core/protocol/invite.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 

@@ -6,7 +6,8 @@
  * announcement was not connected when the cohort was drawn, so it was not in the population the
  * attempt sampled from, and the attempt does not touch its data.
  */
-import type { LedgerEntry, LedgerFile } from '../core/privacy/index.js';
+import type { LedgerEntry } from '../core/privacy/index.js';
+import type { LedgerFile } from '../core/privacy/ledger-file.js';
 import { verifyMessage, type AnnouncedSettings, type RoundAnnounceBody } from '../core/protocol/signed.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 

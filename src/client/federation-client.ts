@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import { sealUpdate, type Identity } from '../core/crypto/index.js';
 import type { Dataset } from '../core/data/dataset.js';
-import { privatizeUpdate, ledgerEpsilon, ledgersOnData, epsilonOfAccountant, type EpsilonOf, type LedgerEntry } from '../core/privacy/index.js';
+import { noisePlan, privatizeUpdate, ledgerEpsilon, DEFAULT_ACCOUNTANT, type Accountant, type LedgerEntry } from '../core/privacy/index.js';
+import { ledgersOnData } from '../core/privacy/participant-ledgers.js';
 import { isAck } from '../core/protocol/ack.js';
 import { encodeFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
@@ -23,9 +24,6 @@ export type { ClientEvent } from './events.js';
 export type { PrivacyCap } from './participation.js';
 export { ClientError };
 
-/** The tight PRV accountant (an upper bound on ε), for the ledger views and the cap. */
-const DEFAULT_EPSILON_OF = epsilonOfAccountant('prv');
-
 export interface FederationClientOptions {
   serverUrl: string;
   invite: Invite;
@@ -41,7 +39,7 @@ export interface FederationClientOptions {
    */
   participantCap?: PrivacyCap;
   /** Accountant used for the ledger views and the cap. */
-  epsilonOf?: EpsilonOf;
+  accountant?: Accountant;
   /** Seeds the local shuffle (simulation); the privacy noise never uses it. */
   trainSeed?: number;
 }
@@ -295,7 +293,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       cap,
       participantCap,
       otherLedgers,
-      epsilonOf: this.epsilonOf,
+      accountant: this.accountant,
     });
   }
 
@@ -304,8 +302,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     return this.digest;
   }
 
-  private get epsilonOf(): EpsilonOf {
-    return this.options.epsilonOf ?? DEFAULT_EPSILON_OF;
+  private get accountant(): Accountant {
+    return this.options.accountant ?? DEFAULT_ACCOUNTANT;
   }
 
   private async decline(start: RoundStart, reason: DeclineReason, message: string): Promise<void> {
@@ -325,8 +323,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       type: 'privacy',
       round,
       delta,
-      promised: ledgerEpsilon(entries, 'promised', delta, this.epsilonOf),
-      worstCase: ledgerEpsilon(entries, 'worst-case', delta, this.epsilonOf),
+      promised: ledgerEpsilon(entries, 'promised', delta, this.accountant),
+      worstCase: ledgerEpsilon(entries, 'worst-case', delta, this.accountant),
     });
   }
 
@@ -339,7 +337,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   protected async plainRelease(start: RoundStart, global: Float32Array): Promise<PlainRelease> {
     const { dp } = start.settings;
     const { delta, stats } = await this.train(start, global);
-    const { values, updateNorm, clipScale } = await privatizeUpdate(delta, dp);
+    const { values, updateNorm, clipScale } = await privatizeUpdate(delta, noisePlan(dp, false));
     return { values, updateNorm, clipScale, stats };
   }
 

@@ -9,8 +9,10 @@
  * at the first admitted join); any other server gets a fresh key pair.
  */
 import { join } from 'node:path';
-import { generateIdentity, loadIdentityFile, writeIdentityFile, type Identity } from '../core/crypto/index.js';
-import { ledgerPath, migrateLegacyLedgers } from '../core/privacy/index.js';
+import { generateIdentity, type Identity } from '../core/crypto/index.js';
+import { loadIdentityFile, writeIdentityFile } from '../core/crypto/identity-file.js';
+import { ledgerPath } from '../core/privacy/ledger-file.js';
+import { migrateLegacyLedgers } from '../core/privacy/participant-ledgers.js';
 import { access } from 'node:fs/promises';
 
 export interface IdentityStore {

@@ -3,7 +3,7 @@
  * ledgers, its caps and the accountant. No I/O: the caller reads the ledgers first and writes the
  * outcome (contribution or decline) after.
  */
-import { combinedEpsilon, projectedEpsilon, type Contribution, type EpsilonOf, type LedgerEntry, type LedgerView } from '../core/privacy/index.js';
+import { combinedEpsilon, projectedEpsilon, type Contribution, type Accountant, type LedgerEntry, type LedgerView } from '../core/privacy/index.js';
 import type { DeclineReason, RoundSettings, RoundStart } from '../core/protocol/messages.js';
 import { announcedSettings, contradiction } from './announcements.js';
 
@@ -29,7 +29,7 @@ export interface DecisionInputs {
   /** The ledgers of other servers whose consent was given on this same data (empty without a participant-wide cap). */
   otherLedgers: readonly (readonly LedgerEntry[])[];
   /** Accountant for the caps. */
-  epsilonOf: EpsilonOf;
+  accountant: Accountant;
 }
 
 export type Decision = { take: ContributionDraft } | { decline: DeclineReason; message: string };
@@ -95,14 +95,14 @@ export function decide(start: RoundStart, inputs: DecisionInputs): Decision {
 }
 
 function projected(inputs: DecisionInputs, cap: PrivacyCap, next: ContributionDraft): number {
-  const projected = projectedEpsilon(inputs.ledger, next, inputs.epsilonOf);
+  const projected = projectedEpsilon(inputs.ledger, next, inputs.accountant);
   return cap.view === 'worst-case' ? projected.worstCase : projected.promised;
 }
 
 /** ε over every ledger on this data (this server's own with the next contribution added), for the participant-wide cap. */
 function projectedOnData(inputs: DecisionInputs, cap: PrivacyCap, next: ContributionDraft): number {
   const mine: LedgerEntry[] = [...inputs.ledger, { kind: 'contribution', timestamp: '', ...next }];
-  return combinedEpsilon([...inputs.otherLedgers, mine], cap.view, next.delta, inputs.epsilonOf);
+  return combinedEpsilon([...inputs.otherLedgers, mine], cap.view, next.delta, inputs.accountant);
 }
 
 function formatEpsilon(value: number): string {

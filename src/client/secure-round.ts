@@ -1,7 +1,7 @@
 import { sealUpdate, type Identity } from '../core/crypto/index.js';
 import { encodeMaskedFrame } from '../core/protocol/frame.js';
 import type { DpSettings, SecAggRequest } from '../core/protocol/messages.js';
-import { addDiscreteGaussianNoise, privatizeUpdate } from '../core/privacy/index.js';
+import { addDiscreteGaussianNoise, noisePlan, privatizeUpdate } from '../core/privacy/index.js';
 import { distributedNoiseSigma, quantizationScale, quantize, SecAggClient, SecAggRefusal } from '../core/secagg/index.js';
 import type { SecAggContext, SecAggRound } from '../core/secagg/messages.js';
 
@@ -86,8 +86,9 @@ export class SecureRoundParticipant {
 
 /**
  * update -> clip (DP) or clamp (no DP: only a range for quantization) -> local noise -> fixed
- * point in Z_2^32 -> distributed noise on the integer grid. The scale is the one both sides
- * derive from the signed round settings (secagg/quantize.ts states the no-wrap bound).
+ * point in Z_2^32 -> distributed noise share on the integer grid, as the round's noise plan says
+ * (core/privacy/noise-plan.ts). The scale is the one both sides derive from the signed round
+ * settings (secagg/quantize.ts states the no-wrap bound).
  */
 export async function secureInput(
   delta: Float32Array,
@@ -95,12 +96,12 @@ export async function secureInput(
   round: SecAggRound,
 ): Promise<{ values: Uint32Array; updateNorm: number; clipScale: number }> {
   const { clipNorm: C, noiseMultiplier: z, mode } = dp;
-  const { values, updateNorm, clipScale } =
-    mode === 'off' ? { values: delta.map((v) => Math.min(C, Math.max(-C, v))), updateNorm: 0, clipScale: 1 } : await privatizeUpdate(delta, dp);
+  const plan = noisePlan(dp, true);
+  const { values, updateNorm, clipScale } = await privatizeUpdate(delta, plan);
   const common = { clipNorm: C, noiseMultiplier: z, threshold: round.threshold, length: delta.length };
   const scale = quantizationScale({ ...common, mode, cohortSize: round.cohort.length });
   const quantized = quantize(values, scale);
   // Distributed DP: a discrete Gaussian share with σ = z·Δ/√t, so t survivors' sum carries z·Δ (Kairouz et al. 2021).
-  if (mode === 'distributed' && z > 0) await addDiscreteGaussianNoise(quantized, distributedNoiseSigma({ ...common, scale }));
+  if (plan.clientNoise === 'share' && z > 0) await addDiscreteGaussianNoise(quantized, distributedNoiseSigma({ ...common, scale }));
   return { values: quantized, updateNorm, clipScale };
 }

@@ -1,7 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../core/data/dataset.js';
 import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
-import { openServerLedger, updateDelta, type LedgerFile } from '../core/privacy/index.js';
+import { updateDelta } from '../core/privacy/index.js';
+import type { LedgerFile } from '../core/privacy/ledger-file.js';
+import { openServerLedger } from '../core/privacy/participant-ledgers.js';
 import type { RoundStart } from '../core/protocol/messages.js';
 import { trainLocal } from '../core/train/index.js';
 import type { ClientEvent, TrainStats } from './events.js';

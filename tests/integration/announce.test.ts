@@ -12,7 +12,8 @@ import { silentLogger } from '../../server/logger.js';
 import type { Uniform } from '../../server/cohort.js';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../../src/client/federation-client.js';
 import { getSodium, type Identity } from '../../src/core/crypto/index.js';
-import { epsilonFor, LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
+import { epsilonFor } from '../../src/core/privacy/index.js';
+import { LedgerFile, ledgerPath } from '../../src/core/privacy/ledger-file.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeParticipants } from '../helpers/federation-data.js';
 

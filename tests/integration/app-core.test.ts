@@ -8,10 +8,11 @@ import { silentLogger } from '../../server/logger.js';
 import type { AppState } from '../../src/app/contract.js';
 import { AppCore } from '../../src/app/core.js';
 import { createDispatcher, type Dispatch } from '../../src/app/dispatch.js';
-import { epsilonOfAccountant, LedgerFile, ledgerEpsilon, ledgerPath } from '../../src/core/privacy/index.js';
+import { accountant, ledgerEpsilon } from '../../src/core/privacy/index.js';
+import { LedgerFile, ledgerPath } from '../../src/core/privacy/ledger-file.js';
 import { stringMatching } from '../helpers/matchers.js';
 
-const prvEpsilon = epsilonOfAccountant('prv');
+const PRV = accountant('prv');
 
 const Z = 1.5;
 const Q = 0.5;
@@ -108,8 +109,8 @@ describe('the app core against a real aggregator', () => {
       settings: { dp: { mode: 'central', noiseMultiplier: Z, clipNorm: 1, delta: DELTA }, samplingRate: Q, secureAggregation: false },
     });
     expect(preview.fingerprint.replace(/:/g, '')).toBe(server.inviteCode.split('.')[1]);
-    expect(preview.perRound.worstCase).toBeCloseTo(prvEpsilon([{ noiseMultiplier: Z, samplingRate: 1 }], DELTA), 10);
-    expect(preview.perRound.promised).toBeCloseTo(prvEpsilon([{ noiseMultiplier: Z, samplingRate: Q }], DELTA), 10);
+    expect(preview.perRound.worstCase).toBeCloseTo(PRV.epsilon([{ noiseMultiplier: Z, samplingRate: 1 }], DELTA), 10);
+    expect(preview.perRound.promised).toBeCloseTo(PRV.epsilon([{ noiseMultiplier: Z, samplingRate: Q }], DELTA), 10);
     expect(preview.perRound.promised!).toBeLessThan(preview.perRound.worstCase!);
   });
 
@@ -148,13 +149,13 @@ describe('the app core against a real aggregator', () => {
       async () => {
         report = await ok<Awaited<ReturnType<AppCore['getPrivacy']>>>(call('getPrivacy', undefined));
         ledger = await LedgerFile.open(ledgerPath(join(root, 'participant'), server.serverFingerprint));
-        expect(report.promised).toBe(ledgerEpsilon(ledger.entries, 'promised', DELTA, prvEpsilon));
+        expect(report.promised).toBe(ledgerEpsilon(ledger.entries, 'promised', DELTA, PRV));
       },
       { timeout: 20_000, interval: 200 },
     );
-    expect(report.worstCase).toBe(ledgerEpsilon(ledger.entries, 'worst-case', DELTA, prvEpsilon));
+    expect(report.worstCase).toBe(ledgerEpsilon(ledger.entries, 'worst-case', DELTA, PRV));
     expect(report.worstCase).toBeCloseTo(
-      prvEpsilon(
+      PRV.epsilon(
         [
           { noiseMultiplier: Z, samplingRate: 1 },
           { noiseMultiplier: Z, samplingRate: 1 },
@@ -167,7 +168,7 @@ describe('the app core against a real aggregator', () => {
     // Any other row is an attempt announced while the app was connected (charged in the promised view only).
     expect(report.rows.filter((r) => r.kind !== 'contribution').every((r) => r.kind === 'announced' && r.round > 2)).toBe(true);
     expect(report.projections[0].worstCase).toBeCloseTo(
-      prvEpsilon(
+      PRV.epsilon(
         Array.from({ length: 3 }, () => ({ noiseMultiplier: Z, samplingRate: 1 })),
         DELTA,
       ),

@@ -93,6 +93,11 @@ describe('the layer check', () => {
       { 'src/core/privacy/prv.ts': "import { read } from './ledger-file.js';\nexport const p = read;\n" },
       'core-math-no-adapters: src/core/privacy/prv.ts → src/core/privacy/ledger-file.ts',
     ],
+    [
+      'a math index re-exporting a file adapter (the old LedgerFile and identity-file re-exports)',
+      { 'src/core/privacy/index.ts': "export { clip } from './clip.js';\nexport { read } from './ledger-file.js';\n" },
+      'core-math-no-adapters: src/core/privacy/index.ts → src/core/privacy/ledger-file.ts',
+    ],
   ];
   it('fails on each wrong import, naming the rule and the import', async () => {
     // One fixture tree holding every wrong import (one run of the check, not one per case).

@@ -7,7 +7,8 @@ import { silentLogger } from '../../server/logger.js';
 import { FederationClient, type ClientEvent, type PrivacyCap } from '../../src/client/federation-client.js';
 import { generateIdentity, type Identity } from '../../src/core/crypto/index.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
-import { epsilonFor, LedgerFile, ledgerPath, rdpEpsilon } from '../../src/core/privacy/index.js';
+import { accountant, epsilonFor } from '../../src/core/privacy/index.js';
+import { LedgerFile, ledgerPath } from '../../src/core/privacy/ledger-file.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 
@@ -36,7 +37,7 @@ async function federation(config: ServerConfigInput, participants: Participant[]
   const events: ClientEvent[][] = participants.map(() => []);
   const clients = await Promise.all(
     participants.map(async (p, i) => {
-      const client = new FederationClient({ serverUrl: url, invite: parseInvite(inviteCode), epsilonOf: rdpEpsilon, trainSeed: i, ...p });
+      const client = new FederationClient({ serverUrl: url, invite: parseInvite(inviteCode), accountant: accountant('rdp'), trainSeed: i, ...p });
       client.on('event', (e) => events[i].push(e));
       await client.connect();
       return client;
@@ -57,7 +58,7 @@ describe("the participant's own privacy cap and consent", () => {
     const z = 2;
     const delta = 1e-5;
     const worstAfter = (k: number) =>
-      rdpEpsilon(
+      accountant('rdp').epsilon(
         Array.from({ length: k }, () => ({ noiseMultiplier: z, samplingRate: 1 })),
         delta,
       );

@@ -14,7 +14,7 @@ import { parseServerConfig } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
 import { FederationClient } from '../../src/client/federation-client.js';
 import { generateIdentity } from '../../src/core/crypto/index.js';
-import { LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
+import { LedgerFile, ledgerPath } from '../../src/core/privacy/ledger-file.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 

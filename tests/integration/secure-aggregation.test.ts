@@ -8,7 +8,8 @@ import { createLogger } from '../../server/logger.js';
 import { FederationClient, type ClientEvent } from '../../src/client/federation-client.js';
 import { generateIdentity } from '../../src/core/crypto/index.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
-import { epsilonOfAccountant, LedgerFile, ledgerPath } from '../../src/core/privacy/index.js';
+import { accountant } from '../../src/core/privacy/index.js';
+import { LedgerFile, ledgerPath } from '../../src/core/privacy/ledger-file.js';
 import { probeFederation, resolveInvite } from '../../src/app/probe.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { DropoutClient, type DropStage } from '../../src/cli/dropout-client.js';
@@ -314,7 +315,7 @@ describe("the app's view of a secure federation", () => {
       });
       const url = await server.listen();
       try {
-        const preview = await probeFederation(resolveInvite(server.inviteCode, url), epsilonOfAccountant('prv'));
+        const preview = await probeFederation(resolveInvite(server.inviteCode, url), accountant('prv'));
         expect(preview.settings.dp.mode).toBe(secure ? 'distributed' : 'central');
         previews.push(preview.settings.secureAggregation);
       } finally {

@@ -12,8 +12,8 @@ import { createLogger } from '../../server/logger.js';
 import { probeFederation, resolveInvite } from '../../src/app/probe.js';
 import { FederationClient } from '../../src/client/federation-client.js';
 import { fileIdentityStore, identityForServer } from '../../src/client/identities.js';
-import { loadOrCreateIdentity } from '../../src/core/crypto/index.js';
-import { epsilonOfAccountant } from '../../src/core/privacy/index.js';
+import { loadOrCreateIdentity } from '../../src/core/crypto/identity-file.js';
+import { accountant } from '../../src/core/privacy/index.js';
 import { encodeInvite, parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 
@@ -46,7 +46,7 @@ describe('unlinkable participation', () => {
     const root = await mkdtemp(join(tmpdir(), 'covey-preview-'));
     cleanup.push(() => rm(root, { recursive: true, force: true }));
     const { aggregator, url, logs } = await server(root, 'previewed');
-    const preview = await probeFederation(resolveInvite(aggregator.inviteCode, url), epsilonOfAccountant('prv'));
+    const preview = await probeFederation(resolveInvite(aggregator.inviteCode, url), accountant('prv'));
     expect(preview.federationId).toBe('previewed');
     expect(preview.settings.samplingRate).toBe(0.5);
     expect(preview.settings.expectedClients).toBe(2);
@@ -56,7 +56,7 @@ describe('unlinkable participation', () => {
     expect(logs.map((l) => l.event)).not.toContain('client joined');
     // An invite pinning another key: the preview is refused before anything is shown.
     const wrong = encodeInvite({ fingerprintHex: 'f'.repeat(64), token: parseInvite(aggregator.inviteCode).token });
-    await expect(probeFederation(resolveInvite(wrong, url), epsilonOfAccountant('prv'))).rejects.toThrow(/does not match the invite/);
+    await expect(probeFederation(resolveInvite(wrong, url), accountant('prv'))).rejects.toThrow(/does not match the invite/);
   });
 
   it('uses one key pair per server (two servers see two client ids) and keeps an older single identity for the server it is registered with', async () => {

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { epsilonOfAccountant } from '../../src/core/privacy/index.js';
+import { accountant } from '../../src/core/privacy/index.js';
 
-const prvEpsilon = epsilonOfAccountant('prv');
+const PRV = accountant('prv');
 import { requireChromium, skipWithoutChromium, launchChromium } from '../helpers/chromium.js';
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
 
@@ -64,7 +64,7 @@ function ledgerJson(stateDir: string, federationId: string) {
 }
 
 const worstAfter = (k: number) =>
-  prvEpsilon(
+  PRV.epsilon(
     Array.from({ length: k }, () => ({ noiseMultiplier: Z, samplingRate: 1 })),
     DELTA,
   );
@@ -173,7 +173,7 @@ describe.skipIf(skipWithoutChromium)('the desktop app in headless Chromium again
     const attempts = ledger.rounds.filter((r) => r.kind === 'announced' || r.kind === 'contribution').length;
     expect(attempts).toBeGreaterThanOrEqual(2);
     const promisedAt = (attempts: number) =>
-      prvEpsilon(
+      PRV.epsilon(
         Array.from({ length: attempts }, () => ({ noiseMultiplier: Z, samplingRate: Q })),
         DELTA,
       );

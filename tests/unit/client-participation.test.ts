@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, type DecisionInputs } from '../../src/client/participation.js';
-import { computeEpsilon, rdpEpsilon, type LedgerEntry } from '../../src/core/privacy/index.js';
+import { accountant, computeEpsilon, type LedgerEntry } from '../../src/core/privacy/index.js';
 import type { DpMode, RoundStart } from '../../src/core/protocol/messages.js';
 import { stringMatching } from '../helpers/matchers.js';
 
@@ -51,7 +51,7 @@ const inputs = (o: Partial<DecisionInputs> = {}): DecisionInputs => ({
   serverFingerprint: 'fp',
   ledger: history,
   otherLedgers: [],
-  epsilonOf: rdpEpsilon,
+  accountant: accountant('rdp'),
   ...o,
 });
 /** ε after a third contribution: worst case q = 1 over the 3 contributions; promised q = 0.5 over the 3 announcements. */

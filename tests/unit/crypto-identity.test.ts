@@ -2,16 +2,8 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  decodePublicIdentity,
-  encodePublicIdentity,
-  fingerprint,
-  fingerprintHex,
-  generateIdentity,
-  IdentityFileError,
-  loadOrCreateIdentity,
-  publicIdentity,
-} from '../../src/core/crypto/index.js';
+import { decodePublicIdentity, encodePublicIdentity, fingerprint, fingerprintHex, generateIdentity, publicIdentity } from '../../src/core/crypto/index.js';
+import { IdentityFileError, loadOrCreateIdentity } from '../../src/core/crypto/identity-file.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -3,20 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  accountant,
   computeEpsilon,
-  epsilonOfAccountant,
   LedgerEntrySchema,
-  LedgerError,
-  LedgerFile,
   ledgerEpsilon,
-  ledgerPath,
   ledgerTable,
   projectedEpsilon,
-  rdpEpsilon,
   type Contribution,
   type LedgerEntry,
 } from '../../src/core/privacy/index.js';
+import { LedgerError, LedgerFile, ledgerPath } from '../../src/core/privacy/ledger-file.js';
 
+const RDP = accountant('rdp');
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -33,8 +31,8 @@ function observed(round: number, z = 2, q = 0.1): LedgerEntry {
 describe('ledger views', () => {
   it('worst case is q = 1 over only the contributed rounds; promised uses the declared q over all rounds', () => {
     const entries = [contribution(1), observed(2), contribution(3), observed(4), observed(5)];
-    const worst = ledgerEpsilon(entries, 'worst-case', 1e-5, rdpEpsilon);
-    const promised = ledgerEpsilon(entries, 'promised', 1e-5, rdpEpsilon);
+    const worst = ledgerEpsilon(entries, 'worst-case', 1e-5, RDP);
+    const promised = ledgerEpsilon(entries, 'promised', 1e-5, RDP);
     expect(worst).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 1, rounds: 2, delta: 1e-5 }).epsilon, 12);
     expect(promised).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 0.1, rounds: 5, delta: 1e-5 }).epsilon, 12);
     expect(promised).toBeLessThan(worst);
@@ -58,7 +56,7 @@ describe('ledger views', () => {
     const next = projectedEpsilon(
       entries,
       { federationId: 'f', serverFingerprint: 'ab', round: 3, mode: 'central', noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5 },
-      rdpEpsilon,
+      RDP,
     );
     expect(next.worstCase).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 1, rounds: 2, delta: 1e-5 }).epsilon, 12);
     expect(next.promised).toBeCloseTo(computeEpsilon({ noiseMultiplier: 2, samplingRate: 0.1, rounds: 3, delta: 1e-5 }).epsilon, 12);
@@ -82,10 +80,10 @@ describe('distributed mode in the ledger', () => {
     const dist = [distributed(1), observedDistributed(2), distributed(3, 1.5, 0.2), observedDistributed(4)];
     const central = [contribution(1), observed(2), contribution(3, 1.5, 0.2), observed(4)];
     for (const view of ['promised', 'worst-case'] as const) {
-      for (const epsilonOf of [undefined, rdpEpsilon]) {
-        const d = ledgerEpsilon(dist, view, 1e-5, epsilonOf);
+      for (const acc of [undefined, RDP]) {
+        const d = ledgerEpsilon(dist, view, 1e-5, acc);
         expect(Number.isFinite(d) && d > 0).toBe(true);
-        expect(d).toBe(ledgerEpsilon(central, view, 1e-5, epsilonOf));
+        expect(d).toBe(ledgerEpsilon(central, view, 1e-5, acc));
       }
     }
     const next = { federationId: 'f', serverFingerprint: 'ab', round: 5, noiseMultiplier: 2, clipNorm: 1, samplingRate: 0.1, delta: 1e-5 };
@@ -120,10 +118,10 @@ describe('distributed mode in the ledger', () => {
 
   it('the views default to the PRV accountant, tighter than RDP', () => {
     const entries = [contribution(1), observed(2), contribution(3)];
-    const prv = epsilonOfAccountant('prv');
+    const prv = accountant('prv');
     for (const view of ['promised', 'worst-case'] as const) {
       expect(ledgerEpsilon(entries, view, 1e-5)).toBe(ledgerEpsilon(entries, view, 1e-5, prv));
-      expect(ledgerEpsilon(entries, view, 1e-5)).toBeLessThan(ledgerEpsilon(entries, view, 1e-5, rdpEpsilon));
+      expect(ledgerEpsilon(entries, view, 1e-5)).toBeLessThan(ledgerEpsilon(entries, view, 1e-5, RDP));
     }
     const rows = ledgerTable(entries, 1e-5);
     expect(rows.at(-1)!.worstCase).toBe(ledgerEpsilon(entries, 'worst-case', 1e-5, prv));
@@ -226,8 +224,8 @@ describe('announced attempts (the promised view charges each with its own settin
 
   it('charges every announced attempt once, with its own z and q, and a contribution to it adds nothing more', () => {
     const entries = [announced(1, 'x'), sent(1, 'x'), announced(1, 'x'), announced(2, 'y', 1, 0.9), announced(2, 'z', 1, 0.9)];
-    const promised = ledgerEpsilon(entries, 'promised', 1e-5, rdpEpsilon);
-    const expected = rdpEpsilon(
+    const promised = ledgerEpsilon(entries, 'promised', 1e-5, RDP);
+    const expected = RDP.epsilon(
       [
         { noiseMultiplier: 2, samplingRate: 0.1 },
         { noiseMultiplier: 1, samplingRate: 0.9 },
@@ -236,9 +234,9 @@ describe('announced attempts (the promised view charges each with its own settin
       1e-5,
     );
     expect(promised).toBeCloseTo(expected, 12);
-    expect(ledgerEpsilon(entries, 'worst-case', 1e-5, rdpEpsilon)).toBeCloseTo(rdpEpsilon([{ noiseMultiplier: 2, samplingRate: 1 }], 1e-5), 12);
+    expect(ledgerEpsilon(entries, 'worst-case', 1e-5, RDP)).toBeCloseTo(RDP.epsilon([{ noiseMultiplier: 2, samplingRate: 1 }], 1e-5), 12);
     // The table shows a contributed attempt once, as the contribution.
-    expect(ledgerTable(entries, 1e-5, rdpEpsilon).map((r) => [r.round, r.kind])).toEqual([
+    expect(ledgerTable(entries, 1e-5, RDP).map((r) => [r.round, r.kind])).toEqual([
       [1, 'contribution'],
       [2, 'announced'],
       [2, 'announced'],
@@ -246,7 +244,7 @@ describe('announced attempts (the promised view charges each with its own settin
   });
 
   it('migrates per-federation ledgers of one server key into its ledger, and refuses one that names no server', async () => {
-    const { migrateLegacyLedgers, openServerLedger } = await import('../../src/core/privacy/index.js');
+    const { migrateLegacyLedgers, openServerLedger } = await import('../../src/core/privacy/participant-ledgers.js');
     const dir = await mkdtemp(join(tmpdir(), 'covey-ledger-'));
     dirs.push(dir);
     await mkdir(join(dir, 'ledger'), { recursive: true });
@@ -273,8 +271,8 @@ describe('announced attempts (the promised view charges each with its own settin
         .map((e) => e.federationId)
         .sort(),
     ).toEqual(['fed-a', 'fed-b']);
-    expect(ledgerEpsilon(ledger.entries, 'worst-case', 1e-5, rdpEpsilon)).toBeCloseTo(
-      rdpEpsilon(
+    expect(ledgerEpsilon(ledger.entries, 'worst-case', 1e-5, RDP)).toBeCloseTo(
+      RDP.epsilon(
         [
           { noiseMultiplier: 2, samplingRate: 1 },
           { noiseMultiplier: 2, samplingRate: 1 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ORDERS, RdpAccountant, computeEpsilon, computeRdp, epsilonFromRdp, rdpSubsampledGaussian } from '../../src/core/privacy/index.js';
+import { accountant, DEFAULT_ORDERS, computeEpsilon, computeRdp, epsilonFromRdp, rdpSubsampledGaussian } from '../../src/core/privacy/index.js';
 
 const eps = (noiseMultiplier: number, samplingRate: number, rounds: number, delta = 1e-5): number =>
   computeEpsilon({ noiseMultiplier, samplingRate, rounds, delta }).epsilon;
@@ -143,7 +143,7 @@ describe('epsilonFromRdp', () => {
   it('gives ε = 0 when nothing was released (no rounds, or q = 0)', () => {
     expect(computeEpsilon({ noiseMultiplier: 1, samplingRate: 0.1, rounds: 0, delta: 1e-5 }).epsilon).toBe(0);
     expect(computeEpsilon({ noiseMultiplier: 1, samplingRate: 0, rounds: 100, delta: 1e-5 }).epsilon).toBe(0);
-    expect(new RdpAccountant().getEpsilon(1e-5).epsilon).toBe(0);
+    expect(accountant('rdp').epsilon([], 1e-5)).toBe(0);
   });
 
   it('returns Infinity when no order gives a finite bound', () => {
@@ -157,7 +157,7 @@ describe('epsilonFromRdp', () => {
   });
 });
 
-describe('computeRdp and RdpAccountant', () => {
+describe('computeRdp and the RDP accountant', () => {
   it('sums heterogeneous rounds order by order', () => {
     const a = { noiseMultiplier: 1.1, samplingRate: 0.01, rounds: 30 };
     const b = { noiseMultiplier: 2, samplingRate: 0.05 };
@@ -167,19 +167,16 @@ describe('computeRdp and RdpAccountant', () => {
     both.forEach((r, k) => expect(r).toBeCloseTo(ra[k] + rb[k], 14));
   });
 
-  it('accountant matches computeEpsilon and keeps its history', () => {
-    const acc = new RdpAccountant();
-    for (let i = 0; i < 50; i++) acc.step({ noiseMultiplier: 1.1, samplingRate: 0.02 });
+  it('the RDP accountant matches computeEpsilon over a list of rounds, one record per round or one with a count', () => {
+    const rdp = accountant('rdp');
     const direct = computeEpsilon({ noiseMultiplier: 1.1, samplingRate: 0.02, rounds: 50, delta: 1e-5 });
-    const got = acc.getEpsilon(1e-5);
-    expect(got.order).toBe(direct.order);
-    expect(relErr(got.epsilon, direct.epsilon)).toBeLessThan(1e-12);
-    expect(acc.history).toHaveLength(50);
+    const perRound = Array.from({ length: 50 }, () => ({ noiseMultiplier: 1.1, samplingRate: 0.02 }));
+    expect(rdp.name).toBe('rdp');
+    expect(relErr(rdp.epsilon(perRound, 1e-5), direct.epsilon)).toBeLessThan(1e-12);
+    expect(rdp.epsilon([{ noiseMultiplier: 1.1, samplingRate: 0.02, rounds: 50 }], 1e-5)).toBe(direct.epsilon);
   });
 
-  it('accountant rejects an invalid round without recording it', () => {
-    const acc = new RdpAccountant();
-    expect(() => acc.step({ noiseMultiplier: 1, samplingRate: 2 })).toThrow(RangeError);
-    expect(acc.history).toHaveLength(0);
+  it('the RDP accountant rejects an invalid round', () => {
+    expect(() => accountant('rdp').epsilon([{ noiseMultiplier: 1, samplingRate: 2 }], 1e-5)).toThrow(RangeError);
   });
 });

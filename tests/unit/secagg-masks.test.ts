@@ -1,7 +1,8 @@
 import { randomFillSync } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getSodium } from '../../src/core/crypto/sodium.js';
-import { applyMasks, expandMask, maskPrg, startMaskWorkers, stopMaskWorkers, warmMaskWorkers } from '../../src/core/secagg/index.js';
+import { applyMasks, expandMask, maskPrg } from '../../src/core/secagg/index.js';
+import { startMaskWorkers, stopMaskWorkers, warmMaskWorkers } from '../../src/core/secagg/mask-pool.js';
 import { combineShares, isShare, shareX, splitSecret } from '../../src/core/secagg/shamir.js';
 import { expectSameElements } from '../helpers/same-elements.js';
 

@@ -1,13 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../src/core/crypto/base64url.js';
 import { generateIdentity } from '../../src/core/crypto/identity.js';
 import { getSodium } from '../../src/core/crypto/sodium.js';
-import { SecAggRefusal, stopMaskWorkers, type PeerAdvert, type ShareCiphertext, type UnmaskRequest } from '../../src/core/secagg/index.js';
+import { SecAggRefusal, type PeerAdvert, type ShareCiphertext, type UnmaskRequest } from '../../src/core/secagg/index.js';
 import { fromBase64, NONCE_BYTES, roundDigest, shareAd, shareKey } from '../../src/core/secagg/keys.js';
 import { combineShares } from '../../src/core/secagg/shamir.js';
 import { randomInputs, runRound, runToUnmask, setup } from './secagg-harness.js';
-
-afterAll(() => stopMaskWorkers());
 
 async function refusal(promise: Promise<unknown>): Promise<SecAggRefusal> {
   const error = await promise.then(

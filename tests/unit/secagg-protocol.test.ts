@@ -1,9 +1,7 @@
 import { randomFillSync } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
-import { dequantizeSum, quantizationScale, quantize, SecAggAbort, SecAggRefusal, stopMaskWorkers, type SecAggStage } from '../../src/core/secagg/index.js';
+import { describe, expect, it } from 'vitest';
+import { dequantizeSum, quantizationScale, quantize, SecAggAbort, SecAggRefusal, type SecAggStage } from '../../src/core/secagg/index.js';
 import { clientId, firstDifference, plainSum, randomInputs, runRound, setup, type Dropouts } from './secagg-harness.js';
-
-afterAll(() => stopMaskWorkers());
 
 /** A float update of L2 norm exactly C (uniform direction-ish), from the CSPRNG. */
 function clippedUpdate(d: number, clipNorm: number): Float32Array {

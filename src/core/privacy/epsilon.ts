@@ -3,9 +3,6 @@ import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './
 
 export type AccountantName = 'rdp' | 'prv';
 
-/** ε of a list of rounds at δ; Infinity when any round carried no noise (DP off). */
-export type EpsilonOf = (records: RoundRecord[], delta: number) => number;
-
 export const ACCOUNTANTS: readonly AccountantName[] = ['rdp', 'prv'];
 
 export interface EpsilonResult {
@@ -18,7 +15,7 @@ export interface EpsilonResult {
 }
 
 /** ε at `delta` of a sequence of Poisson-subsampled Gaussian rounds (empty ⇒ 0) by the chosen accountant. */
-export function epsilonFor(records: RoundRecord[], delta: number, accountant: AccountantName = 'prv'): EpsilonResult {
+export function epsilonFor(records: readonly RoundRecord[], delta: number, accountant: AccountantName = 'prv'): EpsilonResult {
   switch (accountant) {
     case 'rdp':
       return { ...epsilonFromRdp(DEFAULT_ORDERS, computeRdp(records), delta), accountant };
@@ -29,9 +26,4 @@ export function epsilonFor(records: RoundRecord[], delta: number, accountant: Ac
     default:
       throw new RangeError(`unknown accountant "${String(accountant)}" (expected ${ACCOUNTANTS.join(' or ')})`);
   }
-}
-
-/** ε of a list of rounds by one accountant, as the ledger views and the participant's cap use it. */
-export function epsilonOfAccountant(accountant: AccountantName = 'prv'): EpsilonOf {
-  return (records, delta) => (records.length === 0 ? 0 : epsilonFor(records, delta, accountant).epsilon);
 }

@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import { epsilonOfAccountant, type EpsilonOf } from './epsilon.js';
-import { computeRdp, DEFAULT_ORDERS, epsilonFromRdp, type RoundRecord } from './rdp.js';
+import { DEFAULT_ACCOUNTANT, type Accountant } from './accountant.js';
+import type { RoundRecord } from './rdp.js';
 import { DpModeSchema } from '../protocol/messages.js';
-
-export type { EpsilonOf } from './epsilon.js';
 
 /**
  * The participant's privacy ledger: what this client actually sent, per server key (the invite's
@@ -98,12 +96,6 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 export type LedgerView = 'promised' | 'worst-case';
 export type Contribution = Extract<LedgerEntry, { kind: 'contribution' }>;
 
-/** The RDP accountant (looser than PRV); pass it explicitly where RDP figures are wanted. */
-export const rdpEpsilon: EpsilonOf = (records, delta) => (records.length === 0 ? 0 : epsilonFromRdp(DEFAULT_ORDERS, computeRdp(records), delta).epsilon);
-
-/** The default accountant of the ledger views: the tight PRV upper bound (prv.ts). */
-const prvEpsilon: EpsilonOf = epsilonOfAccountant('prv');
-
 function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord[] | null {
   const out: RoundRecord[] = [];
   const seen = new Set<string>();
@@ -128,9 +120,9 @@ function records(entries: readonly LedgerEntry[], view: LedgerView): RoundRecord
 }
 
 /** ε of one view over the given entries (one federation's); Infinity if an update went without noise. */
-export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView, delta: number, epsilonOf: EpsilonOf = prvEpsilon): number {
+export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView, delta: number, accountant: Accountant = DEFAULT_ACCOUNTANT): number {
   const recs = records(entries, view);
-  return recs === null ? Number.POSITIVE_INFINITY : epsilonOf(recs, delta);
+  return recs === null ? Number.POSITIVE_INFINITY : accountant.epsilon(recs, delta);
 }
 
 /**
@@ -138,26 +130,31 @@ export function ledgerEpsilon(entries: readonly LedgerEntry[], view: LedgerView,
  * records, concatenated; composition holds across federations as within one (the records add up
  * order by order, Mironov 2017 Prop. 1). Infinity if any update went without noise.
  */
-export function combinedEpsilon(ledgers: readonly (readonly LedgerEntry[])[], view: LedgerView, delta: number, epsilonOf: EpsilonOf = prvEpsilon): number {
+export function combinedEpsilon(
+  ledgers: readonly (readonly LedgerEntry[])[],
+  view: LedgerView,
+  delta: number,
+  accountant: Accountant = DEFAULT_ACCOUNTANT,
+): number {
   const all: RoundRecord[] = [];
   for (const entries of ledgers) {
     const recs = records(entries, view);
     if (recs === null) return Number.POSITIVE_INFINITY;
     all.push(...recs);
   }
-  return epsilonOf(all, delta);
+  return accountant.epsilon(all, delta);
 }
 
 /** Both views as they would stand if this client also contributed to `round` with these settings. */
 export function projectedEpsilon(
   entries: readonly LedgerEntry[],
   next: Omit<Contribution, 'kind' | 'timestamp'>,
-  epsilonOf: EpsilonOf = prvEpsilon,
+  accountant: Accountant = DEFAULT_ACCOUNTANT,
 ): { promised: number; worstCase: number } {
   const withNext: LedgerEntry[] = [...entries, { kind: 'contribution', timestamp: '', ...next }];
   return {
-    promised: ledgerEpsilon(withNext, 'promised', next.delta, epsilonOf),
-    worstCase: ledgerEpsilon(withNext, 'worst-case', next.delta, epsilonOf),
+    promised: ledgerEpsilon(withNext, 'promised', next.delta, accountant),
+    worstCase: ledgerEpsilon(withNext, 'worst-case', next.delta, accountant),
   };
 }
 
@@ -169,7 +166,7 @@ function contributionDetail(e: Contribution): string {
 }
 
 /** Per-round rows with cumulative ε in both views, for `covey privacy ledger` and the app. */
-export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsilonOf: EpsilonOf = prvEpsilon) {
+export function ledgerTable(entries: readonly LedgerEntry[], delta: number, accountant: Accountant = DEFAULT_ACCOUNTANT) {
   const rows: { round: number; kind: LedgerEntry['kind']; detail: string; promised: number; worstCase: number }[] = [];
   const upTo: LedgerEntry[] = [];
   // An attempt this client contributed to shows once, as its contribution (its announcement is charged in the row all the same).
@@ -190,8 +187,8 @@ export function ledgerTable(entries: readonly LedgerEntry[], delta: number, epsi
       round: e.round,
       kind: e.kind,
       detail,
-      promised: ledgerEpsilon(upTo, 'promised', delta, epsilonOf),
-      worstCase: ledgerEpsilon(upTo, 'worst-case', delta, epsilonOf),
+      promised: ledgerEpsilon(upTo, 'promised', delta, accountant),
+      worstCase: ledgerEpsilon(upTo, 'worst-case', delta, accountant),
     });
   }
   return rows;

@@ -1,24 +1,31 @@
-import type { DpSettings } from '../protocol/messages.js';
 import { clipInPlace } from './clip.js';
 import { addGaussianNoiseInPlace } from './noise.js';
+import type { NoisePlan } from './noise-plan.js';
 
 export interface PrivatizedUpdate {
   values: Float32Array;
-  /** The update's L2 norm before clipping (0 with DP off: nothing is measured). */
+  /** The update's L2 norm before clipping (0 when the plan does not clip: nothing is measured). */
   updateNorm: number;
   /** The factor clipping scaled it by (1 when it was within C). */
   clipScale: number;
 }
 
 /**
- * The client's DP step on its update, the same for plain and secure rounds: with DP on, clip to
- * L2 norm C (DP-FedAvg, McMahan et al. 2018); in local mode also add the full N(0, z²C²) itself
- * (PRIVACY-MATH.md, noise placement). Central noise is the server's, distributed noise goes on the
- * quantized grid (secure rounds). DP off: the update as it is. Works in place: `delta` becomes the values returned.
+ * The client's step on its update, the same for plain and secure rounds, as the round's noise plan
+ * says (noise-plan.ts): clip to L2 norm C (DP-FedAvg, McMahan et al. 2018) or clamp each coordinate
+ * to ±C (the fixed-point range of secure aggregation without DP); then, where the client adds the
+ * full noise itself (local), N(0, z²C²) per coordinate (PRIVACY-MATH.md, noise placement). A
+ * distributed share goes on the quantized grid afterwards (client/secure-round.ts). Works in place:
+ * `delta` becomes the values returned.
  */
-export async function privatizeUpdate(delta: Float32Array, dp: DpSettings): Promise<PrivatizedUpdate> {
-  if (dp.mode === 'off') return { values: delta, updateNorm: 0, clipScale: 1 };
-  const { norm, scale } = clipInPlace(delta, dp.clipNorm);
-  if (dp.mode === 'local') await addGaussianNoiseInPlace(delta, dp.noiseMultiplier * dp.clipNorm);
+export async function privatizeUpdate(delta: Float32Array, plan: NoisePlan): Promise<PrivatizedUpdate> {
+  const C = plan.clipNorm;
+  if (plan.clientBound === 'none') return { values: delta, updateNorm: 0, clipScale: 1 };
+  if (plan.clientBound === 'clamp') {
+    for (let i = 0; i < delta.length; i++) delta[i] = Math.min(C, Math.max(-C, delta[i]));
+    return { values: delta, updateNorm: 0, clipScale: 1 };
+  }
+  const { norm, scale } = clipInPlace(delta, C);
+  if (plan.clientNoiseStd > 0) await addGaussianNoiseInPlace(delta, plan.clientNoiseStd);
   return { values: delta, updateNorm: norm, clipScale: scale };
 }

@@ -68,7 +68,7 @@ interface Part {
 }
 
 /** Merges records with the same (q, z) and drops those that release nothing (q = 0 or no rounds). */
-function groupRounds(records: RoundRecord[]): Round[] {
+function groupRounds(records: readonly RoundRecord[]): Round[] {
   const groups = new Map<string, Round>();
   for (const { samplingRate: q, noiseMultiplier: z, rounds = 1 } of records) {
     if (!(q >= 0 && q <= 1)) throw new RangeError(`samplingRate must be in [0, 1], got ${q}`);
@@ -177,7 +177,7 @@ function directionBounds(rounds: Round[], neighbouring: Neighbouring, delta: num
 }
 
 /** ε at `delta` of a sequence of Poisson-subsampled Gaussian rounds by the PRV accountant (see the file comment). */
-export function prvEpsilon(records: RoundRecord[], delta: number, options: PrvOptions = {}): PrvResult {
+export function prvEpsilon(records: readonly RoundRecord[], delta: number, options: PrvOptions = {}): PrvResult {
   if (!(delta > 0 && delta < 1)) throw new RangeError(`delta must be in (0, 1), got ${delta}`);
   const errorTarget = options.epsilonErrorTarget ?? DEFAULT_ERROR_TARGET;
   if (!(errorTarget > 0 && errorTarget < Infinity)) throw new RangeError(`epsilonErrorTarget must be finite and > 0, got ${errorTarget}`);

@@ -138,7 +138,7 @@ export function epsilonFromRdp(orders: number[], rdp: number[], delta: number): 
 }
 
 /** Total RDP at each order of a sequence of (possibly different) rounds: RDP adds up under composition. */
-export function computeRdp(records: RoundRecord[], orders: number[] = DEFAULT_ORDERS): number[] {
+export function computeRdp(records: readonly RoundRecord[], orders: number[] = DEFAULT_ORDERS): number[] {
   const total = orders.map(() => 0);
   for (const r of records) {
     const rounds = r.rounds ?? 1;

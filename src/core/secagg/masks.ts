@@ -6,9 +6,9 @@
  * Where Node's OpenSSL offers ChaCha20 (and reproduces libsodium's stream on a known-answer
  * check at start-up) the same keystream is produced by OpenSSL, several times faster than
  * libsodium.js's wasm, in 64 KiB chunks that never hold a whole mask; elsewhere libsodium
- * itself. Many expansions (the server's unmasking) are spread over a pool of worker threads,
- * each with its own generator, kept unref'd for later calls (`stopMaskWorkers` ends them);
- * when workers cannot start, the expansions run on the calling thread.
+ * itself. Many expansions (the server's unmasking) are spread over other threads by a mask
+ * expander where one is installed (mask-pool.ts, the worker-thread adapter beside this module);
+ * without one, or when it fails, the expansions run on the calling thread.
  */
 import { getSodium, type Sodium } from '../crypto/sodium.js';
 
@@ -27,13 +27,13 @@ export interface MaskPrg {
   addInto(acc: Int32Array, seed: Uint8Array, negate: boolean): void;
 }
 
-const SEED_BYTES = 32;
+export const SEED_BYTES = 32;
 const CHUNK_WORDS = 16_384; // 64 KiB of keystream at a time
 /** libsodium's randombytes_buf_deterministic nonce (src/libsodium/randombytes/randombytes.c). */
 const DRG_NONCE = new TextEncoder().encode('LibsodiumDRG');
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function checkSeed(seed: Uint8Array): void {
+export function checkSeed(seed: Uint8Array): void {
   if (seed.length !== SEED_BYTES) throw new RangeError(`a mask seed is ${SEED_BYTES} bytes, got ${seed.length}`);
 }
 
@@ -134,12 +134,12 @@ function int32View(acc: Uint32Array | Int32Array): Int32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Worker pool
+// Expanding on other threads
 
 /** Below this many words of keystream a call stays on the calling thread (a worker round trip costs more). */
 export const MIN_WORDS_FOR_WORKERS = 1 << 21;
-const READY_TIMEOUT_MS = 60_000;
 
+/** A job for one mask worker (mask-worker.ts). */
 export interface MaskJob {
   type: 'job';
   id: number;
@@ -155,180 +155,34 @@ export interface MaskJob {
 export type FromMaskWorker =
   { type: 'ready'; backend: PrgBackend } | { type: 'fatal'; message: string } | { type: 'done'; id: number } | { type: 'error'; id: number; message: string };
 
-type WorkerLike = import('node:worker_threads').Worker;
-
-/** The eval'd bootstrap of a mask worker: registers tsx when running from TypeScript sources, then loads mask-worker. */
-async function workerSource(): Promise<string> {
-  // Imported on demand: this module also loads where there are no worker threads (a browser).
-  const { workerBootstrap } = await import('../workers/bootstrap.js');
-  return workerBootstrap(import.meta.url, 'mask-worker');
+/** Spreads expansions over other threads: installed by an adapter where threads exist (mask-pool.ts). */
+export interface MaskExpander {
+  /** True once its threads run (a call then has no cold start). */
+  ready(): boolean;
+  /** Starts its threads in the background if they are not running; never throws. */
+  warm(): void;
+  /** acc ← acc + Σ ±PRG(seed) over the terms; on failure it rejects having added nothing to acc. */
+  run(acc: Int32Array, terms: readonly MaskTerm[], prefer: 'auto' | 'libsodium'): Promise<void>;
 }
 
-class MaskPool {
-  private readonly workers: WorkerLike[] = [];
-  private readonly pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
-  private nextId = 0;
-  private queue: Promise<unknown> = Promise.resolve();
-  broken: Error | null = null;
-  /** Set once every worker reported ready. */
-  started = false;
-  readonly ready: Promise<PrgBackend>;
+let expander: MaskExpander | null = null;
 
-  constructor(readonly size: number) {
-    this.ready = this.start();
-    this.ready.catch(() => undefined);
-  }
-
-  private async start(): Promise<PrgBackend> {
-    const [{ Worker }, source] = await Promise.all([import('node:worker_threads'), workerSource()]);
-    const readies: Promise<PrgBackend>[] = [];
-    for (let index = 0; index < this.size; index++) {
-      const worker = new Worker(source, { eval: true });
-      this.workers.push(worker);
-      readies.push(
-        new Promise<PrgBackend>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`mask worker ${index} did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
-          timer.unref();
-          worker.on('message', (message: FromMaskWorker) => {
-            if (message.type === 'ready') {
-              clearTimeout(timer);
-              resolve(message.backend);
-            } else if (message.type === 'fatal') {
-              clearTimeout(timer);
-              reject(new Error(`mask worker ${index} failed to start: ${message.message}`));
-            } else {
-              const waiter = this.pending.get(message.id);
-              this.pending.delete(message.id);
-              if (message.type === 'done') waiter?.resolve();
-              else waiter?.reject(new Error(`mask worker ${index} failed: ${message.message}`));
-            }
-          });
-          const crash = (error: Error) => {
-            clearTimeout(timer);
-            this.broken ??= error;
-            reject(error);
-            for (const waiter of this.pending.values()) waiter.reject(error);
-            this.pending.clear();
-          };
-          worker.on('error', crash);
-          worker.on('exit', (code) => crash(new Error(`mask worker ${index} exited (code ${code})`)));
-          // Never keeps the process alive (after the listeners: adding one re-refs the port); callers that await hold it (keepAlive).
-          worker.unref();
-        }),
-      );
-    }
-    const backends = await Promise.all(readies);
-    this.started = true;
-    return backends[0];
-  }
-
-  /** Adds the terms into `acc`, spread over the workers; one call at a time, later calls queue. */
-  run(acc: Int32Array, terms: readonly MaskTerm[], prefer: 'auto' | 'libsodium'): Promise<void> {
-    const result = this.queue.then(() => this.runNow(acc, terms, prefer));
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  private async runNow(acc: Int32Array, terms: readonly MaskTerm[], prefer: 'auto' | 'libsodium'): Promise<void> {
-    await keepAlive(this.ready);
-    if (this.broken) throw this.broken;
-    const used = Math.min(this.size, terms.length);
-    const partials: Int32Array[] = [];
-    const jobs: Promise<void>[] = [];
-    for (const w of this.workers) w.ref();
-    try {
-      for (let w = 0; w < used; w++) {
-        const mine = terms.filter((_, i) => i % used === w);
-        const seeds = new Uint8Array(SEED_BYTES * mine.length);
-        const negate = new Uint8Array(mine.length);
-        mine.forEach((term, i) => {
-          checkSeed(term.seed);
-          seeds.set(term.seed, SEED_BYTES * i);
-          negate[i] = term.negate ? 1 : 0;
-        });
-        const partial = new SharedArrayBuffer(4 * acc.length);
-        partials.push(new Int32Array(partial));
-        const id = this.nextId++;
-        jobs.push(new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject })));
-        const job: MaskJob = { type: 'job', id, seeds, negate, partial, prefer };
-        this.workers[w].postMessage(job);
-      }
-      await Promise.all(jobs);
-    } finally {
-      for (const w of this.workers) w.unref();
-    }
-    for (const partial of partials) {
-      for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] + partial[i]) | 0;
-    }
-  }
-
-  async terminate(): Promise<void> {
-    this.broken ??= new Error('the mask workers were stopped');
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
+/** Installs (or, with null, removes) the expander `applyMasks` uses for large work. */
+export function installMaskExpander(next: MaskExpander | null): void {
+  expander = next;
 }
 
-/** Holds the event loop open while `promise` is pending (the workers themselves are unref'd). */
-async function keepAlive<T>(promise: Promise<T>): Promise<T> {
-  const timer = setInterval(() => undefined, 1 << 30);
-  try {
-    return await promise;
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-let pool: MaskPool | null = null;
-/** Set once workers failed to start here: later calls expand on the calling thread without retrying. */
-let workersUnavailable: Error | null = null;
-
-/** One worker per core, at most 4 (the expansions are memory-bound beyond that). */
-async function defaultPoolSize(): Promise<number> {
-  const os = await import('node:os');
-  return Math.max(1, Math.min(os.availableParallelism(), 4));
-}
-
-/**
- * Starts (or keeps) the pool of mask workers now, so that the next large `applyMasks` skips their
- * cold start; resolves to the workers' generator. Rejects if workers cannot start here.
- */
-export async function startMaskWorkers(size?: number): Promise<PrgBackend> {
-  size ??= await defaultPoolSize();
-  if (pool && (pool.size !== size || pool.broken)) await stopMaskWorkers();
-  const p = (pool ??= new MaskPool(size));
-  try {
-    return await keepAlive(p.ready);
-  } catch (error) {
-    if (pool === p) await stopMaskWorkers();
-    throw error;
-  }
-}
-
-/**
- * Starts the pool in the background if it is not running (a server expecting a large unmasking
- * calls it early, so the workers' cold start overlaps the protocol's first stages). Never throws,
- * never keeps the process alive; a failure only makes later calls expand on their own thread.
- */
-export function warmMaskWorkers(): void {
-  if (pool || workersUnavailable) return;
-  startMaskWorkers().catch((error: unknown) => {
-    workersUnavailable ??= error as Error;
-  });
-}
-
-/** Ends the mask worker threads (they are otherwise kept, unref'd, for later calls). */
-export async function stopMaskWorkers(): Promise<void> {
-  const p = pool;
-  pool = null;
-  workersUnavailable = null;
-  if (p) await p.terminate();
+/** Starts the installed expander's threads early (a server expecting a large unmasking); a no-op without one. */
+export function warmMaskExpander(): void {
+  expander?.warm();
 }
 
 export interface ApplyMasksOptions {
   /**
-   * false: expand on this thread. true: on workers, starting them if needed. 'if-ready': on workers
-   * only if the pool has already started (no cold start on this call). Default: true when the work
-   * is large enough (≥ 2 terms, ≥ 2^21 words of keystream in all), else false.
+   * false: expand on this thread. true: on the installed expander's workers, starting them if
+   * needed. 'if-ready': on them only if they have already started (no cold start on this call).
+   * Default: true when the work is large enough (≥ 2 terms, ≥ 2^21 words of keystream in all), else
+   * false. Without an installed expander every call runs on this thread.
    */
   workers?: boolean | 'if-ready';
   /** 'libsodium' forces libsodium's own generator (tests of the fallback). */
@@ -341,26 +195,16 @@ export async function applyMasks(acc: Uint32Array | Int32Array, terms: readonly 
   const prefer = options.prefer ?? 'auto';
   for (const term of terms) checkSeed(term.seed);
   const large = terms.length >= 2 && terms.length * target.length >= MIN_WORDS_FOR_WORKERS;
-  const wanted = options.workers === 'if-ready' ? large && pool !== null && pool.started && !pool.broken : (options.workers ?? large);
-  if (wanted && workersUnavailable === null && terms.length > 0) {
+  const wanted = options.workers === 'if-ready' ? large && expander !== null && expander.ready() : (options.workers ?? large);
+  if (wanted && expander && terms.length > 0) {
     try {
-      if (!pool || pool.broken) await startMaskWorkers();
-      await pool!.run(target, terms, prefer);
+      await expander.run(target, terms, prefer);
       return 'workers';
-    } catch (error) {
+    } catch {
       // Nothing was added to acc (workers write only their own partials): expand here instead.
-      workersUnavailable = error as Error;
-      const p = pool;
-      pool = null;
-      if (p) void p.terminate().catch(() => undefined);
     }
   }
   const prg = await maskPrg(prefer);
   for (const term of terms) prg.addInto(target, term.seed, term.negate);
   return 'thread';
-}
-
-/** Why the last attempt to use workers failed (null when they run or were never needed). */
-export function maskWorkersUnavailable(): Error | null {
-  return workersUnavailable;
 }

@@ -20,7 +20,7 @@ import {
   SHARE_CIPHERTEXT_BYTES,
   SIGNATURE_BYTES,
 } from './keys.js';
-import { applyMasks, MIN_WORDS_FOR_WORKERS, warmMaskWorkers, type MaskTerm } from './masks.js';
+import { applyMasks, MIN_WORDS_FOR_WORKERS, warmMaskExpander, type MaskTerm } from './masks.js';
 import {
   AdvertSchema,
   ConsistencySchema,
@@ -89,7 +89,7 @@ export class SecAggServer {
     this.signPublicKeys = new Map(o.signPublicKeys);
     this.cohort = new Set(round.cohort);
     // Unmasking expands about t + (dropouts × k) masks of this length: start the workers now.
-    if (this.length * round.threshold >= MIN_WORDS_FOR_WORKERS) warmMaskWorkers();
+    if (this.length * round.threshold >= MIN_WORDS_FOR_WORKERS) warmMaskExpander();
   }
 
   get stage(): SecAggStage | 'done' {
