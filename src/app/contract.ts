@@ -95,6 +95,8 @@ export interface DataSummary {
   numClasses: number;
   classCounts: number[];
   inputShape: number[];
+  /** How the rows were fitted to the federation's model (a flat CSV row read as an image), in words. */
+  shapeNote?: string;
   previews: DataPreview[];
 }
 

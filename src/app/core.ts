@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../client/federation-client.js';
 import type { Identity } from '../core/crypto/index.js';
 import { fileIdentityStore, identityForServer } from '../client/identities.js';
-import type { Dataset } from '../core/data/dataset.js';
+import { featureSize, type Dataset } from '../core/data/dataset.js';
 import { ledgerEpsilon, type EpsilonOf } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 import { appEpsilonOf, ACCOUNTANT, wireEpsilon } from './accountant.js';
@@ -25,7 +25,7 @@ import type {
   PrivacyReport,
   RoundRow,
 } from './contract.js';
-import { loadData } from './data-preview.js';
+import { fitData, readSource, summarize, type LoadedSource } from './data-preview.js';
 import { AppFailure, toAppError } from './errors.js';
 import { ledgerDelta, privacyReport, readLedger } from './privacy-report.js';
 import { probeFederation, resolveInvite, type ResolvedInvite } from './probe.js';
@@ -74,6 +74,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private backend: AppState['backend'] = null;
   /** The federation inspected on the Join screen (not yet joined), or the joined one. */
   private pending: { resolved: ResolvedInvite; invite: string; preview: FederationPreview } | null = null;
+  /** The data as read, and (in `dataset`) as the inspected federation's model takes it. */
+  private loaded: LoadedSource | null = null;
   private dataset: Dataset | null = null;
   private dataSummary: DataSummary | null = null;
   private dataLoading: Promise<void> | null = null;
@@ -235,7 +237,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are taking part in a federation now: pause or leave it before checking another invite.');
       const resolved = resolveInvite(arg.invite, arg.serverUrl);
       const preview = await probeFederation(resolved, this.epsilonOf);
-      if (this.dataset) this.checkCompatible(this.dataset, preview);
+      const data = this.loaded && this.fitOrFail(this.loaded, preview);
       const joinedBefore = this.settings.federation?.preview.federationId;
       if (joinedBefore !== preview.federationId) {
         this.client?.close();
@@ -243,6 +245,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         this.involved = null;
       }
       this.pending = { resolved, invite: arg.invite.trim(), preview };
+      if (this.loaded && data) this.setData(this.loaded, data);
       this.lastCompletedRound = preview.currentRound;
       void this.refreshPrivacy();
       return preview;
@@ -260,7 +263,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     if (data.inputShape.join('×') !== want) {
       throw new AppFailure(
         'data-mismatch',
-        `Your data has examples of shape ${data.inputShape.join('×')}, but this federation's model (${preview.model.name}) takes ${want}. Choose data of the kind the federation trains on.`,
+        `Your data has examples of shape ${data.inputShape.join('×')} (${featureSize(data)} values), but this federation's model (${preview.model.name}) takes ${want} (${featureSize(preview.model)} values). Choose data of the kind the federation trains on.`,
       );
     }
     if (data.numClasses !== preview.model.numClasses) {
@@ -271,13 +274,29 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     }
   }
 
-  private async useData(source: DataSource): Promise<DataSummary> {
-    const { dataset, summary } = await loadData(source);
-    if (this.pending) this.checkCompatible(dataset, this.pending.preview);
-    this.dataset = dataset;
-    this.dataSummary = summary;
+  /** The data as the federation's model takes it (a flat CSV row of the input's size becomes one example), or a mismatch in words. */
+  private fitOrFail(loaded: LoadedSource, preview: FederationPreview | null): { dataset: Dataset; note?: string } {
+    const fitted = fitData(loaded, preview?.model ?? null);
+    if (!fitted) {
+      // Not the model's size: checkCompatible says how.
+      this.checkCompatible(loaded.dataset, preview!);
+      throw new AppFailure('data-mismatch', "Your data does not fit this federation's model.");
+    }
+    if (preview) this.checkCompatible(fitted.dataset, preview);
+    return fitted;
+  }
+
+  private setData(loaded: LoadedSource, fitted: { dataset: Dataset; note?: string }): DataSummary {
+    this.loaded = loaded;
+    this.dataset = fitted.dataset;
+    this.dataSummary = summarize(loaded, fitted);
     this.changed();
-    return summary;
+    return this.dataSummary;
+  }
+
+  private async useData(source: DataSource): Promise<DataSummary> {
+    const loaded = await readSource(source);
+    return this.setData(loaded, this.fitOrFail(loaded, this.pending?.preview ?? null));
   }
 
   async loadData(source: DataSource): Promise<DataSummary> {

@@ -115,11 +115,21 @@ async function requestPreview(
   }
 }
 
+function modelSpecOf(info: PreviewInfo): ModelSpec {
+  const spec = ModelSpecSchema.safeParse(info.model);
+  if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
+  return spec.data;
+}
+
+/** Only the federation's model, read and checked as probeFederation reads it (for `covey join`, to fit its data before connecting). */
+export async function probeModel(resolved: ResolvedInvite, timeoutMs = 10_000): Promise<ModelSpec> {
+  return modelSpecOf((await requestPreview(resolved.serverUrl, resolved.invite, timeoutMs)).info);
+}
+
 export async function probeFederation(resolved: ResolvedInvite, epsilonOf: EpsilonOf, timeoutMs = 10_000): Promise<FederationPreview> {
   const { invite, serverUrl } = resolved;
   const { info, server } = await requestPreview(serverUrl, invite, timeoutMs);
-  const spec = ModelSpecSchema.safeParse(info.model);
-  if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
+  const spec = { data: modelSpecOf(info) };
   const remaining = Math.max(0, info.rounds - info.currentRound);
   return {
     serverUrl,

@@ -20,6 +20,11 @@ export function DataSummaryCard({ summary }: { summary: DataSummary }) {
         <dt>Each example</dt>
         <dd>{summary.inputShape.join(' × ')}</dd>
       </dl>
+      {summary.shapeNote && (
+        <p className="muted" data-testid="shape-note">
+          {summary.shapeNote}
+        </p>
+      )}
       <div className="split">
         <div>
           <h3>Examples per class</h3>
