@@ -1,8 +1,9 @@
 /**
  * Browser mode: serves the built renderer on 127.0.0.1 and implements `CoveyApi` over a loopback
  * WebSocket to the app core. Guarded by a random token made per launch: the printed URL carries
- * it once, the server swaps it for a same-site, HTTP-only cookie, and every request and the
- * WebSocket without it are refused. The Host and Origin headers must name this server, so that
+ * it, and its first use swaps it for a same-site, HTTP-only session cookie (another random
+ * secret); the link then works only in the browser holding that cookie, and every request and
+ * the WebSocket without the cookie are refused. The Host and Origin headers must name this server, so that
  * another web page (or a DNS-rebinding name) cannot drive the app.
  */
 import { timingSafeEqual, randomBytes } from 'node:crypto';
@@ -77,6 +78,9 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
 
 export async function startBrowserServer(options: BrowserServerOptions): Promise<BrowserServer> {
   const token = options.token ?? randomBytes(24).toString('base64url');
+  // The cookie's secret is not the link's: a copy of the link is useless once it has been opened.
+  const session = randomBytes(24).toString('base64url');
+  let linkUsed = false;
   const rendererDir = normalize(options.rendererDir);
   let origin = '';
   let cookieName = '';
@@ -92,17 +96,23 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
       if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed.');
       const url = new URL(req.url ?? '/', origin);
       const viaQuery = url.searchParams.get('token') ?? undefined;
-      if (sameToken(viaQuery, token)) {
-        // Swap the token in the address for a cookie, so it leaves the address bar and history.
+      const hasSession = sameToken(cookie(req, cookieName), session);
+      if (viaQuery !== undefined && (hasSession || (!linkUsed && sameToken(viaQuery, token)))) {
+        // The first use swaps the token in the address for a session cookie, so it leaves the address bar and history.
+        const first = !hasSession;
+        linkUsed = true;
         res.writeHead(303, {
           Location: '/',
-          'Set-Cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+          ...(first && { 'Set-Cookie': `${cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/` }),
           'Cache-Control': 'no-store',
           'Referrer-Policy': 'no-referrer',
         });
         return res.end();
       }
-      if (!sameToken(cookie(req, cookieName), token)) {
+      if (viaQuery !== undefined && linkUsed && sameToken(viaQuery, token)) {
+        return refuse(res, 403, 'This link has been opened already, in another browser: it works once. Run `covey app --browser` again for a new link.');
+      }
+      if (!hasSession) {
         return refuse(res, 403, 'This Covey app page needs the link printed by `covey app --browser` (it carries a one-time token).');
       }
       const relative = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
@@ -138,7 +148,7 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
       allowedHosts.has(req.headers.host ?? '') &&
       req.headers.origin === origin &&
       new URL(req.url ?? '/', origin).pathname === '/api' &&
-      sameToken(cookie(req, cookieName), token);
+      sameToken(cookie(req, cookieName), session);
     if (!ok) {
       socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       socket.destroy();

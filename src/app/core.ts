@@ -47,6 +47,10 @@ export interface AppCoreOptions {
 const PROGRESS_INTERVAL_MS = 120;
 const MAX_NOTICES = 5;
 const CONNECT_TIMEOUT_MS = 30_000;
+/** The federation client's socket.io reconnectionDelayMax (client/federation-client.ts), in seconds: shown as the retry interval. */
+const RECONNECT_MAX_DELAY_S = 5;
+/** socket.io's reason when this side closed the socket itself (pause, leave): not a lost connection. */
+const CLOSED_HERE = 'io client disconnect';
 
 const BACKEND_KIND: Record<string, string> = {
   'tensorflow-gpu': 'CUDA',
@@ -70,6 +74,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private lastError: AppState['lastError'] = null;
   private participation: Participation;
   private round: AppState['round'] = null;
+  private connection: AppState['connection'] = null;
   private privacy: AppState['privacy'] = null;
   private backend: AppState['backend'] = null;
   /** The federation inspected on the Join screen (not yet joined), or the joined one. */
@@ -137,10 +142,12 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       nativeDialogs: this.options.nativeDialogs,
       stateDir: this.options.stateDir,
       backend: this.backend,
-      federation: this.pending?.preview ?? null,
+      federation: this.pending ? { ...this.pending.preview, currentRound: Math.max(this.pending.preview.currentRound, this.lastCompletedRound) } : null,
       data: this.dataSummary,
-      consent: this.settings.consent,
+      // A consent given to another federation (one joined before this invite was checked) is not this one's.
+      consent: this.pending && this.settings.federation?.preview.federationId === this.pending.preview.federationId ? this.settings.consent : null,
       participation: this.participation,
+      connection: this.connection,
       round: this.round,
       rounds: this.settings.rounds,
       privacy: this.privacy,
@@ -181,6 +188,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   private setParticipation(next: Participation): void {
     this.participation = next;
+    if (next !== 'active' && next !== 'pausing') this.connection = null;
     if (next !== 'connecting' && next !== 'pausing') {
       this.settings.participation = next;
       void this.persist();
@@ -311,7 +319,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   // ---- API: consent, taking part -------------------------------------------------------------
 
-  async join(arg: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap }): Promise<AppState> {
+  async join(arg: { cap: PrivacyCap | null; autoParticipate: boolean; participantCap?: PrivacyCap }): Promise<AppState> {
     return this.act(async () => {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are already taking part in this federation.');
       const pending = this.pending;
@@ -319,26 +327,52 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       await this.dataLoading;
       if (!this.dataset) throw new AppFailure('not-ready', 'Choose the data to train on first (Data screen).');
       this.checkCompatible(this.dataset, pending.preview);
-      const report = await this.report(arg.cap);
-      if (!report.nextRoundAllowed) {
-        const next = report.projections[0];
-        throw new AppFailure(
-          'budget-reached',
-          `Your cap of ε ${arg.cap.epsilon} (${arg.cap.view}) is below what taking part in the next round would bring your ε to (${fmt(arg.cap.view === 'worst-case' ? next.worstCase : next.promised)}): you would decline every round. Raise the cap to take part.`,
-        );
-      }
+      await this.checkConsent(arg);
       const sameFederation = this.settings.federation?.preview.federationId === pending.preview.federationId;
       this.settings = {
         ...this.settings,
         federation: { invite: pending.invite, preview: pending.preview },
         data: this.dataSummary!.source,
-        consent: { cap: { ...arg.cap }, autoParticipate: arg.autoParticipate, ...(arg.participantCap && { participantCap: { ...arg.participantCap } }) },
+        consent: {
+          cap: arg.cap && { ...arg.cap },
+          autoParticipate: arg.autoParticipate,
+          ...(arg.participantCap && { participantCap: { ...arg.participantCap } }),
+        },
         rounds: sameFederation ? this.settings.rounds : [],
       };
       await this.persist();
       await this.connect();
       return this.snapshot();
     }, true);
+  }
+
+  /** A cap that lets the next round through, or (only without noise) the explicit "no privacy bound". */
+  private async checkConsent(arg: { cap: PrivacyCap | null; participantCap?: PrivacyCap }): Promise<void> {
+    const dpOff = this.pending!.preview.settings.dp.mode === 'off';
+    if (arg.cap === null) {
+      if (!dpOff) throw new AppFailure('invalid-argument', 'This federation adds privacy noise: set a cap on your ε to join it.');
+      if (arg.participantCap) {
+        throw new AppFailure(
+          'invalid-argument',
+          'A participant-wide cap would decline every round of a federation that adds no noise: leave it empty to join.',
+        );
+      }
+      return;
+    }
+    if (dpOff) {
+      throw new AppFailure(
+        'budget-reached',
+        'This federation adds no privacy noise, so your ε is unbounded from the first round and no cap can hold: accept "no privacy bound" to join it, or do not join.',
+      );
+    }
+    const report = await this.report(arg.cap);
+    if (!report.nextRoundAllowed) {
+      const next = report.projections[0];
+      throw new AppFailure(
+        'budget-reached',
+        `Your cap of ε ${arg.cap.epsilon} (${arg.cap.view}) is below what taking part in the next round would bring your ε to (${fmt(arg.cap.view === 'worst-case' ? next.worstCase : next.promised)}): you would decline every round. Raise the cap to take part.`,
+      );
+    }
   }
 
   private async connect(): Promise<void> {
@@ -351,7 +385,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         identity: await this.identity(pending.resolved.invite.fingerprintHex),
         data: this.dataset!,
         stateDir: this.options.stateDir,
-        cap: { ...consent.cap },
+        ...(consent.cap && { cap: { ...consent.cap } }),
         ...(consent.participantCap && { participantCap: { ...consent.participantCap } }),
         epsilonOf: this.epsilonOf,
       };
@@ -400,6 +434,9 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   async setCap(cap: PrivacyCap): Promise<AppState> {
     return this.act(async () => {
       if (!this.settings.consent) throw new AppFailure('not-ready', 'Join a federation before setting its cap.');
+      if (this.pending?.preview.settings.dp.mode === 'off') {
+        throw new AppFailure('invalid-argument', 'This federation adds no privacy noise: a cap would decline every round. To stop, pause or leave instead.');
+      }
       this.settings.consent = { ...this.settings.consent, cap: { ...cap } };
       // The client reads its options' cap before every round: the new cap applies from the next one.
       if (this.clientOptions) this.clientOptions.cap = { ...cap };
@@ -492,6 +529,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     const epochs = this.pending?.preview.settings.training.epochs ?? 1;
     switch (event.type) {
       case 'joined':
+        this.connection = null;
         this.setParticipation(this.pauseAtRoundEnd ? 'pausing' : 'active');
         this.notices.length = 0;
         if (this.pending) this.pending.preview = { ...this.pending.preview, rounds: event.rounds };
@@ -567,6 +605,9 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         break;
       }
       case 'round-abort': {
+        if (this.round?.round === event.round && this.round.stage !== 'declined') {
+          this.round = { ...this.round, stage: 'aborted', abortReason: event.reason, epoch: 0, batch: 0, batches: 0, loss: null };
+        }
         const row = this.settings.rounds.find((r) => r.round === event.round);
         if (row?.outcome === 'contributed') {
           Object.assign(row, {
@@ -579,6 +620,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         break;
       }
       case 'disconnected':
+        if (event.reason === CLOSED_HERE) break;
+        this.connection = { state: 'reconnecting', since: new Date().toISOString(), reason: event.reason, retryMaxSeconds: RECONNECT_MAX_DELAY_S };
         this.notice('Lost the connection to the federation server; reconnecting…');
         break;
       case 'done':

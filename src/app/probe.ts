@@ -7,7 +7,7 @@
  */
 import { io } from 'socket.io-client';
 import { fingerprint, fingerprintHex, getSodium, verify } from '../core/crypto/index.js';
-import { ModelSpecSchema, type LayerSpec, type ModelSpec } from '../core/model/index.js';
+import { ModelSpecSchema, parameterCount, type LayerSpec, type ModelSpec } from '../core/model/index.js';
 import type { EpsilonOf } from '../core/privacy/index.js';
 import { parseInvite, type Invite } from '../core/protocol/invite.js';
 import { EVENTS, PROTOCOL_VERSION, type RoundSettings } from '../core/protocol/messages.js';
@@ -135,7 +135,13 @@ export async function probeFederation(resolved: ResolvedInvite, epsilonOf: Epsil
     serverUrl,
     federationId: info.federationId,
     fingerprint: await fingerprint(server),
-    model: { name: spec.data.name, summary: modelSummary(spec.data), inputShape: spec.data.inputShape, numClasses: spec.data.numClasses },
+    model: {
+      name: spec.data.name,
+      summary: modelSummary(spec.data),
+      inputShape: spec.data.inputShape,
+      numClasses: spec.data.numClasses,
+      parameters: parameterCount(spec.data),
+    },
     rounds: info.rounds,
     currentRound: info.currentRound,
     settings: {

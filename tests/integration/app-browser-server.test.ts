@@ -50,9 +50,15 @@ function get(path: string, headers: Record<string, string> = {}, method = 'GET')
   });
 }
 
+/** The link's first (and only) use, and the session cookie it set. */
+let swapped: ReturnType<typeof get> | null = null;
+function swap() {
+  swapped ??= get(`/?token=${server.token}`);
+  return swapped;
+}
+
 async function cookie(): Promise<string> {
-  const res = await get(`/?token=${server.token}`);
-  return String(res.headers['set-cookie']).split(';')[0];
+  return String((await swap()).headers['set-cookie']).split(';')[0];
 }
 
 function socket(headers: Record<string, string>, path = '/api') {
@@ -77,10 +83,12 @@ describe('browser mode server', () => {
   });
 
   it('swaps the token in the link for an HTTP-only same-site cookie, then serves the app with a strict CSP', async () => {
-    const swap = await get(`/?token=${server.token}`);
-    expect(swap.status).toBe(303);
-    expect(swap.headers.location).toBe('/');
-    expect(String(swap.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict; Path=\//);
+    const first = await swap();
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    expect(String(first.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict; Path=\//);
+    // The cookie is a session secret of its own, not the link's token.
+    expect(await cookie()).not.toContain(server.token);
     const page = await get('/', { Cookie: await cookie() });
     expect(page.status).toBe(200);
     expect(page.body).toContain('<title>Covey</title>');
@@ -91,6 +99,17 @@ describe('browser mode server', () => {
     expect(page.headers['x-frame-options']).toBe('DENY');
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect((await get('/assets/app.js', { Cookie: await cookie() })).headers['content-type']).toMatch(/javascript/);
+  });
+
+  it('opens the link once: a second browser without the cookie gets 403, the first one is let in again', async () => {
+    const auth = { Cookie: await cookie() };
+    const again = await get(`/?token=${server.token}`);
+    expect(again.status).toBe(403);
+    expect(again.body).toMatch(/opened already, in another browser/);
+    const sameBrowser = await get(`/?token=${server.token}`, auth);
+    expect(sameBrowser.status).toBe(303);
+    expect(sameBrowser.headers['set-cookie']).toBeUndefined();
+    expect((await get('/', auth)).status).toBe(200);
   });
 
   it('refuses another Host name (DNS rebinding), other methods, and paths outside the renderer', async () => {

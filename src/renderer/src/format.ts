@@ -1,4 +1,4 @@
-import type { DeclaredSettings, Epsilon } from '../../app/contract.js';
+import type { DeclaredSettings, Epsilon, PrivacyCap } from '../../app/contract.js';
 
 /** ε as shown everywhere: three decimals; unbounded (an update without noise) as ∞. */
 export function fmtEps(value: Epsilon | undefined): string {
@@ -29,4 +29,9 @@ export function dpModeText(mode: DeclaredSettings['dp']['mode']): string {
     case 'local':
       return 'Local — your device adds all the noise itself (no trust needed)';
   }
+}
+
+/** The person's cap in words; null is the explicit "no privacy bound" of a federation without noise. */
+export function capText(cap: PrivacyCap | null): string {
+  return cap === null ? 'no privacy bound (accepted)' : `ε ≤ ${cap.epsilon} (${cap.view})`;
 }
