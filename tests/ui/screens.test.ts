@@ -171,6 +171,16 @@ describe('Data screen', () => {
     expect(screen.getByRole('button', { name: /Choose a folder/ })).toBeTruthy();
   });
 
+  it('words the promise by the DP mode: no "noised" without noise', () => {
+    const { api } = fakeApi();
+    show(DataScreen, appState({ federation: noDp }), api);
+    expect(screen.getByTestId('data-stays').textContent).toMatch(/sends only an encrypted change to the model \(this federation adds no privacy noise\)/);
+    expect(screen.getByTestId('data-stays').textContent).not.toMatch(/noised/);
+    cleanup();
+    show(DataScreen, appState({ federation: preview }), api);
+    expect(screen.getByTestId('data-stays').textContent).toMatch(/clipped and encrypted change to the model \(the server adds the privacy noise/);
+  });
+
   it('refuses to change data while taking part', () => {
     const { api } = fakeApi();
     show(DataScreen, joinedState(), api);

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { AppState, CoveyApi, DataSummary } from '../../../app/contract.js';
 import { Histogram } from '../components/Histogram.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
-import { fmtCount } from '../format.js';
+import { fmtCount, updateProtectionText } from '../format.js';
 import type { ScreenId } from '../screens.js';
 import { useAction } from '../useAppState.js';
 
@@ -75,8 +75,8 @@ export function DataScreen({ state, api, go }: { state: AppState; api: CoveyApi;
         <p className="lead">Pick what this device trains on: a folder of IDX files, a CSV file with a label column, or the digits that ship with Covey.</p>
       </header>
       <p className="banner promise" data-testid="data-stays">
-        <strong>Your data never leaves this device.</strong> Covey trains on it here and sends only a clipped, noised and encrypted change to the model — never
-        an example, a label or a count per class.
+        <strong>Your data never leaves this device.</strong> Covey trains on it here and sends only {updateProtectionText(state.federation?.settings.dp.mode)} —
+        never an example, a label or a count per class.
       </p>
       {running ? (
         <p className="banner">Pause taking part (Training screen) before changing your data.</p>
