@@ -125,6 +125,9 @@ describe.skipIf(skipWithoutChromium)("a participant's day, from the README's exa
     await pausedAfter(2);
     await cli.waitForLine(/^round 2 done/, WAIT);
     await shot(page, 'day-04-training');
+    // The Join screen counts the rounds done since the invite was checked.
+    await page.click('#nav-join');
+    expect(await page.textContent('[data-testid=federation-card]')).toMatch(/10 \(2 done so far\)/);
 
     // Privacy: ε on a meter against the cap, with what the next round adds.
     await page.click('#nav-privacy');
