@@ -290,6 +290,8 @@ describe('Training screen', () => {
     expect(screen.getByTestId('current-round').textContent).toBe('Round 3 of 8');
     expect(screen.getByTestId('stage').textContent).toMatch(/Training on your data/);
     expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('25');
+    // 150 batches of 64 left at 1,234.4 samples/s.
+    expect(screen.getByText(/batch 50 of 100/).textContent).toMatch(/about 8 s left$/);
     expect(screen.getByText(/Epoch 1 of 2, batch 50 of 100, loss 0.4200/)).toBeTruthy();
     expect(screen.getByTestId('backend').textContent).toMatch(/WASM/);
     expect(screen.getByRole('button', { name: 'Pause' })).toBeTruthy();

@@ -4,6 +4,7 @@ import { LineChart } from '../components/Chart.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
 import { fmtNumber, fmtPercent } from '../format.js';
 import type { ScreenId } from '../screens.js';
+import { fmtTimeLeft, trainingSecondsLeft } from '../progress.js';
 import { useAction } from '../useAppState.js';
 
 const PARTICIPATION: Record<Participation, string> = {
@@ -57,6 +58,7 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
   const { round } = state;
   const last = [...state.rounds].reverse().find((r) => r.outcome === 'contributed');
   const total = state.federation?.rounds;
+  const secondsLeft = round && state.federation ? trainingSecondsLeft(round, state.federation.settings.training.batchSize) : null;
   const canResume = state.participation === 'paused' || state.participation === 'pausing';
   const canPause = state.participation === 'active' || state.participation === 'connecting';
   // While the server is unreachable nothing advances: the bar shows no progress rather than a frozen one.
@@ -132,7 +134,7 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
         </div>
         <p className="muted">
           {round && round.stage === 'training'
-            ? `Epoch ${round.epoch + 1} of ${round.epochs}, batch ${round.batch} of ${round.batches}, loss ${fmtNumber(round.loss)}`
+            ? `Epoch ${round.epoch + 1} of ${round.epochs}, batch ${round.batch} of ${round.batches}, loss ${fmtNumber(round.loss)}${secondsLeft === null ? '' : ` — ${fmtTimeLeft(secondsLeft)} left`}`
             : round && round.batches > 0
               ? `${round.epochs} epoch${round.epochs === 1 ? '' : 's'} of ${round.batches} batches done`
               : ' '}
