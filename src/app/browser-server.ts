@@ -7,7 +7,10 @@
  * another web page (or a DNS-rebinding name) cannot drive the app.
  */
 import { timingSafeEqual, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
@@ -24,6 +27,8 @@ export interface BrowserServerOptions {
   port?: number;
   /** Fixed token (tests); random otherwise. */
   token?: string;
+  /** Where a CSV file chosen in the page is stored (POST /upload), on this machine; no upload without it. */
+  uploadDir?: string;
 }
 
 export interface BrowserServer {
@@ -45,6 +50,43 @@ const TYPES: Record<string, string> = {
 };
 
 const MAX_MESSAGE_BYTES = 1 << 20;
+/** The largest CSV file the page may hand over (POST /upload). */
+export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+/** A file name safe to store: its last path part, other characters than letters, digits, '.', '-', '_' replaced. */
+function safeName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  return (
+    base
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^\.+/, '')
+      .slice(-100) || 'data.csv'
+  );
+}
+
+/**
+ * Stores the request body (a CSV file the person picked in the page) in `dir` under a fresh name:
+ * the browser's file picker is how browser mode reads a file; it goes no further than this machine.
+ */
+async function storeUpload(req: IncomingMessage, dir: string, name: string): Promise<{ path: string } | 'too-large'> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${randomBytes(6).toString('hex')}-${name}`);
+  let bytes = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(bytes > MAX_UPLOAD_BYTES ? new RangeError('too large') : null, chunk);
+    },
+  });
+  try {
+    await pipeline(req, limit, createWriteStream(path, { mode: 0o600 }));
+    return { path };
+  } catch (err) {
+    await rm(path, { force: true });
+    if (err instanceof RangeError) return 'too-large';
+    throw err;
+  }
+}
 
 export function contentSecurityPolicy(origin: string): string {
   const ws = origin.replace(/^http/, 'ws');
@@ -93,10 +135,23 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   const server = createServer((req, res) => {
     void (async () => {
       if (!allowedHosts.has(req.headers.host ?? '')) return refuse(res, 421, 'Wrong host.');
-      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed.');
       const url = new URL(req.url ?? '/', origin);
       const viaQuery = url.searchParams.get('token') ?? undefined;
       const hasSession = sameToken(cookie(req, cookieName), session);
+      if (req.method === 'POST' && url.pathname === '/upload' && options.uploadDir) {
+        // A refused upload's body is never read: the connection closes after the answer.
+        res.setHeader('Connection', 'close');
+        if (!hasSession || req.headers.origin !== origin) return refuse(res, 403, 'Only this app page can hand over a file.');
+        const name = safeName(url.searchParams.get('name') ?? '');
+        if (!/\.csv$/i.test(name)) return refuse(res, 415, 'Only a .csv file can be chosen here; for a folder of IDX files, type its path.');
+        if (Number(req.headers['content-length'] ?? 0) > MAX_UPLOAD_BYTES)
+          return refuse(res, 413, `The file is larger than ${MAX_UPLOAD_BYTES / 2 ** 20} MiB.`);
+        const stored = await storeUpload(req, options.uploadDir, name);
+        if (stored === 'too-large') return refuse(res, 413, `The file is larger than ${MAX_UPLOAD_BYTES / 2 ** 20} MiB.`);
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        return res.end(JSON.stringify(stored));
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed.');
       if (viaQuery !== undefined && (hasSession || (!linkUsed && sameToken(viaQuery, token)))) {
         // The first use swaps the token in the address for a session cookie, so it leaves the address bar and history.
         const first = !hasSession;

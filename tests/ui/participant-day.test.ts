@@ -1,7 +1,7 @@
 /**
  * Issue 13, as a new participant meets it: the README's example server (examples/server.json,
  * central DP) joined from the app in headless Chromium with one `covey join` peer, trained from a
- * 785-column MNIST CSV, through two rounds; the ε meter and the noise hint; the server killed
+ * 785-column MNIST CSV picked with the browser's file picker, through two rounds; the ε meter and the noise hint; the server killed
  * mid-federation (the banner is on screen without scrolling); the browser link refused in a second
  * browser; then the DP-off example joined only through the explicit "no privacy bound", with the
  * one-round-at-a-time choice of the first federation not carried over. Real processes throughout;
@@ -96,10 +96,10 @@ describe.skipIf(skipWithoutChromium)("a participant's day, from the README's exa
     expect(await page.getAttribute('[data-testid=noise-hint]', 'data-level')).toBe('high');
     await shot(page, 'day-01-join-example');
 
-    // Data: a standard MNIST CSV (label + 784 pixel columns), read as 28×28×1 digits.
+    // Data: a standard MNIST CSV (label + 784 pixel columns), chosen with the browser's file picker
+    // (handed to the local app process only), read as 28×28×1 digits.
     await page.click('#to-data');
-    await page.fill('#data-path', csv);
-    await page.click('button:has-text("Load")');
+    await page.setInputFiles('#upload-csv', csv);
     await page.waitForSelector('[data-testid=data-count]:has-text("400")', { timeout: WAIT });
     expect(await page.textContent('[data-testid=shape-note]')).toMatch(/784 values are read as one 28×28×1 example.*scaled to 0–1/);
     expect(await page.locator('.previews img').count()).toBeGreaterThan(0);
