@@ -162,6 +162,14 @@
       });
   }
 
+  /** Why the status could not be read, in words (never the browser's bare "Failed to fetch"). @param {Error} err */
+  function reachError(err) {
+    if (err.name === 'AbortError') return 'The server at ' + location.host + ' did not answer within 10 seconds. Check that `covey server` is still running.';
+    if (err.name === 'TypeError')
+      return 'Cannot reach the server at ' + location.host + ': it may have stopped, or the network is down. Check that `covey server` is running.';
+    return 'The server could not show the dashboard: ' + err.message + '.';
+  }
+
   /** @param {string | undefined} [message] */
   function showLogin(message) {
     generation++;
@@ -202,7 +210,7 @@
         enterDashboard(result.status);
       })
       .catch(function (/** @type {Error} */ err) {
-        showLogin('Cannot reach the server: ' + err.message);
+        showLogin(reachError(err));
       })
       .finally(function () {
         button.disabled = false;
@@ -293,7 +301,8 @@
     updated.title = s.updatedAt;
 
     var phase = field('phase');
-    setText(phase, s.phase);
+    setText(phase, phaseText(s));
+    phase.setAttribute('data-phase', s.phase);
     phase.className = 'phase phase-' + String(s.phase).replace(/[^a-z-]/g, '');
     var open = s.openRound;
     setText(
@@ -331,6 +340,50 @@
       return m.connected;
     }).length;
     setText(field('members'), fmtInt(connected) + ' / ' + fmtInt(members.length));
+  }
+
+  /** The server's phase in words, with the counts that explain it ("waiting for members: need 2, have 1"). @param {FederationStatus} s */
+  function phaseText(s) {
+    var cohort = s.config && s.config.cohort;
+    var connected = (s.members || []).filter(function (m) {
+      return m.connected;
+    }).length;
+    var next = (s.completedRound || 0) + 1;
+    switch (s.phase) {
+      case 'waiting-for-clients': {
+        // As the server decides (server/rounds.ts): max(minClients, minConnected) connected members.
+        var need = cohort ? Math.max(cohort.minClients, cohort.minConnected || 0) : null;
+        return 'waiting for members: need ' + (need === null ? DASH : fmtInt(need)) + ', have ' + fmtInt(connected);
+      }
+      case 'training':
+        return s.openRound
+          ? 'round ' + s.openRound.round + ': members training, ' + fmtInt(s.openRound.received) + ' of ' + fmtInt(s.openRound.cohort) + ' updates in'
+          : 'round ' + next + ': members training';
+      case 'aggregating':
+        return 'round ' + (s.openRound ? s.openRound.round : next) + ': aggregating the updates';
+      case 'idle':
+        return 'between rounds (' + fmtInt(s.completedRound) + ' of ' + fmtInt(s.targetRounds) + ' done)';
+      case 'done':
+        return 'stopped after ' + fmtInt(s.completedRound) + ' of ' + fmtInt(s.targetRounds) + ' rounds';
+      default:
+        return String(s.phase);
+    }
+  }
+
+  /**
+   * Accuracy ticks at round values: the largest step of 1, 2, 5, 10, 20, 25 or 50 percentage points
+   * that gives at least 3 ticks in [lo, hi], at its multiples (never 3%, 8%, 13%).
+   * @param {number} lo @param {number} hi @returns {number[]}
+   */
+  function accuracySplits(lo, hi) {
+    var steps = [0.5, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01];
+    var ticks = /** @type {number[]} */ ([]);
+    for (var i = 0; i < steps.length; i++) {
+      ticks = [];
+      for (var k = Math.ceil(lo / steps[i] - 1e-9); k * steps[i] <= hi + 1e-9; k++) ticks.push(Math.round(k * steps[i] * 100) / 100 || 0); // || 0: never -0
+      if (ticks.length >= 3) return ticks;
+    }
+    return ticks;
   }
 
   /** @param {HTMLTableRowElement} tr @param {string} text @param {string} [className] @param {string} [title] */
@@ -521,6 +574,9 @@
             {
               label: 'accuracy',
               size: 60,
+              splits: function (u, axisIdx, min, max) {
+                return accuracySplits(min, max);
+              },
               values: function (u, ticks) {
                 return ticks.map(function (t) {
                   return (t * 100).toFixed(0) + '%';
@@ -657,7 +713,7 @@
         enterDashboard(result.status);
       })
       .catch(function (/** @type {Error} */ err) {
-        showLogin('Cannot reach the server: ' + err.message);
+        showLogin(reachError(err));
       });
   }
 

@@ -1,12 +1,16 @@
 /**
  * Browser mode: serves the built renderer on 127.0.0.1 and implements `CoveyApi` over a loopback
  * WebSocket to the app core. Guarded by a random token made per launch: the printed URL carries
- * it once, the server swaps it for a same-site, HTTP-only cookie, and every request and the
- * WebSocket without it are refused. The Host and Origin headers must name this server, so that
+ * it, and its first use swaps it for a same-site, HTTP-only session cookie (another random
+ * secret); the link then works only in the browser holding that cookie, and every request and
+ * the WebSocket without the cookie are refused. The Host and Origin headers must name this server, so that
  * another web page (or a DNS-rebinding name) cannot drive the app.
  */
 import { timingSafeEqual, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
@@ -23,6 +27,8 @@ export interface BrowserServerOptions {
   port?: number;
   /** Fixed token (tests); random otherwise. */
   token?: string;
+  /** Where a CSV file chosen in the page is stored (POST /upload), on this machine; no upload without it. */
+  uploadDir?: string;
 }
 
 export interface BrowserServer {
@@ -44,6 +50,43 @@ const TYPES: Record<string, string> = {
 };
 
 const MAX_MESSAGE_BYTES = 1 << 20;
+/** The largest CSV file the page may hand over (POST /upload). */
+export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+/** A file name safe to store: its last path part, other characters than letters, digits, '.', '-', '_' replaced. */
+function safeName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  return (
+    base
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^\.+/, '')
+      .slice(-100) || 'data.csv'
+  );
+}
+
+/**
+ * Stores the request body (a CSV file the person picked in the page) in `dir` under a fresh name:
+ * the browser's file picker is how browser mode reads a file; it goes no further than this machine.
+ */
+async function storeUpload(req: IncomingMessage, dir: string, name: string): Promise<{ path: string } | 'too-large'> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${randomBytes(6).toString('hex')}-${name}`);
+  let bytes = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(bytes > MAX_UPLOAD_BYTES ? new RangeError('too large') : null, chunk);
+    },
+  });
+  try {
+    await pipeline(req, limit, createWriteStream(path, { mode: 0o600 }));
+    return { path };
+  } catch (err) {
+    await rm(path, { force: true });
+    if (err instanceof RangeError) return 'too-large';
+    throw err;
+  }
+}
 
 export function contentSecurityPolicy(origin: string): string {
   const ws = origin.replace(/^http/, 'ws');
@@ -77,6 +120,9 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
 
 export async function startBrowserServer(options: BrowserServerOptions): Promise<BrowserServer> {
   const token = options.token ?? randomBytes(24).toString('base64url');
+  // The cookie's secret is not the link's: a copy of the link is useless once it has been opened.
+  const session = randomBytes(24).toString('base64url');
+  let linkUsed = false;
   const rendererDir = normalize(options.rendererDir);
   let origin = '';
   let cookieName = '';
@@ -89,20 +135,39 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   const server = createServer((req, res) => {
     void (async () => {
       if (!allowedHosts.has(req.headers.host ?? '')) return refuse(res, 421, 'Wrong host.');
-      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed.');
       const url = new URL(req.url ?? '/', origin);
       const viaQuery = url.searchParams.get('token') ?? undefined;
-      if (sameToken(viaQuery, token)) {
-        // Swap the token in the address for a cookie, so it leaves the address bar and history.
+      const hasSession = sameToken(cookie(req, cookieName), session);
+      if (req.method === 'POST' && url.pathname === '/upload' && options.uploadDir) {
+        // A refused upload's body is never read: the connection closes after the answer.
+        res.setHeader('Connection', 'close');
+        if (!hasSession || req.headers.origin !== origin) return refuse(res, 403, 'Only this app page can hand over a file.');
+        const name = safeName(url.searchParams.get('name') ?? '');
+        if (!/\.csv$/i.test(name)) return refuse(res, 415, 'Only a .csv file can be chosen here; for a folder of IDX files, type its path.');
+        if (Number(req.headers['content-length'] ?? 0) > MAX_UPLOAD_BYTES)
+          return refuse(res, 413, `The file is larger than ${MAX_UPLOAD_BYTES / 2 ** 20} MiB.`);
+        const stored = await storeUpload(req, options.uploadDir, name);
+        if (stored === 'too-large') return refuse(res, 413, `The file is larger than ${MAX_UPLOAD_BYTES / 2 ** 20} MiB.`);
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        return res.end(JSON.stringify(stored));
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed.');
+      if (viaQuery !== undefined && (hasSession || (!linkUsed && sameToken(viaQuery, token)))) {
+        // The first use swaps the token in the address for a session cookie, so it leaves the address bar and history.
+        const first = !hasSession;
+        linkUsed = true;
         res.writeHead(303, {
           Location: '/',
-          'Set-Cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+          ...(first && { 'Set-Cookie': `${cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/` }),
           'Cache-Control': 'no-store',
           'Referrer-Policy': 'no-referrer',
         });
         return res.end();
       }
-      if (!sameToken(cookie(req, cookieName), token)) {
+      if (viaQuery !== undefined && linkUsed && sameToken(viaQuery, token)) {
+        return refuse(res, 403, 'This link has been opened already, in another browser: it works once. Run `covey app --browser` again for a new link.');
+      }
+      if (!hasSession) {
         return refuse(res, 403, 'This Covey app page needs the link printed by `covey app --browser` (it carries a one-time token).');
       }
       const relative = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
@@ -138,7 +203,7 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
       allowedHosts.has(req.headers.host ?? '') &&
       req.headers.origin === origin &&
       new URL(req.url ?? '/', origin).pathname === '/api' &&
-      sameToken(cookie(req, cookieName), token);
+      sameToken(cookie(req, cookieName), session);
     if (!ok) {
       socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       socket.destroy();

@@ -64,7 +64,8 @@ export interface FederationPreview {
   federationId: string;
   /** The server key fingerprint pinned by the invite, as 16 groups of 4 hex digits. */
   fingerprint: string;
-  model: { name: string; summary: string; inputShape: number[]; numClasses: number };
+  /** parameters: the model's weight count (d), for the noise-scale hint; absent in previews saved by older releases. */
+  model: { name: string; summary: string; inputShape: number[]; numClasses: number; parameters?: number };
   rounds: number;
   /** Rounds the federation has completed (or the round open) when it was asked. */
   currentRound: number;
@@ -95,12 +96,14 @@ export interface DataSummary {
   numClasses: number;
   classCounts: number[];
   inputShape: number[];
+  /** How the rows were fitted to the federation's model (a flat CSV row read as an image), in words. */
+  shapeNote?: string;
   previews: DataPreview[];
 }
 
 export type Participation = 'not-joined' | 'connecting' | 'active' | 'pausing' | 'paused' | 'left' | 'done';
 
-export type RoundStage = 'selected' | 'training' | 'sealing' | 'sent' | 'declined' | 'finished';
+export type RoundStage = 'selected' | 'training' | 'sealing' | 'sent' | 'declined' | 'finished' | 'aborted';
 
 export interface RoundProgress {
   round: number;
@@ -113,6 +116,19 @@ export interface RoundProgress {
   /** Local training rate while training (samples/s), and the compute that runs it. */
   samplesPerSecond?: number;
   trainingBackend?: string;
+  /** Why the server cancelled the round (stage 'aborted'). */
+  abortReason?: string;
+}
+
+/** The link to the federation server while taking part: null when connected (or not taking part). */
+export interface ConnectionProblem {
+  state: 'reconnecting';
+  /** When the connection was lost (ISO time). */
+  since: string;
+  /** socket.io's reason, e.g. "transport close". */
+  reason: string;
+  /** The client retries on its own, at growing intervals up to this many seconds apart. */
+  retryMaxSeconds: number;
 }
 
 export type RoundOutcome = 'contributed' | 'declined' | 'dropped' | 'not-selected';
@@ -142,8 +158,10 @@ export interface AppState {
   backend: { name: string; label: string } | null;
   federation: FederationPreview | null;
   data: DataSummary | null;
-  consent: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
+  /** cap null: the person ticked "no privacy bound" to join a federation that adds no noise (the only way to join one). */
+  consent: { cap: PrivacyCap | null; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
   participation: Participation;
+  connection: ConnectionProblem | null;
   round: RoundProgress | null;
   rounds: RoundRow[];
   privacy: { promised: Epsilon; worstCase: Epsilon; delta: number; ledgerEntries: number } | null;
@@ -190,8 +208,11 @@ export interface ApiMethods {
   inspectInvite: [{ invite: string; serverUrl?: string }, FederationPreview];
   chooseDataPath: [{ kind: 'file' | 'folder' }, string | null];
   loadData: [DataSource, DataSummary];
-  /** participantCap: ε over every federation joined from this state folder with the same data (client/data-identity.ts). */
-  join: [{ cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap }, AppState];
+  /**
+   * participantCap: ε over every federation joined from this state folder with the same data (client/data-identity.ts).
+   * cap null: "no privacy bound", accepted explicitly; only for a federation whose DP mode is off (no finite cap holds there).
+   */
+  join: [{ cap: PrivacyCap | null; autoParticipate: boolean; participantCap?: PrivacyCap }, AppState];
   setCap: [PrivacyCap, AppState];
   setAutoParticipate: [{ autoParticipate: boolean }, AppState];
   resume: [void, AppState];

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../client/federation-client.js';
 import type { Identity } from '../core/crypto/index.js';
 import { fileIdentityStore, identityForServer } from '../client/identities.js';
-import type { Dataset } from '../core/data/dataset.js';
+import { featureSize, type Dataset } from '../core/data/dataset.js';
 import { DEFAULT_ACCOUNTANT, ledgerEpsilon, type Accountant } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 import { wireEpsilon } from './accountant.js';
@@ -25,7 +25,7 @@ import type {
   PrivacyReport,
   RoundRow,
 } from './contract.js';
-import { loadData } from './data-preview.js';
+import { fitData, readSource, summarize, type LoadedSource } from './data-preview.js';
 import { AppFailure, toAppError } from './errors.js';
 import { ledgerDelta, privacyReport, readLedger } from './privacy-report.js';
 import { probeFederation, resolveInvite, type ResolvedInvite } from './probe.js';
@@ -47,6 +47,10 @@ export interface AppCoreOptions {
 const PROGRESS_INTERVAL_MS = 120;
 const MAX_NOTICES = 5;
 const CONNECT_TIMEOUT_MS = 30_000;
+/** The federation client's socket.io reconnectionDelayMax (client/federation-client.ts), in seconds: shown as the retry interval. */
+const RECONNECT_MAX_DELAY_S = 5;
+/** socket.io's reason when this side closed the socket itself (pause, leave): not a lost connection. */
+const CLOSED_HERE = 'io client disconnect';
 
 const BACKEND_KIND: Record<string, string> = {
   'tensorflow-gpu': 'CUDA',
@@ -70,10 +74,13 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private lastError: AppState['lastError'] = null;
   private participation: Participation;
   private round: AppState['round'] = null;
+  private connection: AppState['connection'] = null;
   private privacy: AppState['privacy'] = null;
   private backend: AppState['backend'] = null;
   /** The federation inspected on the Join screen (not yet joined), or the joined one. */
   private pending: { resolved: ResolvedInvite; invite: string; preview: FederationPreview } | null = null;
+  /** The data as read, and (in `dataset`) as the inspected federation's model takes it. */
+  private loaded: LoadedSource | null = null;
   private dataset: Dataset | null = null;
   private dataSummary: DataSummary | null = null;
   private dataLoading: Promise<void> | null = null;
@@ -135,10 +142,12 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       nativeDialogs: this.options.nativeDialogs,
       stateDir: this.options.stateDir,
       backend: this.backend,
-      federation: this.pending?.preview ?? null,
+      federation: this.pending ? { ...this.pending.preview, currentRound: Math.max(this.pending.preview.currentRound, this.lastCompletedRound) } : null,
       data: this.dataSummary,
-      consent: this.settings.consent,
+      // A consent given to another federation (one joined before this invite was checked) is not this one's.
+      consent: this.pending && this.settings.federation?.preview.federationId === this.pending.preview.federationId ? this.settings.consent : null,
       participation: this.participation,
+      connection: this.connection,
       round: this.round,
       rounds: this.settings.rounds,
       privacy: this.privacy,
@@ -179,6 +188,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   private setParticipation(next: Participation): void {
     this.participation = next;
+    if (next !== 'active' && next !== 'pausing') this.connection = null;
     if (next !== 'connecting' && next !== 'pausing') {
       this.settings.participation = next;
       void this.persist();
@@ -235,7 +245,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are taking part in a federation now: pause or leave it before checking another invite.');
       const resolved = resolveInvite(arg.invite, arg.serverUrl);
       const preview = await probeFederation(resolved, this.accountant);
-      if (this.dataset) this.checkCompatible(this.dataset, preview);
+      const data = this.loaded && this.fitOrFail(this.loaded, preview);
       const joinedBefore = this.settings.federation?.preview.federationId;
       if (joinedBefore !== preview.federationId) {
         this.client?.close();
@@ -243,6 +253,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         this.involved = null;
       }
       this.pending = { resolved, invite: arg.invite.trim(), preview };
+      if (this.loaded && data) this.setData(this.loaded, data);
       this.lastCompletedRound = preview.currentRound;
       void this.refreshPrivacy();
       return preview;
@@ -260,7 +271,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     if (data.inputShape.join('×') !== want) {
       throw new AppFailure(
         'data-mismatch',
-        `Your data has examples of shape ${data.inputShape.join('×')}, but this federation's model (${preview.model.name}) takes ${want}. Choose data of the kind the federation trains on.`,
+        `Your data has examples of shape ${data.inputShape.join('×')} (${featureSize(data)} values), but this federation's model (${preview.model.name}) takes ${want} (${featureSize(preview.model)} values). Choose data of the kind the federation trains on.`,
       );
     }
     if (data.numClasses !== preview.model.numClasses) {
@@ -271,13 +282,29 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     }
   }
 
-  private async useData(source: DataSource): Promise<DataSummary> {
-    const { dataset, summary } = await loadData(source);
-    if (this.pending) this.checkCompatible(dataset, this.pending.preview);
-    this.dataset = dataset;
-    this.dataSummary = summary;
+  /** The data as the federation's model takes it (a flat CSV row of the input's size becomes one example), or a mismatch in words. */
+  private fitOrFail(loaded: LoadedSource, preview: FederationPreview | null): { dataset: Dataset; note?: string } {
+    const fitted = fitData(loaded, preview?.model ?? null);
+    if (!fitted) {
+      // Not the model's size: checkCompatible says how.
+      this.checkCompatible(loaded.dataset, preview!);
+      throw new AppFailure('data-mismatch', "Your data does not fit this federation's model.");
+    }
+    if (preview) this.checkCompatible(fitted.dataset, preview);
+    return fitted;
+  }
+
+  private setData(loaded: LoadedSource, fitted: { dataset: Dataset; note?: string }): DataSummary {
+    this.loaded = loaded;
+    this.dataset = fitted.dataset;
+    this.dataSummary = summarize(loaded, fitted);
     this.changed();
-    return summary;
+    return this.dataSummary;
+  }
+
+  private async useData(source: DataSource): Promise<DataSummary> {
+    const loaded = await readSource(source);
+    return this.setData(loaded, this.fitOrFail(loaded, this.pending?.preview ?? null));
   }
 
   async loadData(source: DataSource): Promise<DataSummary> {
@@ -292,7 +319,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   // ---- API: consent, taking part -------------------------------------------------------------
 
-  async join(arg: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap }): Promise<AppState> {
+  async join(arg: { cap: PrivacyCap | null; autoParticipate: boolean; participantCap?: PrivacyCap }): Promise<AppState> {
     return this.act(async () => {
       if (this.isRunning) throw new AppFailure('not-ready', 'You are already taking part in this federation.');
       const pending = this.pending;
@@ -300,26 +327,52 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       await this.dataLoading;
       if (!this.dataset) throw new AppFailure('not-ready', 'Choose the data to train on first (Data screen).');
       this.checkCompatible(this.dataset, pending.preview);
-      const report = await this.report(arg.cap);
-      if (!report.nextRoundAllowed) {
-        const next = report.projections[0];
-        throw new AppFailure(
-          'budget-reached',
-          `Your cap of ε ${arg.cap.epsilon} (${arg.cap.view}) is below what taking part in the next round would bring your ε to (${fmt(arg.cap.view === 'worst-case' ? next.worstCase : next.promised)}): you would decline every round. Raise the cap to take part.`,
-        );
-      }
+      await this.checkConsent(arg);
       const sameFederation = this.settings.federation?.preview.federationId === pending.preview.federationId;
       this.settings = {
         ...this.settings,
         federation: { invite: pending.invite, preview: pending.preview },
         data: this.dataSummary!.source,
-        consent: { cap: { ...arg.cap }, autoParticipate: arg.autoParticipate, ...(arg.participantCap && { participantCap: { ...arg.participantCap } }) },
+        consent: {
+          cap: arg.cap && { ...arg.cap },
+          autoParticipate: arg.autoParticipate,
+          ...(arg.participantCap && { participantCap: { ...arg.participantCap } }),
+        },
         rounds: sameFederation ? this.settings.rounds : [],
       };
       await this.persist();
       await this.connect();
       return this.snapshot();
     }, true);
+  }
+
+  /** A cap that lets the next round through, or (only without noise) the explicit "no privacy bound". */
+  private async checkConsent(arg: { cap: PrivacyCap | null; participantCap?: PrivacyCap }): Promise<void> {
+    const dpOff = this.pending!.preview.settings.dp.mode === 'off';
+    if (arg.cap === null) {
+      if (!dpOff) throw new AppFailure('invalid-argument', 'This federation adds privacy noise: set a cap on your ε to join it.');
+      if (arg.participantCap) {
+        throw new AppFailure(
+          'invalid-argument',
+          'A participant-wide cap would decline every round of a federation that adds no noise: leave it empty to join.',
+        );
+      }
+      return;
+    }
+    if (dpOff) {
+      throw new AppFailure(
+        'budget-reached',
+        'This federation adds no privacy noise, so your ε is unbounded from the first round and no cap can hold: accept "no privacy bound" to join it, or do not join.',
+      );
+    }
+    const report = await this.report(arg.cap);
+    if (!report.nextRoundAllowed) {
+      const next = report.projections[0];
+      throw new AppFailure(
+        'budget-reached',
+        `Your cap of ε ${arg.cap.epsilon} (${arg.cap.view}) is below what taking part in the next round would bring your ε to (${fmt(arg.cap.view === 'worst-case' ? next.worstCase : next.promised)}): you would decline every round. Raise the cap to take part.`,
+      );
+    }
   }
 
   private async connect(): Promise<void> {
@@ -332,7 +385,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         identity: await this.identity(pending.resolved.invite.fingerprintHex),
         data: this.dataset!,
         stateDir: this.options.stateDir,
-        cap: { ...consent.cap },
+        ...(consent.cap && { cap: { ...consent.cap } }),
         ...(consent.participantCap && { participantCap: { ...consent.participantCap } }),
         accountant: this.accountant,
       };
@@ -381,6 +434,9 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   async setCap(cap: PrivacyCap): Promise<AppState> {
     return this.act(async () => {
       if (!this.settings.consent) throw new AppFailure('not-ready', 'Join a federation before setting its cap.');
+      if (this.pending?.preview.settings.dp.mode === 'off') {
+        throw new AppFailure('invalid-argument', 'This federation adds no privacy noise: a cap would decline every round. To stop, pause or leave instead.');
+      }
       this.settings.consent = { ...this.settings.consent, cap: { ...cap } };
       // The client reads its options' cap before every round: the new cap applies from the next one.
       if (this.clientOptions) this.clientOptions.cap = { ...cap };
@@ -473,6 +529,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     const epochs = this.pending?.preview.settings.training.epochs ?? 1;
     switch (event.type) {
       case 'joined':
+        this.connection = null;
         this.setParticipation(this.pauseAtRoundEnd ? 'pausing' : 'active');
         this.notices.length = 0;
         if (this.pending) this.pending.preview = { ...this.pending.preview, rounds: event.rounds };
@@ -548,6 +605,9 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         break;
       }
       case 'round-abort': {
+        if (this.round?.round === event.round && this.round.stage !== 'declined') {
+          this.round = { ...this.round, stage: 'aborted', abortReason: event.reason, epoch: 0, batch: 0, batches: 0, loss: null };
+        }
         const row = this.settings.rounds.find((r) => r.round === event.round);
         if (row?.outcome === 'contributed') {
           Object.assign(row, {
@@ -560,6 +620,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         break;
       }
       case 'disconnected':
+        if (event.reason === CLOSED_HERE) break;
+        this.connection = { state: 'reconnecting', since: new Date().toISOString(), reason: event.reason, retryMaxSeconds: RECONNECT_MAX_DELAY_S };
         this.notice('Lost the connection to the federation server; reconnecting…');
         break;
       case 'done':

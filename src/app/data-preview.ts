@@ -1,6 +1,6 @@
 /** Loads the participant's data where it lives and summarises it for the Data screen. */
 import { deflateSync, crc32 } from 'node:zlib';
-import { type DataFormat, type Dataset, describeDataset, featureSize, loadDataPath, loadTrainingData } from '../core/data/index.js';
+import { type DataFormat, type Dataset, describeDataset, featureSize, fitToInputShape, loadDataPath, loadTrainingData } from '../core/data/index.js';
 import type { DataPreview, DataSource, DataSummary } from './contract.js';
 
 const PREVIEWS = 10;
@@ -64,23 +64,54 @@ export function previews(d: Dataset, n = PREVIEWS): DataPreview[] {
   });
 }
 
-export async function loadData(source: DataSource): Promise<{ dataset: Dataset; summary: DataSummary }> {
+/** A data source as read, before it is fitted to any federation's model. */
+export interface LoadedSource {
+  source: DataSource;
+  dataset: Dataset;
+  format: DataFormat;
+}
+
+export async function readSource(source: DataSource): Promise<LoadedSource> {
   // A path is always a path here ('mnist' is a folder of that name), never a catalog name.
   const { dataset, format } =
     source.kind === 'embedded' ? await loadTrainingData('mnist') : await loadDataPath(source.path, { labelColumn: source.labelColumn });
+  return { source, dataset, format };
+}
+
+function shapeText(shape: readonly number[]): string {
+  return shape.join('×');
+}
+
+/**
+ * The data as a federation's model takes it (core/data/fit.ts), or null when its examples are
+ * another size; without a model yet, the data as read.
+ */
+export function fitData(loaded: LoadedSource, model: { name: string; inputShape: number[] } | null): { dataset: Dataset; note?: string } | null {
+  if (!model) return { dataset: loaded.dataset };
+  const fitted = fitToInputShape(loaded.dataset, model.inputShape);
+  if (!fitted) return null;
+  if (!fitted.reshaped) return { dataset: fitted.dataset };
+  const scaled = fitted.rescaled ? '; its 8-bit pixel values (0–255) are scaled to 0–1' : '';
+  return {
+    dataset: fitted.dataset,
+    note: `Each row's ${featureSize(loaded.dataset)} values are read as one ${shapeText(model.inputShape)} example, the input of this federation's model (${model.name})${scaled}.`,
+  };
+}
+
+export function summarize(loaded: LoadedSource, fitted: { dataset: Dataset; note?: string }): DataSummary {
+  const { source, format } = loaded;
+  const { dataset } = fitted;
   const location = source.kind === 'embedded' ? `the ${dataset.count.toLocaleString('en')} training digits that ship with Covey` : source.path;
   const described = describeDataset(dataset);
   return {
-    dataset,
-    summary: {
-      source,
-      format: FORMAT_NAMES[format],
-      location,
-      count: described.count,
-      numClasses: described.numClasses,
-      classCounts: described.classCounts,
-      inputShape: described.inputShape,
-      previews: previews(dataset),
-    },
+    source,
+    format: FORMAT_NAMES[format],
+    location,
+    count: described.count,
+    numClasses: described.numClasses,
+    classCounts: described.classCounts,
+    inputShape: described.inputShape,
+    ...(fitted.note && { shapeNote: fitted.note }),
+    previews: previews(dataset),
   };
 }

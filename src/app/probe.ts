@@ -7,7 +7,7 @@
  */
 import { io } from 'socket.io-client';
 import { fingerprint, fingerprintHex, getSodium, verify } from '../core/crypto/index.js';
-import { ModelSpecSchema, type LayerSpec, type ModelSpec } from '../core/model/index.js';
+import { ModelSpecSchema, parameterCount, type LayerSpec, type ModelSpec } from '../core/model/index.js';
 import type { Accountant } from '../core/privacy/index.js';
 import { parseInvite, type Invite } from '../core/protocol/invite.js';
 import { EVENTS, PROTOCOL_VERSION, type RoundSettings } from '../core/protocol/messages.js';
@@ -115,17 +115,33 @@ async function requestPreview(
   }
 }
 
+function modelSpecOf(info: PreviewInfo): ModelSpec {
+  const spec = ModelSpecSchema.safeParse(info.model);
+  if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
+  return spec.data;
+}
+
+/** Only the federation's model, read and checked as probeFederation reads it (for `covey join`, to fit its data before connecting). */
+export async function probeModel(resolved: ResolvedInvite, timeoutMs = 10_000): Promise<ModelSpec> {
+  return modelSpecOf((await requestPreview(resolved.serverUrl, resolved.invite, timeoutMs)).info);
+}
+
 export async function probeFederation(resolved: ResolvedInvite, accountant: Accountant, timeoutMs = 10_000): Promise<FederationPreview> {
   const { invite, serverUrl } = resolved;
   const { info, server } = await requestPreview(serverUrl, invite, timeoutMs);
-  const spec = ModelSpecSchema.safeParse(info.model);
-  if (!spec.success) throw new ClientError('protocol', 'a model description this app cannot read');
+  const spec = { data: modelSpecOf(info) };
   const remaining = Math.max(0, info.rounds - info.currentRound);
   return {
     serverUrl,
     federationId: info.federationId,
     fingerprint: await fingerprint(server),
-    model: { name: spec.data.name, summary: modelSummary(spec.data), inputShape: spec.data.inputShape, numClasses: spec.data.numClasses },
+    model: {
+      name: spec.data.name,
+      summary: modelSummary(spec.data),
+      inputShape: spec.data.inputShape,
+      numClasses: spec.data.numClasses,
+      parameters: parameterCount(spec.data),
+    },
     rounds: info.rounds,
     currentRound: info.currentRound,
     settings: {

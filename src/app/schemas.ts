@@ -27,7 +27,7 @@ export const ARG_SCHEMAS: { [M in ApiMethod]: z.ZodType<ApiArg<M>> } = {
       labelColumn: z.string().min(1).max(256).optional(),
     }),
   ]),
-  join: z.strictObject({ cap: capSchema, autoParticipate: z.boolean(), participantCap: capSchema.optional() }),
+  join: z.strictObject({ cap: capSchema.nullable(), autoParticipate: z.boolean(), participantCap: capSchema.optional() }),
   setCap: capSchema,
   setAutoParticipate: z.strictObject({ autoParticipate: z.boolean() }),
   resume: none,

@@ -17,7 +17,7 @@ const PreviewSchema: z.ZodType<FederationPreview> = z.object({
   serverUrl: z.string(),
   federationId: z.string(),
   fingerprint: z.string(),
-  model: z.object({ name: z.string(), summary: z.string(), inputShape: z.array(z.number()), numClasses: z.number() }),
+  model: z.object({ name: z.string(), summary: z.string(), inputShape: z.array(z.number()), numClasses: z.number(), parameters: z.number().optional() }),
   rounds: z.number(),
   currentRound: z.number(),
   settings: z.object({
@@ -55,7 +55,7 @@ export const SettingsSchema = z.object({
     .nullable(),
   consent: z
     .object({
-      cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }),
+      cap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }).nullable(),
       autoParticipate: z.boolean(),
       participantCap: z.object({ epsilon: z.number().positive(), view: z.enum(['worst-case', 'promised']) }).optional(),
     })
@@ -68,7 +68,7 @@ export interface Settings {
   version: 1;
   federation: { invite: string; preview: FederationPreview } | null;
   data: DataSource | null;
-  consent: { cap: PrivacyCap; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
+  consent: { cap: PrivacyCap | null; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
   participation: 'not-joined' | 'active' | 'paused' | 'left' | 'done';
   rounds: RoundRow[];
 }

@@ -54,6 +54,8 @@ export function registerAppCommand(program: Command): void {
         },
         rendererDir,
         port: opts.port,
+        // A CSV file picked in the page is stored here, beside the app's other state.
+        uploadDir: join(resolve(opts.stateDir), 'uploads'),
       });
       process.stdout.write(
         [

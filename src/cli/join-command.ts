@@ -47,7 +47,18 @@ export function registerJoinCommand(program: Command, makeClient?: MakeClient): 
       const { selectBackend } = await import('../core/train/index.js');
       const { loadTrainingData } = await import('../core/data/catalog.js');
       const backend = await selectBackend();
-      const { dataset: data } = await loadTrainingData(opts.data, { labelColumn: opts.labelColumn });
+      const { fitToInputShape } = await import('../core/data/fit.js');
+      const { probeModel } = await import('../app/probe.js');
+      const { dataset: loaded } = await loadTrainingData(opts.data, { labelColumn: opts.labelColumn });
+      // A flat CSV row of the model's input size is one example of that shape (core/data/fit.ts).
+      const model = await probeModel({ invite, serverUrl });
+      const fitted = fitToInputShape(loaded, model.inputShape);
+      if (!fitted) {
+        throw new Error(
+          `${opts.data}: examples of shape ${loaded.inputShape.join('×')}, but this federation's model (${model.name}) takes ${model.inputShape.join('×')}`,
+        );
+      }
+      const data = fitted.dataset;
       // One key pair per server key, so two operators cannot link this participant (client/identities.ts).
       const identity = await identityForServer(fileIdentityStore(opts.stateDir), opts.stateDir, invite.fingerprintHex);
       const print = opts.json

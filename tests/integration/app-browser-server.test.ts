@@ -1,11 +1,11 @@
 /** Browser mode's loopback server: the per-launch token, Host and Origin checks, and the API over WebSocket. */
 import { request } from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBrowserServer, type BrowserServer } from '../../src/app/browser-server.js';
+import { MAX_UPLOAD_BYTES, startBrowserServer, type BrowserServer } from '../../src/app/browser-server.js';
 import type { AppEvent } from '../../src/app/contract.js';
 
 let dir: string;
@@ -21,6 +21,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'secret.txt'), 'not for the browser');
   server = await startBrowserServer({
     rendererDir: join(dir, 'renderer'),
+    uploadDir: join(dir, 'uploads'),
     dispatch: async (method, arg) => {
       calls.push([method, arg]);
       return method === 'getState' ? { ok: true, value: { hello: 'state' } } : { ok: false, error: { code: 'invalid-argument', message: 'no' } };
@@ -50,9 +51,15 @@ function get(path: string, headers: Record<string, string> = {}, method = 'GET')
   });
 }
 
+/** The link's first (and only) use, and the session cookie it set. */
+let swapped: ReturnType<typeof get> | null = null;
+function swap() {
+  swapped ??= get(`/?token=${server.token}`);
+  return swapped;
+}
+
 async function cookie(): Promise<string> {
-  const res = await get(`/?token=${server.token}`);
-  return String(res.headers['set-cookie']).split(';')[0];
+  return String((await swap()).headers['set-cookie']).split(';')[0];
 }
 
 function socket(headers: Record<string, string>, path = '/api') {
@@ -77,10 +84,12 @@ describe('browser mode server', () => {
   });
 
   it('swaps the token in the link for an HTTP-only same-site cookie, then serves the app with a strict CSP', async () => {
-    const swap = await get(`/?token=${server.token}`);
-    expect(swap.status).toBe(303);
-    expect(swap.headers.location).toBe('/');
-    expect(String(swap.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict; Path=\//);
+    const first = await swap();
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    expect(String(first.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict; Path=\//);
+    // The cookie is a session secret of its own, not the link's token.
+    expect(await cookie()).not.toContain(server.token);
     const page = await get('/', { Cookie: await cookie() });
     expect(page.status).toBe(200);
     expect(page.body).toContain('<title>Covey</title>');
@@ -91,6 +100,46 @@ describe('browser mode server', () => {
     expect(page.headers['x-frame-options']).toBe('DENY');
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect((await get('/assets/app.js', { Cookie: await cookie() })).headers['content-type']).toMatch(/javascript/);
+  });
+
+  it('opens the link once: a second browser without the cookie gets 403, the first one is let in again', async () => {
+    const auth = { Cookie: await cookie() };
+    const again = await get(`/?token=${server.token}`);
+    expect(again.status).toBe(403);
+    expect(again.body).toMatch(/opened already, in another browser/);
+    const sameBrowser = await get(`/?token=${server.token}`, auth);
+    expect(sameBrowser.status).toBe(303);
+    expect(sameBrowser.headers['set-cookie']).toBeUndefined();
+    expect((await get('/', auth)).status).toBe(200);
+  });
+
+  it('takes a CSV file from its own page only, stores it in the upload folder and answers with its path', async () => {
+    const post = (path: string, body: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const { port } = new URL(server.origin);
+        const req = request(
+          { host: '127.0.0.1', port, path, method: 'POST', headers: { 'Content-Length': String(Buffer.byteLength(body)), ...headers } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (c) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const own = { Cookie: await cookie(), Origin: server.origin };
+    const csv = 'label,a\n1,0.5\n';
+    const stored = await post('/upload?name=..%2F..%2Fmy%20digits.csv', csv, own);
+    expect(stored.status).toBe(200);
+    const { path } = JSON.parse(stored.body) as { path: string };
+    expect(path.startsWith(join(dir, 'uploads') + '/')).toBe(true);
+    expect(path).toMatch(/-my_digits\.csv$/);
+    expect(await readFile(path, 'utf8')).toBe(csv);
+    expect((await post('/upload?name=a.csv', csv, { Origin: server.origin })).status).toBe(403);
+    expect((await post('/upload?name=a.csv', csv, { ...own, Origin: 'http://evil.example' })).status).toBe(403);
+    expect((await post('/upload?name=run.sh', csv, own)).status).toBe(415);
+    expect((await post('/upload?name=a.csv', csv, { ...own, 'Content-Length': String(MAX_UPLOAD_BYTES + 1) })).status).toBe(413);
   });
 
   it('refuses another Host name (DNS rebinding), other methods, and paths outside the renderer', async () => {

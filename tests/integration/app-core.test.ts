@@ -120,7 +120,10 @@ describe('the app core against a real aggregator', () => {
     // A CSV of 2 features cannot train this federation's 28×28 model: said before joining, in words.
     await writeFile(join(root, 'small.csv'), 'a,b,label\n0.1,0.2,0\n0.3,0.4,1\n');
     const mismatch = await call('loadData', { kind: 'path', path: join(root, 'small.csv') });
-    expect(mismatch).toMatchObject({ ok: false, error: { code: 'data-mismatch', message: stringMatching(/shape 2, but .* takes 28×28×1/) } });
+    expect(mismatch).toMatchObject({
+      ok: false,
+      error: { code: 'data-mismatch', message: stringMatching(/shape 2 \(2 values\), but .* takes 28×28×1 \(784 values\)/) },
+    });
     const summary = await ok<NonNullable<AppState['data']>>(call('loadData', { kind: 'embedded', name: 'mnist' }));
     expect(summary.count).toBe(8000);
     expect(summary.classCounts.reduce((a, b) => a + b, 0)).toBe(8000);

@@ -391,7 +391,7 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForFunction((n) => document.querySelectorAll('#rounds-table tbody tr').length === n, ROUNDS, { timeout: 10_000 });
     const updateMs = Date.now() - started;
     expect(updateMs).toBeLessThan(6000); // polls every 2 s
-    await page.waitForFunction(() => document.querySelector('[data-field="phase"]')?.textContent === 'done');
+    await page.waitForFunction(() => document.querySelector('[data-field="phase"]')?.getAttribute('data-phase') === 'done');
 
     // Rows, newest first, match the status.
     const rows = await page.$$eval('#rounds-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));

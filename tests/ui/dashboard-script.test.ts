@@ -16,11 +16,17 @@ const DIR = resolve(import.meta.dirname, '../../server/dashboard');
 const page = readFileSync(resolve(DIR, 'index.html'), 'utf8');
 const script = readFileSync(resolve(DIR, 'dashboard.js'), 'utf8');
 
-const charts: { data: unknown[][]; destroyed: boolean }[] = [];
+type Splits = (u: unknown, axis: number, min: number, max: number) => number[];
+interface ChartRecord {
+  data: unknown[][];
+  destroyed: boolean;
+  options: { axes: { splits?: Splits }[] };
+}
+const charts: ChartRecord[] = [];
 class ChartRecorder {
-  record: { data: unknown[][]; destroyed: boolean };
-  constructor(_options: unknown, data: unknown[][]) {
-    this.record = { data, destroyed: false };
+  record: ChartRecord;
+  constructor(options: ChartRecord['options'], data: unknown[][]) {
+    this.record = { data, destroyed: false, options };
     charts.push(this.record);
   }
   destroy() {
@@ -108,6 +114,36 @@ describe('the operator dashboard script', () => {
       [4, 4],
     ]);
     expect(document.getElementById('login')?.hidden).toBe(true);
+    expect(text('phase')).toBe('between rounds (2 of 10 done)');
+  });
+
+  it('says the phase in words with the counts behind it', async () => {
+    sessionStorage.setItem('covey.operatorToken', 'operator-token-123');
+    const waiting = { ...status, phase: 'waiting-for-clients' as const };
+    load(() => ({ status: 200, body: waiting }));
+    await vi.waitFor(() => expect(text('phase')).toBe('waiting for members: need 2, have 1'));
+    expect(document.querySelector('[data-field="phase"]')?.getAttribute('data-phase')).toBe('waiting-for-clients');
+  });
+
+  it('puts accuracy ticks at round percentages', async () => {
+    sessionStorage.setItem('covey.operatorToken', 'operator-token-123');
+    load(() => ({ status: 200, body: status }));
+    await vi.waitFor(() => expect(charts.length).toBeGreaterThan(0));
+    const splits = charts[0].options.axes[1].splits!;
+    expect(splits(null, 1, 0, 0.2)).toEqual([0, 0.1, 0.2]);
+    expect(splits(null, 1, 0.6, 0.9)).toEqual([0.6, 0.7, 0.8, 0.9]);
+    expect(splits(null, 1, 0.8, 0.9)).toEqual([0.8, 0.85, 0.9]);
+    expect(splits(null, 1, 0.03, 0.13)).toEqual([0.04, 0.06, 0.08, 0.1, 0.12]);
+  });
+
+  it('says where the token is, and why the server cannot be reached, in words', async () => {
+    load(() => ({ status: 200, body: status }));
+    expect(document.getElementById('login')?.textContent).toMatch(/<stateDir>\/operator-token/);
+    fetchStub.mockImplementation(() => Promise.reject(new TypeError('Failed to fetch')));
+    (document.getElementById('token') as HTMLInputElement).value = 'operator-token-123';
+    document.getElementById('login-form')!.dispatchEvent(new Event('submit', { cancelable: true }));
+    await vi.waitFor(() => expect(document.getElementById('login-error')?.textContent).toMatch(/^Cannot reach the server at .*: it may have stopped/));
+    expect(document.getElementById('login-error')?.textContent).not.toMatch(/Failed to fetch/);
   });
 
   it('shows the login with a reason when the token is refused', async () => {

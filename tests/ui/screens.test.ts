@@ -3,7 +3,7 @@
  * The screens' states — loading, empty, error, and with data — rendered with React in happy-dom
  * against a fake `CoveyApi` (the same contract the Electron preload and browser mode implement).
  */
-import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { createElement as h } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppState, CoveyApi } from '../../src/app/contract.js';
@@ -23,6 +23,17 @@ afterEach(cleanup);
 const go = () => {};
 type ScreenComponent = (props: { state: AppState; api: CoveyApi; go: (s: ScreenId) => void }) => unknown;
 const show = (component: ScreenComponent, state: AppState, api: CoveyApi) => render(h(component as never, { state, api, go }));
+
+const noDp = {
+  ...preview,
+  settings: { ...preview.settings, dp: { ...preview.settings.dp, mode: 'off' as const } },
+  perRound: { promised: null, worstCase: null },
+};
+
+/** What the next 1..8 rounds cost (worst case 4.729 for the first, as the preview says). */
+const eightRounds = report({
+  projections: [4.729, 6.9, 8.6, 10.1, 11.4, 12.6, 13.7, 14.7].map((worstCase, i) => ({ k: i + 1, promised: worstCase * 0.9, worstCase, withinCap: true })),
+});
 
 describe('App shell', () => {
   it('shows a loading state until the core answers, then the Join screen', async () => {
@@ -50,6 +61,24 @@ describe('App shell', () => {
     expect(screen.getByTestId('sidebar-status').textContent).toMatch(/mnist-demo/);
     fireEvent.click(screen.getByRole('button', { name: /Training/ }));
     expect(screen.getByTestId('participation').textContent).toMatch(/Paused/);
+  });
+
+  it('puts a lost server connection in a top banner and the sidebar, with the retry interval, and resets the stage', async () => {
+    const since = new Date(Date.now() - 12_000).toISOString();
+    const lost = joinedState({
+      connection: { state: 'reconnecting', since, reason: 'transport close', retryMaxSeconds: 5 },
+      round: { round: 3, stage: 'sealing', epoch: 1, epochs: 1, batch: 10, batches: 10, loss: 0.2 },
+    });
+    const { api, push } = fakeApi({ getState: async () => ok(lost) });
+    render(h(App, { api }));
+    const banner = await screen.findByTestId('connection-banner');
+    expect(banner.textContent).toMatch(/Connection to the federation server lost 1[0-9] s ago \(transport close\).*retrying at least every 5 s/);
+    expect(screen.getByTestId('sidebar-connection').textContent).toMatch(/reconnecting/);
+    expect(screen.getByTestId('stage').textContent).toMatch(/Connection lost/);
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('0');
+    act(() => push(joinedState({ round: { round: 3, stage: 'aborted', abortReason: 'timeout', epoch: 0, epochs: 1, batch: 0, batches: 0, loss: null } })));
+    expect(screen.queryByTestId('connection-banner')).toBeNull();
+    expect(screen.getByTestId('stage').textContent).toMatch(/cancelled this round.*\(timeout\)/);
   });
 });
 
@@ -97,15 +126,21 @@ describe('Join screen', () => {
     expect(screen.getByRole('button', { name: /Continue: choose your data/ })).toBeTruthy();
   });
 
-  it('warns plainly when a federation adds no noise', () => {
+  it('warns plainly when a federation adds no noise, and lists no DP settings that do not apply', () => {
     const { api } = fakeApi();
-    const noDp = {
-      ...preview,
-      settings: { ...preview.settings, dp: { ...preview.settings.dp, mode: 'off' as const } },
-      perRound: { promised: null, worstCase: null },
-    };
     show(JoinScreen, appState({ federation: noDp }), api);
-    expect(screen.getByTestId('federation-card').textContent).toMatch(/adds no privacy noise/);
+    const card = screen.getByTestId('federation-card').textContent;
+    expect(card).toMatch(/adds no privacy noise/);
+    for (const absent of ['Noise multiplier z', 'Clip norm C', 'Sampling rate q', 'δ']) expect(card).not.toContain(absent);
+  });
+
+  it('says all remaining rounds cost less than rounds × the first, and how the noise compares with the updates', () => {
+    const { api } = fakeApi();
+    show(JoinScreen, appState({ federation: preview }), api);
+    expect(screen.getByTestId('cost').textContent).toMatch(
+      /The first round you take part in costs you ε 4.458.*All 8 remaining rounds together: ε 14.296 promised, 16.513 worst case — less than 8 × the first/,
+    );
+    expect(screen.getByTestId('noise-hint').textContent).toMatch(/about 1 member per round, each round's noise is about 89× the size/);
   });
 });
 
@@ -136,6 +171,16 @@ describe('Data screen', () => {
     expect(screen.getByRole('button', { name: /Choose a folder/ })).toBeTruthy();
   });
 
+  it('words the promise by the DP mode: no "noised" without noise', () => {
+    const { api } = fakeApi();
+    show(DataScreen, appState({ federation: noDp }), api);
+    expect(screen.getByTestId('data-stays').textContent).toMatch(/sends only an encrypted change to the model \(this federation adds no privacy noise\)/);
+    expect(screen.getByTestId('data-stays').textContent).not.toMatch(/noised/);
+    cleanup();
+    show(DataScreen, appState({ federation: preview }), api);
+    expect(screen.getByTestId('data-stays').textContent).toMatch(/clipped and encrypted change to the model \(the server adds the privacy noise/);
+  });
+
   it('refuses to change data while taking part', () => {
     const { api } = fakeApi();
     show(DataScreen, joinedState(), api);
@@ -153,11 +198,17 @@ describe('Consent & budget screen', () => {
 
   it('shows both views of what a round costs, and a join refused for budget in words', async () => {
     const pending = deferred<unknown>();
-    const { api } = fakeApi({ join: () => pending.promise });
+    const { api } = fakeApi({ join: () => pending.promise, getPrivacy: async () => ok(eightRounds) });
     show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
     expect(screen.getByTestId('round-cost-promised').textContent).toBe('4.458');
     expect(screen.getByTestId('round-cost-worst').textContent).toBe('4.729');
-    expect(screen.getByLabelText<HTMLInputElement>(/Stop when my ε would exceed/).value).toBe('16.6');
+    // The suggested cap binds: what half of the 8 remaining rounds cost (worst case), not all of them.
+    expect((await screen.findByTestId('cap-rounds-text')).textContent).toMatch(/of the 8 remaining rounds: a cap of ε 10.1 \(worst-case\)/);
+    await waitFor(() => expect(screen.getByLabelText<HTMLInputElement>(/Stop when my ε would exceed/).value).toBe('10.1'));
+    expect(screen.getByTestId('cap-band').textContent).toMatch(/is weak/);
+    fireEvent.change(screen.getByLabelText(/Take part in at most/), { target: { value: '2' } });
+    await waitFor(() => expect(screen.getByLabelText<HTMLInputElement>(/Stop when my ε would exceed/).value).toBe('6.9'));
+    expect(screen.getByTestId('noise-hint').getAttribute('data-level')).toBe('swamped');
     fireEvent.change(screen.getByLabelText(/Stop when my ε would exceed/), { target: { value: '2' } });
     fireEvent.click(screen.getByLabelText(/Take part automatically/));
     fireEvent.click(screen.getByRole('button', { name: /I agree/ }));
@@ -172,6 +223,21 @@ describe('Consent & budget screen', () => {
     expect(screen.getByRole('alert').getAttribute('data-code')).toBe('budget-reached');
   });
 
+  it('joins a federation without noise only with an explicit "no privacy bound", never with a cap', () => {
+    const { api } = fakeApi();
+    show(ConsentScreen, appState({ federation: noDp, data: dataSummary }), api);
+    expect(screen.queryByLabelText(/Stop when my ε would exceed/)).toBeNull();
+    expect(screen.queryByText(/q =/)).toBeNull();
+    const join = screen.getByRole<HTMLButtonElement>('button', { name: /I agree/ });
+    expect(join.disabled).toBe(true);
+    expect(screen.getByText(/Tick "no privacy bound"/)).toBeTruthy();
+    fireEvent.click(screen.getByLabelText(/no privacy bound/));
+    expect(join.disabled).toBe(false);
+    fireEvent.click(join);
+    expect(api.join).toHaveBeenCalledWith({ cap: null, autoParticipate: true });
+    expect(api.getPrivacy).not.toHaveBeenCalled();
+  });
+
   it('will not submit a cap that is not a positive number', () => {
     const { api } = fakeApi();
     show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
@@ -180,13 +246,14 @@ describe('Consent & budget screen', () => {
     expect(screen.getByText(/Enter a cap above 0/)).toBeTruthy();
   });
 
-  it('sends an optional participant-wide cap (every federation on this same data) with the join', () => {
-    const { api } = fakeApi();
+  it('sends an optional participant-wide cap (every federation on this same data) with the join', async () => {
+    const { api } = fakeApi({ getPrivacy: async () => ok(eightRounds) });
     show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
+    await waitFor(() => expect(screen.getByLabelText<HTMLInputElement>(/Stop when my ε would exceed/).value).toBe('10.1'));
     fireEvent.change(screen.getByLabelText(/Across every federation I join with this same data/), { target: { value: '20' } });
     fireEvent.click(screen.getByRole('button', { name: /I agree/ }));
     expect(api.join).toHaveBeenCalledWith({
-      cap: { epsilon: 16.6, view: 'worst-case' },
+      cap: { epsilon: 10.1, view: 'worst-case' },
       autoParticipate: true,
       participantCap: { epsilon: 20, view: 'worst-case' },
     });
@@ -223,6 +290,8 @@ describe('Training screen', () => {
     expect(screen.getByTestId('current-round').textContent).toBe('Round 3 of 8');
     expect(screen.getByTestId('stage').textContent).toMatch(/Training on your data/);
     expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('25');
+    // 150 batches of 64 left at 1,234.4 samples/s.
+    expect(screen.getByText(/batch 50 of 100/).textContent).toMatch(/about 8 s left$/);
     expect(screen.getByText(/Epoch 1 of 2, batch 50 of 100, loss 0.4200/)).toBeTruthy();
     expect(screen.getByTestId('backend').textContent).toMatch(/WASM/);
     expect(screen.getByRole('button', { name: 'Pause' })).toBeTruthy();

@@ -58,7 +58,7 @@ describe('loadCsvDataset', () => {
 
   it('lists the columns when the label column is missing', async () => {
     const path = await csv('no-label.csv', 'a,b,class\n1,2,0\n');
-    expect((await loadError(path)).message).toMatch(/no label column "label" in the header; the columns are: "a", "b", "class"/);
+    expect((await loadError(path)).message).toMatch(/no label column "label" in the header; the columns are: "a", "b", "class" \(3 columns\)$/);
   });
 
   it('rejects labels that are not non-negative integers in 0..255', async () => {

@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, getFlatWeights, MODEL_SPECS, modelSpecFor, ModelSpecSchema, setFlatWeights, weightShapes } from '../../src/core/model/index.js';
+import {
+  buildModel,
+  getFlatWeights,
+  MODEL_SPECS,
+  modelSpecFor,
+  ModelSpecSchema,
+  parameterCount,
+  setFlatWeights,
+  weightShapes,
+} from '../../src/core/model/index.js';
 import { selectBackend } from '../../src/core/train/index.js';
 
 beforeAll(async () => {
@@ -28,8 +37,26 @@ describe('model specs', () => {
       const model = buildModel(modelSpecFor(name), { seed: 1 });
       expect(model.countParams(), name).toBe(params);
       expect(getFlatWeights(model).length, name).toBe(params);
+      expect(parameterCount(modelSpecFor(name)), name).toBe(params);
       model.dispose();
     }
+  });
+
+  it('counts the weights of a spec without tfjs as tfjs-layers builds them (valid padding, odd pooling)', () => {
+    const spec = ModelSpecSchema.parse({
+      name: 'odd',
+      inputShape: [13, 11, 2],
+      numClasses: 3,
+      layers: [
+        { type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu', padding: 'valid' },
+        { type: 'maxPool2d', poolSize: 2 },
+        { type: 'flatten' },
+        { type: 'dense', units: 3, activation: 'softmax' },
+      ],
+    });
+    const model = buildModel(spec, { seed: 1 });
+    expect(parameterCount(spec)).toBe(model.countParams());
+    model.dispose();
   });
 
   it('lays weights out in getWeights() order', () => {

@@ -6,6 +6,15 @@ import { DataError, describeFsError, excerpt } from './errors.js';
 
 /** Column names are quoted longer than cells: they name what the error is about. */
 const COLUMN_NAME_CHARS = 24;
+/** How many column names an error lists before it gives only the count. */
+const LISTED_COLUMNS = 6;
+
+/** The first few column names and how many there are, e.g. `"a", "b", … (785 columns)`. */
+export function describeColumns(columns: readonly string[], listed = LISTED_COLUMNS): string {
+  const names = columns.slice(0, listed).map((c) => excerpt(c, COLUMN_NAME_CHARS));
+  const more = columns.length > listed ? ', …' : '';
+  return `${names.join(', ')}${more} (${columns.length} column${columns.length === 1 ? '' : 's'})`;
+}
 
 interface ParsedRecord {
   record: string[];
@@ -40,10 +49,7 @@ export async function loadCsvDataset(path: string, options: { labelColumn: strin
   const columns = header.record;
   const labelIndex = columns.indexOf(options.labelColumn);
   if (labelIndex < 0) {
-    throw new DataError(
-      path,
-      `no label column "${options.labelColumn}" in the header; the columns are: ${columns.map((c) => excerpt(c, COLUMN_NAME_CHARS)).join(', ')}`,
-    );
+    throw new DataError(path, `no label column "${options.labelColumn}" in the header; the columns are: ${describeColumns(columns)}`);
   }
   if (columns.lastIndexOf(options.labelColumn) !== labelIndex) {
     throw new DataError(path, `the header names the label column "${options.labelColumn}" more than once`);

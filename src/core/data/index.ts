@@ -1,7 +1,8 @@
 export { type Dataset, featureSize, subset } from './dataset.js';
 export { DataError } from './errors.js';
 export { type IdxSplit, encodeIdx, listIdxSplits, loadIdxDataset, parseIdx, readIdxFile, writeIdxDataset } from './idx.js';
-export { loadCsvDataset } from './csv.js';
+export { describeColumns, loadCsvDataset } from './csv.js';
+export { type FittedData, fitToInputShape } from './fit.js';
 export { loadEmbeddedMnist, splitTrainTest } from './mnist.js';
 export { FASHION_MNIST_DIR, loadFashionMnist } from './fashion.js';
 export { Rng } from './rng.js';

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import type { AppState, CoveyApi, Participation } from '../../app/contract.js';
+import { AppLinkBanner, ConnectionBanner } from './components/ConnectionBanner.js';
 import { ErrorNote, Loading } from './components/Status.js';
 import { fmtEps } from './format.js';
 import { ConsentScreen } from './screens/ConsentScreen.js';
@@ -75,25 +76,27 @@ export function App({ api, connectionLost = false }: { api: CoveyApi; connection
         {state && (
           <div className="sidebar-status" data-testid="sidebar-status">
             <p>
-              <span className={`dot ${DOT[state.participation]}`} aria-hidden="true" />
+              <span className={`dot ${connectionLost || state.connection ? 'lost' : DOT[state.participation]}`} aria-hidden="true" />
               {state.federation ? state.federation.federationId : 'no federation'}
             </p>
+            {(connectionLost || state.connection) && (
+              <p className="lost-text" data-testid="sidebar-connection">
+                {connectionLost ? 'app process lost' : 'server lost — reconnecting…'}
+              </p>
+            )}
             {state.round && <p className="muted">round {state.round.round}</p>}
             {state.privacy && (
               <p className="muted">
                 ε {fmtEps(state.privacy.worstCase)} worst case
-                {state.consent ? ` / cap ${state.consent.cap.epsilon}` : ''}
+                {state.consent ? (state.consent.cap ? ` / cap ${state.consent.cap.epsilon}` : ' / no bound') : ''}
               </p>
             )}
           </div>
         )}
       </nav>
       <main className="content">
-        {connectionLost && (
-          <ErrorNote
-            error={{ code: 'internal', message: 'Lost the connection to the Covey app process. Start `covey app --browser` again and open the new link.' }}
-          />
-        )}
+        {connectionLost && <AppLinkBanner />}
+        {state?.connection && <ConnectionBanner problem={state.connection} />}
         {error && <ErrorNote error={error} />}
         {!state && !error && <Loading>Starting Covey…</Loading>}
         {state && <Screen id={current} state={state} api={api} go={setScreen} />}

@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import type { AppState, CoveyApi, DataSummary } from '../../../app/contract.js';
+import { uploadCsv } from '../api/upload.js';
 import { Histogram } from '../components/Histogram.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
-import { fmtCount } from '../format.js';
+import { fmtCount, updateProtectionText } from '../format.js';
 import type { ScreenId } from '../screens.js';
 import { useAction } from '../useAppState.js';
 
@@ -20,6 +21,11 @@ export function DataSummaryCard({ summary }: { summary: DataSummary }) {
         <dt>Each example</dt>
         <dd>{summary.inputShape.join(' × ')}</dd>
       </dl>
+      {summary.shapeNote && (
+        <p className="muted" data-testid="shape-note">
+          {summary.shapeNote}
+        </p>
+      )}
       <div className="split">
         <div>
           <h3>Examples per class</h3>
@@ -55,6 +61,13 @@ export function DataScreen({ state, api, go }: { state: AppState; api: CoveyApi;
     event?.preventDefault();
     await action.run(() => api.loadData({ kind: 'path', path: path.trim(), ...(labelColumn.trim() && { labelColumn: labelColumn.trim() }) }));
   };
+  const upload = async (file: File) => {
+    const stored = await action.run(() => uploadCsv(file));
+    if (stored) {
+      setPath(stored);
+      await action.run(() => api.loadData({ kind: 'path', path: stored, ...(labelColumn.trim() && { labelColumn: labelColumn.trim() }) }));
+    }
+  };
   const choose = async (kind: 'file' | 'folder') => {
     const chosen = await action.run(() => api.chooseDataPath({ kind }));
     if (chosen) {
@@ -67,11 +80,14 @@ export function DataScreen({ state, api, go }: { state: AppState; api: CoveyApi;
     <div className="screen">
       <header className="screen-header">
         <h1>Your data</h1>
-        <p className="lead">Pick what this device trains on: a folder of IDX files, a CSV file with a label column, or the digits that ship with Covey.</p>
+        <p className="lead">
+          Pick what this device trains on: a folder of IDX files, a CSV file with a label column (a row of the model&apos;s input size, such as MNIST&apos;s 784
+          pixels, is read as one example of its shape), or the digits that ship with Covey.
+        </p>
       </header>
       <p className="banner promise" data-testid="data-stays">
-        <strong>Your data never leaves this device.</strong> Covey trains on it here and sends only a clipped, noised and encrypted change to the model — never
-        an example, a label or a count per class.
+        <strong>Your data never leaves this device.</strong> Covey trains on it here and sends only {updateProtectionText(state.federation?.settings.dp.mode)} —
+        never an example, a label or a count per class.
       </p>
       {running ? (
         <p className="banner">Pause taking part (Training screen) before changing your data.</p>
@@ -87,6 +103,23 @@ export function DataScreen({ state, api, go }: { state: AppState; api: CoveyApi;
             >
               Use the embedded MNIST digits
             </button>
+            {state.shell === 'browser' && (
+              <label className="button" htmlFor="upload-csv">
+                Choose a CSV file…
+                <input
+                  id="upload-csv"
+                  type="file"
+                  accept=".csv,text/csv"
+                  className="visually-hidden"
+                  disabled={action.busy}
+                  onChange={(e) => {
+                    const file = e.target.files?.[0];
+                    e.target.value = '';
+                    if (file) void upload(file);
+                  }}
+                />
+              </label>
+            )}
             {state.nativeDialogs && (
               <>
                 <button type="button" disabled={action.busy} onClick={() => void choose('folder')}>

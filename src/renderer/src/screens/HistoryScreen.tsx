@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { AppState, CoveyApi, RoundOutcome } from '../../../app/contract.js';
 import { Empty, ErrorNote } from '../components/Status.js';
-import { fmtNumber, fmtPercent } from '../format.js';
+import { capText, fmtNumber, fmtPercent } from '../format.js';
 import type { ScreenId } from '../screens.js';
 import { useAction } from '../useAppState.js';
 
@@ -102,7 +102,7 @@ export function HistoryScreen({ state, api, go }: { state: AppState; api: CoveyA
             <code className="small">{state.federation?.fingerprint ?? '—'}</code>
           </dd>
           <dt>Your cap</dt>
-          <dd>{state.consent ? `ε ≤ ${state.consent.cap.epsilon} (${state.consent.cap.view})` : '—'}</dd>
+          <dd>{state.consent ? capText(state.consent.cap) : '—'}</dd>
           <dt>Taking part</dt>
           <dd>{state.consent ? (state.consent.autoParticipate ? 'automatically, every round' : 'one round at a time') : '—'}</dd>
           <dt>State folder</dt>

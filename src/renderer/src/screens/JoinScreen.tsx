@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { AppState, CoveyApi, FederationPreview } from '../../../app/contract.js';
+import { NoiseHint } from '../components/EpsilonMeter.js';
 import { ErrorNote, Loading } from '../components/Status.js';
 import { dpModeText, fmtEps } from '../format.js';
 import { useAction } from '../useAppState.js';
@@ -30,14 +31,24 @@ export function FederationCard({ preview }: { preview: FederationPreview }) {
         </dd>
         <dt>Differential privacy</dt>
         <dd data-testid="dp-mode">{dpModeText(dp.mode)}</dd>
-        <dt>Noise multiplier z</dt>
-        <dd>{dp.noiseMultiplier}</dd>
-        <dt>Clip norm C</dt>
-        <dd>{dp.clipNorm}</dd>
-        <dt>Sampling rate q</dt>
-        <dd>{samplingRate}</dd>
-        <dt>δ</dt>
-        <dd>{dp.delta}</dd>
+        {dp.mode !== 'off' && (
+          <>
+            <dt>Noise multiplier z</dt>
+            <dd>{dp.noiseMultiplier}</dd>
+            <dt>Clip norm C</dt>
+            <dd>{dp.clipNorm}</dd>
+            <dt>Sampling rate q</dt>
+            <dd>{samplingRate}</dd>
+            {preview.settings.expectedClients !== undefined && (
+              <>
+                <dt>Expected members per round</dt>
+                <dd>{preview.settings.expectedClients}</dd>
+              </>
+            )}
+            <dt>δ</dt>
+            <dd>{dp.delta}</dd>
+          </>
+        )}
         <dt>Secure aggregation</dt>
         <dd>{secureAggregation ? 'On — the server only sees the sum of updates' : 'Off — the server sees each sealed update it opens'}</dd>
         <dt>Local training</dt>
@@ -46,10 +57,15 @@ export function FederationCard({ preview }: { preview: FederationPreview }) {
         </dd>
       </dl>
       {dp.mode !== 'off' ? (
-        <p className="cost">
-          Each round you take part in costs you ε <strong>{fmtEps(preview.perRound.promised)}</strong> as promised (the server samples as declared),{' '}
-          <strong>{fmtEps(preview.perRound.worstCase)}</strong> in the worst case (δ = {dp.delta}).
-        </p>
+        <>
+          <p className="cost" data-testid="cost">
+            The first round you take part in costs you ε <strong>{fmtEps(preview.perRound.promised)}</strong> as promised (the server samples as declared),{' '}
+            <strong>{fmtEps(preview.perRound.worstCase)}</strong> in the worst case (δ = {dp.delta}). All {preview.allRounds.rounds} remaining rounds together:
+            ε {fmtEps(preview.allRounds.promised)} promised, {fmtEps(preview.allRounds.worstCase)} worst case — less than {preview.allRounds.rounds} × the
+            first, since ε grows more slowly than the number of rounds.
+          </p>
+          <NoiseHint settings={preview.settings} parameters={preview.model.parameters} />
+        </>
       ) : (
         <p className="cost warn">This federation adds no privacy noise: what your updates reveal about your data is not bounded.</p>
       )}

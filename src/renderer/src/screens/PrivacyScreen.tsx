@@ -2,7 +2,9 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { AppError, AppState, CoveyApi, PrivacyReport } from '../../../app/contract.js';
 import { LineChart } from '../components/Chart.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
+import { EpsilonMeter, NoiseHint } from '../components/EpsilonMeter.js';
 import { fmtEps } from '../format.js';
+import { inView, marginalCost } from '../privacy-scale.js';
 import type { ScreenId } from '../screens.js';
 import { useAction } from '../useAppState.js';
 
@@ -18,7 +20,7 @@ function usePrivacyReport(api: CoveyApi, state: AppState) {
   const [report, setReport] = useState<PrivacyReport | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const [loading, setLoading] = useState(true);
-  const key = `${state.federation?.federationId}|${state.privacy?.ledgerEntries ?? 0}|${state.consent?.cap.epsilon}|${state.consent?.cap.view}|${state.rounds.length}`;
+  const key = `${state.federation?.federationId}|${state.privacy?.ledgerEntries ?? 0}|${state.consent?.cap?.epsilon}|${state.consent?.cap?.view}|${state.rounds.length}`;
   const enabled = state.federation !== null;
   useEffect(() => {
     if (!enabled) return;
@@ -44,9 +46,9 @@ function usePrivacyReport(api: CoveyApi, state: AppState) {
 export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyApi; go: (screen: ScreenId) => void }) {
   const { report, error, loading } = usePrivacyReport(api, state);
   const [k, setK] = useState(1);
-  const [capText, setCapText] = useState(String(state.consent?.cap.epsilon ?? ''));
+  const [capText, setCapText] = useState(String(state.consent?.cap?.epsilon ?? ''));
   const action = useAction();
-  useEffect(() => setCapText(String(state.consent?.cap.epsilon ?? '')), [state.consent?.cap.epsilon]);
+  useEffect(() => setCapText(String(state.consent?.cap?.epsilon ?? '')), [state.consent?.cap?.epsilon]);
 
   const chart = useMemo(() => {
     if (!report) return null;
@@ -56,7 +58,8 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
       x: rows.map((r) => r.round),
       series: [
         { label: 'ε promised', color: '#2563eb', values: rows.map((r) => r.promised) },
-        { label: 'ε worst case', color: '#dc2626', values: rows.map((r) => r.worstCase) },
+        // Dashed, so that the promised line shows through where the two are equal (q = 1).
+        { label: 'ε worst case', color: '#dc2626', values: rows.map((r) => r.worstCase), dash: [6, 4] },
         ...(cap !== null ? [{ label: `your cap (${report.cap!.view})`, color: '#6b7280', values: rows.map(() => cap), dash: [4, 4] }] : []),
       ],
     };
@@ -81,10 +84,15 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
   const saveCap = async (event: FormEvent) => {
     event.preventDefault();
     const epsilon = Number(capText);
-    if (!(epsilon > 0) || !state.consent) return;
-    await action.run(() => api.setCap({ epsilon, view: state.consent!.cap.view }));
+    const view = state.consent?.cap?.view;
+    if (!(epsilon > 0) || !view) return;
+    await action.run(() => api.setCap({ epsilon, view }));
   };
   const projection = report?.projections[Math.min(k, report.projections.length) - 1];
+  const view = report?.cap?.view ?? 'worst-case';
+  const viewLabel = view === 'worst-case' ? 'worst case' : 'promised';
+  const marginal = report ? marginalCost(report) : null;
+  const dpOff = state.federation.settings.dp.mode === 'off';
 
   return (
     <div className="screen">
@@ -123,7 +131,30 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
               </span>
             </div>
           </section>
-          {!report.nextRoundAllowed && (
+          {!dpOff && (
+            <section className="card" aria-label="Your ε against your cap">
+              <h2>Your ε against your cap</h2>
+              <EpsilonMeter
+                now={inView(report, view)}
+                next={report.projections[0] ? inView(report.projections[0], view) : null}
+                cap={report.cap?.epsilon ?? null}
+                viewLabel={viewLabel}
+              />
+              {marginal && (
+                <p data-testid="marginal-cost">
+                  Taking part in the next round would add ε <strong>{fmtEps(marginal.promised)}</strong> promised, <strong>{fmtEps(marginal.worstCase)}</strong>{' '}
+                  worst case. Each round adds less than the one before: ε grows more slowly than the number of rounds.
+                </p>
+              )}
+              <NoiseHint settings={state.federation.settings} parameters={state.federation.model.parameters} />
+            </section>
+          )}
+          {dpOff && (
+            <p className="banner warn" data-testid="no-bound-note">
+              This federation adds no privacy noise: every update you send is unbounded in ε (∞). You accepted that when you joined; pause or leave to stop.
+            </p>
+          )}
+          {!report.nextRoundAllowed && !dpOff && (
             <p className="banner warn" data-testid="next-round-warning">
               Your cap is below what the next round would bring your ε to (
               {report.cap?.view === 'promised' ? fmtEps(report.projections[0]?.promised) : fmtEps(report.projections[0]?.worstCase)}
@@ -163,7 +194,7 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
             </section>
             <form className="card form" onSubmit={(e) => void saveCap(e)}>
               <h2>Change your cap</h2>
-              {state.consent ? (
+              {state.consent?.cap ? (
                 <>
                   <div className="row">
                     <label htmlFor="cap-input">Cap ({state.consent.cap.view})</label>
@@ -176,7 +207,7 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
                   {action.error && <ErrorNote error={action.error} />}
                 </>
               ) : (
-                <p className="muted">Join the federation to set a cap.</p>
+                <p className="muted">{dpOff ? 'No cap can hold without noise.' : 'Join the federation to set a cap.'}</p>
               )}
             </form>
           </div>

@@ -4,6 +4,7 @@ import { LineChart } from '../components/Chart.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
 import { fmtNumber, fmtPercent } from '../format.js';
 import type { ScreenId } from '../screens.js';
+import { fmtTimeLeft, trainingSecondsLeft } from '../progress.js';
 import { useAction } from '../useAppState.js';
 
 const PARTICIPATION: Record<Participation, string> = {
@@ -23,6 +24,7 @@ const STAGE: Record<RoundStage, string> = {
   sent: 'Update sent; waiting for the other participants',
   declined: 'You sat this round out',
   finished: 'Round complete',
+  aborted: 'The server cancelled this round; waiting for the next one',
 };
 
 export function TrainingScreen({ state, api, go }: { state: AppState; api: CoveyApi; go: (screen: ScreenId) => void }) {
@@ -56,10 +58,13 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
   const { round } = state;
   const last = [...state.rounds].reverse().find((r) => r.outcome === 'contributed');
   const total = state.federation?.rounds;
+  const secondsLeft = round && state.federation ? trainingSecondsLeft(round, state.federation.settings.training.batchSize) : null;
   const canResume = state.participation === 'paused' || state.participation === 'pausing';
   const canPause = state.participation === 'active' || state.participation === 'connecting';
-  const progress =
-    round && round.batches > 0
+  // While the server is unreachable nothing advances: the bar shows no progress rather than a frozen one.
+  const progress = state.connection
+    ? 0
+    : round && round.batches > 0
       ? (round.epoch * round.batches + round.batch) / (round.epochs * round.batches)
       : round?.stage === 'sealing' || round?.stage === 'sent' || round?.stage === 'finished'
         ? 1
@@ -109,7 +114,13 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
       <section className="card" aria-label="Current round">
         <h2 data-testid="current-round">{round ? `Round ${round.round}${total ? ` of ${total}` : ''}` : 'Waiting for a round'}</h2>
         <p className="stage" data-testid="stage" data-stage={round?.stage ?? 'waiting'}>
-          {round ? STAGE[round.stage] : state.participation === 'active' ? 'Waiting for the server to start a round you are selected for' : '—'}
+          {state.connection && round && round.stage !== 'finished' && round.stage !== 'declined'
+            ? 'Connection lost: this round goes on if the server is back in time'
+            : round
+              ? `${STAGE[round.stage]}${round.abortReason ? ` (${round.abortReason})` : ''}`
+              : state.participation === 'active'
+                ? 'Waiting for the server to start a round you are selected for'
+                : '—'}
         </p>
         <div
           className="progress"
@@ -123,7 +134,7 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
         </div>
         <p className="muted">
           {round && round.stage === 'training'
-            ? `Epoch ${round.epoch + 1} of ${round.epochs}, batch ${round.batch} of ${round.batches}, loss ${fmtNumber(round.loss)}`
+            ? `Epoch ${round.epoch + 1} of ${round.epochs}, batch ${round.batch} of ${round.batches}, loss ${fmtNumber(round.loss)}${secondsLeft === null ? '' : ` — ${fmtTimeLeft(secondsLeft)} left`}`
             : round && round.batches > 0
               ? `${round.epochs} epoch${round.epochs === 1 ? '' : 's'} of ${round.batches} batches done`
               : ' '}
