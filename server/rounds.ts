@@ -7,7 +7,7 @@ import { setFlatWeights } from '../src/core/model/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { EVENTS, type RoundResult } from '../src/core/protocol/messages.js';
 import type { RoundAnnounce } from '../src/core/protocol/signed.js';
-import { evaluate } from '../src/core/train/index.js';
+import { evaluateClassification, type ClassificationEvaluation } from '../src/core/train/index.js';
 import type { AggregatorEvents, AggregatorOptions, RoundPhase, ServerState } from './aggregator.js';
 import { Attempt, type AcceptContext } from './attempt.js';
 import { EpsilonMemo, wouldExceedBudget } from './budget.js';
@@ -254,6 +254,7 @@ export class RoundRunner {
       epsilon,
       delta: dp.mode === 'off' ? null : dp.delta,
       seconds: (performance.now() - started) / 1000,
+      ...(metrics && { macroF1: metrics.macroF1, auc: metrics.auc, perClass: metrics.perClass, confusion: metrics.confusion }),
     };
     // Checkpoint first, then one transaction for the round: a crash in between re-runs the round.
     setFlatWeights(this.model, next);
@@ -311,11 +312,11 @@ export class RoundRunner {
     return 'aborted';
   }
 
-  private evaluate(weights: Float32Array): { loss: number; accuracy: number } | null {
+  private evaluate(weights: Float32Array): ClassificationEvaluation | null {
     const data = this.options.evaluationData;
     if (!data) return null;
     setFlatWeights(this.model, weights);
-    return evaluate(this.model, data);
+    return evaluateClassification(this.model, data);
   }
 
   async waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -141,7 +141,7 @@ export function registerSimCommand(program: Command): void {
           const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
-              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}  ${r.seconds.toFixed(1)} s` +
+              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  macro-F1 ${r.macroF1?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}  ${r.seconds.toFixed(1)} s` +
               (samplesPerSecond !== null ? `  ${Math.round(samplesPerSecond)} samples/s per client` : '') +
               '\n',
           );

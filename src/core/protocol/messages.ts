@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RoundEvaluationSchema } from './evaluation.js';
 import { base64Text, id } from './primitives.js';
 import { DECLINE_REASONS, UPDATE_REJECTIONS, type UpdateRejection } from './reasons.js';
 import {
@@ -174,6 +175,7 @@ export const RoundResultSchema = z.object({
   epsilon: z.number().nullable(),
   delta: z.number().nullable(),
   seconds: z.number(),
+  ...RoundEvaluationSchema.shape,
 });
 export type RoundResult = z.infer<typeof RoundResultSchema>;
 
