@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ModelNameSchema } from '../src/core/model/spec.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
+import { EarlyStopSchema } from './early-stop.js';
 
 /**
  * DP off only (with DP on, every update weighs 1 and the norm bound follows from dp: server/update-policy.ts):
@@ -114,8 +115,11 @@ export const ServerConfigSchema = z
       .default({ helloTimeoutSeconds: 10, maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 16, unauthenticatedBytes: 64 * 1024, allowedOrigins: [] }),
     /** /metrics needs the operator token (default: on unless the server listens on a loopback host). */
     metrics: z.object({ requireToken: z.boolean().optional() }).strict().default({}),
-    /** Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file. */
-    evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).strict().optional(),
+    /**
+     * Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file
+     * (`covey sim` supplies its dataset's test split instead); earlyStop needs it (server/early-stop.ts).
+     */
+    evaluation: z.object({ data: z.string().optional(), labelColumn: z.string().optional(), earlyStop: EarlyStopSchema.optional() }).strict().optional(),
     stateDir: z.string().default('.covey/server'),
     /** Seeds initial weights and cohort sampling (simulation); omit in production. */
     seed: z.number().int().min(0).optional(),

@@ -14,8 +14,9 @@ import { EpsilonMemo, wouldExceedBudget } from './budget.js';
 import { checkpointDir, writeCheckpoint } from './checkpoints.js';
 import { secureUniform } from './cohort.js';
 import { collectPlain, collectSecure, type SecureCollectServer } from './collect.js';
-import type { ServerConfig } from './config.js';
+import { ConfigError, type ServerConfig } from './config.js';
 import type { FederationDb } from './db.js';
+import { earlyStopReason } from './early-stop.js';
 import { crashPoint } from './fault.js';
 import type { Logger } from './logger.js';
 import type { Member, MemberConnections } from './member-connections.js';
@@ -71,6 +72,9 @@ export class RoundRunner {
     this.io = deps.io;
     this.connections = deps.connections;
     this.events = deps.events;
+    if (this.config.evaluation?.earlyStop && !this.options.evaluationData) {
+      throw new ConfigError('evaluation.earlyStop needs held-out data to watch: set evaluation.data');
+    }
   }
 
   private get config(): ServerConfig {
@@ -139,6 +143,12 @@ export class RoundRunner {
     let attemptedRound = 0;
     let stoppedBecause: string | null = null;
     while (!this.stopped && this.db.completedRound() < rounds) {
+      const earlyStop = this.config.evaluation?.earlyStop;
+      const early = earlyStop ? earlyStopReason(this.db.results(), earlyStop) : null;
+      if (early) {
+        stoppedBecause = early;
+        break;
+      }
       const round = this.db.completedRound() + 1;
       if (round !== attemptedRound) [attemptedRound, attempts] = [round, 0];
       if (attempts >= cohortConfig.maxAttemptsPerRound) {

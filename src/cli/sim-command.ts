@@ -5,6 +5,7 @@ import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
 import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 import type { SimulationOptions } from './simulation.js';
+import { parseEarlyStopSpec, type EarlyStop } from '../../server/early-stop.js';
 
 interface SimFlags {
   clients: number;
@@ -31,6 +32,16 @@ interface SimFlags {
   threshold?: number;
   neighbours?: number;
   dropAfter?: { stage: SecAggStage | 'start'; count: number };
+  earlyStop?: EarlyStop;
+  exportBest?: string;
+}
+
+function earlyStopSpec(text: string): EarlyStop {
+  try {
+    return parseEarlyStopSpec(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** `STAGE:COUNT`, e.g. `shares:4`: COUNT clients vanish after that stage of every secure round. */
@@ -74,6 +85,12 @@ export function registerSimCommand(program: Command): void {
       'secure aggregation: COUNT clients vanish after STAGE (adverts, shares, masked-input, consistency) in every round',
       dropSpec,
     )
+    .option(
+      '--early-stop <spec>',
+      'patience:P[,min-delta:D][,metric:loss|accuracy|macroF1|auc]: stop when the held-out metric has not improved by D for P rounds',
+      earlyStopSpec,
+    )
+    .option('--export-best <dir>', "write the best round's model (by the early-stop metric, else loss) there, as `covey server export` does")
     .option('--keep', 'keep the temporary folder with partitions and client logs')
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {
@@ -103,6 +120,8 @@ export function registerSimCommand(program: Command): void {
         cap: flags.capEpsilon === undefined ? undefined : { epsilon: flags.capEpsilon, view: flags.capView },
         keep: flags.keep,
         secureAggregation: flags.secagg ? { threshold: flags.threshold, neighbours: flags.neighbours, dropAfter: flags.dropAfter } : undefined,
+        earlyStop: flags.earlyStop,
+        exportBest: flags.exportBest,
       };
       if (flags.json) {
         const summary = await runSimulation(options, {
@@ -150,6 +169,7 @@ export function registerSimCommand(program: Command): void {
       process.stdout.write(
         `done: ${summary.rounds} rounds, ${summary.clients} clients, ${summary.model} on ${summary.dataset} (${summary.partition}), ` +
           `final accuracy ${summary.accuracy?.toFixed(4) ?? '-'}` +
+          (summary.stoppedEarly ? `, stopped early (best round ${summary.bestRound})` : '') +
           (summary.epsilon !== null ? `, ε ${summary.epsilon.toFixed(3)} at δ ${summary.delta}` : ', no DP') +
           `, ${summary.seconds.toFixed(1)} s on ${summary.backend}\n`,
       );

@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig } from '../../server/config.js';
+import { FederationDb } from '../../server/db.js';
+import { bestRound, earlyStopReason, type EarlyStop } from '../../server/early-stop.js';
+import { exportRound } from '../../server/export.js';
 import { silentLogger, type Logger } from '../../server/logger.js';
 import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
 import type { ModelName } from '../core/model/spec.js';
@@ -39,6 +42,10 @@ export interface SimulationOptions {
   keep?: boolean;
   /** Secure aggregation; `dropAfter.count` clients vanish after that stage of every round. */
   secureAggregation?: { threshold?: number; neighbours?: number; dropAfter?: { stage: SecAggStage | 'start'; count: number } };
+  /** Stop when the held-out metric stops improving (server/early-stop.ts). */
+  earlyStop?: EarlyStop;
+  /** Write the best round's model (by the early-stop metric, else loss) here, as `covey server export` does. */
+  exportBest?: string;
 }
 
 export interface SimulationSummary {
@@ -51,6 +58,9 @@ export interface SimulationSummary {
   dp: DpMode;
   accuracy: number | null;
   loss: number | null;
+  /** The completed round with the best early-stop metric (else held-out loss), and whether early stopping ended the run before its last round. */
+  bestRound: number | null;
+  stoppedEarly: boolean;
   epsilon: number | null;
   delta: number | null;
   seconds: number;
@@ -111,6 +121,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       // Every simulated client connects from loopback at once: each may wait for its hello at the same time.
       connections: { maxUnauthenticated: Math.max(256, 2 * opts.clients), maxUnauthenticatedPerAddress: Math.max(16, 2 * opts.clients) },
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
+      ...(opts.earlyStop && { evaluation: { earlyStop: opts.earlyStop } }),
     });
     server = await Aggregator.create({
       config,
@@ -184,6 +195,16 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     const state = await Promise.race([server.run(), clientFailure]);
     await Promise.race([Promise.all(exits), clientFailure, new Promise((r) => setTimeout(r, 10_000))]);
     const last = state.results.at(-1);
+    const best = bestRound(state.results, opts.earlyStop?.metric ?? 'loss');
+    if (opts.exportBest && best !== null) {
+      const db = FederationDb.open(config.stateDir);
+      try {
+        await exportRound({ db, stateDir: config.stateDir, round: best, out: opts.exportBest, warn: (m) => hooks.onStatus?.(m) });
+      } finally {
+        db.close();
+      }
+      hooks.onStatus?.(`wrote round ${best}'s model to ${opts.exportBest}`);
+    }
     return {
       summary: true,
       rounds: state.completedRound,
@@ -194,6 +215,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       dp: opts.dp,
       accuracy: last?.accuracy ?? null,
       loss: last?.loss ?? null,
+      bestRound: best,
+      stoppedEarly: state.completedRound < opts.rounds && opts.earlyStop !== undefined && earlyStopReason(state.results, opts.earlyStop) !== null,
       epsilon: last?.epsilon ?? (opts.dp === 'off' ? null : 0),
       delta: last?.delta ?? null,
       seconds: (performance.now() - started) / 1000,
