@@ -3,9 +3,10 @@ import { SingleBar } from 'cli-progress';
 import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
-import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
+import { noiseMultiplier, nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 import type { SimulationOptions } from './simulation.js';
 import { parseEarlyStopSpec, type EarlyStop } from '../../server/early-stop.js';
+import { CLASS_WEIGHTINGS, type ClassWeighting } from '../core/train/class-weights.js';
 
 interface SimFlags {
   clients: number;
@@ -34,6 +35,8 @@ interface SimFlags {
   dropAfter?: { stage: SecAggStage | 'start'; count: number };
   earlyStop?: EarlyStop;
   exportBest?: string;
+  proximalMu?: number;
+  classWeights?: ClassWeighting;
 }
 
 function earlyStopSpec(text: string): EarlyStop {
@@ -85,6 +88,8 @@ export function registerSimCommand(program: Command): void {
       'secure aggregation: COUNT clients vanish after STAGE (adverts, shares, masked-input, consistency) in every round',
       dropSpec,
     )
+    .option('--proximal-mu <μ>', 'FedProx: local training adds μ/2·‖w − w_global‖² (0: plain FedAvg)', nonNegativeNumber)
+    .addOption(new Option('--class-weights <kind>', "weigh each client's loss by its own label counts (n/(k·n_c))").choices(CLASS_WEIGHTINGS))
     .option(
       '--early-stop <spec>',
       'patience:P[,min-delta:D][,metric:loss|accuracy|macroF1|auc]: stop when the held-out metric has not improved by D for P rounds',
@@ -120,6 +125,8 @@ export function registerSimCommand(program: Command): void {
         cap: flags.capEpsilon === undefined ? undefined : { epsilon: flags.capEpsilon, view: flags.capView },
         keep: flags.keep,
         secureAggregation: flags.secagg ? { threshold: flags.threshold, neighbours: flags.neighbours, dropAfter: flags.dropAfter } : undefined,
+        proximalMu: flags.proximalMu,
+        classWeights: flags.classWeights,
         earlyStop: flags.earlyStop,
         exportBest: flags.exportBest,
       };

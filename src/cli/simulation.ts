@@ -12,6 +12,7 @@ import { exportRound } from '../../server/export.js';
 import { silentLogger, type Logger } from '../../server/logger.js';
 import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
 import type { ModelName } from '../core/model/spec.js';
+import type { ClassWeighting } from '../core/train/class-weights.js';
 import { readUpdateSent } from './join-output.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
@@ -42,6 +43,9 @@ export interface SimulationOptions {
   keep?: boolean;
   /** Secure aggregation; `dropAfter.count` clients vanish after that stage of every round. */
   secureAggregation?: { threshold?: number; neighbours?: number; dropAfter?: { stage: SecAggStage | 'start'; count: number } };
+  /** FedProx's μ and class-weighted local loss (training settings every client gets). */
+  proximalMu?: number;
+  classWeights?: ClassWeighting;
   /** Stop when the held-out metric stops improving (server/early-stop.ts). */
   earlyStop?: EarlyStop;
   /** Write the best round's model (by the early-stop metric, else loss) here, as `covey server export` does. */
@@ -103,7 +107,13 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       port: 0,
       model: opts.model,
       rounds: opts.rounds,
-      training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate },
+      training: {
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        learningRate: opts.learningRate,
+        ...(opts.proximalMu !== undefined && { proximalMu: opts.proximalMu }),
+        ...(opts.classWeights && { classWeights: opts.classWeights }),
+      },
       cohort: {
         samplingRate: opts.samplingRate,
         // The fixed DP-FedAvg denominator: every simulated client is a member, so n̄ = clients × q.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLASS_WEIGHTINGS } from '../train/class-weights.js';
 import { RoundEvaluationSchema } from './evaluation.js';
 import { base64Text, id } from './primitives.js';
 import { DECLINE_REASONS, UPDATE_REJECTIONS, type UpdateRejection } from './reasons.js';
@@ -50,6 +51,10 @@ export const TrainingSettingsSchema = z.object({
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(65536),
   learningRate: z.number().finite().positive(),
+  /** FedProx's μ (Li et al. 2020): local training adds μ/2 ‖w − w_global‖² (core/train/proximal.ts). */
+  proximalMu: z.number().finite().min(0).optional(),
+  /** 'balanced': each client weighs its examples' losses by its own label counts (core/train/class-weights.ts). */
+  classWeights: z.enum(CLASS_WEIGHTINGS).optional(),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettingsSchema>;
 
