@@ -40,6 +40,8 @@ export class Attempt {
   readonly policy: UpdatePolicy;
   /** The norms (as sent) of the plain updates accepted so far: one number per member, never an update. */
   readonly acceptedNorms: number[] = [];
+  /** Bytes of the sealed plain updates accepted so far (bytesUp of the round). */
+  bytesUp = 0;
   readonly deadline: number;
   readonly start: RoundStart;
   readonly weightsFrame: Uint8Array;
@@ -137,6 +139,7 @@ export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, 
     if (bounded.clipped) ctx.log('info', 'update clipped', { clientId, round: open.round, norm: bounded.norm, bound: open.policy.normBound });
     open.accumulator.add(bounded.values, bounded.weight);
     open.acceptedNorms.push(bounded.norm);
+    open.bytesUp += sealed.byteLength;
     open.received.add(member.clientId);
     crashPoint('updates', open.round);
     ctx.log('info', 'update accepted', { clientId, round: open.round, received: open.received.size, cohort: open.cohort.size, norm: bounded.norm });

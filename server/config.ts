@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelNameSchema } from '../src/core/model/spec.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
+import { COMPRESSIONS } from '../src/core/protocol/int8.js';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
 import { EarlyStopSchema } from './early-stop.js';
 
@@ -83,6 +84,8 @@ export const ServerConfigSchema = z
       })
       .strict()
       .default({ enabled: false, stageTimeoutSeconds: 30 }),
+    /** 'int8': members send plain updates quantized to 8 bits (src/core/protocol/int8.ts); not with secure aggregation. */
+    compression: z.enum(COMPRESSIONS).optional(),
     /** Bounded influence of one member (server/update-policy.ts, server/global-guard.ts). */
     aggregation: AggregationSchema.prefault({}),
     /** The federation stops before a round that would take its ε (at dp.delta) past this. */
@@ -139,6 +142,13 @@ export const ServerConfigSchema = z
           message: 'required when DP is on: the expected cohort size (members × samplingRate), the fixed denominator of the average and of the noise',
         });
       }
+    }
+    if (c.compression && c.secureAggregation.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compression'],
+        message: 'compression applies to plain rounds: secure aggregation sends masked inputs on its own fixed-point grid',
+      });
     }
     if (c.dp.mode === 'distributed' && !c.secureAggregation.enabled) {
       ctx.addIssue({

@@ -264,6 +264,7 @@ export class RoundRunner {
       epsilon,
       delta: dp.mode === 'off' ? null : dp.delta,
       seconds: (performance.now() - started) / 1000,
+      ...(!secagg && { bytesUp: open.bytesUp }),
       ...(metrics && { macroF1: metrics.macroF1, auc: metrics.auc, perClass: metrics.perClass, confusion: metrics.confusion }),
     };
     // Checkpoint first, then one transaction for the round: a crash in between re-runs the round.

@@ -7,6 +7,7 @@ import { noiseMultiplier, nonNegativeInt, nonNegativeNumber, openUnitInterval, p
 import type { SimulationOptions } from './simulation.js';
 import { parseEarlyStopSpec, type EarlyStop } from '../../server/early-stop.js';
 import { CLASS_WEIGHTINGS, type ClassWeighting } from '../core/train/class-weights.js';
+import { COMPRESSIONS, type Compression } from '../core/protocol/int8.js';
 
 interface SimFlags {
   clients: number;
@@ -37,6 +38,7 @@ interface SimFlags {
   exportBest?: string;
   proximalMu?: number;
   classWeights?: ClassWeighting;
+  compress?: Compression;
 }
 
 function earlyStopSpec(text: string): EarlyStop {
@@ -90,6 +92,7 @@ export function registerSimCommand(program: Command): void {
     )
     .option('--proximal-mu <μ>', 'FedProx: local training adds μ/2·‖w − w_global‖² (0: plain FedAvg)', nonNegativeNumber)
     .addOption(new Option('--class-weights <kind>', "weigh each client's loss by its own label counts (n/(k·n_c))").choices(CLASS_WEIGHTINGS))
+    .addOption(new Option('--compress <kind>', 'plain rounds: clients send 8-bit stochastically quantized updates (after the DP step)').choices(COMPRESSIONS))
     .option(
       '--early-stop <spec>',
       'patience:P[,min-delta:D][,metric:loss|accuracy|macroF1|auc]: stop when the held-out metric has not improved by D for P rounds',
@@ -103,6 +106,7 @@ export function registerSimCommand(program: Command): void {
       if ((dp === 'distributed' || flags.threshold || flags.neighbours || flags.dropAfter) && !flags.secagg) {
         throw new InvalidArgumentError('--dp distributed, --threshold, --neighbours and --drop-after need --secagg');
       }
+      if (flags.compress && flags.secagg) throw new InvalidArgumentError('--compress applies to plain rounds: secure aggregation has its own fixed-point grid');
       if (flags.dropAfter && flags.dropAfter.count >= flags.clients) throw new InvalidArgumentError('--drop-after must leave some clients');
       const { runSimulation } = await import('./simulation.js');
       const options: SimulationOptions = {
@@ -127,6 +131,7 @@ export function registerSimCommand(program: Command): void {
         secureAggregation: flags.secagg ? { threshold: flags.threshold, neighbours: flags.neighbours, dropAfter: flags.dropAfter } : undefined,
         proximalMu: flags.proximalMu,
         classWeights: flags.classWeights,
+        compress: flags.compress,
         earlyStop: flags.earlyStop,
         exportBest: flags.exportBest,
       };
@@ -165,9 +170,10 @@ export function registerSimCommand(program: Command): void {
           barRound = 0;
           const privacy = r.epsilon !== null ? `  ε ${r.epsilon.toFixed(3)} (δ ${r.delta})` : '';
           const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
+          const bytes = r.bytesUp !== undefined ? `  ${(r.bytesUp / 1e6).toFixed(2)} MB up` : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
-              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  macro-F1 ${r.macroF1?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}  ${r.seconds.toFixed(1)} s` +
+              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  macro-F1 ${r.macroF1?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}${bytes}  ${r.seconds.toFixed(1)} s` +
               (samplesPerSecond !== null ? `  ${Math.round(samplesPerSecond)} samples/s per client` : '') +
               '\n',
           );

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../../server/logger.js';
 import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
 import type { ModelName } from '../core/model/spec.js';
 import type { ClassWeighting } from '../core/train/class-weights.js';
+import type { Compression } from '../core/protocol/int8.js';
 import { readUpdateSent } from './join-output.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
@@ -46,6 +47,8 @@ export interface SimulationOptions {
   /** FedProx's μ and class-weighted local loss (training settings every client gets). */
   proximalMu?: number;
   classWeights?: ClassWeighting;
+  /** Plain rounds: clients send 8-bit quantized updates. */
+  compress?: Compression;
   /** Stop when the held-out metric stops improving (server/early-stop.ts). */
   earlyStop?: EarlyStop;
   /** Write the best round's model (by the early-stop metric, else loss) here, as `covey server export` does. */
@@ -132,6 +135,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       connections: { maxUnauthenticated: Math.max(256, 2 * opts.clients), maxUnauthenticatedPerAddress: Math.max(16, 2 * opts.clients) },
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
       ...(opts.earlyStop && { evaluation: { earlyStop: opts.earlyStop } }),
+      ...(opts.compress && { compression: opts.compress }),
     });
     server = await Aggregator.create({
       config,

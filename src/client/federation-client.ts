@@ -20,7 +20,7 @@ import {
   type LedgerView,
 } from '../core/privacy/index.js';
 import { isAck } from '../core/protocol/ack.js';
-import { decodeFrame, encodeFrame, encodeMaskedFrame } from '../core/protocol/frame.js';
+import { decodeFrame, encodeMaskedFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
 import {
   asBytes,
@@ -40,6 +40,7 @@ import { verifyMessage, type MemberRoundResult } from '../core/protocol/signed.j
 import { announcedSettings, chargeAnnouncement, contradiction } from './announcements.js';
 import { dataDigest } from './data-identity.js';
 import { selectBackend, trainLocal } from '../core/train/index.js';
+import { plainUpdateFrame } from './update-frame.js';
 import { ClientError } from './errors.js';
 import { handshake, type ServerChallenge } from './handshake.js';
 import { secureInput, SecureRoundParticipant, type StageReply } from './secure-round.js';
@@ -544,7 +545,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     const { dp } = start.settings;
     const { delta, stats } = await this.trainRound(start, global);
     const { values, updateNorm, clipScale } = await privatizeUpdate(delta, dp);
-    const plaintextFrame = encodeFrame({ kind: 'update', round: start.round, numExamples: this.options.data.count, values });
+    const plaintextFrame = await plainUpdateFrame(start.settings, start.round, this.options.data.count, values);
     this.note({ type: 'update-prepared', round: start.round, plaintextFrame, updateNorm, clipScale });
     const context = { federationId: session.federationId, round: start.round, attemptId: start.attemptId, clientId: session.clientId };
     const sealed = await sealUpdate({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CLASS_WEIGHTINGS } from '../train/class-weights.js';
 import { RoundEvaluationSchema } from './evaluation.js';
+import { COMPRESSIONS } from './int8.js';
 import { base64Text, id } from './primitives.js';
 import { DECLINE_REASONS, UPDATE_REJECTIONS, type UpdateRejection } from './reasons.js';
 import {
@@ -74,6 +75,8 @@ export const RoundSettingsSchema = z.object({
   expectedClients: z.number().finite().positive().optional(),
   /** Present when the server only ever sees the sum of the cohort's masked updates. */
   secureAggregation: SecureAggregationSettingsSchema.optional(),
+  /** Plain rounds: the client sends its update quantized to 8 bits (int8.ts), after the DP step. */
+  compression: z.enum(COMPRESSIONS).optional(),
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
 
@@ -180,6 +183,8 @@ export const RoundResultSchema = z.object({
   epsilon: z.number().nullable(),
   delta: z.number().nullable(),
   seconds: z.number(),
+  /** Plain rounds: bytes of the accepted sealed updates, all together. */
+  bytesUp: z.number().int().min(0).optional(),
   ...RoundEvaluationSchema.shape,
 });
 export type RoundResult = z.infer<typeof RoundResultSchema>;
