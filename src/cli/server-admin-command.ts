@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { ServerConfig } from '../../server/config.js';
 import { FederationDb } from '../../server/db.js';
 import { exportRound } from '../../server/export.js';
@@ -109,13 +109,9 @@ export function registerServerAdminCommands(server: Command, resolveConfig: Reso
     });
 }
 
+/** A round number (plain decimal digits) or 'best'. */
 function roundOrBest(value: string): number | 'best' {
-  if (value === 'best') return 'best';
-  try {
-    return nonNegativeInt(value);
-  } catch {
-    throw new InvalidArgumentError(`expected a round number or 'best', got '${value}'`);
-  }
+  return value === 'best' ? 'best' : nonNegativeInt(value);
 }
 
 /** Export never writes into the server's state folder (it would overwrite live checkpoints); symlinks are followed. */
