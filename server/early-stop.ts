@@ -82,3 +82,8 @@ export function earlyStopReason(results: readonly RoundResult[], rule: EarlyStop
   const best = state.best ? `best round ${state.best.round}, ${rule.metric} ${state.best.value}` : `no round had a ${rule.metric}`;
   return `early stop: held-out ${rule.metric} has not improved by more than ${rule.minDelta} for ${state.roundsWithoutImprovement} rounds (${best})`;
 }
+
+/** Refuses, before anything is opened, a federation that should stop early but has no held-out data to watch. */
+export function checkEarlyStopData(earlyStop: EarlyStop | undefined, hasEvaluationData: boolean): void {
+  if (earlyStop && !hasEvaluationData) throw new Error('evaluation.earlyStop needs held-out data to watch: set evaluation.data');
+}

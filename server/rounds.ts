@@ -14,7 +14,7 @@ import { EpsilonMemo, wouldExceedBudget } from './budget.js';
 import { checkpointDir, writeCheckpoint } from './checkpoints.js';
 import { secureUniform } from './cohort.js';
 import { collectPlain, collectSecure, type SecureCollectServer } from './collect.js';
-import { ConfigError, type ServerConfig } from './config.js';
+import type { ServerConfig } from './config.js';
 import type { FederationDb } from './db.js';
 import { earlyStopReason } from './early-stop.js';
 import { crashPoint } from './fault.js';
@@ -72,9 +72,6 @@ export class RoundRunner {
     this.io = deps.io;
     this.connections = deps.connections;
     this.events = deps.events;
-    if (this.config.evaluation?.earlyStop && !this.options.evaluationData) {
-      throw new ConfigError('evaluation.earlyStop needs held-out data to watch: set evaluation.data');
-    }
   }
 
   private get config(): ServerConfig {
