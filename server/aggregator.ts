@@ -12,6 +12,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Uniform } from './cohort.js';
 import type { ServerConfig } from './config.js';
 import { FederationDb } from './db.js';
+import { checkEarlyStopData } from './early-stop.js';
 import { createHttpHandler, metricsRequireToken } from './http.js';
 import { ConnectionGuard, total } from './connections.js';
 import { watchRevocations } from './revocation.js';
@@ -133,6 +134,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   }
 
   static async create(options: AggregatorOptions): Promise<Aggregator> {
+    checkEarlyStopData(options.config.evaluation?.earlyStop, options.evaluationData !== undefined);
     const { identity, db, startupInvite, fingerprint, spec, model, weights, operatorToken } = await openFederation(options.config, options.logger);
     return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, operatorToken);
   }

@@ -38,6 +38,8 @@ export class Attempt {
   readonly policy: UpdatePolicy;
   /** The norms (as sent) of the plain updates accepted so far: one number per member, never an update. */
   readonly acceptedNorms: number[] = [];
+  /** Bytes of the sealed plain updates accepted so far (bytesUp of the round). */
+  bytesUp = 0;
   readonly deadline: number;
   readonly start: RoundStart;
   readonly weightsFrame: Uint8Array;
@@ -161,6 +163,7 @@ export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, 
     const bounded = boundUpdate(update, open.policy);
     open.accumulator.add(bounded.values, bounded.weight);
     open.acceptedNorms.push(bounded.norm);
+    open.bytesUp += sealed.byteLength;
     open.received.add(member.clientId);
     if (open.received.size + open.declined.size === open.cohort.size) open.allIn();
     return {

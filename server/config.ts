@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelNameSchema } from '../src/core/model/spec.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
+import { COMPRESSIONS } from '../src/core/protocol/int8.js';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
+import { EarlyStopSchema } from './early-stop.js';
 
 /**
  * DP off only (with DP on, every update weighs 1 and the norm bound follows from dp: server/update-policy.ts):
@@ -82,6 +84,8 @@ export const ServerConfigSchema = z
       })
       .strict()
       .default({ enabled: false, stageTimeoutSeconds: 30 }),
+    /** 'int8': members send plain updates quantized to 8 bits (src/core/protocol/int8.ts); not with secure aggregation. */
+    compression: z.enum(COMPRESSIONS).optional(),
     /** Bounded influence of one member (server/update-policy.ts, server/global-guard.ts). */
     aggregation: AggregationSchema.prefault({}),
     /** The federation stops before a round that would take its ε (at dp.delta) past this. */
@@ -114,8 +118,11 @@ export const ServerConfigSchema = z
       .default({ helloTimeoutSeconds: 10, maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 16, unauthenticatedBytes: 64 * 1024, allowedOrigins: [] }),
     /** /metrics needs the operator token (default: on unless the server listens on a loopback host). */
     metrics: z.object({ requireToken: z.boolean().optional() }).strict().default({}),
-    /** Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file. */
-    evaluation: z.object({ data: z.string(), labelColumn: z.string().optional() }).strict().optional(),
+    /**
+     * Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file
+     * (`covey sim` supplies its dataset's test split instead); earlyStop needs it (server/early-stop.ts).
+     */
+    evaluation: z.object({ data: z.string().optional(), labelColumn: z.string().optional(), earlyStop: EarlyStopSchema.optional() }).strict().optional(),
     stateDir: z.string().default('.covey/server'),
     /** Seeds initial weights and cohort sampling (simulation); omit in production. */
     seed: z.number().int().min(0).optional(),
@@ -135,6 +142,13 @@ export const ServerConfigSchema = z
           message: 'required when DP is on: the expected cohort size (members × samplingRate), the fixed denominator of the average and of the noise',
         });
       }
+    }
+    if (c.compression && c.secureAggregation.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compression'],
+        message: 'compression applies to plain rounds: secure aggregation sends masked inputs on its own fixed-point grid',
+      });
     }
     if (c.dp.mode === 'distributed' && !c.secureAggregation.enabled) {
       ctx.addIssue({

@@ -10,6 +10,7 @@ export function roundSettings(config: ServerConfig): RoundSettings {
     dp: config.dp,
     samplingRate: config.cohort.samplingRate,
     ...(config.cohort.expectedClients !== undefined && { expectedClients: config.cohort.expectedClients }),
+    ...(config.compression && { compression: config.compression }),
     ...(secureAggregation.enabled && {
       secureAggregation: {
         threshold: secureAggregation.threshold ?? null,

@@ -7,7 +7,7 @@ import { setFlatWeights } from '../src/core/model/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { EVENTS, type RoundResult } from '../src/core/protocol/messages.js';
 import type { RoundAnnounce } from '../src/core/protocol/signed.js';
-import { evaluate } from '../src/core/train/index.js';
+import { evaluateClassification, type ClassificationEvaluation } from '../src/core/train/index.js';
 import type { AggregatorEvents, AggregatorOptions, RoundPhase, ServerState } from './aggregator.js';
 import { Attempt, type AcceptContext } from './attempt.js';
 import type { UpdateObservers } from './update-outcome.js';
@@ -17,6 +17,7 @@ import { secureUniform } from './cohort.js';
 import { collectPlain, collectSecure, type SecureCollectServer } from './collect.js';
 import type { ServerConfig } from './config.js';
 import type { FederationDb } from './db.js';
+import { earlyStopReason } from './early-stop.js';
 import { crashPoint } from './fault.js';
 import type { Logger } from './logger.js';
 import type { Member, MemberConnections } from './member-connections.js';
@@ -140,6 +141,12 @@ export class RoundRunner {
     let attemptedRound = 0;
     let stoppedBecause: string | null = null;
     while (!this.stopped && this.db.completedRound() < rounds) {
+      const earlyStop = this.config.evaluation?.earlyStop;
+      const early = earlyStop ? earlyStopReason(this.db.results(), earlyStop) : null;
+      if (early) {
+        stoppedBecause = early;
+        break;
+      }
       const round = this.db.completedRound() + 1;
       if (round !== attemptedRound) [attemptedRound, attempts] = [round, 0];
       if (attempts >= cohortConfig.maxAttemptsPerRound) {
@@ -255,6 +262,8 @@ export class RoundRunner {
       epsilon,
       delta: dp.mode === 'off' ? null : dp.delta,
       seconds: (performance.now() - started) / 1000,
+      ...(!secagg && { bytesUp: open.bytesUp }),
+      ...(metrics && { macroF1: metrics.macroF1, auc: metrics.auc, perClass: metrics.perClass, confusion: metrics.confusion }),
     };
     // Checkpoint first, then one transaction for the round: a crash in between re-runs the round.
     setFlatWeights(this.model, next);
@@ -312,11 +321,11 @@ export class RoundRunner {
     return 'aborted';
   }
 
-  private evaluate(weights: Float32Array): { loss: number; accuracy: number } | null {
+  private evaluate(weights: Float32Array): ClassificationEvaluation | null {
     const data = this.options.evaluationData;
     if (!data) return null;
     setFlatWeights(this.model, weights);
-    return evaluate(this.model, data);
+    return evaluateClassification(this.model, data);
   }
 
   async waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { EnvelopeError, openUpdate, type Identity } from '../src/core/crypto/index.js';
-import { decodeFrame, FrameError, frameBytes } from '../src/core/protocol/frame.js';
+import { decodeUpdateFrame, FrameError, frameBytes } from '../src/core/protocol/frame.js';
 import type { RejectReason } from '../src/core/protocol/messages.js';
 
 /** Bytes a sealed update of `length` weights takes: version(1) + nonce(24) + frame + tag(16). */
@@ -50,7 +50,8 @@ export async function openAndDecodeUpdate(args: {
     throw err;
   }
   try {
-    const frame = decodeFrame(plaintext, { kind: 'update', length: args.modelLength, round: args.context.round });
+    // float32 or 8-bit (a member asked to compress may send either; both decode to the same values).
+    const frame = decodeUpdateFrame(plaintext, { length: args.modelLength, round: args.context.round });
     return { values: frame.values, numExamples: frame.numExamples };
   } catch (err) {
     if (err instanceof FrameError) {

@@ -288,6 +288,7 @@
       lastRoundsKey = roundsKey;
       renderRounds(status);
       renderCharts(status);
+      renderEvaluation(status);
     }
     renderMembers(status);
     setText($('config'), JSON.stringify(status.config, null, 2));
@@ -424,6 +425,75 @@
     var truncated = $('rounds-truncated');
     truncated.hidden = rounds.length <= MAX_ROWS;
     setText(truncated, 'Showing the latest ' + MAX_ROWS + ' of ' + fmtInt(rounds.length) + ' rounds.');
+  }
+
+  /**
+   * The latest evaluated round's confusion matrix as a heat map (each cell shaded by its share of
+   * the row, i.e. of the true class) and its per-class precision, recall and F1 as bars.
+   * @param {FederationStatus} s
+   */
+  function renderEvaluation(s) {
+    var latest = (s.rounds || []).reduce(function (/** @type {RoundStatus | null} */ best, /** @type {RoundStatus} */ r) {
+      return r.confusion && (!best || r.round > best.round) ? r : best;
+    }, null);
+    $('evaluation').hidden = latest === null;
+    if (!latest || !latest.confusion) return;
+    setText(field('evaluationRound'), '(round ' + latest.round + ')');
+    setText(
+      field('evaluationSummary'),
+      'macro-F1 ' + (isNum(latest.macroF1) ? latest.macroF1.toFixed(4) : DASH) + ' · one-vs-rest ROC-AUC ' + (isNum(latest.auc) ? latest.auc.toFixed(4) : DASH),
+    );
+    var table = document.createDocumentFragment();
+    var head = document.createElement('tr');
+    head.appendChild(document.createElement('th'));
+    latest.confusion.forEach(function (_row, p) {
+      var th = document.createElement('th');
+      th.textContent = String(p);
+      head.appendChild(th);
+    });
+    table.appendChild(head);
+    latest.confusion.forEach(function (row, t) {
+      var tr = document.createElement('tr');
+      var th = document.createElement('th');
+      th.textContent = String(t);
+      tr.appendChild(th);
+      var total = row.reduce(function (a, b) {
+        return a + b;
+      }, 0);
+      row.forEach(function (n) {
+        var share = total > 0 ? n / total : 0;
+        var td = cell(tr, fmtInt(n), 'num' + (share > 0.5 ? ' dark' : ''), total > 0 ? fmtPercent(share) + ' of class ' + t : '');
+        td.style.backgroundColor = 'rgba(37, 99, 235, ' + share.toFixed(3) + ')';
+      });
+      table.appendChild(tr);
+    });
+    $('confusion').replaceChildren(table);
+    var bars = document.createDocumentFragment();
+    (latest.perClass || []).forEach(function (c) {
+      var row = document.createElement('div');
+      row.className = 'class-row';
+      row.dataset.label = String(c.label);
+      var name = document.createElement('span');
+      name.className = 'class-label';
+      name.textContent = String(c.label);
+      row.appendChild(name);
+      [
+        ['precision', c.precision],
+        ['recall', c.recall],
+        ['f1', c.f1],
+      ].forEach(function (pair) {
+        var bar = document.createElement('span');
+        bar.className = 'bar bar-' + pair[0];
+        bar.title = pair[0] + ' ' + fmtPercent(/** @type {number} */ (pair[1]));
+        bar.style.width = (100 * /** @type {number} */ (pair[1])).toFixed(1) + '%';
+        var track = document.createElement('span');
+        track.className = 'track';
+        track.appendChild(bar);
+        row.appendChild(track);
+      });
+      bars.appendChild(row);
+    });
+    $('per-class').replaceChildren(bars);
   }
 
   /** @param {FederationStatus} s */

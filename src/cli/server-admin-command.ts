@@ -1,10 +1,9 @@
-import { cp, realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
-import { verifyCheckpoint } from '../../server/checkpoint-integrity.js';
-import { checkpointDir } from '../../server/checkpoints.js';
 import type { ServerConfig } from '../../server/config.js';
 import { FederationDb } from '../../server/db.js';
+import { exportRound } from '../../server/export.js';
 import { createInvite, parseDuration } from '../../server/invites.js';
 import { fingerprintHex } from '../core/crypto/index.js';
 import { loadOrCreateIdentity } from '../core/crypto/identity-file.js';
@@ -84,27 +83,36 @@ export function registerServerAdminCommands(server: Command, resolveConfig: Reso
       }
     });
 
-  withConfigOptions(server.command('export').description("write a round's global model in TensorFlow.js format (model.json + weights.bin)"))
-    .requiredOption('--round <n>', 'the completed round (0 = initial weights)', nonNegativeInt)
+  withConfigOptions(
+    server
+      .command('export')
+      .description("write a round's global model in TensorFlow.js format (model.json + weights.bin) and its held-out metrics (round.json)"),
+  )
+    .requiredOption('--round <n|best>', "the completed round (0 = initial weights), or 'best' by evaluation.earlyStop's metric (default loss)", roundOrBest)
     .requiredOption('--out <dir>', 'output folder')
-    .action(async (opts: AdminOptions & { round: number; out: string }) => {
+    .action(async (opts: AdminOptions & { round: number | 'best'; out: string }) => {
       const config = await resolveConfig(opts);
       await refuseInside(opts.out, config.stateDir);
       const db = FederationDb.open(config.stateDir);
+      let round: number;
       try {
-        const completed = db.completedRound();
-        if (opts.round > completed) throw new Error(`round ${opts.round} has not completed (last completed round: ${completed})`);
-        const source = checkpointDir(config.stateDir, opts.round);
-        await stat(join(source, 'model.json')).catch(() => {
-          throw new Error(`no checkpoint for round ${opts.round} in ${config.stateDir}`);
+        round = await exportRound({
+          db,
+          stateDir: config.stateDir,
+          round: opts.round === 'best' ? { best: config.evaluation?.earlyStop?.metric ?? 'loss' } : opts.round,
+          out: opts.out,
+          warn: (message) => process.stderr.write(`warning: ${message}\n`),
         });
-        await verifyCheckpoint(db, config.stateDir, opts.round, (message) => process.stderr.write(`warning: ${message}\n`));
-        await cp(source, opts.out, { recursive: true });
       } finally {
         db.close();
       }
-      process.stdout.write(`wrote ${join(opts.out, 'model.json')} and weights.bin (round ${opts.round})\n`);
+      process.stdout.write(`wrote ${join(opts.out, 'model.json')} and weights.bin (round ${round})\n`);
     });
+}
+
+/** A round number (plain decimal digits) or 'best'. */
+function roundOrBest(value: string): number | 'best' {
+  return value === 'best' ? 'best' : nonNegativeInt(value);
 }
 
 /** Export never writes into the server's state folder (it would overwrite live checkpoints); symlinks are followed. */

@@ -39,7 +39,7 @@ export function registerServerCommand(program: Command): void {
       // Loaded here so that `covey --help` and `covey privacy` start without TensorFlow.js.
       const { Aggregator } = await import('../../server/aggregator.js');
       const { loadEvaluationData } = await import('../core/data/catalog.js');
-      const evaluationData = config.evaluation
+      const evaluationData = config.evaluation?.data
         ? (await loadEvaluationData(config.evaluation.data, { labelColumn: config.evaluation.labelColumn })).dataset
         : undefined;
       const server = await Aggregator.create({ config, logger, evaluationData });

@@ -4,8 +4,11 @@ import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { SECAGG_STAGES } from '../core/secagg/messages.js';
 import type { DropStage } from './dropout-client.js';
-import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
+import { noiseMultiplier, nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 import type { SimulationOptions } from './simulation.js';
+import { parseEarlyStopSpec, type EarlyStop } from '../../server/early-stop.js';
+import { CLASS_WEIGHTINGS, type ClassWeighting } from '../core/train/class-weights.js';
+import { COMPRESSIONS, type Compression } from '../core/protocol/int8.js';
 
 interface SimFlags {
   clients: number;
@@ -32,6 +35,19 @@ interface SimFlags {
   threshold?: number;
   neighbours?: number;
   dropAfter?: { stage: DropStage; count: number };
+  earlyStop?: EarlyStop;
+  exportBest?: string;
+  proximalMu?: number;
+  classWeights?: ClassWeighting;
+  compress?: Compression;
+}
+
+function earlyStopSpec(text: string): EarlyStop {
+  try {
+    return parseEarlyStopSpec(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** `STAGE:COUNT`, e.g. `shares:4`: COUNT clients vanish after that stage of every secure round. */
@@ -75,6 +91,15 @@ export function registerSimCommand(program: Command): void {
       'secure aggregation: COUNT clients vanish after STAGE (adverts, shares, masked-input, consistency) in every round',
       dropSpec,
     )
+    .option('--proximal-mu <μ>', 'FedProx: local training adds μ/2·‖w − w_global‖² (0: plain FedAvg)', nonNegativeNumber)
+    .addOption(new Option('--class-weights <kind>', "weigh each client's loss by its own label counts (n/(k·n_c))").choices(CLASS_WEIGHTINGS))
+    .addOption(new Option('--compress <kind>', 'plain rounds: clients send 8-bit stochastically quantized updates (after the DP step)').choices(COMPRESSIONS))
+    .option(
+      '--early-stop <spec>',
+      'patience:P[,min-delta:D][,metric:loss|accuracy|macroF1|auc]: stop when the held-out metric has not improved by D for P rounds',
+      earlyStopSpec,
+    )
+    .option('--export-best <dir>', "write the best round's model (by the early-stop metric, else loss) there, as `covey server export` does")
     .option('--keep', 'keep the temporary folder with partitions and client logs')
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {
@@ -82,6 +107,7 @@ export function registerSimCommand(program: Command): void {
       if ((dp === 'distributed' || flags.threshold || flags.neighbours || flags.dropAfter) && !flags.secagg) {
         throw new InvalidArgumentError('--dp distributed, --threshold, --neighbours and --drop-after need --secagg');
       }
+      if (flags.compress && flags.secagg) throw new InvalidArgumentError('--compress applies to plain rounds: secure aggregation has its own fixed-point grid');
       if (flags.dropAfter && flags.dropAfter.count >= flags.clients) throw new InvalidArgumentError('--drop-after must leave some clients');
       const { runSimulation } = await import('./simulation.js');
       const options: SimulationOptions = {
@@ -104,6 +130,11 @@ export function registerSimCommand(program: Command): void {
         cap: flags.capEpsilon === undefined ? undefined : { epsilon: flags.capEpsilon, view: flags.capView },
         keep: flags.keep,
         secureAggregation: flags.secagg ? { threshold: flags.threshold, neighbours: flags.neighbours, dropAfter: flags.dropAfter } : undefined,
+        proximalMu: flags.proximalMu,
+        classWeights: flags.classWeights,
+        compress: flags.compress,
+        earlyStop: flags.earlyStop,
+        exportBest: flags.exportBest,
       };
       if (flags.json) {
         const summary = await runSimulation(options, {
@@ -140,9 +171,10 @@ export function registerSimCommand(program: Command): void {
           barRound = 0;
           const privacy = r.epsilon !== null ? `  ε ${r.epsilon.toFixed(3)} (δ ${r.delta})` : '';
           const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
+          const bytes = r.bytesUp !== undefined ? `  ${(r.bytesUp / 1e6).toFixed(2)} MB up` : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
-              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}  ${r.seconds.toFixed(1)} s` +
+              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  macro-F1 ${r.macroF1?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}${bytes}  ${r.seconds.toFixed(1)} s` +
               (samplesPerSecond !== null ? `  ${Math.round(samplesPerSecond)} samples/s per client` : '') +
               '\n',
           );
@@ -151,6 +183,7 @@ export function registerSimCommand(program: Command): void {
       process.stdout.write(
         `done: ${summary.rounds} rounds, ${summary.clients} clients, ${summary.model} on ${summary.dataset} (${summary.partition}), ` +
           `final accuracy ${summary.accuracy?.toFixed(4) ?? '-'}` +
+          (summary.stoppedEarly ? `, stopped early (best round ${summary.bestRound})` : '') +
           (summary.epsilon !== null ? `, ε ${summary.epsilon.toFixed(3)} at δ ${summary.delta}` : ', no DP') +
           `, ${summary.seconds.toFixed(1)} s on ${summary.backend}\n`,
       );

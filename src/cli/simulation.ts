@@ -6,9 +6,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig } from '../../server/config.js';
+import { FederationDb } from '../../server/db.js';
+import { bestRound, earlyStopReason, type EarlyStop } from '../../server/early-stop.js';
+import { exportRound } from '../../server/export.js';
 import { silentLogger, type Logger } from '../../server/logger.js';
 import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
 import type { ModelName } from '../core/model/spec.js';
+import type { ClassWeighting } from '../core/train/class-weights.js';
+import type { Compression } from '../core/protocol/int8.js';
 import { readUpdateSent } from './join-output.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import type { DropStage } from './dropout-client.js';
@@ -39,6 +44,15 @@ export interface SimulationOptions {
   keep?: boolean;
   /** Secure aggregation; `dropAfter.count` clients vanish after that stage of every round. */
   secureAggregation?: { threshold?: number; neighbours?: number; dropAfter?: { stage: DropStage; count: number } };
+  /** FedProx's μ and class-weighted local loss (training settings every client gets). */
+  proximalMu?: number;
+  classWeights?: ClassWeighting;
+  /** Plain rounds: clients send 8-bit quantized updates. */
+  compress?: Compression;
+  /** Stop when the held-out metric stops improving (server/early-stop.ts). */
+  earlyStop?: EarlyStop;
+  /** Write the best round's model (by the early-stop metric, else loss) here, as `covey server export` does. */
+  exportBest?: string;
 }
 
 export interface SimulationSummary {
@@ -51,6 +65,9 @@ export interface SimulationSummary {
   dp: DpMode;
   accuracy: number | null;
   loss: number | null;
+  /** The completed round with the best early-stop metric (else held-out loss), and whether early stopping ended the run before its last round. */
+  bestRound: number | null;
+  stoppedEarly: boolean;
   epsilon: number | null;
   delta: number | null;
   seconds: number;
@@ -95,7 +112,13 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       port: 0,
       model: opts.model,
       rounds: opts.rounds,
-      training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate },
+      training: {
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        learningRate: opts.learningRate,
+        ...(opts.proximalMu !== undefined && { proximalMu: opts.proximalMu }),
+        ...(opts.classWeights && { classWeights: opts.classWeights }),
+      },
       cohort: {
         samplingRate: opts.samplingRate,
         // The fixed DP-FedAvg denominator: every simulated client is a member, so n̄ = clients × q.
@@ -113,6 +136,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       // Every simulated client connects from loopback at once: each may wait for its hello at the same time.
       connections: { maxUnauthenticated: Math.max(256, 2 * opts.clients), maxUnauthenticatedPerAddress: Math.max(16, 2 * opts.clients) },
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
+      ...(opts.earlyStop && { evaluation: { earlyStop: opts.earlyStop } }),
+      ...(opts.compress && { compression: opts.compress }),
     });
     server = await Aggregator.create({
       config,
@@ -185,6 +210,16 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     const state = await Promise.race([server.run(), clientFailure]);
     await Promise.race([Promise.all(exits), clientFailure, new Promise((r) => setTimeout(r, 10_000))]);
     const last = state.results.at(-1);
+    const best = bestRound(state.results, opts.earlyStop?.metric ?? 'loss');
+    if (opts.exportBest && best !== null) {
+      const db = FederationDb.open(config.stateDir);
+      try {
+        await exportRound({ db, stateDir: config.stateDir, round: best, out: opts.exportBest, warn: (m) => hooks.onStatus?.(m) });
+      } finally {
+        db.close();
+      }
+      hooks.onStatus?.(`wrote round ${best}'s model to ${opts.exportBest}`);
+    }
     return {
       summary: true,
       rounds: state.completedRound,
@@ -195,6 +230,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       dp: opts.dp,
       accuracy: last?.accuracy ?? null,
       loss: last?.loss ?? null,
+      bestRound: best,
+      stoppedEarly: state.completedRound < opts.rounds && opts.earlyStop !== undefined && earlyStopReason(state.results, opts.earlyStop) !== null,
       epsilon: last?.epsilon ?? (opts.dp === 'off' ? null : 0),
       delta: last?.delta ?? null,
       seconds: (performance.now() - started) / 1000,

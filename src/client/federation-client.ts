@@ -5,12 +5,12 @@ import type { Dataset } from '../core/data/dataset.js';
 import { noisePlan, privatizeUpdate, ledgerEpsilon, DEFAULT_ACCOUNTANT, type Accountant, type LedgerEntry } from '../core/privacy/index.js';
 import { ledgersOnData } from '../core/privacy/participant-ledgers.js';
 import { isAck } from '../core/protocol/ack.js';
-import { encodeFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
 import { ChallengeSchema, EVENTS, RoundAbortSchema, UpdateAckSchema, type DeclineReason, type RoundStart } from '../core/protocol/messages.js';
 import { selectBackend } from '../core/train/index.js';
 import { chargeAnnouncement } from './announcements.js';
 import { dataDigest } from './data-identity.js';
+import { plainUpdateFrame } from './update-frame.js';
 import { ClientError } from './errors.js';
 import type { ClientEvent, TrainStats } from './events.js';
 import { handshake, type ServerChallenge } from './handshake.js';
@@ -348,7 +348,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     this.note({ type: 'update-prepared', round: start.round, updateNorm, clipScale });
     const context = { federationId: session.federationId, round: start.round, attemptId: start.attemptId, clientId: session.clientId };
     const sealed = await sealUpdate({
-      plaintext: encodeFrame({ kind: 'update', round: start.round, numExamples: this.options.data.count, values }),
+      plaintext: plainUpdateFrame(start.settings, start.round, this.options.data.count, values),
       context,
       sender: this.options.identity,
       recipientBoxPublicKey: session.serverBoxKey,

@@ -17,7 +17,12 @@ function take(data: Dataset, count: number): Dataset {
   return { ...data, count, features: data.features.subarray(0, count * 784), labels: data.labels.subarray(0, count) };
 }
 
-async function run(name: ModelName, data: Dataset, threads: number, opts: { batchSize: number; epochs: number; learningRate: number }) {
+async function run(
+  name: ModelName,
+  data: Dataset,
+  threads: number,
+  opts: { batchSize: number; epochs: number; learningRate: number; proximalMu?: number; classWeights?: 'balanced' },
+) {
   const model = buildModel(MODEL_SPECS[name], { seed: 4 });
   const progress: TrainProgress[] = [];
   const before = tf.memory().numTensors;
@@ -75,6 +80,19 @@ describe('data-parallel training on worker threads', () => {
     parallel.progress.forEach((p, i) => expect(p.loss, `step ${i}`).toBeCloseTo(single.progress[i].loss, 5));
     expect(relativeError(single.weights, parallel.weights)).toBeLessThan(1e-5);
     expect(parallel.result.loss).toBeLessThan(single.progress[0].loss); // it learns
+  });
+
+  it("adds FedProx's proximal term and class weights to the objective as the single thread does (MLP)", async () => {
+    const data = take(mnistDigits(0, 30), 150); // labels 0..9 interleaved, 150 rows: unequal counts once cut
+    const skewed = { ...data, labels: data.labels.map((l) => (l < 3 ? l : 3 + (l % 2))) }; // classes 3 and 4 frequent
+    const opts = { batchSize: 25, epochs: 2, learningRate: 0.1, proximalMu: 5, classWeights: 'balanced' as const };
+    const single = await run('mlp', skewed, 1, opts);
+    const parallel = await run('mlp', skewed, 2, opts);
+    const plain = await run('mlp', skewed, 2, { batchSize: 25, epochs: 2, learningRate: 0.1 });
+    expect(parallel.result.threads).toBe(2);
+    parallel.progress.forEach((p, i) => expect(p.loss, `step ${i}`).toBeCloseTo(single.progress[i].loss, 5));
+    expect(relativeError(single.weights, parallel.weights)).toBeLessThan(1e-5);
+    expect(relativeError(single.weights, plain.weights)).toBeGreaterThan(1e-3); // the options did change the objective
   });
 
   it('is chosen automatically only where it pays, and can be turned off', async () => {

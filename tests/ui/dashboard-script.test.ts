@@ -60,6 +60,21 @@ const status: FederationStatus = {
     epsilon: round / 4,
     delta: 1e-5,
     seconds: 2,
+    // Round 2 carries the per-class evaluation (the dashboard shows the latest round that has it).
+    ...(round === 2 && {
+      macroF1: 0.7527,
+      auc: 0.9,
+      confusion: [
+        [5, 1, 0],
+        [2, 3, 1],
+        [0, 0, 4],
+      ],
+      perClass: [
+        { label: 0, precision: 5 / 7, recall: 5 / 6, f1: 10 / 13 },
+        { label: 1, precision: 0.75, recall: 0.5, f1: 0.6 },
+        { label: 2, precision: 0.8, recall: 1, f1: 8 / 9 },
+      ],
+    }),
   })),
   members: [
     { clientId: 'a1', connected: true, lastSeen: new Date().toISOString(), roundsContributed: 2 },
@@ -115,6 +130,18 @@ describe('the operator dashboard script', () => {
     ]);
     expect(document.getElementById('login')?.hidden).toBe(true);
     expect(text('phase')).toBe('between rounds (2 of 10 done)');
+    // The latest round's confusion heat map (a header row and one row per true class) and per-class bars.
+    expect(document.getElementById('evaluation')?.hidden).toBe(false);
+    expect(text('evaluationRound')).toBe('(round 2)');
+    expect(text('evaluationSummary')).toBe('macro-F1 0.7527 · one-vs-rest ROC-AUC 0.9000');
+    const cells = [...document.querySelectorAll('#confusion tr')].slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    expect(cells).toEqual([
+      ['5', '1', '0'],
+      ['2', '3', '1'],
+      ['0', '0', '4'],
+    ]);
+    const recall = [...document.querySelectorAll<HTMLElement>('#per-class .bar-recall')].map((bar) => bar.style.width);
+    expect(recall).toEqual(['83.3%', '50.0%', '100.0%']);
   });
 
   it('says the phase in words with the counts behind it', async () => {

@@ -201,3 +201,29 @@ describe('secure aggregation config', () => {
     expect(configError(() => parseServerConfig({ secureAggregation: { enabled: true, graph: 'ring' } })).message).toMatch(/secureAggregation/);
   });
 });
+
+describe('training, evaluation and compression settings (issue 14)', () => {
+  it('accepts FedProx, class weights, early stopping and int8 compression', () => {
+    const config = parseServerConfig({
+      training: { epochs: 1, batchSize: 32, learningRate: 0.05, proximalMu: 0.01, classWeights: 'balanced' },
+      evaluation: { data: 'mnist', earlyStop: { patience: 3 } },
+      compression: 'int8',
+    });
+    expect(config.training).toMatchObject({ proximalMu: 0.01, classWeights: 'balanced' });
+    expect(config.evaluation?.earlyStop).toEqual({ metric: 'loss', patience: 3, minDelta: 0 });
+    expect(config.compression).toBe('int8');
+  });
+
+  it('refuses a negative μ, unknown class weights or metric, and compression with secure aggregation, saying why', () => {
+    expect(configError(() => parseServerConfig({ training: { epochs: 1, batchSize: 32, learningRate: 0.05, proximalMu: -1 } })).message).toMatch(
+      /training\.proximalMu/,
+    );
+    expect(configError(() => parseServerConfig({ training: { epochs: 1, batchSize: 32, learningRate: 0.05, classWeights: 'inverse' } })).message).toMatch(
+      /training\.classWeights/,
+    );
+    expect(configError(() => parseServerConfig({ evaluation: { earlyStop: { patience: 2, metric: 'f2' } } })).message).toMatch(/evaluation\.earlyStop\.metric/);
+    expect(configError(() => parseServerConfig({ compression: 'int8', secureAggregation: { enabled: true } })).message).toMatch(
+      /compression: compression applies to plain rounds/,
+    );
+  });
+});

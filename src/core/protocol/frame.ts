@@ -3,15 +3,20 @@
  * 20-byte header, never as JSON numbers: a 1.66M-parameter vector is 6.65 MB on the wire.
  *
  * layout: magic(4) | version u8 | reserved(3) | round u32 | numExamples u32 | length u32 | f32[length]
+ * (an 8-bit update, int8.ts, replaces f32[length] by f32 lo[blocks] | f32 scale[blocks] | u8[length])
  */
+import { dequantizeInt8, int8Blocks, type Int8Update } from './int8.js';
+
 export const FRAME_VERSION = 1;
 export const FRAME_HEADER_BYTES = 20;
 
 export type FrameKind = 'update' | 'global';
-const MAGIC: Record<FrameKind | 'masked', number> = {
+const MAGIC: Record<FrameKind | 'masked' | 'int8', number> = {
   update: 0x55595643 /* "CVYU" */,
   global: 0x47595643 /* "CVYG" */,
   masked: 0x4d595643 /* "CVYM" */,
+  /** An update quantized to 8 bits (int8.ts): per block f32 lo, f32 scale, then one u8 code per value. */
+  int8: 0x51595643 /* "CVYQ" */,
 };
 
 export interface TensorFrame {
@@ -37,14 +42,19 @@ export function frameBytes(length: number): number {
   return FRAME_HEADER_BYTES + 4 * length;
 }
 
-function encodeHeader(kind: FrameKind | 'masked', round: number, numExamples: number, length: number): Uint8Array {
+/** Bytes of an int8 update frame of `length` values: the header, 8 bytes per block, 1 per value. */
+export function int8FrameBytes(length: number): number {
+  return FRAME_HEADER_BYTES + 8 * int8Blocks(length) + length;
+}
+
+function encodeHeader(kind: FrameKind | 'masked' | 'int8', round: number, numExamples: number, length: number, bytes = frameBytes(length)): Uint8Array {
   for (const [name, value] of [
     ['round', round],
     ['numExamples', numExamples],
   ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`${name} must be a uint32, got ${value}`);
   }
-  const out = new Uint8Array(frameBytes(length));
+  const out = new Uint8Array(bytes);
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC[kind], true);
   view.setUint8(4, FRAME_VERSION);
@@ -76,9 +86,10 @@ export function decodeMaskedFrame(bytes: Uint8Array, expected: { length: number;
 
 function checkHeader(
   bytes: Uint8Array,
-  kind: FrameKind | 'masked',
+  kind: FrameKind | 'masked' | 'int8',
   expected: { length: number; round?: number },
 ): { round: number; numExamples: number; length: number } {
+  const sizeOf = kind === 'int8' ? int8FrameBytes : frameBytes;
   if (bytes.byteLength < FRAME_HEADER_BYTES) throw new FrameError('malformed', `frame too short (${bytes.byteLength} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC[kind]) throw new FrameError('malformed', `not a ${kind} frame`);
@@ -90,8 +101,8 @@ function checkHeader(
   if (length !== expected.length) {
     throw new FrameError('wrong-shape', `wrong shape: ${length} values, model has ${expected.length}`);
   }
-  if (bytes.byteLength !== frameBytes(length)) {
-    throw new FrameError('wrong-shape', `frame is ${bytes.byteLength} bytes, header says ${frameBytes(length)}`);
+  if (bytes.byteLength !== sizeOf(length)) {
+    throw new FrameError('wrong-shape', `frame is ${bytes.byteLength} bytes, header says ${sizeOf(length)}`);
   }
   if (expected.round !== undefined && round !== expected.round) {
     throw new FrameError('wrong-round', `frame is for round ${round}, expected round ${expected.round}`);
@@ -109,4 +120,44 @@ export function decodeFrame(bytes: Uint8Array, expected: { kind: FrameKind; leng
     if (!Number.isFinite(values[i])) throw new FrameError('non-finite', `non-finite value (${values[i]}) at index ${i}`);
   }
   return { kind: expected.kind, round, numExamples, values };
+}
+
+/** An update frame quantized to 8 bits: header | lo f32[blocks] | scale f32[blocks] | codes u8[length]. */
+export function encodeInt8Frame(round: number, numExamples: number, update: Int8Update): Uint8Array {
+  const length = update.codes.length;
+  const blocks = int8Blocks(length);
+  const out = encodeHeader('int8', round, numExamples, length, int8FrameBytes(length));
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    view.setFloat32(FRAME_HEADER_BYTES + 4 * b, update.lo[b], true);
+    view.setFloat32(FRAME_HEADER_BYTES + 4 * (blocks + b), update.scale[b], true);
+  }
+  out.set(update.codes, FRAME_HEADER_BYTES + 8 * blocks);
+  return out;
+}
+
+/**
+ * Parses and checks an update frame in either encoding, float32 ("CVYU") or 8-bit ("CVYQ"),
+ * dequantizing the latter; the values are checked finite as `decodeFrame` does.
+ */
+export function decodeUpdateFrame(bytes: Uint8Array, expected: { length: number; round?: number }): TensorFrame {
+  const view = bytes.byteLength >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) : null;
+  if (view?.getUint32(0, true) !== MAGIC.int8) return decodeFrame(bytes, { kind: 'update', ...expected });
+  const { round, numExamples, length } = checkHeader(bytes, 'int8', expected);
+  const blocks = int8Blocks(length);
+  const lo = new Float32Array(blocks);
+  const scale = new Float32Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    lo[b] = view.getFloat32(FRAME_HEADER_BYTES + 4 * b, true);
+    scale[b] = view.getFloat32(FRAME_HEADER_BYTES + 4 * (blocks + b), true);
+    if (!Number.isFinite(lo[b]) || !Number.isFinite(scale[b]) || scale[b] < 0) {
+      throw new FrameError('non-finite', `block ${b} has a non-finite or negative range (lo ${lo[b]}, scale ${scale[b]})`);
+    }
+  }
+  const codes = bytes.slice(FRAME_HEADER_BYTES + 8 * blocks);
+  const values = dequantizeInt8({ lo, scale, codes });
+  for (let i = 0; i < length; i++) {
+    if (!Number.isFinite(values[i])) throw new FrameError('non-finite', `non-finite value (${values[i]}) at index ${i}`);
+  }
+  return { kind: 'update', round, numExamples, values };
 }

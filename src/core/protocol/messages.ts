@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { CLASS_WEIGHTINGS } from '../train/class-weights.js';
+import { RoundEvaluationSchema } from './evaluation.js';
+import { COMPRESSIONS } from './int8.js';
 import { base64Text, id } from './primitives.js';
 import { DECLINE_REASONS, UPDATE_REJECTIONS, type UpdateRejection } from './reasons.js';
 import {
@@ -49,6 +52,10 @@ export const TrainingSettingsSchema = z.object({
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(65536),
   learningRate: z.number().finite().positive(),
+  /** FedProx's μ (Li et al. 2020): local training adds μ/2 ‖w − w_global‖² (core/train/proximal.ts). */
+  proximalMu: z.number().finite().min(0).optional(),
+  /** 'balanced': each client weighs its examples' losses by its own label counts (core/train/class-weights.ts). */
+  classWeights: z.enum(CLASS_WEIGHTINGS).optional(),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettingsSchema>;
 
@@ -68,6 +75,8 @@ export const RoundSettingsSchema = z.object({
   expectedClients: z.number().finite().positive().optional(),
   /** Present when the server only ever sees the sum of the cohort's masked updates. */
   secureAggregation: SecureAggregationSettingsSchema.optional(),
+  /** Plain rounds: the client sends its update quantized to 8 bits (int8.ts), after the DP step. */
+  compression: z.enum(COMPRESSIONS).optional(),
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
 
@@ -174,6 +183,9 @@ export const RoundResultSchema = z.object({
   epsilon: z.number().nullable(),
   delta: z.number().nullable(),
   seconds: z.number(),
+  /** Plain rounds: bytes of the accepted sealed updates, all together. */
+  bytesUp: z.number().int().min(0).optional(),
+  ...RoundEvaluationSchema.shape,
 });
 export type RoundResult = z.infer<typeof RoundResultSchema>;
 

@@ -39,6 +39,10 @@ export interface ParallelJob extends JobShape {
   labels: SharedArrayBuffer;
   /** Byte offset of the first label in `labels` (Uint8). */
   labelsOffset: number;
+  /** FedProx's μ (0: plain SGD); the anchor is the job's initial weights. */
+  proximalMu: number;
+  /** Per-class loss weights [numClasses] (class-weights.ts), or null for the plain mean loss. */
+  classWeights: Float32Array | null;
 }
 
 export type ToWorker = { type: 'job'; job: ParallelJob } | { type: 'warm-up' };

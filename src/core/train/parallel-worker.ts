@@ -87,48 +87,59 @@ async function runJob(job: ParallelJob): Promise<void> {
   const batches = Math.ceil(job.count / job.batchSize);
   const scale = new Float64Array(workers);
 
-  loadWeights(r, job.shapes, weights);
-  for (let epoch = 0; epoch < job.epochs; epoch++) {
-    const order = shuffledIndices(job.count, job.seed, epoch);
-    for (let batch = 0; batch < batches; batch++) {
-      const first = batch * job.batchSize;
-      const rows = Math.min(job.batchSize, job.count - first);
-      const [lo, hi] = shardOf(rows, index, workers);
-      const n = hi - lo;
-      let loss = 0;
-      let correct = 0;
-      if (n > 0) {
-        for (let k = 0; k < n; k++) {
-          const example = order[first + lo + k];
-          xBuffer.set(features.subarray(example * size, (example + 1) * size), k * size);
-          yBuffer[k] = labels[example];
+  // FedProx's anchor: the weights the job starts from (the round's global model).
+  const proximal = job.proximalMu > 0 ? { mu: job.proximalMu, anchor: weights.slice() } : null;
+  const classWeights = job.classWeights && tf.tensor1d(job.classWeights, 'float32');
+  try {
+    loadWeights(r, job.shapes, weights);
+    trainEpochs();
+  } finally {
+    classWeights?.dispose();
+  }
+
+  function trainEpochs(): void {
+    for (let epoch = 0; epoch < job.epochs; epoch++) {
+      const order = shuffledIndices(job.count, job.seed, epoch);
+      for (let batch = 0; batch < batches; batch++) {
+        const first = batch * job.batchSize;
+        const rows = Math.min(job.batchSize, job.count - first);
+        const [lo, hi] = shardOf(rows, index, workers);
+        const n = hi - lo;
+        let loss = 0;
+        let correct = 0;
+        if (n > 0) {
+          for (let k = 0; k < n; k++) {
+            const example = order[first + lo + k];
+            xBuffer.set(features.subarray(example * size, (example + 1) * size), k * size);
+            yBuffer[k] = labels[example];
+          }
+          [loss, correct] = gradientOf(r, xBuffer.subarray(0, n * size), yBuffer.subarray(0, n), job, classWeights, own);
+        } else {
+          own.fill(0); // more workers than rows: weight 0, and no stale NaN to multiply by it
         }
-        [loss, correct] = gradientOf(r, xBuffer.subarray(0, n * size), yBuffer.subarray(0, n), job, own);
-      } else {
-        own.fill(0); // more workers than rows: weight 0, and no stale NaN to multiply by it
+        stats[index * 3] = loss;
+        stats[index * 3 + 1] = correct;
+        stats[index * 3 + 2] = n;
+        barrier(control);
+        // The batch's mean-loss gradient is the row-weighted mean of the shards' mean-loss gradients.
+        let batchLoss = 0;
+        let batchCorrect = 0;
+        for (let w = 0; w < workers; w++) {
+          scale[w] = stats[w * 3 + 2] / rows;
+          batchLoss += stats[w * 3] * scale[w];
+          batchCorrect += stats[w * 3 + 1];
+        }
+        applyUpdate(weights, grads, scale, job.learningRate, sliceLo, sliceHi, proximal);
+        barrier(control);
+        loadWeights(r, job.shapes, weights);
+        if (index === 0) send({ type: 'step', epoch, batch, loss: batchLoss, correct: batchCorrect });
       }
-      stats[index * 3] = loss;
-      stats[index * 3 + 1] = correct;
-      stats[index * 3 + 2] = n;
-      barrier(control);
-      // The batch's mean-loss gradient is the row-weighted mean of the shards' mean-loss gradients.
-      let batchLoss = 0;
-      let batchCorrect = 0;
-      for (let w = 0; w < workers; w++) {
-        scale[w] = stats[w * 3 + 2] / rows;
-        batchLoss += stats[w * 3] * scale[w];
-        batchCorrect += stats[w * 3 + 1];
-      }
-      applyUpdate(weights, grads, scale, job.learningRate, sliceLo, sliceHi);
-      barrier(control);
-      loadWeights(r, job.shapes, weights);
-      if (index === 0) send({ type: 'step', epoch, batch, loss: batchLoss, correct: batchCorrect });
     }
   }
 }
 
 /** This shard's mean loss, its count of correct predictions, and its gradient written into `out`. */
-function gradientOf(r: Replica, x: Float32Array, y: Int32Array, job: ParallelJob, out: Float32Array): [number, number] {
+function gradientOf(r: Replica, x: Float32Array, y: Int32Array, job: ParallelJob, classWeights: tf.Tensor1D | null, out: Float32Array): [number, number] {
   let correct = 0;
   const loss = tf.tidy(() => {
     const xs = tf.tensor(x, [y.length, ...job.inputShape], 'float32');
@@ -136,7 +147,7 @@ function gradientOf(r: Replica, x: Float32Array, y: Int32Array, job: ParallelJob
     const { value, grads } = tf.variableGrads(() => {
       const probs = r.model.apply(xs, { training: true }) as tf.Tensor2D;
       correct = countCorrect(probs, ys).dataSync()[0];
-      return crossEntropy(probs, ys, job.numClasses);
+      return crossEntropy(probs, ys, job.numClasses, classWeights);
     }, r.variables);
     let offset = 0;
     for (const v of r.variables) {
@@ -169,8 +180,28 @@ function copyInto(t: tf.Tensor, out: Float32Array, offset: number): void {
   }
 }
 
-/** weights[j] -= lr · Σ_w scale[w] · grads[w][j] over this worker's slice [lo, hi). */
-function applyUpdate(weights: Float32Array, grads: Float32Array[], scale: Float64Array, lr: number, lo: number, hi: number): void {
+/**
+ * weights[j] -= lr · (Σ_w scale[w] · grads[w][j] + μ (weights[j] − anchor[j])) over this worker's
+ * slice [lo, hi): the batch's gradient plus that of FedProx's proximal term (proximal.ts) when set.
+ */
+function applyUpdate(
+  weights: Float32Array,
+  grads: Float32Array[],
+  scale: Float64Array,
+  lr: number,
+  lo: number,
+  hi: number,
+  proximal: { mu: number; anchor: Float32Array } | null,
+): void {
+  if (proximal) {
+    const { mu, anchor } = proximal;
+    for (let j = lo; j < hi; j++) {
+      let sum = 0;
+      for (let w = 0; w < grads.length; w++) sum += scale[w] * grads[w][j];
+      weights[j] -= lr * (sum + mu * (weights[j] - anchor[j]));
+    }
+    return;
+  }
   if (grads.length === 2) {
     const [g0, g1] = grads;
     const s0 = scale[0];

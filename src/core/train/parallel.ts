@@ -22,7 +22,7 @@ export interface ParallelStep {
   correct: number;
 }
 
-export interface ParallelJobSpec extends JobShape, Pick<Dataset, 'features' | 'labels'> {
+export interface ParallelJobSpec extends JobShape, Pick<Dataset, 'features' | 'labels'>, Pick<ParallelJob, 'proximalMu' | 'classWeights'> {
   model: tf.LayersModel;
 }
 
@@ -239,6 +239,8 @@ export async function trainDataParallel(spec: ParallelJobSpec, workers: number, 
       batchSize: spec.batchSize,
       learningRate: spec.learningRate,
       seed: spec.seed,
+      proximalMu: spec.proximalMu,
+      classWeights: spec.classWeights,
     };
     const fullLabel = `${label}, ${workers} worker threads`;
     await p.run(job, (step) => onStep(step, fullLabel));

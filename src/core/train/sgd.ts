@@ -4,7 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { featureSize, type Dataset } from '../data/dataset.js';
+import { classWeightsFor, type ClassWeighting } from './class-weights.js';
 import { countCorrect, crossEntropy } from './loss.js';
+import { proximalTerm } from './proximal.js';
 import { shuffledIndices } from './shuffle.js';
 
 export interface TrainProgress {
@@ -28,6 +30,13 @@ export interface TrainOptions {
   /** Fixes the example order of every epoch. */
   seed: number;
   onProgress?: (progress: TrainProgress) => void;
+  /**
+   * FedProx's μ: adds μ/2 ‖w − w₀‖² to the local objective, w₀ being the weights this call starts
+   * from (the global model of the round; proximal.ts). Unset or 0: plain SGD.
+   */
+  proximalMu?: number;
+  /** 'balanced': each example's loss weighs n/(k·n_c), from this dataset's own label counts (class-weights.ts). */
+  classWeights?: ClassWeighting;
   /**
    * Worker threads for data-parallel training on the wasm backend. Unset or 0: automatic (see
    * `trainingThreads`); 1: train on the calling thread only; n > 1: n workers. The environment
@@ -88,11 +97,18 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-/** One SGD step on a batch; returns the batch's mean loss and its count of correct predictions. */
+/** What the local objective adds to the mean cross-entropy: class weights [k] and FedProx's anchor weights. */
+interface Objective {
+  classWeights: tf.Tensor1D | null;
+  proximal: { mu: number; anchors: tf.Tensor[] } | null;
+}
+
+/** One SGD step on a batch; returns the batch's (weighted) mean loss and its count of correct predictions. */
 function sgdStep(
   model: tf.LayersModel,
   optimizer: tf.Optimizer,
   variables: tf.Variable[],
+  objective: Objective,
   x: Float32Array,
   y: Int32Array,
   inputShape: number[],
@@ -102,17 +118,22 @@ function sgdStep(
     const xs = tf.tensor(x, [y.length, ...inputShape], 'float32');
     const ys = tf.tensor1d(y, 'int32');
     const kept: tf.Scalar[] = [];
-    const loss = optimizer.minimize(
+    const { proximal } = objective;
+    optimizer.minimize(
       () => {
         const probs = model.apply(xs, { training: true }) as tf.Tensor2D;
         kept.push(tf.keep(countCorrect(probs, ys)));
-        return crossEntropy(probs, ys, numClasses);
+        const loss = crossEntropy(probs, ys, numClasses, objective.classWeights);
+        // The reported loss is the data term (a clone: minimize disposes the cost it returns); the proximal term only steers the step.
+        kept.push(tf.keep(loss.clone()));
+        return proximal ? tf.add(loss, proximalTerm(variables, proximal.anchors, proximal.mu)) : loss;
       },
-      true,
+      false,
       variables,
-    ) as tf.Scalar;
+    );
+    const loss = kept[1];
     const both = tf.stack([loss, kept[0]]);
-    kept[0].dispose();
+    kept.forEach((t) => t.dispose());
     return both;
   });
   const [loss, correct] = stats.dataSync();
@@ -126,6 +147,9 @@ export function checkTrainOptions(opts: TrainOptions): void {
   checkPositiveInt('batchSize', opts.batchSize);
   if (!(opts.learningRate > 0 && Number.isFinite(opts.learningRate))) {
     throw new Error(`learningRate must be a positive number, got ${opts.learningRate}`);
+  }
+  if (opts.proximalMu !== undefined && !(opts.proximalMu >= 0 && Number.isFinite(opts.proximalMu))) {
+    throw new Error(`proximalMu must be a non-negative number, got ${opts.proximalMu}`);
   }
 }
 
@@ -150,6 +174,11 @@ export async function trainOnThisThread(model: tf.LayersModel, dataset: Dataset,
   const xBuffer = new Float32Array(Math.min(opts.batchSize, count) * size);
   const yBuffer = new Int32Array(Math.min(opts.batchSize, count));
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const weights = classWeightsFor(dataset, opts.classWeights);
+  const objective: Objective = {
+    classWeights: weights && tf.tensor1d(weights, 'float32'),
+    proximal: opts.proximalMu ? { mu: opts.proximalMu, anchors: variables.map((v) => v.clone()) } : null,
+  };
   const optimizer = tf.train.sgd(opts.learningRate);
   const started = performance.now();
   let lossSum = 0;
@@ -169,7 +198,16 @@ export async function trainOnThisThread(model: tf.LayersModel, dataset: Dataset,
           yBuffer[r] = labels[index];
         }
         // The tensors made from these views are disposed inside the step, before the buffers are reused.
-        const [loss, right] = sgdStep(model, optimizer, variables, xBuffer.subarray(0, rows * size), yBuffer.subarray(0, rows), inputShape, numClasses);
+        const [loss, right] = sgdStep(
+          model,
+          optimizer,
+          variables,
+          objective,
+          xBuffer.subarray(0, rows * size),
+          yBuffer.subarray(0, rows),
+          inputShape,
+          numClasses,
+        );
         lossSum += loss * rows;
         correct += right;
         examples += rows;
@@ -180,6 +218,7 @@ export async function trainOnThisThread(model: tf.LayersModel, dataset: Dataset,
     }
   } finally {
     optimizer.dispose();
+    tf.dispose([objective.classWeights ?? [], objective.proximal?.anchors ?? []]);
   }
   const seconds = (performance.now() - started) / 1000;
   const total = count * opts.epochs;

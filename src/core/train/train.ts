@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { activeBackendLabel } from './backend.js';
+import { classWeightsFor } from './class-weights.js';
 import { availableCores, trainDataParallel, trainingWorkersStarted, WorkersUnavailable } from './parallel.js';
 import { checkCompatible, checkPositiveInt, checkTrainOptions, forwardMacsPerExample, trainOnThisThread, type TrainOptions, type TrainResult } from './sgd.js';
 
@@ -173,7 +174,16 @@ async function trainOnWorkers(model: tf.LayersModel, dataset: Dataset, opts: Tra
   let correct = 0;
   let examples = 0;
   const trained = await trainDataParallel(
-    { ...dataset, model, epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed },
+    {
+      ...dataset,
+      model,
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      learningRate: opts.learningRate,
+      seed: opts.seed,
+      proximalMu: opts.proximalMu ?? 0,
+      classWeights: classWeightsFor(dataset, opts.classWeights),
+    },
     threads,
     (step, label) => {
       if (step.batch === 0) {

@@ -1,6 +1,6 @@
 /** Messages between the app's renderer and its training worker (training-worker.ts). */
 import type { ModelSpec } from '../../model/spec.js';
-import type { TrainProgress, TrainResult } from '../sgd.js';
+import type { TrainOptions, TrainProgress, TrainResult } from '../sgd.js';
 import type { BackendChoice, BrowserBackendName } from './backends.js';
 
 /** A dataset as it crosses to the worker (its arrays are transferred, not copied). */
@@ -29,7 +29,8 @@ export interface TrainRequest {
   /** Starting weights, `getFlatWeights` layout. */
   weights: Float32Array;
   data: TransferDataset;
-  opts: { epochs: number; batchSize: number; learningRate: number; seed: number };
+  /** The round's training settings (FedProx's μ and class weights included) and the shuffle seed. */
+  opts: Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'proximalMu' | 'classWeights'>;
 }
 
 export type TrainerRequest = SelectRequest | TrainRequest;
