@@ -136,5 +136,6 @@ export async function probeFederation(resolved: ResolvedInvite, epsilonOf: Epsil
       secureAggregation: info.settings.secureAggregation !== undefined,
     },
     ...declaredCost(info.settings, remaining, epsilonOf),
+    ...(info.ended && { ended: { outcome: info.ended.outcome, message: info.ended.message, rounds: info.ended.rounds, of: info.ended.of } }),
   };
 }

@@ -37,6 +37,9 @@ import {
 } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
 import { verifyMessage, type MemberRoundResult } from '../core/protocol/signed.js';
+import type { AvailabilityStatus } from '../core/protocol/availability.js';
+import type { FederationEnd } from '../core/protocol/end.js';
+import { sendAvailability } from './availability.js';
 import { announcedSettings, chargeAnnouncement, contradiction } from './announcements.js';
 import { dataDigest } from './data-identity.js';
 import { selectBackend, trainLocal } from '../core/train/index.js';
@@ -76,7 +79,8 @@ export type ClientEvent =
   | { type: 'round-result'; result: MemberRoundResult }
   | { type: 'round-abort'; round: number; reason: string }
   | { type: 'disconnected'; reason: string }
-  | { type: 'done'; rounds: number }
+  /** The federation ended: completed, or stopped and why (signed by the server). */
+  | ({ type: 'done' } & FederationEnd)
   | { type: 'warning'; message: string };
 
 export { ClientError };
@@ -164,14 +168,14 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   private readonly secureAttempts = new Map<string, SecureAttempt>();
   private sessionReady!: Promise<void>;
   private markSessionReady!: () => void;
-  private finished!: Promise<number>;
-  private finish!: (rounds: number) => void;
+  private finished!: Promise<FederationEnd>;
+  private finish!: (end: FederationEnd) => void;
   private fail!: (err: Error) => void;
 
   constructor(private readonly options: FederationClientOptions) {
     super();
     this.sessionReady = new Promise<void>((resolve) => (this.markSessionReady = resolve));
-    this.finished = new Promise<number>((resolve, reject) => {
+    this.finished = new Promise<FederationEnd>((resolve, reject) => {
       this.finish = resolve;
       this.fail = reject;
     });
@@ -256,8 +260,9 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     socket.on(EVENTS.federationDone, (msg: unknown) => {
       void this.verified('done', msg).then((done) => {
         if (!done) return;
-        this.note({ type: 'done', rounds: done.rounds });
-        this.finish(done.rounds);
+        const { federationId: _id, ...end } = done;
+        this.note({ type: 'done', ...end });
+        this.finish(end);
       });
     });
     await joined;
@@ -289,9 +294,16 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     if (outcome.kind === 'charged') this.notePrivacy(outcome.body.round, outcome.body.settings.delta);
   }
 
-  /** Resolves when the federation has finished all its rounds. */
-  untilDone(): Promise<number> {
+  /** Resolves when the federation has ended (completed or stopped: see `outcome`). */
+  untilDone(): Promise<FederationEnd> {
     return this.finished;
+  }
+
+  /** Tells the server whether to draw this member (client/availability.ts); false when not connected or not taken. */
+  async setAvailability(status: AvailabilityStatus, options: { once?: boolean } = {}): Promise<boolean> {
+    const session = this.session;
+    if (!this.socket?.connected || !session) return false;
+    return sendAvailability(this.socket, this.options.identity, session, status, options.once ?? false);
   }
 
   close(): void {
