@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
+import { describeEnd } from '../core/protocol/end.js';
 import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
 import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
 import type { SimulationOptions } from './simulation.js';
@@ -147,8 +148,10 @@ export function registerSimCommand(program: Command): void {
           );
         },
       });
+      // A simulation that stopped early (a round that kept failing, every client out of budget) says so, never "done".
+      if (summary.end?.outcome === 'stopped') process.stdout.write(`${describeEnd(summary.end)}\n`);
       process.stdout.write(
-        `done: ${summary.rounds} rounds, ${summary.clients} clients, ${summary.model} on ${summary.dataset} (${summary.partition}), ` +
+        `${summary.end?.outcome === 'stopped' ? 'stopped' : 'done'}: ${summary.rounds} rounds, ${summary.clients} clients, ${summary.model} on ${summary.dataset} (${summary.partition}), ` +
           `final accuracy ${summary.accuracy?.toFixed(4) ?? '-'}` +
           (summary.epsilon !== null ? `, ε ${summary.epsilon.toFixed(3)} at δ ${summary.delta}` : ', no DP') +
           `, ${summary.seconds.toFixed(1)} s on ${summary.backend}\n`,

@@ -19,6 +19,8 @@ import { EVENTS } from '../../src/core/protocol/messages.js';
 import { signMessage } from '../../src/core/protocol/signed.js';
 import { generateIdentity } from '../../src/core/crypto/index.js';
 import { probeFederation } from '../../src/app/probe.js';
+import { AppCore } from '../../src/app/core.js';
+import { createDispatcher } from '../../src/app/dispatch.js';
 import { writeParticipants } from '../helpers/federation-data.js';
 import { connectRaw, helloPayload, sendHello } from '../helpers/raw-client.js';
 import { exitCode, spawnCovey, type CoveyProcess } from '../helpers/processes.js';
@@ -345,5 +347,43 @@ describe('covey server and covey join at the end', () => {
     await silentMember(url, code);
     expect(await exitCode(server, 60_000), server.output()).toBe(3);
     expect(server.output()).toMatch(/^federation stopped after 0 of 1 rounds: round 1 did not complete in 1 attempts$/m);
+  });
+});
+
+describe('the app at the end', () => {
+  it('a paused app learns that the federation ended when it resumes: it says so, not that the server is gone', { timeout: 180_000 }, async () => {
+    const [b] = await participants(1, 39);
+    const { server, url } = await startServer({
+      ...base,
+      federationId: 'app-end',
+      rounds: 2,
+      stateDir: join(b.root, 'server'),
+      cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 30 },
+      dp: central,
+    });
+    const core = await AppCore.open({ stateDir: join(b.root, 'app'), shell: 'browser', nativeDialogs: false, version: 'test' });
+    cleanup.push(() => core.shutdown());
+    const call = createDispatcher(core);
+    expect(await call('inspectInvite', { invite: server.inviteLink })).toMatchObject({ ok: true });
+    expect(await call('loadData', { kind: 'embedded', name: 'mnist' })).toMatchObject({ ok: true });
+    const joined = await call('join', { cap: { epsilon: 1000, view: 'worst-case' }, autoParticipate: true });
+    expect(joined, JSON.stringify(joined)).toMatchObject({ ok: true });
+    expect(await call('pause', undefined)).toMatchObject({ ok: true, value: { participation: 'paused' } });
+
+    // The federation runs to its end without the paused app, which hears nothing (it is not connected).
+    const B = await member(url, server.inviteCode, { identity: b.identity, data: b.data, stateDir: b.stateDir });
+    expect((await server.run()).completedRound).toBe(2);
+    expect(await B.client.untilDone()).toMatchObject({ outcome: 'completed' });
+    expect(core.snapshot().participation).toBe('paused');
+
+    expect(await call('resume', undefined)).toEqual({
+      ok: false,
+      error: { code: 'federation-ended', message: 'This federation has finished all its 2 rounds.' },
+    });
+    const after = core.snapshot();
+    expect(after.participation).toBe('done');
+    expect(after.federation?.ended).toEqual({ outcome: 'completed', message: 'completed all 2 rounds', rounds: 2, of: 2 });
+    expect(after.notices.at(-1)).toBe('This federation has finished all its 2 rounds.');
+    expect(after.rounds.filter((r) => r.outcome === 'contributed')).toEqual([]);
   });
 });

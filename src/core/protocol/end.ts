@@ -16,5 +16,7 @@ export function describeEnd(end: FederationEnd): string {
  * tell the three apart.
  */
 export function endExitCode(end: FederationEnd): number {
-  return end.outcome === 'completed' ? 0 : 3;
+  return end.outcome === 'completed' ? 0 : EXIT_STOPPED_EARLY;
 }
+
+export const EXIT_STOPPED_EARLY = 3;
