@@ -411,6 +411,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       if (this.participation === 'pausing') {
         this.pauseAtRoundEnd = false;
         this.setParticipation('active');
+        this.sayAvailable(); // it said 'paused' when asked to pause
         return this.snapshot();
       }
       if (!this.pending || !this.settings.consent) throw new AppFailure('not-ready', 'Join a federation first.');

@@ -6,7 +6,7 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Aggregator } from '../../server/aggregator.js';
 import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
 import type { Logger } from '../../server/logger.js';
@@ -350,7 +350,39 @@ describe('covey server and covey join at the end', () => {
   });
 });
 
-describe('the app at the end', () => {
+describe('the app', () => {
+  it(
+    'says paused at once when asked to pause during its round (so the next cohort is drawn without it), and available on resume',
+    { timeout: 120_000 },
+    async () => {
+      const [p] = await participants(1, 40);
+      const { server, url } = await startServer({
+        ...base,
+        federationId: 'app-pause',
+        rounds: 2,
+        stateDir: join(p.root, 'server'),
+        // A silent member holds round 1 open after the app's update: the app stays in its round until it is told the round ended.
+        cohort: { minClients: 1, expectedClients: 2, roundTimeoutSeconds: 600, waitForClientsSeconds: 30 },
+        dp: central,
+      });
+      const core = await AppCore.open({ stateDir: join(p.root, 'app'), shell: 'browser', nativeDialogs: false, version: 'test' });
+      cleanup.push(() => core.shutdown());
+      const call = createDispatcher(core);
+      expect(await call('inspectInvite', { invite: server.inviteLink })).toMatchObject({ ok: true });
+      expect(await call('loadData', { kind: 'embedded', name: 'mnist' })).toMatchObject({ ok: true });
+      expect(await call('join', { cap: { epsilon: 1000, view: 'worst-case' }, autoParticipate: true })).toMatchObject({ ok: true });
+      await silentMember(url, server.inviteCode);
+      await server.waitForConnected(2, 30_000);
+      void server.run();
+      await vi.waitFor(() => expect(core.snapshot().round?.stage).toBe('sent'), { timeout: 60_000, interval: 100 });
+      expect(await call('pause', undefined)).toMatchObject({ ok: true, value: { participation: 'pausing' } });
+      const availabilities = async () => (await status(server)).members.map((m) => m.availability).sort();
+      await vi.waitFor(async () => expect(await availabilities()).toEqual(['available', 'paused']), { timeout: 10_000, interval: 100 });
+      expect(await call('resume', undefined)).toMatchObject({ ok: true, value: { participation: 'active' } });
+      await vi.waitFor(async () => expect(await availabilities()).toEqual(['available', 'available']), { timeout: 10_000, interval: 100 });
+    },
+  );
+
   it('a paused app learns that the federation ended when it resumes: it says so, not that the server is gone', { timeout: 180_000 }, async () => {
     const [b] = await participants(1, 39);
     const { server, url } = await startServer({
