@@ -429,14 +429,17 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private async checkNotEnded(): Promise<void> {
     const pending = this.pending!;
     const preview = await probeFederation(pending.resolved, this.epsilonOf);
-    pending.preview = { ...pending.preview, currentRound: preview.currentRound, ...(preview.ended && { ended: preview.ended }) };
+    pending.preview = { ...pending.preview, currentRound: preview.currentRound };
     if (!preview.ended) return;
     this.markEnded(preview.ended);
     throw new AppFailure('federation-ended', this.endedWords());
   }
 
-  private markEnded(end: NonNullable<FederationPreview['ended']>): void {
+  private markEnded({ outcome, message, rounds, of }: NonNullable<FederationPreview['ended']>): void {
+    const end = { outcome, message, rounds, of };
     this.ended = end;
+    // The screens read how it ended from the federation they show.
+    if (this.pending) this.pending.preview = { ...this.pending.preview, ended: end };
     this.notice(this.endedWords());
     this.client?.close();
     this.involved = null;
