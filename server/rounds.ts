@@ -153,8 +153,6 @@ export class RoundRunner {
         cause = { reason: 'attempts-exhausted', message: `round ${round} did not complete in ${attempts} attempts` };
         break;
       }
-      // Attempts at the same round back off (backoff.ts): a failing round is not retried in a burst.
-      if (attempts > 0 && !(await this.pause(retryDelayMs(cohortConfig.retryBackoff, attempts)))) break;
       this.phase = 'waiting-for-clients';
       const needed = Math.max(cohortConfig.minClients, cohortConfig.minConnected ?? 0);
       // The draw's population is the members connected and available by their own word (availability.ts).
@@ -188,6 +186,9 @@ export class RoundRunner {
         cause = { reason: 'everyone-declined', message: `every member drawn declined round ${round}` };
         break;
       }
+      // Attempts at the same round back off (backoff.ts): a failing round is not retried in a burst.
+      const again = outcome.kind !== 'completed' && attempts < cohortConfig.maxAttemptsPerRound;
+      if (again) await this.pause(retryDelayMs(cohortConfig.retryBackoff, attempts));
     }
     this.phase = 'done';
     if (!this.stopped) {
@@ -200,10 +201,9 @@ export class RoundRunner {
     return this.state();
   }
 
-  /** Waits `ms` unless the server stops first; false when it stopped. */
-  private async pause(ms: number): Promise<boolean> {
+  /** Waits `ms`, or until the server stops. */
+  private async pause(ms: number): Promise<void> {
     await this.waitFor(() => this.stopped, ms);
-    return !this.stopped;
   }
 
   /** One attempt at a round, over one drawn cohort; anything but 'completed' left the model unchanged. */
