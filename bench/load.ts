@@ -53,7 +53,9 @@ async function main(): Promise<void> {
     stateDir: join(root, 'server'),
   };
   await writeFile(join(root, 'server.json'), JSON.stringify(config));
-  const server = spawn(process.execPath, [BIN, 'server', '--config', join(root, 'server.json'), '--json-logs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [BIN, 'server', '--config', join(root, 'server.json'), '--json-logs', '--exit-when-done'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const roundLines: { round: number; participants: number; seconds: number; accuracy: number | null }[] = [];
   let stdout = '';
   const joinLine = new Promise<{ url: string; invite: string }>((resolveJoin) => {

@@ -7,6 +7,7 @@ import type { Dataset } from '../src/core/data/dataset.js';
 import type { ModelSpec } from '../src/core/model/index.js';
 import { encodeInvite } from '../src/core/protocol/invite.js';
 import type { RoundRecord } from '../src/core/privacy/index.js';
+import type { FederationEnd } from '../src/core/protocol/end.js';
 import { EVENTS, PROTOCOL_VERSION, type RoundResult } from '../src/core/protocol/messages.js';
 import type * as tf from '@tensorflow/tfjs';
 import type { Uniform } from './cohort.js';
@@ -38,6 +39,8 @@ export interface ServerState {
   completedRound: number;
   accountant: RoundRecord[];
   results: RoundResult[];
+  /** How the federation ended; null while it runs (or when it was closed before its end). */
+  end: FederationEnd | null;
 }
 
 export interface AggregatorOptions {
@@ -113,6 +116,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       attempt: () => this.rounds.open,
       announced: () => this.rounds.announced,
       roundSettings: () => roundSettings(this.config),
+      ended: () => this.rounds.signedEnd,
       acceptUpdate: async (clientId, header, payload) => {
         const ctx = this.rounds.acceptContext;
         return reportUpdate(ctx, await acceptUpdate(ctx, clientId, header, payload));
@@ -222,7 +226,9 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       phase: this.rounds.phase,
       open: this.rounds.open,
       connectedIds: this.connectedIds(),
+      availability: (clientId) => this.connections.members.get(clientId)?.availability.status ?? null,
       db: this.db,
+      end: this.rounds.end,
       epsilon: () => this.rounds.currentEpsilon(),
     });
   }
@@ -238,7 +244,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     return this.connections.connectedIds();
   }
 
-  /** Runs rounds until the configured number is complete (or close() is called). */
+  /** Runs rounds until the configured number is complete, the federation stops, or close() is called; the server keeps serving after. */
   run(): Promise<ServerState> {
     this.running ??= this.rounds.roundLoop();
     return this.running;

@@ -32,6 +32,15 @@ export const AggregationSchema = z
   })
   .strict();
 
+/** Exponential backoff between attempts at a round, bounded (server/backoff.ts). */
+export const RetryBackoffSchema = z
+  .object({
+    initialSeconds: z.number().finite().min(0).default(1),
+    maxSeconds: z.number().finite().min(0).default(60),
+  })
+  .strict()
+  .refine((b) => b.maxSeconds >= b.initialSeconds, { message: 'maxSeconds must be at least initialSeconds' });
+
 /** The operator's config file (JSON). Every field has a sane default except where noted. */
 export const ServerConfigSchema = z
   .object({
@@ -63,9 +72,16 @@ export const ServerConfigSchema = z
         waitForClientsSeconds: z.number().positive().default(600),
         /** The federation stops when one round has been attempted this many times without completing. */
         maxAttemptsPerRound: z.number().int().min(1).default(10),
+        /** After an attempt that did not complete, the next waits initialSeconds × 2^(failures−1), at most maxSeconds (server/backoff.ts). */
+        retryBackoff: RetryBackoffSchema.prefault({}),
+        /**
+         * A one-round-at-a-time member (availability `once`, approved by hand) that loses its
+         * connection during an attempt it is drawn for is waited for this long, not the whole round.
+         */
+        manualApprovalSeconds: z.number().positive().default(30),
       })
       .strict()
-      .default({ samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 }),
+      .prefault({}),
     dp: DpSettingsSchema.strict().default({ mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 }),
     /**
      * Secure aggregation (Bonawitz et al. 2017; SecAgg+ graph of Bell et al. 2020): the server sees

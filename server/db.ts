@@ -51,6 +51,14 @@ CREATE TABLE IF NOT EXISTS attempts (
   sampling_rate REAL,
   PRIMARY KEY (round, attempt_id)
 );
+CREATE TABLE IF NOT EXISTS attempt_aborts (
+  round INTEGER NOT NULL,
+  attempt_id TEXT NOT NULL,
+  aborted_at TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY (round, attempt_id)
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
   round INTEGER PRIMARY KEY,
   sha256 TEXT NOT NULL
@@ -112,6 +120,19 @@ export interface CompletedRound {
   checkpointSha256: string;
   /** Median L2 norm (as sent) of the round's accepted updates; null for a secure round (the server saw none). */
   medianUpdateNorm: number | null;
+}
+
+/** A drawn attempt that released nothing, and why (for the operator's rounds table). */
+export interface AbortedAttempt {
+  round: number;
+  attemptId: string;
+  drawnAt: string;
+  abortedAt: string;
+  /** The cohort's size (the operator may see counts). */
+  cohort: number;
+  /** A short code (e.g. too-few-updates, abandoned, global-guard) and the server's words. */
+  kind: string;
+  reason: string;
 }
 
 /** One drawn attempt at a round; `charge` is its accountant record (null with DP off). */
@@ -232,6 +253,24 @@ export class FederationDb {
         attempt.charge?.noiseMultiplier ?? null,
         attempt.charge?.samplingRate ?? null,
       );
+  }
+
+  /** Records why a drawn attempt released nothing (its draw stays charged: see recordDraw). */
+  recordAbort(abort: { round: number; attemptId: string; kind: string; reason: string }): void {
+    this.db
+      .prepare(`INSERT OR REPLACE INTO attempt_aborts (round, attempt_id, aborted_at, kind, reason) VALUES (?, ?, ?, ?, ?)`)
+      .run(abort.round, abort.attemptId, new Date().toISOString(), abort.kind, abort.reason);
+  }
+
+  /** Every aborted attempt, in draw order. */
+  abortedAttempts(): AbortedAttempt[] {
+    const rows = this.db
+      .prepare(
+        `SELECT a.round, a.attempt_id AS attemptId, a.drawn_at AS drawnAt, b.aborted_at AS abortedAt, a.cohort, b.kind, b.reason
+         FROM attempts a JOIN attempt_aborts b ON b.round = a.round AND b.attempt_id = a.attempt_id ORDER BY a.rowid`,
+      )
+      .all() as (Omit<AbortedAttempt, 'cohort'> & { cohort: string })[];
+    return rows.map((r) => ({ ...r, cohort: z.array(z.string()).parse(JSON.parse(r.cohort)).length }));
   }
 
   /** The median accepted update norm of the last completed round; null when it has none recorded. */

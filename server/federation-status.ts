@@ -1,3 +1,5 @@
+import type { AvailabilityStatus } from '../src/core/protocol/availability.js';
+import type { FederationEnd } from '../src/core/protocol/end.js';
 import type { Attempt } from './attempt.js';
 import type { RoundPhase } from './aggregator.js';
 import type { ServerConfig } from './config.js';
@@ -10,7 +12,10 @@ export interface StatusSource {
   phase: RoundPhase;
   open: Attempt | null;
   connectedIds: string[];
+  /** A connected member's last word on being drawn. */
+  availability: (clientId: string) => AvailabilityStatus | null;
   db: FederationDb;
+  end: FederationEnd | null;
   /** Federation ε so far; called once. */
   epsilon: () => number | null;
 }
@@ -38,11 +43,14 @@ export function federationStatus(server: StatusSource): FederationStatus {
     delta: server.config.dp.mode === 'off' ? null : server.config.dp.delta,
     maxEpsilon: server.config.maxEpsilon ?? null,
     rounds: db.results(),
+    abortedAttempts: db.abortedAttempts(),
+    end: server.end,
     members: db.members().map((m) => ({
       clientId: m.clientId,
       connected: connected.has(m.clientId),
       lastSeen: m.lastSeen,
       roundsContributed: m.roundsContributed,
+      availability: connected.has(m.clientId) ? server.availability(m.clientId) : null,
     })),
     config,
     updatedAt: new Date().toISOString(),

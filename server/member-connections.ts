@@ -12,8 +12,9 @@ import {
   type RoundSettings,
   type UpdateAck,
 } from '../src/core/protocol/messages.js';
-import type { RoundAnnounce } from '../src/core/protocol/signed.js';
+import { FederationDoneBodySchema, type RoundAnnounce, type SignedFederationDone } from '../src/core/protocol/signed.js';
 import { admit } from './admission.js';
+import { acceptAvailability, afterDecline, AVAILABLE_AFTER_HELLO, drawableIds, watchManualMember, type MemberAvailability } from './availability.js';
 import type { Attempt } from './attempt.js';
 import type { ServerConfig } from './config.js';
 import { describeEvent, total, type ConnectionGuard } from './connections.js';
@@ -31,6 +32,8 @@ export interface Member {
   boxPublicKey: Uint8Array;
   numExamples: number;
   socket: Socket | null;
+  /** What the member last said about being drawn (availability.ts). */
+  availability: MemberAvailability;
 }
 
 /** What connection handling needs from the server: its identity and state, the open attempt, and the accept path. */
@@ -48,6 +51,8 @@ export interface ConnectionHost {
   /** The open attempt's signed announcement, re-sent to a member that connects while it runs. */
   announced: () => RoundAnnounce | null;
   roundSettings: () => RoundSettings;
+  /** The signed `federation:done` once the federation has ended, sent to a member that connects afterwards. */
+  ended: () => SignedFederationDone | null;
   acceptUpdate: (clientId: string, header: unknown, payload: unknown) => Promise<UpdateAck>;
   acceptDecline: (clientId: string, raw: unknown) => { ok: boolean; reason?: RejectReason; message?: string };
 }
@@ -94,6 +99,11 @@ export class MemberConnections {
     return [...this.members.values()].filter((m) => m.socket?.connected).map((m) => m.clientId);
   }
 
+  /** The next draw's population: connected members that are available by their own word (availability.ts). */
+  availableIds(): string[] {
+    return drawableIds(this.members.values());
+  }
+
   onConnection(socket: Socket): void {
     let clientId: string | null = null;
     const on = (event: string, handler: (...args: unknown[]) => unknown) => socket.on(event, total(this.log, event, handler));
@@ -128,10 +138,18 @@ export class MemberConnections {
     on(EVENTS.preview, async (raw, ack) => {
       if (!isAck(ack)) return this.reject(socket, 'malformed', 'preview without acknowledgement');
       const { federationId, rounds } = this.config;
+      const ended = this.host.ended();
       ack(
         await previewReply(
           this.identity,
-          { federationId, model: this.spec, rounds, currentRound: this.open?.round ?? this.db.completedRound(), settings: this.roundSettings() },
+          {
+            federationId,
+            model: this.spec,
+            rounds,
+            currentRound: this.open?.round ?? this.db.completedRound(),
+            settings: this.roundSettings(),
+            ...(ended && { ended: FederationDoneBodySchema.parse(ended) }),
+          },
           raw,
         ),
       );
@@ -141,19 +159,31 @@ export class MemberConnections {
       const reply = clientId ? await this.host.acceptUpdate(clientId, header, payload) : this.strangerUpdate(socket, header, payload);
       if (isAck(ack)) ack(reply);
     });
+    on(EVENTS.availability, async (raw, ack) => {
+      const member = clientId ? this.members.get(clientId) : undefined;
+      if (!member) this.reject(socket, 'malformed', 'availability before hello');
+      const reply = member
+        ? await acceptAvailability({ federationId: this.config.federationId, log: this.log }, member, raw)
+        : { ok: false, message: 'say hello first' };
+      if (isAck(ack)) ack(reply);
+    });
     on(EVENTS.decline, (raw, ack) => {
       if (!clientId) this.reject(socket, 'malformed', 'decline before hello');
       const reply = clientId ? this.host.acceptDecline(clientId, raw) : { ok: false, message: 'say hello first' };
+      if (reply.ok && clientId) afterDecline(this.members.get(clientId), raw, this.log);
       if (isAck(ack)) ack(reply);
     });
     on('disconnect', (reason) => {
       this.metrics.connectedClients(this.connectedIds().length);
-      if (clientId) this.log('info', 'client disconnected', { clientId, reason: describeEvent(reason) });
+      if (!clientId) return;
+      this.log('info', 'client disconnected', { clientId, reason: describeEvent(reason) });
+      const member = this.members.get(clientId);
+      if (member) watchManualMember(this.open, member, this.config.cohort.manualApprovalSeconds, this.log);
     });
     // Runs before the rate limiter, on anything the parser let through: an event name may be missing or of any type.
     socket.onAny(
       total(this.log, 'any', (event: unknown) => {
-        if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline && event !== EVENTS.preview) {
+        if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline && event !== EVENTS.preview && event !== EVENTS.availability) {
           this.reject(socket, 'malformed', `unknown event ${describeEvent(event)}`, clientId);
         }
       }),
@@ -205,6 +235,7 @@ export class MemberConnections {
       boxPublicKey: admitted.boxPublicKey,
       numExamples: admitted.numExamples,
       socket,
+      availability: AVAILABLE_AFTER_HELLO,
     });
     if (admitted.registered) this.log('info', 'member registered', { clientId });
     this.metrics.connectedClients(this.connectedIds().length);
@@ -215,6 +246,9 @@ export class MemberConnections {
       // The member is connected now, so it is in the population this attempt could have drawn from (protocol/signed.ts).
       setImmediate(() => socket.emit(EVENTS.roundAnnounce, announced));
     }
+    const ended = this.host.ended();
+    // A member that connects after the end learns it at once, signed, whatever it missed.
+    if (ended) setImmediate(() => socket.emit(EVENTS.federationDone, ended));
     const open = this.open;
     if (open && !open.start.secagg && open.collecting && open.cohort.has(clientId) && !open.received.has(clientId)) {
       // A cohort member that reconnects mid-round gets the round again (after this reply); with

@@ -1,7 +1,7 @@
 /**
  * What members are told, as the server signs it (protocol/signed.ts): each attempt's announcement
  * (the settings every member's promised view charges it with), each member's own copy of a round
- * result, and the end of the federation.
+ * result (the end of the federation: federation-end.ts).
  */
 import type { Identity } from '../src/core/crypto/index.js';
 import type { RoundResult } from '../src/core/protocol/messages.js';
@@ -51,8 +51,4 @@ export function memberResult(
     ...(config.dp.mode === 'off' && { participants, declined }),
     ...rest,
   });
-}
-
-export function federationDone(identity: Identity, config: ServerConfig, rounds: number) {
-  return signMessage(identity, 'done', { federationId: config.federationId, rounds });
 }

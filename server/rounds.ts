@@ -21,7 +21,11 @@ import { earlyStopReason } from './early-stop.js';
 import { crashPoint } from './fault.js';
 import type { Logger } from './logger.js';
 import type { Member, MemberConnections } from './member-connections.js';
-import { announcement, federationDone, memberResult } from './member-messages.js';
+import { announcement, memberResult } from './member-messages.js';
+import { endOnce, outOfBudgetIds } from './availability.js';
+import { retryDelayMs } from './backoff.js';
+import { federationEnd, logEnd, signedEnd, type FederationEnd, type StopCause } from './federation-end.js';
+import type { SignedFederationDone } from '../src/core/protocol/signed.js';
 import type { ServerMetrics } from './metrics.js';
 import { release } from './release.js';
 import { roundSettings, signRoundStart } from './round-start.js';
@@ -53,6 +57,9 @@ export class RoundRunner {
   stopped = false;
   /** The open attempt's signed announcement, re-sent to a member that connects while it runs. */
   announced: RoundAnnounce | null = null;
+  /** How the federation ended (and its signed word to members); null while it runs. */
+  end: FederationEnd | null = null;
+  signedEnd: SignedFederationDone | null = null;
   private readonly epsilon = new EpsilonMemo();
   private readonly options: AggregatorOptions;
   private readonly identity: Identity;
@@ -98,6 +105,7 @@ export class RoundRunner {
       completedRound: this.db.completedRound(),
       accountant: this.db.accountant(),
       results: this.db.results().map(({ cohort: _cohort, ...result }) => result),
+      end: this.end,
     };
   }
 
@@ -139,51 +147,71 @@ export class RoundRunner {
     const { cohort: cohortConfig, rounds } = this.config;
     let attempts = 0;
     let attemptedRound = 0;
-    let stoppedBecause: string | null = null;
+    let cause: StopCause | null = null;
     while (!this.stopped && this.db.completedRound() < rounds) {
       const earlyStop = this.config.evaluation?.earlyStop;
       const early = earlyStop ? earlyStopReason(this.db.results(), earlyStop) : null;
       if (early) {
-        stoppedBecause = early;
+        cause = { reason: 'early-stop', message: early };
         break;
       }
       const round = this.db.completedRound() + 1;
       if (round !== attemptedRound) [attemptedRound, attempts] = [round, 0];
       if (attempts >= cohortConfig.maxAttemptsPerRound) {
-        stoppedBecause = `round ${round} did not complete in ${attempts} attempts`;
+        cause = { reason: 'attempts-exhausted', message: `round ${round} did not complete in ${attempts} attempts` };
         break;
       }
       this.phase = 'waiting-for-clients';
       const needed = Math.max(cohortConfig.minClients, cohortConfig.minConnected ?? 0);
-      const enough = await this.waitFor(() => this.connectedIds().length >= needed, cohortConfig.waitForClientsSeconds * 1000);
+      // The draw's population is the members connected and available by their own word (availability.ts).
+      const enough = await this.waitFor(() => this.connections.availableIds().length >= needed, cohortConfig.waitForClientsSeconds * 1000);
       if (this.stopped) break;
       if (!enough) {
-        this.log('warn', 'waiting for clients', { connected: this.connectedIds().length, needed });
+        const outOfBudget = outOfBudgetIds(this.members.values()).length;
+        const others = this.connectedIds().length - outOfBudget;
+        if (outOfBudget > 0 && others < needed) {
+          cause = {
+            reason: 'members-out-of-budget',
+            message: `${outOfBudget} member(s) are out of their privacy budget; ${others} other member(s) connected, ${needed} needed`,
+          };
+          break;
+        }
+        this.log('warn', 'waiting for clients', { connected: this.connectedIds().length, available: this.connections.availableIds().length, needed });
         continue;
       }
       if (wouldExceedBudget(this.config, this.db, this.log)) {
-        stoppedBecause = 'the next round would exceed maxEpsilon';
+        cause = { reason: 'budget', message: 'the next round would take the federation past its maxEpsilon' };
         break;
       }
       // One Poisson draw per attempt, whatever its size: a draw too small to release is still an attempt (and charged).
       attempts += 1;
-      const outcome = await this.runRound(round, drawAttempt(this.config, this.connectedIds(), uniform));
+      const draw = drawAttempt(this.config, this.connections.availableIds(), uniform);
+      const outcome = await this.runRound(round, draw);
+      // A one-round-at-a-time member is paused now, before the next draw (availability.ts).
+      endOnce(this.members, draw.cohort, this.log);
       if (outcome.everyoneDeclined && cohortConfig.samplingRate >= 1) {
         // With q = 1 the same participants would decline again: nothing can change by retrying.
-        stoppedBecause = 'every participant declined the round';
+        cause = { reason: 'everyone-declined', message: `every member drawn declined round ${round}` };
         break;
       }
-      if (outcome.kind !== 'completed') await sleep(500);
+      // Attempts at the same round back off (backoff.ts): a failing round is not retried in a burst.
+      const again = outcome.kind !== 'completed' && attempts < cohortConfig.maxAttemptsPerRound;
+      if (again) await this.pause(retryDelayMs(cohortConfig.retryBackoff, attempts));
     }
     this.phase = 'done';
-    const state = this.state();
     if (!this.stopped) {
-      this.io.emit(EVENTS.federationDone, await federationDone(this.identity, this.config, state.completedRound));
-      if (stoppedBecause === null) this.log('info', 'federation complete', { rounds: state.completedRound });
-      else this.log('warn', 'federation stopped', { rounds: state.completedRound, of: rounds, reason: stoppedBecause });
-      this.events.emit('done', state);
+      this.end = federationEnd(this.config, this.db.completedRound(), cause);
+      this.signedEnd = await signedEnd(this.identity, this.config, this.end);
+      this.io.emit(EVENTS.federationDone, this.signedEnd);
+      logEnd(this.log, this.end);
+      this.events.emit('done', this.state());
     }
-    return state;
+    return this.state();
+  }
+
+  /** Waits `ms`, or until the server stops. */
+  private async pause(ms: number): Promise<void> {
+    await this.waitFor(() => this.stopped, ms);
   }
 
   /** One attempt at a round, over one drawn cohort; anything but 'completed' left the model unchanged. */
@@ -200,8 +228,9 @@ export class RoundRunner {
     if (draw.charge) this.metrics.federationEpsilon(this.currentEpsilon(), this.config.maxEpsilon ?? null);
     // Every connected member hears of the attempt exactly once, after the charge, before the size checks and any
     // round:start (with DP off, no privacy claim, the announced size may follow the connected count).
-    await this.announceAttempt(round, attemptId, this.config.cohort.expectedClients ?? this.connectedIds().length * cohortConfig.samplingRate);
-    const aborted = (reason: string, kind: string): AttemptOutcome => ({ kind: this.abortRound(round, reason, kind), everyoneDeclined: false });
+    await this.announceAttempt(round, attemptId, this.config.cohort.expectedClients ?? this.connections.availableIds().length * cohortConfig.samplingRate);
+    const abort = (reason: string, kind: string) => this.abortRound({ round, attemptId, reason, kind });
+    const aborted = (reason: string, kind: string): AttemptOutcome => ({ kind: abort(reason, kind), everyoneDeclined: false });
     const tooFew = this.config.secureAggregation.enabled ? null : plainShortfall(this.config, cohortIds.length);
     if (tooFew) return aborted(`cohort drawn: ${tooFew}`, 'cohort-too-small');
     const secagg = this.config.secureAggregation.enabled ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32))) : undefined;
@@ -244,11 +273,11 @@ export class RoundRunner {
     open.collecting = false;
     const everyoneDeclined = cohortIds.length > 0 && open.declined.size === cohortIds.length;
     if (this.stopped) return { kind: 'aborted', everyoneDeclined };
-    if (open.abandoned) return { kind: this.abortRound(round, open.abandoned, 'abandoned'), everyoneDeclined };
-    if ('abort' in collected) return { kind: this.abortRound(round, collected.abort, 'too-few-updates'), everyoneDeclined };
+    if (open.abandoned) return { kind: abort(open.abandoned, 'abandoned'), everyoneDeclined };
+    if ('abort' in collected) return { kind: abort(collected.abort, 'too-few-updates'), everyoneDeclined };
 
     const released = await release(this.config, this.global, collected, open.policy.normBound);
-    if ('refused' in released) return { kind: this.abortRound(round, released.refused, 'global-guard'), everyoneDeclined };
+    if ('refused' in released) return { kind: abort(released.refused, 'global-guard'), everyoneDeclined };
     const { next } = released;
     crashPoint('aggregation', round);
     const metrics = this.evaluate(next);
@@ -309,8 +338,9 @@ export class RoundRunner {
     }
   }
 
-  /** Ends an attempt without touching the model, and tells the cohort why. */
-  private abortRound(round: number, reason: string, kind: string): 'aborted' {
+  /** Ends an attempt without touching the model, records why (the operator's rounds table), and tells the members. */
+  private abortRound({ round, attemptId, reason, kind }: { round: number; attemptId: string; reason: string; kind: string }): 'aborted' {
+    this.db.recordAbort({ round, attemptId, kind, reason });
     this.metrics.roundAborted(kind);
     this.log('warn', 'round aborted', { round, reason });
     this.io.emit(EVENTS.roundAbort, { round, reason });

@@ -1,4 +1,7 @@
+import type { AvailabilityStatus } from '../src/core/protocol/availability.js';
+import type { FederationEnd } from '../src/core/protocol/end.js';
 import type { RoundResult } from '../src/core/protocol/messages.js';
+import type { AbortedAttempt } from './db.js';
 import type { RoundPhase } from './aggregator.js';
 import type { ServerConfig } from './config.js';
 
@@ -9,6 +12,8 @@ export interface MemberStatus {
   connected: boolean;
   lastSeen: string;
   roundsContributed: number;
+  /** What a connected member last said about being drawn (paused, out of budget); null when not connected. */
+  availability: AvailabilityStatus | null;
 }
 
 export interface RoundStatus extends RoundResult {
@@ -26,6 +31,10 @@ export interface FederationStatus {
   delta: number | null;
   maxEpsilon: number | null;
   rounds: RoundStatus[];
+  /** Attempts that released nothing, with the reason (each still charged to the accountant with DP on). */
+  abortedAttempts: AbortedAttempt[];
+  /** How the federation ended; null while it runs. */
+  end: FederationEnd | null;
   members: MemberStatus[];
   /** The active config without secrets. */
   config: Omit<ServerConfig, 'inviteToken'>;

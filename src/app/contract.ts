@@ -28,6 +28,8 @@ export type AppErrorCode =
   | 'forbidden'
   | 'unsupported'
   | 'cancelled'
+  /** The federation has ended (completed or stopped): there is nothing left to take part in. */
+  | 'federation-ended'
   | 'internal';
 
 export interface AppError {
@@ -74,6 +76,8 @@ export interface FederationPreview {
   perRound: { promised: Epsilon; worstCase: Epsilon };
   /** ε if you took part in every remaining round, in both views. */
   allRounds: { rounds: number; promised: Epsilon; worstCase: Epsilon };
+  /** Present once the federation has ended, as the server signed it: completed, or stopped and why. */
+  ended?: { outcome: 'completed' | 'stopped'; message: string; rounds: number; of: number };
 }
 
 export type DataSource = { kind: 'embedded'; name: 'mnist' } | { kind: 'path'; path: string; labelColumn?: string };

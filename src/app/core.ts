@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { FederationClient, type ClientEvent, type FederationClientOptions } from '../client/federation-client.js';
+import { sitOutWhenOutOfBudget } from '../client/availability.js';
 import type { Identity } from '../core/crypto/index.js';
 import { fileIdentityStore, identityForServer } from '../client/identities.js';
 import { featureSize, type Dataset } from '../core/data/dataset.js';
@@ -90,6 +91,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   /** The round this participant was selected for or declined, until that round ends. */
   private involved: number | null = null;
   private pauseAtRoundEnd = false;
+  /** How the federation ended, once this app has heard (signed `federation:done` or preview). */
+  private ended: FederationPreview['ended'] | null = null;
   private lastCompletedRound = 0;
   private emitTimer: NodeJS.Timeout | null = null;
   private saving: Promise<void> = Promise.resolve();
@@ -391,6 +394,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       };
       const client = new FederationClient(this.clientOptions);
       client.on('event', (event) => this.onClientEvent(client, event));
+      // A round declined for the budget: the server stops drawing this member until it says otherwise.
+      sitOutWhenOutOfBudget(client);
       client.untilDone().catch((err: Error) => {
         if (this.client !== client) return;
         this.lastError = toAppError(err);
@@ -440,6 +445,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       this.settings.consent = { ...this.settings.consent, cap: { ...cap } };
       // The client reads its options' cap before every round: the new cap applies from the next one.
       if (this.clientOptions) this.clientOptions.cap = { ...cap };
+      // Out of budget before? With a new cap this member may be drawn again.
+      if (this.participation === 'active') this.sayAvailable();
       await this.persist();
       return this.snapshot();
     });
@@ -460,21 +467,59 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       if (this.participation === 'pausing') {
         this.pauseAtRoundEnd = false;
         this.setParticipation('active');
+        this.sayAvailable(); // it said 'paused' when asked to pause
         return this.snapshot();
       }
       if (!this.pending || !this.settings.consent) throw new AppFailure('not-ready', 'Join a federation first.');
-      if (this.participation === 'done') throw new AppFailure('not-ready', 'This federation has finished all its rounds.');
+      if (this.participation === 'done') throw new AppFailure('federation-ended', this.endedWords());
       if (this.participation === 'left') throw new AppFailure('not-ready', 'You left this federation: to take part again, join it again from the Join screen.');
       await this.dataLoading;
       if (!this.dataset) throw new AppFailure('not-ready', 'Choose the data to train on first (Data screen).');
+      await this.checkNotEnded();
       await this.connect();
       return this.snapshot();
     }, true);
   }
 
+  /** The federation may have ended while this app was paused: its signed preview says so (or the server is gone). */
+  private async checkNotEnded(): Promise<void> {
+    const pending = this.pending!;
+    const preview = await probeFederation(pending.resolved, this.accountant);
+    pending.preview = { ...pending.preview, currentRound: preview.currentRound };
+    if (!preview.ended) return;
+    this.markEnded(preview.ended);
+    throw new AppFailure('federation-ended', this.endedWords());
+  }
+
+  private markEnded({ outcome, message, rounds, of }: NonNullable<FederationPreview['ended']>): void {
+    const end = { outcome, message, rounds, of };
+    this.ended = end;
+    // The screens read how it ended from the federation they show.
+    if (this.pending) this.pending.preview = { ...this.pending.preview, ended: end };
+    this.notice(this.endedWords());
+    this.client?.close();
+    this.involved = null;
+    this.setParticipation('done');
+  }
+
+  private endedWords(): string {
+    const end = this.ended;
+    if (!end) return 'This federation has ended.';
+    return end.outcome === 'completed'
+      ? `This federation has finished all its ${end.of} rounds.`
+      : `This federation stopped after ${end.rounds} of its ${end.of} rounds: ${end.message}.`;
+  }
+
+  /** Tells the server this member may be drawn: for one round only when the person takes part one round at a time. */
+  private sayAvailable(): void {
+    void this.client?.setAvailability('available', { once: this.settings.consent?.autoParticipate === false });
+  }
+
   async pause(): Promise<AppState> {
     return this.act(() => {
       if (!this.isRunning) return this.snapshot();
+      // Said at once, even while a round this member is in finishes: the next cohort is drawn without it.
+      void this.client?.setAvailability('paused');
       if (this.participation === 'connecting') {
         this.cancelConnect?.();
         return this.snapshot();
@@ -531,6 +576,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       case 'joined':
         this.connection = null;
         this.setParticipation(this.pauseAtRoundEnd ? 'pausing' : 'active');
+        if (this.settings.consent?.autoParticipate === false) this.sayAvailable();
         this.notices.length = 0;
         if (this.pending) this.pending.preview = { ...this.pending.preview, rounds: event.rounds };
         break;
@@ -625,10 +671,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         this.notice('Lost the connection to the federation server; reconnecting…');
         break;
       case 'done':
-        this.notice(`The federation finished all its ${event.rounds} rounds.`);
-        this.client?.close();
-        this.involved = null;
-        this.setParticipation('done');
+        this.markEnded(event);
         break;
       case 'warning':
         this.notice(event.message);

@@ -152,5 +152,6 @@ export async function probeFederation(resolved: ResolvedInvite, accountant: Acco
       secureAggregation: info.settings.secureAggregation !== undefined,
     },
     ...declaredCost(info.settings, remaining, accountant),
+    ...(info.ended && { ended: { outcome: info.ended.outcome, message: info.ended.message, rounds: info.ended.rounds, of: info.ended.of } }),
   };
 }

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ClientEvent, FederationClient, FederationClientOptions } from '../client/federation-client.js';
+import { describeEnd, endExitCode } from '../core/protocol/end.js';
 import { parseInvite } from '../core/protocol/invite.js';
 import { nonNegativeInt, positiveNumber } from './options.js';
 
@@ -43,6 +44,7 @@ export function registerJoinCommand(program: Command, makeClient?: MakeClient): 
       const serverUrl = url ?? invite.serverUrl;
       if (!serverUrl) throw new Error('give the server URL, or an invite link that contains it');
       const { FederationClient } = await import('../client/federation-client.js');
+      const { sitOutWhenOutOfBudget } = await import('../client/availability.js');
       const { fileIdentityStore, identityForServer } = await import('../client/identities.js');
       const { selectBackend } = await import('../core/train/index.js');
       const { loadTrainingData } = await import('../core/data/catalog.js');
@@ -82,15 +84,18 @@ export function registerJoinCommand(program: Command, makeClient?: MakeClient): 
         if (event.type === 'training' || event.type === 'update-prepared') return;
         print(event);
       });
+      // Out of budget: the server stops drawing this member; it stays connected to hear how the federation ends.
+      sitOutWhenOutOfBudget(client);
       process.once('SIGINT', () => {
         client.close();
         process.exit(130);
       });
       await client.connect();
-      await client.untilDone();
+      const end = await client.untilDone();
       client.close();
       // Done: exit even if a training worker pool or a lingering socket would keep the loop alive.
-      process.stdout.write('', () => process.exit(0));
+      // 0 when the federation completed, 3 when it stopped early (protocol/end.ts).
+      process.stdout.write('', () => process.exit(endExitCode(end)));
     });
 }
 
@@ -124,7 +129,7 @@ function describe(e: ClientEvent | BackendEvent): string {
     case 'disconnected':
       return `disconnected (${e.reason}); reconnecting…`;
     case 'done':
-      return `federation complete after ${e.rounds} rounds`;
+      return describeEnd(e);
     case 'warning':
       return `warning: ${e.message}`;
     default:

@@ -4,6 +4,7 @@ import { registerServerAdminCommands } from './server-admin-command.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { nonNegativeInt } from './options.js';
+import { describeEnd, endExitCode } from '../core/protocol/end.js';
 
 interface ServerOptions {
   config?: string;
@@ -11,6 +12,7 @@ interface ServerOptions {
   host?: string;
   stateDir?: string;
   jsonLogs?: boolean;
+  exitWhenDone?: boolean;
 }
 
 /** The config file (or defaults) with command-line overrides. */
@@ -33,6 +35,7 @@ export function registerServerCommand(program: Command): void {
     .option('--host <host>', 'override the config host')
     .option('--state-dir <dir>', 'override where state, keys and checkpoints are kept')
     .option('--json-logs', 'structured JSON logs on stderr')
+    .option('--exit-when-done', 'exit when the federation ends (status 0 completed, 3 stopped early) instead of serving the dashboard until stopped')
     .action(async (opts: ServerOptions) => {
       const config = await resolveConfig(opts);
       const logger = createLogger({ json: Boolean(opts.jsonLogs), name: 'server' });
@@ -74,12 +77,19 @@ export function registerServerCommand(program: Command): void {
         );
       });
       const state = await server.run();
-      // Give clients a moment to receive the completion notice before the sockets close.
+      // A federation that stopped early (a round that kept failing, maxEpsilon) is never called complete.
+      const end = state.end;
+      if (!end) return; // closed before the end (a signal): shutdown() exits
+      process.stdout.write(`${describeEnd(end)}\n`);
+      if (!opts.exitWhenDone) {
+        // The dashboard and /api/status stay up, read-only, so the operator can read every round after the last one.
+        process.stdout.write(`Still serving the dashboard (read-only) at ${url}/dashboard; stop with Ctrl-C\n`);
+        return;
+      }
+      // Give clients a moment to receive the end before the sockets close.
       await new Promise((resolve) => setTimeout(resolve, 300));
       await server.close();
-      // A federation that stopped early (a round that kept failing, maxEpsilon) is never called complete.
-      const ended = state.completedRound >= config.rounds ? 'federation complete after' : `federation stopped (see the log) after`;
-      process.stdout.write(`${ended} ${state.completedRound} of ${config.rounds} rounds\n`);
+      process.exit(endExitCode(end));
     });
   server.enablePositionalOptions();
   registerServerAdminCommands(server, resolveConfig);

@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
+import { describeEnd } from '../core/protocol/end.js';
 import { SECAGG_STAGES } from '../core/secagg/messages.js';
 import type { DropStage } from './dropout-client.js';
 import { noiseMultiplier, nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
@@ -180,8 +181,10 @@ export function registerSimCommand(program: Command): void {
           );
         },
       });
+      // A simulation that stopped early (a round that kept failing, every client out of budget) says so, never "done".
+      if (summary.end?.outcome === 'stopped') process.stdout.write(`${describeEnd(summary.end)}\n`);
       process.stdout.write(
-        `done: ${summary.rounds} rounds, ${summary.clients} clients, ${summary.model} on ${summary.dataset} (${summary.partition}), ` +
+        `${summary.end?.outcome === 'stopped' ? 'stopped' : 'done'}: ${summary.rounds} rounds, ${summary.clients} clients, ${summary.model} on ${summary.dataset} (${summary.partition}), ` +
           `final accuracy ${summary.accuracy?.toFixed(4) ?? '-'}` +
           (summary.stoppedEarly ? `, stopped early (best round ${summary.bestRound})` : '') +
           (summary.epsilon !== null ? `, ε ${summary.epsilon.toFixed(3)} at δ ${summary.delta}` : ', no DP') +

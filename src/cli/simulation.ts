@@ -16,6 +16,7 @@ import type { ClassWeighting } from '../core/train/class-weights.js';
 import type { Compression } from '../core/protocol/int8.js';
 import { readUpdateSent } from './join-output.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
+import { EXIT_STOPPED_EARLY, type FederationEnd } from '../core/protocol/end.js';
 import type { DropStage } from './dropout-client.js';
 import { selectBackend } from '../core/train/index.js';
 import { median } from '../core/stats.js';
@@ -72,6 +73,8 @@ export interface SimulationSummary {
   delta: number | null;
   seconds: number;
   backend: string;
+  /** How the federation ended: completed, or stopped and why (protocol/end.ts). */
+  end: FederationEnd | null;
 }
 
 export interface SimulationHooks {
@@ -188,7 +191,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       exits.push(
         new Promise((resolveExit, rejectExit) =>
           child.on('exit', (code, signal) => {
-            if (code === 0 || signal === 'SIGTERM') return resolveExit();
+            // A client of a federation that stopped early (protocol/end.ts) ended normally: the summary says how.
+            if (code === 0 || code === EXIT_STOPPED_EARLY || signal === 'SIGTERM') return resolveExit();
             void readFile(join(dir, 'client.log'), 'utf8')
               .catch(() => '')
               .then((log) => rejectExit(new Error(`client ${i} exited with ${code ?? signal}:\n${log.split('\n').slice(-15).join('\n')}`)));
@@ -236,6 +240,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       delta: last?.delta ?? null,
       seconds: (performance.now() - started) / 1000,
       backend: backend.label,
+      end: state.end,
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');

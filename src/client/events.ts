@@ -1,3 +1,4 @@
+import type { FederationEnd } from '../core/protocol/end.js';
 import type { DeclineReason, RoundSettings } from '../core/protocol/messages.js';
 import type { MemberRoundResult } from '../core/protocol/signed.js';
 
@@ -38,5 +39,6 @@ export type ClientEvent =
   | { type: 'round-result'; result: MemberRoundResult }
   | { type: 'round-abort'; round: number; reason: string }
   | { type: 'disconnected'; reason: string }
-  | { type: 'done'; rounds: number }
+  /** The federation ended: completed, or stopped and why (signed by the server). */
+  | ({ type: 'done' } & FederationEnd)
   | { type: 'warning'; message: string };

@@ -8,6 +8,9 @@ import { isAck } from '../core/protocol/ack.js';
 import type { Invite } from '../core/protocol/invite.js';
 import { ChallengeSchema, EVENTS, RoundAbortSchema, UpdateAckSchema, type DeclineReason, type RoundStart } from '../core/protocol/messages.js';
 import { selectBackend } from '../core/train/index.js';
+import type { AvailabilityStatus } from '../core/protocol/availability.js';
+import type { FederationEnd } from '../core/protocol/end.js';
+import { sendAvailability } from './availability.js';
 import { chargeAnnouncement } from './announcements.js';
 import { dataDigest } from './data-identity.js';
 import { plainUpdateFrame } from './update-frame.js';
@@ -79,14 +82,14 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   protected readonly secureAttempts = new SecureAttempts((event) => this.note(event));
   private sessionReady!: Promise<void>;
   private markSessionReady!: () => void;
-  private finished!: Promise<number>;
-  private finish!: (rounds: number) => void;
+  private finished!: Promise<FederationEnd>;
+  private finish!: (end: FederationEnd) => void;
   private fail!: (err: Error) => void;
 
   constructor(private readonly options: FederationClientOptions) {
     super();
     this.sessionReady = new Promise<void>((resolve) => (this.markSessionReady = resolve));
-    this.finished = new Promise<number>((resolve, reject) => {
+    this.finished = new Promise<FederationEnd>((resolve, reject) => {
       this.finish = resolve;
       this.fail = reject;
     });
@@ -167,8 +170,9 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     socket.on(EVENTS.federationDone, (msg: unknown) => {
       void this.verified('done', msg).then((done) => {
         if (!done) return;
-        this.note({ type: 'done', rounds: done.rounds });
-        this.finish(done.rounds);
+        const { federationId: _id, ...end } = done;
+        this.note({ type: 'done', ...end });
+        this.finish(end);
       });
     });
     await joined;
@@ -192,9 +196,16 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
     if (outcome.kind === 'charged') this.notePrivacy(outcome.body.round, outcome.body.settings.delta);
   }
 
-  /** Resolves when the federation has finished all its rounds. */
-  untilDone(): Promise<number> {
+  /** Resolves when the federation has ended (completed or stopped: see `outcome`). */
+  untilDone(): Promise<FederationEnd> {
     return this.finished;
+  }
+
+  /** Tells the server whether to draw this member (client/availability.ts); false when not connected or not taken. */
+  async setAvailability(status: AvailabilityStatus, options: { once?: boolean } = {}): Promise<boolean> {
+    const session = this.session;
+    if (!this.socket?.connected || !session) return false;
+    return sendAvailability(this.socket, this.options.identity, session, status, options.once ?? false);
   }
 
   close(): void {

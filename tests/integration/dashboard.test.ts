@@ -100,7 +100,7 @@ async function runRealFederation() {
       client.on('event', (e) => {
         if (e.type === 'joined') {
           id = e.clientId;
-          members.set(id, { clientId: id, connected: true, lastSeen: new Date().toISOString(), roundsContributed: 0 });
+          members.set(id, { clientId: id, connected: true, lastSeen: new Date().toISOString(), roundsContributed: 0, availability: 'available' });
         }
         if (e.type === 'update-sent') {
           metrics.bytesIn(e.bytes);
@@ -130,6 +130,8 @@ async function runRealFederation() {
     maxEpsilon: config.maxEpsilon ?? null,
     // Cohort = participants + declined (sampling rate 1, nobody dropped).
     rounds: state.results.map((r) => ({ ...r, cohort: r.participants + r.declined })),
+    abortedAttempts: [],
+    end: state.end,
     members: [...members.values()],
     config: publicConfig,
     updatedAt: new Date().toISOString(),

@@ -19,7 +19,7 @@ afterAll(async () => {
 async function startServer(root: string, config: Record<string, unknown>) {
   const configPath = join(root, 'server.json');
   await writeFile(configPath, JSON.stringify({ port: 0, stateDir: join(root, 'server'), ...config }));
-  const server = spawnCovey(['server', '--config', configPath, '--json-logs']);
+  const server = spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done']);
   spawned.push(server);
   const [, url, invite] = await server.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 90_000);
   return { server, url, invite };

@@ -35,7 +35,7 @@ describe('protocol fuzz against a live `covey server`', () => {
         stateDir: join(root, 'server'),
       }),
     );
-    const server = spawnCovey(['server', '--config', configPath, '--json-logs']);
+    const server = spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done']);
     spawned.push(server);
     const [, url, invite] = await server.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 60_000);
     let serverExited = false;

@@ -108,15 +108,33 @@ describe('what members are told', () => {
         });
         io.emit(EVENTS.roundResult, forged);
         io.emit(EVENTS.roundResult, { ...forged, signature: undefined });
-        io.emit(EVENTS.federationDone, await signMessage(impostor, 'done', { federationId: 'signed', rounds: 1 }));
-        io.emit(EVENTS.federationDone, { federationId: 'signed', rounds: 1 });
+        io.emit(
+          EVENTS.federationDone,
+          await signMessage(impostor, 'done', {
+            federationId: 'signed',
+            outcome: 'completed' as const,
+            reason: null,
+            message: 'completed all 1 rounds',
+            rounds: 1,
+            of: 1,
+          }),
+        );
+        io.emit(EVENTS.federationDone, {
+          federationId: 'signed',
+          outcome: 'completed' as const,
+          reason: null,
+          message: 'completed all 1 rounds',
+          rounds: 1,
+          of: 1,
+        });
       })();
     });
     const state = await server.run();
     expect(state.completedRound).toBe(2);
-    expect(await member.client.untilDone()).toBe(2);
+    const completed = { outcome: 'completed', reason: null, message: 'completed all 2 rounds', rounds: 2, of: 2 };
+    expect(await member.client.untilDone()).toEqual(completed);
     expect(results(member.events).map((r) => r.round)).toEqual([1, 2]);
-    expect(member.events.filter((e) => e.type === 'done')).toEqual([{ type: 'done', rounds: 2 }]);
+    expect(member.events.filter((e) => e.type === 'done')).toEqual([{ type: 'done', ...completed }]);
     const warnings = member.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
     expect(warnings.filter((w) => /ignored a server message: round-result not signed by the pinned server key/.test(w))).toHaveLength(1);
     expect(warnings.filter((w) => /ignored a server message: malformed or unsigned round-result/.test(w))).toHaveLength(1);

@@ -261,7 +261,12 @@ describe('the server charges every attempt it drew, before any member hears of i
         'cohort of 2 is below the secure-aggregation threshold of 3',
       ]);
       expect(logs.some((l) => l.event === 'federation complete')).toBe(false);
-      expect(logs.find((l) => l.event === 'federation stopped')).toMatchObject({ rounds: 0, of: 3, reason: 'round 1 did not complete in 2 attempts' });
+      expect(logs.find((l) => l.event === 'federation stopped')).toMatchObject({
+        rounds: 0,
+        of: 3,
+        reason: 'attempts-exhausted',
+        message: 'round 1 did not complete in 2 attempts',
+      });
     },
   );
 });

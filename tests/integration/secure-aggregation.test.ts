@@ -116,6 +116,8 @@ async function federate(o: {
     }
     await o.extra?.(server, url);
     const state = await server.run();
+    // The signed end follows every round result or abort on each socket: once a member that stayed has it, it has them all.
+    await Promise.all(clients.filter((_, k) => o.dropAfter?.[o.clients[k]] === undefined).map((c) => c.untilDone()));
     return {
       global: server.globalWeights,
       serverFingerprint: server.serverFingerprint,

@@ -64,7 +64,7 @@ describe('kill -9 of the server at any point of a round, then a restart with the
           ...(secure && { secureAggregation: { enabled: true } }),
         }),
       );
-      const first = track(spawnCovey(['server', '--config', configPath, '--json-logs'], { COVEY_CRASH_AT: `${point}:2` }));
+      const first = track(spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done'], { COVEY_CRASH_AT: `${point}:2` }));
       const [, url, code] = await first.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 60_000);
       const events: ClientEvent[][] = [[], []];
       const clients = await Promise.all(
@@ -93,7 +93,7 @@ describe('kill -9 of the server at any point of a round, then a restart with the
       // A checkpoint written just before the crash is not a completed round: the round re-runs.
       expect(existsSync(checkpointDir(stateDir, 2))).toBe(point === 'checkpoint');
 
-      const second = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
+      const second = track(spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done']));
       expect(await exitCode(second, 120_000), second.output()).toBe(0);
       expect(second.output()).toMatch(/"completedRound":1,[^\n]*"event":"resumed"/);
       await Promise.all(clients.map((c) => c.untilDone()));
@@ -136,7 +136,7 @@ describe('kill -9 of the server at any point of a round, then a restart with the
       stateDir,
     };
     await writeFile(configPath, JSON.stringify(config));
-    const first = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
+    const first = track(spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done']));
     const [, url, code] = await first.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 60_000);
     const client = new FederationClient({
       serverUrl: url,
@@ -167,7 +167,7 @@ describe('kill -9 of the server at any point of a round, then a restart with the
     // Restart without the silent member: the client reconnects on its own and the federation finishes.
     silent.disconnect();
     await writeFile(configPath, JSON.stringify({ ...config, cohort: { ...config.cohort, minConnected: 1 } }));
-    const second = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
+    const second = track(spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done']));
     expect(await exitCode(second, 120_000), second.output()).toBe(0);
     const after = FederationDb.open(stateDir);
     expect(after.completedRound()).toBe(2);

@@ -60,7 +60,13 @@ describe('covey sim', () => {
     // released anyway (pure noise, charged to the server's ε: issue 11), then the federation stops (q = 1, all declined).
     expect(out[0]).toMatchObject({ round: 1, participants: 0, declined: 2 });
     expect(out[0].epsilon).toBeGreaterThan(0);
-    expect(out.at(-1)).toMatchObject({ summary: true, rounds: 1, epsilon: out[0].epsilon });
+    // Stopped early, and said so: never called done or complete (the clients exit 3, which the simulator expects).
+    expect(out.at(-1)).toMatchObject({
+      summary: true,
+      rounds: 1,
+      epsilon: out[0].epsilon,
+      end: { outcome: 'stopped', reason: 'everyone-declined', rounds: 1, of: 2 },
+    });
   });
 
   it('runs secure aggregation with distributed DP: two clients vanish after sharing keys in every round, the rest complete it', async () => {

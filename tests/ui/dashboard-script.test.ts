@@ -76,9 +76,11 @@ const status: FederationStatus = {
       ],
     }),
   })),
+  abortedAttempts: [],
+  end: null,
   members: [
-    { clientId: 'a1', connected: true, lastSeen: new Date().toISOString(), roundsContributed: 2 },
-    { clientId: 'b2', connected: false, lastSeen: new Date(Date.now() - 120_000).toISOString(), roundsContributed: 1 },
+    { clientId: 'a1', connected: true, lastSeen: new Date().toISOString(), roundsContributed: 2, availability: 'available' },
+    { clientId: 'b2', connected: false, lastSeen: new Date(Date.now() - 120_000).toISOString(), roundsContributed: 1, availability: null },
   ],
   config, // no inviteToken set, so nothing secret in it
   updatedAt: new Date().toISOString(),

@@ -335,10 +335,26 @@ describe('signed server messages (protocol/signed.ts)', () => {
     const raised = { ...signed, settings: { ...signed.settings, samplingRate: 0.9 } };
     expect((await verifyMessage(server.signPublicKey, 'announce', raised)).ok).toBe(false);
     expect((await verifyMessage(other.signPublicKey, 'announce', signed)).ok).toBe(false);
-    const done = await signMessage(server, 'done', { federationId: 'f', rounds: 3 });
+    const done = await signMessage(server, 'done', {
+      federationId: 'f',
+      outcome: 'completed' as const,
+      reason: null,
+      message: 'completed all 3 rounds',
+      rounds: 3,
+      of: 3,
+    });
     expect((await verifyMessage(server.signPublicKey, 'done', done)).ok).toBe(true);
     expect((await verifyMessage(server.signPublicKey, 'announce', { ...done, round: 3, attemptId: 'abc', settings: body.settings })).ok).toBe(false);
-    expect(await verifyMessage(server.signPublicKey, 'done', { federationId: 'f', rounds: 3 })).toEqual({
+    expect(
+      await verifyMessage(server.signPublicKey, 'done', {
+        federationId: 'f',
+        outcome: 'completed' as const,
+        reason: null,
+        message: 'completed all 3 rounds',
+        rounds: 3,
+        of: 3,
+      }),
+    ).toEqual({
       ok: false,
       problem: 'malformed or unsigned federation-done',
     });

@@ -37,7 +37,15 @@ describe('parseServerConfig', () => {
       model: 'mlp',
       rounds: 10,
       training: { epochs: 1, batchSize: 32, learningRate: 0.05 },
-      cohort: { samplingRate: 1, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 },
+      cohort: {
+        samplingRate: 1,
+        minClients: 2,
+        roundTimeoutSeconds: 120,
+        waitForClientsSeconds: 600,
+        maxAttemptsPerRound: 10,
+        retryBackoff: { initialSeconds: 1, maxSeconds: 60 },
+        manualApprovalSeconds: 30,
+      },
       dp: { mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 },
       secureAggregation: { enabled: false, stageTimeoutSeconds: 30 },
       aggregation: { maxExamplesPerClient: 10_000, maxUpdateNorm: 10, normBoundMultiplier: 1.5 },
@@ -58,7 +66,15 @@ describe('parseServerConfig', () => {
     expect(c.rounds).toBe(3);
     expect(c.model).toBe('cnn');
     expect(c.seed).toBe(5);
-    expect(c.cohort).toEqual({ samplingRate: 0.25, minClients: 2, roundTimeoutSeconds: 120, waitForClientsSeconds: 600, maxAttemptsPerRound: 10 });
+    expect(c.cohort).toEqual({
+      samplingRate: 0.25,
+      minClients: 2,
+      roundTimeoutSeconds: 120,
+      waitForClientsSeconds: 600,
+      maxAttemptsPerRound: 10,
+      retryBackoff: { initialSeconds: 1, maxSeconds: 60 },
+      manualApprovalSeconds: 30,
+    });
   });
 
   it('rejects an unknown top-level key and names it', () => {
@@ -169,6 +185,8 @@ describe('loadServerConfig', () => {
       roundTimeoutSeconds: 120,
       waitForClientsSeconds: 600,
       maxAttemptsPerRound: 10,
+      retryBackoff: { initialSeconds: 1, maxSeconds: 60 },
+      manualApprovalSeconds: 30,
     });
     expect(c.host).toBe('127.0.0.1');
     expect(c.training).toEqual({ epochs: 1, batchSize: 32, learningRate: 0.05 });

@@ -15,7 +15,7 @@ import {
 } from '../secagg/messages.js';
 
 /** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Socket event names, in one place. */
 export const EVENTS = {
@@ -29,6 +29,8 @@ export const EVENTS = {
   update: 'update',
   decline: 'decline',
   federationDone: 'federation:done',
+  /** Member -> server: signed availability (available, paused, out of budget): protocol/availability.ts. */
+  availability: 'member:availability',
   /** Server -> client request for one secure-aggregation stage; the client answers in the acknowledgement. */
   secagg: 'secagg',
   /** Unauthenticated: the federation's public description, signed by the server key; registers nothing. */

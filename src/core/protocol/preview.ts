@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { base64Text } from './primitives.js';
 import { challengeMessage } from '../crypto/index.js';
 import { PROTOCOL_VERSION, RoundSettingsSchema, ServerKeysSchema } from './messages.js';
+import { FederationDoneBodySchema } from './signed.js';
 
 const base64 = base64Text(4096);
 
@@ -24,6 +25,8 @@ export const PreviewInfoSchema = z.object({
   rounds: z.number().int().min(1),
   currentRound: z.number().int().min(0),
   settings: RoundSettingsSchema,
+  /** Present once the federation has ended: how (the body of its signed `federation:done`). */
+  ended: FederationDoneBodySchema.optional(),
 });
 export type PreviewInfo = z.infer<typeof PreviewInfoSchema>;
 

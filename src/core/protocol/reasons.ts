@@ -38,6 +38,15 @@ export type UpdateRejection = (typeof UPDATE_REJECTIONS)[number];
 export const DECLINE_REASONS = ['budget', 'consent'] as const;
 export type DeclineReason = (typeof DECLINE_REASONS)[number];
 
+/**
+ * Why a federation stopped before its last round (`federation:done` with outcome 'stopped'): a round
+ * that failed every allowed attempt, the next round would take the federation's ε past maxEpsilon,
+ * every member declined (q = 1: retrying cannot change that), or too few members left who are not
+ * out of their privacy budget.
+ */
+export const FEDERATION_END_REASONS = ['attempts-exhausted', 'budget', 'everyone-declined', 'members-out-of-budget', 'early-stop'] as const;
+export type FederationEndReason = (typeof FEDERATION_END_REASONS)[number];
+
 export function isAdmissionRefusal(reason: string): reason is AdmissionRefusal {
   return (ADMISSION_REFUSALS as readonly string[]).includes(reason);
 }

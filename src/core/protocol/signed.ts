@@ -1,12 +1,16 @@
 /**
  * Server messages every member can check against the server key pinned by its invite: the round
  * announcement (the settings each attempt is charged with in the promised view), the per-member
- * round result, and the end of the federation. Each is signed (Ed25519) over a domain-separated
- * purpose and the BLAKE2b-256 of its canonical JSON body (the zod schema fixes the key order).
+ * round result, and the end of the federation; and one member message the server checks against
+ * the member's key: its availability (availability.ts). Each is signed (Ed25519) over a
+ * domain-separated purpose and the BLAKE2b-256 of its canonical JSON body (the zod schema fixes
+ * the key order).
  */
 import { z } from 'zod';
 import { challengeMessage, getSodium, sign, verify, type Identity } from '../crypto/index.js';
+import { AvailabilityBodySchema } from './availability.js';
 import { DpModeSchema } from './messages.js';
+import { FEDERATION_END_REASONS } from './reasons.js';
 import { base64Text, id } from './primitives.js';
 
 const base64 = base64Text(4096);
@@ -55,10 +59,19 @@ export const MemberRoundResultBodySchema = z.object({
 });
 export type MemberRoundResult = z.infer<typeof MemberRoundResultBodySchema>;
 
-/** `federation:done`. */
+/**
+ * `federation:done`: the one word on how a federation ended. `completed` only when every configured
+ * round was released; otherwise `stopped`, with the reason code and the server's words.
+ */
 export const FederationDoneBodySchema = z.object({
   federationId: id,
+  outcome: z.enum(['completed', 'stopped']),
+  /** Null when completed. */
+  reason: z.enum(FEDERATION_END_REASONS).nullable(),
+  message: z.string().max(500),
+  /** Rounds released, of the configured number. */
   rounds: z.number().int().min(0),
+  of: z.number().int().min(1),
 });
 export type FederationDone = z.infer<typeof FederationDoneBodySchema>;
 
@@ -67,12 +80,17 @@ export const RoundAnnounceSchema = RoundAnnounceBodySchema.extend(signature);
 export type RoundAnnounce = z.infer<typeof RoundAnnounceSchema>;
 export const SignedRoundResultSchema = MemberRoundResultBodySchema.extend(signature);
 export const SignedFederationDoneSchema = FederationDoneBodySchema.extend(signature);
+export type SignedFederationDone = z.infer<typeof SignedFederationDoneSchema>;
+export const SignedAvailabilitySchema = AvailabilityBodySchema.extend(signature);
+export type SignedAvailability = z.infer<typeof SignedAvailabilitySchema>;
 
 /** The signing purposes, one per message kind (a signature for one kind never verifies as another). */
 export const SIGNED_PURPOSES = {
-  announce: { purpose: 'round-announce', body: RoundAnnounceBodySchema, signed: RoundAnnounceSchema },
-  result: { purpose: 'round-result', body: MemberRoundResultBodySchema, signed: SignedRoundResultSchema },
-  done: { purpose: 'federation-done', body: FederationDoneBodySchema, signed: SignedFederationDoneSchema },
+  announce: { purpose: 'round-announce', body: RoundAnnounceBodySchema, signed: RoundAnnounceSchema, signer: 'the pinned server key' },
+  result: { purpose: 'round-result', body: MemberRoundResultBodySchema, signed: SignedRoundResultSchema, signer: 'the pinned server key' },
+  done: { purpose: 'federation-done', body: FederationDoneBodySchema, signed: SignedFederationDoneSchema, signer: 'the pinned server key' },
+  /** Signed by a member, not the server. */
+  availability: { purpose: 'member-availability', body: AvailabilityBodySchema, signed: SignedAvailabilitySchema, signer: "the member's key" },
 } as const;
 export type SignedKind = keyof typeof SIGNED_PURPOSES;
 type Body<K extends SignedKind> = z.infer<(typeof SIGNED_PURPOSES)[K]['body']>;
@@ -85,7 +103,7 @@ async function signingMessage<K extends SignedKind>(kind: K, body: Body<K>): Pro
   return challengeMessage(purpose, sodium.crypto_generichash(32, new TextEncoder().encode(canonical), null), {});
 }
 
-/** The server signs a body with its identity key. */
+/** The server (or, for availability, a member) signs a body with its identity key. */
 export async function signMessage<K extends SignedKind>(identity: Identity, kind: K, body: Body<K>): Promise<Body<K> & { signature: string }> {
   const sodium = await getSodium();
   const signed = await sign(identity, await signingMessage(kind, body));
@@ -95,9 +113,9 @@ export async function signMessage<K extends SignedKind>(identity: Identity, kind
 
 export type VerifiedMessage<K extends SignedKind> = { ok: true; body: Body<K> } | { ok: false; problem: string };
 
-/** A member checks a message against the pinned server key: malformed, unsigned or forged messages are refused with a reason. */
+/** A message checked against the signer's key (the pinned server key; a member's key for availability): malformed, unsigned or forged messages are refused with a reason. */
 export async function verifyMessage<K extends SignedKind>(serverSignKey: Uint8Array, kind: K, raw: unknown): Promise<VerifiedMessage<K>> {
-  const { signed: schema, body: bodySchema, purpose } = SIGNED_PURPOSES[kind];
+  const { signed: schema, body: bodySchema, purpose, signer } = SIGNED_PURPOSES[kind];
   const parsed = schema.safeParse(raw);
   if (!parsed.success) return { ok: false, problem: `malformed or unsigned ${purpose}` };
   const { signature: sig, ...rest } = parsed.data as unknown as { signature: string };
@@ -110,7 +128,7 @@ export async function verifyMessage<K extends SignedKind>(serverSignKey: Uint8Ar
     return { ok: false, problem: `${purpose} with an unreadable signature` };
   }
   if (!(await verify(serverSignKey, await signingMessage(kind, body), bytes))) {
-    return { ok: false, problem: `${purpose} not signed by the pinned server key` };
+    return { ok: false, problem: `${purpose} not signed by ${signer}` };
   }
   return { ok: true, body };
 }
