@@ -2,8 +2,8 @@
  * Server aggregation benchmark: the server's real per-update accept path (acceptUpdate, server/attempt.ts)
  * for the FedAvg CNN (1,663,370 float32 weights). For every sealed update: header parse and checks,
  * openAndDecodeUpdate (size check, X25519 + BLAKE2b key, XChaCha20-Poly1305 open, frame decode + finite
- * check), boundUpdate (re-clip to C, weight 1) and accumulator.add; then meanUpdate + applyUpdate + the
- * new-global guard once per round.
+ * check), boundUpdate (re-clip to C, weight 1) and accumulator.add; then meanUpdate, the aggregate guard
+ * and the strategy's server step once per round.
  *
  * Inputs are pre-generated one at a time from distinct client identities and only the sealed bytes
  * (plus each client's 32-byte box key) are kept. Memory is sampled while the pass runs:
@@ -17,14 +17,14 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { applyUpdate, meanUpdate } from '../src/core/aggregate/index.js';
+import { createStrategy, INITIAL_OPTIMIZER_STATE, meanUpdate } from '../src/core/aggregate/index.js';
 import { generateIdentity, sealUpdate, type Identity } from '../src/core/crypto/index.js';
 import { Rng } from '../src/core/data/rng.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import type { RoundStart } from '../src/core/protocol/messages.js';
 import { acceptUpdate, Attempt, type AcceptContext } from '../server/attempt.js';
 import { parseServerConfig } from '../server/config.js';
-import { checkNewGlobal, maxGlobalChange } from '../server/global-guard.js';
+import { checkAggregate, maxAggregateNorm } from '../server/global-guard.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { roundSettings, signRoundStart } from '../server/round-start.js';
 import { updatePolicy } from '../server/update-policy.js';
@@ -52,7 +52,7 @@ export interface MemSnapshot {
 export interface PassResult {
   seconds: number;
   throughputMBps: number;
-  /** Sum over updates of acceptUpdate (checks, open + decode, bound, add); then meanUpdate + applyUpdate + guard. */
+  /** Sum over updates of acceptUpdate (checks, open + decode, bound, add); then meanUpdate + guard + server step. */
   acceptMs: number;
   finalizeMs: number;
   memory: {
@@ -299,11 +299,12 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
   let acceptMs = 0;
   const t0 = performance.now();
   // DP-FedAvg (central): the server re-clips to C and every accepted update has weight 1 (server/update-policy.ts).
+  const strategy = createStrategy(BENCH_CONFIG.strategy);
   const attempt = new Attempt({
     round: ROUND,
     attemptId: ATTEMPT_ID,
     cohort: inputs.map((x) => x.clientId),
-    accumulatorLength: D,
+    accumulator: strategy.configureRound(D),
     policy: updatePolicy(BENCH_CONFIG, D, { declaredExamples: [], lastMedianNorm: null }),
     deadline: ctx.start.deadline,
     start: ctx.start,
@@ -333,12 +334,12 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     await yieldToLoop();
   }
   const f0 = performance.now();
-  const mean = meanUpdate(attempt.accumulator.sum, clients);
-  const next = applyUpdate(global, mean);
-  const refused = checkNewGlobal(
-    global,
-    next,
-    maxGlobalChange(BENCH_CONFIG, D, {
+  const aggregate = attempt.accumulator.finish();
+  if (aggregate.kind !== 'sum') throw new Error('the bench strategy is FedAvg, a sum');
+  const mean = meanUpdate(aggregate.sum, clients);
+  const refused = checkAggregate(
+    mean,
+    maxAggregateNorm(BENCH_CONFIG, D, {
       totalWeight: clients,
       survivors: clients,
       denominator: clients,
@@ -347,6 +348,7 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     }),
   );
   if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);
+  const { next } = strategy.finish(global, mean, INITIAL_OPTIMIZER_STATE);
   const t1 = performance.now();
 
   clearInterval(timer);

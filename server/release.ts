@@ -1,29 +1,53 @@
-import { applyUpdate, meanUpdate } from '../src/core/aggregate/index.js';
+import { meanUpdate, type OptimizerState, type RoundAggregate, type Strategy } from '../src/core/aggregate/index.js';
 import { addGridGaussianNoise } from '../src/core/privacy/index.js';
 import type { Collection } from './collect.js';
 import type { ServerConfig } from './config.js';
-import { checkNewGlobal, maxGlobalChange } from './global-guard.js';
+import { checkAggregate, checkNewGlobal, maxAggregateNorm } from './global-guard.js';
 import { averagingDenominator } from './sampling.js';
 
+/** A released round: the new global weights and the server optimizer's state after it. */
+export interface Released {
+  next: Float32Array;
+  state: OptimizerState;
+}
+
 /**
- * The new global weights from an attempt's collection: central noise, the fixed denominator, the
- * server step, then the new-global guard; `normBound` is the plain attempt's per-update bound.
+ * The new global weights from an attempt's collection: the round's aggregate update (for a linear
+ * strategy: central noise on the sum, then the fixed denominator; for a robust rule: its output),
+ * the guard on that update, then the strategy's server step; `normBound` is the plain attempt's
+ * per-update bound. DP and secure aggregation wrap the strategy here, never inside it.
  */
 export async function release(
   config: ServerConfig,
+  strategy: Strategy,
   global: Float32Array,
   collected: Collection,
   normBound: number,
-): Promise<{ next: Float32Array } | { refused: string }> {
+  state: OptimizerState,
+): Promise<Released | { refused: string }> {
+  const { aggregate, survivors, secureScale } = collected;
+  const update = await aggregateUpdate(config, aggregate);
+  const maxNorm =
+    aggregate.kind === 'robust'
+      ? aggregate.normFactor * normBound
+      : maxAggregateNorm(config, global.length, {
+          totalWeight: aggregate.totalWeight,
+          survivors: survivors.length,
+          denominator: averagingDenominator(config, aggregate.totalWeight),
+          ...(secureScale === null ? { secureScale, normBound } : { secureScale }),
+        });
+  const refused = checkAggregate(update, maxNorm);
+  if (refused) return { refused };
+  const stepped = strategy.finish(global, update, state);
+  const nonFinite = checkNewGlobal(stepped.next);
+  return nonFinite ? { refused: nonFinite } : stepped;
+}
+
+/** The round's aggregate update Δ, before the server step. */
+async function aggregateUpdate(config: ServerConfig, aggregate: RoundAggregate): Promise<Float32Array> {
+  if (aggregate.kind === 'robust') return aggregate.update;
   const { dp } = config;
   // Central noise of std z·C (z·(C + √d·γ) on its grid, against Mironov 2012) on the sum, then the fixed denominator (McMahan et al. 2018).
-  const sum = dp.mode === 'central' ? await addGridGaussianNoise(collected.sum, dp.noiseMultiplier, dp.clipNorm) : collected.sum;
-  const denominator = averagingDenominator(config, collected.totalWeight);
-  const mean = meanUpdate(sum, denominator);
-  const next = applyUpdate(global, mean, config.serverLearningRate);
-  const { totalWeight, survivors, secureScale } = collected;
-  const released = { totalWeight, survivors: survivors.length, denominator };
-  const maxChange = maxGlobalChange(config, next.length, secureScale === null ? { ...released, secureScale, normBound } : { ...released, secureScale });
-  const refused = checkNewGlobal(global, next, maxChange);
-  return refused ? { refused } : { next };
+  const sum = dp.mode === 'central' ? await addGridGaussianNoise(aggregate.sum, dp.noiseMultiplier, dp.clipNorm) : aggregate.sum;
+  return meanUpdate(sum, averagingDenominator(config, aggregate.totalWeight));
 }

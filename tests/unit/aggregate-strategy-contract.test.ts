@@ -81,7 +81,7 @@ describe.each(STRATEGY_NAMES)('strategy %s: the contract every strategy keeps', 
 
   it('checkpoints its state: a run restored from the encoded state after round 2 equals the uninterrupted run bit for bit', () => {
     const rounds = [updates(5, 5), updates(6, 5), updates(7, 5)];
-    let x = global;
+    let x: Float32Array = global;
     let state = INITIAL_OPTIMIZER_STATE;
     const trail: { x: Float32Array; state: OptimizerState }[] = [];
     for (const round of rounds) {
