@@ -1,9 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { STRATEGY_NAMES, type StrategyName } from '../core/aggregate/strategy.js';
 import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { SECAGG_STAGES, type SecAggStage } from '../core/secagg/messages.js';
-import { noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
+import { halfOpenHalf, noiseMultiplier, nonNegativeInt, openUnitInterval, positiveInt, positiveNumber, probability, unitIntervalFromZero } from './options.js';
+import { parseAttack, type Attack } from './sim-attacker.js';
 import type { SimulationOptions } from './simulation.js';
 
 interface SimFlags {
@@ -31,6 +33,13 @@ interface SimFlags {
   threshold?: number;
   neighbours?: number;
   dropAfter?: { stage: SecAggStage | 'start'; count: number };
+  strategy: StrategyName;
+  serverLr?: number;
+  serverMomentum?: number;
+  trimBeta?: number;
+  byzantine?: number;
+  attackers?: number;
+  attack?: Attack;
 }
 
 /** `STAGE:COUNT`, e.g. `shares:4`: COUNT clients vanish after that stage of every secure round. */
@@ -74,6 +83,13 @@ export function registerSimCommand(program: Command): void {
       'secure aggregation: COUNT clients vanish after STAGE (adverts, shares, masked-input, consistency) in every round',
       dropSpec,
     )
+    .addOption(new Option('--strategy <name>', 'server aggregation strategy').choices(STRATEGY_NAMES).default('fedavg'))
+    .option('--server-lr <η>', 'server learning rate (default: 1; fedavgm 0.1; fedadam, fedyogi, fedadagrad 0.01)', positiveNumber)
+    .option('--server-momentum <β>', 'fedavgm: server momentum (default 0.9)', unitIntervalFromZero)
+    .option('--trim-beta <β>', 'trimmed-mean: fraction trimmed from each end of every coordinate (default 0.1)', halfOpenHalf)
+    .option('--byzantine <f>', 'krum: Byzantine members tolerated (needs 2f + 3 updates a round)', nonNegativeInt)
+    .option('--attackers <k>', 'the first K clients are simulated attackers (with --attack)', positiveInt)
+    .option('--attack <kind>', 'what attackers send: sign-flip | scale:X | gaussian:S', parseAttack)
     .option('--keep', 'keep the temporary folder with partitions and client logs')
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {
@@ -82,6 +98,10 @@ export function registerSimCommand(program: Command): void {
         throw new InvalidArgumentError('--dp distributed, --threshold, --neighbours and --drop-after need --secagg');
       }
       if (flags.dropAfter && flags.dropAfter.count >= flags.clients) throw new InvalidArgumentError('--drop-after must leave some clients');
+      if ((flags.attackers === undefined) !== (flags.attack === undefined)) throw new InvalidArgumentError('--attackers and --attack go together');
+      if (flags.attackers !== undefined && (flags.attackers >= flags.clients || flags.secagg)) {
+        throw new InvalidArgumentError('--attackers must leave some honest clients, and attackers send plain updates (no --secagg)');
+      }
       const { runSimulation } = await import('./simulation.js');
       const options: SimulationOptions = {
         clients: flags.clients,
@@ -103,6 +123,14 @@ export function registerSimCommand(program: Command): void {
         cap: flags.capEpsilon === undefined ? undefined : { epsilon: flags.capEpsilon, view: flags.capView },
         keep: flags.keep,
         secureAggregation: flags.secagg ? { threshold: flags.threshold, neighbours: flags.neighbours, dropAfter: flags.dropAfter } : undefined,
+        strategy: {
+          name: flags.strategy,
+          serverLr: flags.serverLr,
+          ...(flags.serverMomentum !== undefined && { serverMomentum: flags.serverMomentum }),
+          ...(flags.trimBeta !== undefined && { trimBeta: flags.trimBeta }),
+          ...(flags.byzantine !== undefined && { byzantine: flags.byzantine }),
+        },
+        attackers: flags.attackers !== undefined && flags.attack ? { count: flags.attackers, attack: flags.attack } : undefined,
       };
       if (flags.json) {
         const summary = await runSimulation(options, {

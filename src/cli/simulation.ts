@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aggregator } from '../../server/aggregator.js';
-import { parseServerConfig } from '../../server/config.js';
+import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
 import { silentLogger, type Logger } from '../../server/logger.js';
 import { Rng, loadTrainTest, parsePartitionSpec, partition, subset, writeIdxDataset } from '../core/data/index.js';
 import type { ModelName } from '../core/model/spec.js';
 import { readUpdateSent } from './join-output.js';
+import { SimulatedAttacker, type Attack } from './sim-attacker.js';
+import type { StrategySettingsInput } from '../core/aggregate/strategy.js';
+import { parseInvite } from '../core/protocol/invite.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import type { SecAggStage } from '../core/secagg/messages.js';
 import { selectBackend } from '../core/train/index.js';
@@ -39,6 +42,12 @@ export interface SimulationOptions {
   keep?: boolean;
   /** Secure aggregation; `dropAfter.count` clients vanish after that stage of every round. */
   secureAggregation?: { threshold?: number; neighbours?: number; dropAfter?: { stage: SecAggStage | 'start'; count: number } };
+  /** The server's per-update bounds with DP off (server config `aggregation`; default: its defaults). */
+  aggregation?: ServerConfigInput['aggregation'];
+  /** The server's aggregation strategy (default FedAvg). */
+  strategy?: StrategySettingsInput;
+  /** The first `count` clients are simulated attackers (sim-attacker.ts) sending corrupted updates. */
+  attackers?: { count: number; attack: Attack };
 }
 
 export interface SimulationSummary {
@@ -49,6 +58,8 @@ export interface SimulationSummary {
   dataset: string;
   partition: string;
   dp: DpMode;
+  strategy: string;
+  attackers: number;
   accuracy: number | null;
   loss: number | null;
   epsilon: number | null;
@@ -69,7 +80,8 @@ const BIN = resolve(fileURLToPath(import.meta.url), '../../../bin/covey.js');
 
 /**
  * A federation on one machine: a real aggregator on loopback and N real `covey join` processes,
- * each given its partition of the training data as IDX files. Same seed => same partition,
+ * each given its partition of the training data as IDX files (the first K, with `attackers`, are
+ * simulated attackers in this process instead). Same seed => same partition,
  * cohort sampling, initial weights and local shuffles (the DP noise stays unpredictable).
  */
 export async function runSimulation(opts: SimulationOptions, hooks: SimulationHooks = {}): Promise<SimulationSummary> {
@@ -80,6 +92,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
   const parts = partition(train.labels, opts.clients, spec, opts.seed);
   const workdir = await mkdtemp(join(tmpdir(), 'covey-sim-'));
   const children: ChildProcess[] = [];
+  const attackers: SimulatedAttacker[] = [];
   let server: Aggregator | null = null;
   try {
     hooks.onStatus?.(`partitioning ${train.count} examples over ${opts.clients} clients (${opts.partition})`);
@@ -111,6 +124,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       // Every simulated client connects from loopback at once: each may wait for its hello at the same time.
       connections: { maxUnauthenticated: Math.max(256, 2 * opts.clients), maxUnauthenticatedPerAddress: Math.max(16, 2 * opts.clients) },
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
+      ...(opts.strategy && { strategy: opts.strategy }),
+      ...(opts.aggregation && { aggregation: opts.aggregation }),
     });
     server = await Aggregator.create({
       config,
@@ -122,7 +137,20 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     hooks.onStatus?.(`starting ${opts.clients} clients`);
     const exits: Promise<void>[] = [];
     const rates = new Map<number, number[]>();
-    for (let i = 0; i < opts.clients; i++) {
+    const attackerCount = opts.attackers?.count ?? 0;
+    for (let i = 0; i < attackerCount; i++) {
+      const attacker = new SimulatedAttacker({
+        serverUrl: url,
+        invite: parseInvite(server.inviteCode),
+        data: subset(train, parts[i]),
+        attack: opts.attackers!.attack,
+        seed: opts.seed * 1000 + i,
+      });
+      attackers.push(attacker);
+      exits.push(attacker.done);
+      await attacker.connect();
+    }
+    for (let i = attackerCount; i < opts.clients; i++) {
       const dir = join(workdir, `client-${i}`);
       const log = createWriteStream(join(dir, 'client.log'));
       const child = spawn(
@@ -192,6 +220,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       dataset: opts.dataset,
       partition: opts.partition,
       dp: opts.dp,
+      strategy: config.strategy.name,
+      attackers: attackerCount,
       accuracy: last?.accuracy ?? null,
       loss: last?.loss ?? null,
       epsilon: last?.epsilon ?? (opts.dp === 'off' ? null : 0),
@@ -201,6 +231,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    for (const attacker of attackers) attacker.close();
     await server?.close();
     if (!opts.keep) await rm(workdir, { recursive: true, force: true });
     else hooks.onStatus?.(`kept simulation files in ${workdir}`);
