@@ -84,7 +84,7 @@ export function registerSimCommand(program: Command): void {
       dropSpec,
     )
     .addOption(new Option('--strategy <name>', 'server aggregation strategy').choices(STRATEGY_NAMES).default('fedavg'))
-    .option('--server-lr <η>', 'server learning rate (default: 1; fedavgm 0.1; fedadam, fedyogi, fedadagrad 0.01)', positiveNumber)
+    .option('--server-lr <η>', 'server learning rate (default: 1; fedadam, fedyogi, fedadagrad 0.03)', positiveNumber)
     .option('--server-momentum <β>', 'fedavgm: server momentum (default 0.9)', unitIntervalFromZero)
     .option('--trim-beta <β>', 'trimmed-mean: fraction trimmed from each end of every coordinate (default 0.1)', halfOpenHalf)
     .option('--byzantine <f>', 'krum: Byzantine members tolerated (needs 2f + 3 updates a round)', nonNegativeInt)

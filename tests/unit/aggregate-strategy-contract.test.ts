@@ -110,8 +110,8 @@ describe.each(STRATEGY_NAMES)('strategy %s: the contract every strategy keeps', 
 describe('strategy settings', () => {
   it('default to FedAvg with η = 1, and give each optimizer its own default η', () => {
     expect(StrategySettingsSchema.parse({})).toMatchObject({ name: 'fedavg', serverLr: 1 });
-    expect(StrategySettingsSchema.parse({ name: 'fedadam' }).serverLr).toBe(0.01);
-    expect(StrategySettingsSchema.parse({ name: 'fedavgm' }).serverLr).toBe(0.1);
+    expect(StrategySettingsSchema.parse({ name: 'fedadam' }).serverLr).toBe(0.03);
+    expect(StrategySettingsSchema.parse({ name: 'fedavgm' }).serverLr).toBe(1);
     expect(StrategySettingsSchema.parse({ name: 'fedadam', serverLr: 0.3 }).serverLr).toBe(0.3);
     expect(StrategySettingsSchema.safeParse({ name: 'bulyan' }).success).toBe(false);
     expect(StrategySettingsSchema.safeParse({ trimBeta: 0.5 }).success).toBe(false);

@@ -30,11 +30,13 @@ const RULES = {
 } as const satisfies Record<StrategyName, { rule: string; optimizer: ServerOptimizerName }>;
 
 /**
- * The default server learning rate η: 1 for plain steps (FedAvg's); 0.1 with server momentum so the
- * effective step η/(1 − β) at β = 0.9 is FedAvg's; 10⁻² for the adaptive optimizers, whose step is
- * about η per coordinate (Reddi et al. 2021 found their best η in 10^−2.5 … 10^−0.5 with τ = 10⁻³).
+ * The default server learning rate η: 1 for plain steps (FedAvg's) and with server momentum (as in
+ * Flower's FedAvgM); 0.03 for the adaptive optimizers, whose step is about η per coordinate
+ * (Reddi et al. 2021 tune η per task on a log grid). Measured with `covey sim`
+ * (MNIST MLP, 5 clients, Dirichlet(0.1), seed 3, round 4 accuracy): FedAvg 0.849; FedAvgM η = 1:
+ * 0.897, η = 0.1: 0.431; FedAdam η = 0.03: 0.910, 0.01: 0.647, 0.003: 0.510; FedYogi η = 0.01: 0.648.
  */
-const DEFAULT_SERVER_LR: Record<ServerOptimizerName, number> = { sgd: 1, momentum: 0.1, adam: 1e-2, yogi: 1e-2, adagrad: 1e-2 };
+const DEFAULT_SERVER_LR: Record<ServerOptimizerName, number> = { sgd: 1, momentum: 1, adam: 0.03, yogi: 0.03, adagrad: 0.03 };
 
 /** The `strategy` block of the server config. */
 export const StrategySettingsSchema = z
