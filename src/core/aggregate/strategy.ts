@@ -34,7 +34,7 @@ const RULES = {
  * Flower's FedAvgM); 0.03 for the adaptive optimizers, whose step is about η per coordinate
  * (Reddi et al. 2021 tune η per task on a log grid). Measured with `covey sim`
  * (MNIST MLP, 5 clients, Dirichlet(0.1), seed 3, round 4 accuracy): FedAvg 0.849; FedAvgM η = 1:
- * 0.897, η = 0.1: 0.431; FedAdam η = 0.03: 0.910, 0.01: 0.647, 0.003: 0.510; FedYogi η = 0.01: 0.648.
+ * 0.897, η = 0.1: 0.431; FedAdam η = 0.03: 0.910, 0.01: 0.647, 0.003: 0.510; FedYogi η = 0.03: 0.910, 0.01: 0.648.
  */
 const DEFAULT_SERVER_LR: Record<ServerOptimizerName, number> = { sgd: 1, momentum: 1, adam: 0.03, yogi: 0.03, adagrad: 0.03 };
 
