@@ -3,8 +3,8 @@
  * reportUpdate, server/update-outcome.ts, which logs and counts its outcome)
  * for the FedAvg CNN (1,663,370 float32 weights). For every sealed update: header parse and checks,
  * openAndDecodeUpdate (size check, X25519 + BLAKE2b key, XChaCha20-Poly1305 open, frame decode + finite
- * check), boundUpdate (re-clip to C, weight 1) and accumulator.add; then meanUpdate + applyUpdate + the
- * new-global guard once per round.
+ * check), boundUpdate (re-clip to C, weight 1) and accumulator.add; then meanUpdate, the aggregate guard
+ * and the strategy's server step once per round.
  *
  * Inputs are pre-generated one at a time from distinct client identities and only the sealed bytes
  * (plus each client's 32-byte box key) are kept. Memory is sampled while the pass runs:
@@ -18,14 +18,14 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { applyUpdate, meanUpdate } from '../src/core/aggregate/index.js';
+import { createStrategy, INITIAL_OPTIMIZER_STATE, meanUpdate } from '../src/core/aggregate/index.js';
 import { generateIdentity, sealUpdate, type Identity } from '../src/core/crypto/index.js';
 import { Rng } from '../src/core/data/rng.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import type { RoundStart } from '../src/core/protocol/messages.js';
 import { acceptUpdate, Attempt, type AcceptContext } from '../server/attempt.js';
 import { parseServerConfig } from '../server/config.js';
-import { checkNewGlobal, maxGlobalChange } from '../server/global-guard.js';
+import { checkAggregate, maxAggregateNorm } from '../server/global-guard.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { roundSettings, signRoundStart } from '../server/round-start.js';
 import { reportUpdate, type UpdateObservers } from '../server/update-outcome.js';
@@ -54,7 +54,7 @@ export interface MemSnapshot {
 export interface PassResult {
   seconds: number;
   throughputMBps: number;
-  /** Sum over updates of acceptUpdate (checks, open + decode, bound, add); then meanUpdate + applyUpdate + guard. */
+  /** Sum over updates of acceptUpdate (checks, open + decode, bound, add); then meanUpdate + guard + server step. */
   acceptMs: number;
   finalizeMs: number;
   memory: {
@@ -301,11 +301,12 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
   let acceptMs = 0;
   const t0 = performance.now();
   // DP-FedAvg (central): the server re-clips to C and every accepted update has weight 1 (server/update-policy.ts).
+  const strategy = createStrategy(BENCH_CONFIG.strategy);
   const attempt = new Attempt({
     round: ROUND,
     attemptId: ATTEMPT_ID,
     cohort: inputs.map((x) => x.clientId),
-    accumulatorLength: D,
+    accumulator: strategy.configureRound(D),
     policy: updatePolicy(BENCH_CONFIG, D, { declaredExamples: [], lastMedianNorm: null }),
     deadline: ctx.start.deadline,
     start: ctx.start,
@@ -335,12 +336,12 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
   const f0 = performance.now();
   const { normBound } = attempt.policy;
   if (normBound === null) throw new Error('the bench runs plain rounds: its policy has a norm bound');
-  const mean = meanUpdate(attempt.accumulator.sum, clients);
-  const next = applyUpdate(global, mean);
-  const refused = checkNewGlobal(
-    global,
-    next,
-    maxGlobalChange(BENCH_CONFIG, D, {
+  const aggregate = attempt.accumulator.finish();
+  if (aggregate.kind !== 'sum') throw new Error('the bench strategy is FedAvg, a sum');
+  const mean = meanUpdate(aggregate.sum, clients);
+  const refused = checkAggregate(
+    mean,
+    maxAggregateNorm(BENCH_CONFIG, D, {
       totalWeight: clients,
       survivors: clients,
       denominator: clients,
@@ -349,6 +350,7 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     }),
   );
   if (refused) throw new Error(`bench round refused by the global guard: ${refused}`);
+  const { next } = strategy.finish(global, mean, INITIAL_OPTIMIZER_STATE);
   const t1 = performance.now();
 
   clearInterval(timer);

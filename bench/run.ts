@@ -1,7 +1,9 @@
 /**
  * `npm run bench` — runs Covey's benchmarks and writes one JSON report.
  *
- *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz] [--out FILE] [--messages N]
+ *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N] [--only attack|noniid]
+ *
+ * `strategies` (whole simulated federations, tens of minutes) runs only when named, never with `all`.
  *
  * Progress goes to stderr; the report goes to stdout and to FILE (default bench/results/latest.json,
  * which is git-ignored). A section that fails to load or throws is recorded as { error } and the
@@ -13,9 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { machineInfo, type MachineInfo } from './machine.js';
 
 const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant', 'secagg', 'fuzz'] as const;
-type Section = (typeof SECTIONS)[number];
+/** Sections that run only when named. */
+const NAMED_ONLY = ['strategies'] as const;
+type Section = (typeof SECTIONS)[number] | (typeof NAMED_ONLY)[number];
 
-const USAGE = 'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz] [--out FILE] [--messages N (fuzz, default 100000)]';
+const USAGE =
+  'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N (fuzz, default 100000)] [--only attack|noniid (strategies)]';
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 
 export interface CoveyBenchReport {
@@ -28,6 +33,7 @@ export interface CoveyBenchReport {
   accountant?: unknown;
   secagg?: unknown;
   fuzz?: unknown;
+  strategies?: unknown;
 }
 
 interface Args {
@@ -35,6 +41,8 @@ interface Args {
   out: string;
   /** Messages the fuzz bench sends. */
   messages: number;
+  /** The strategies bench's one part, when given. */
+  only?: 'attack' | 'noniid';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -42,6 +50,7 @@ function parseArgs(argv: string[]): Args {
   let whichSet = false;
   let out = DEFAULT_OUT;
   let messages = 100_000;
+  let only: Args['only'];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--out' || arg === '-o') {
@@ -51,19 +60,23 @@ function parseArgs(argv: string[]): Args {
     } else if (arg === '--messages') {
       messages = Number(argv[++i]);
       if (!Number.isInteger(messages) || messages < 1) throw new UsageError('--messages needs a positive integer');
+    } else if (arg === '--only') {
+      const value = argv[++i];
+      if (value !== 'attack' && value !== 'noniid') throw new UsageError('--only needs attack or noniid');
+      only = value;
     } else if (arg.startsWith('--out=')) {
       out = resolve(arg.slice('--out='.length));
     } else if (arg === '--help' || arg === '-h') {
       process.stdout.write(USAGE + '\n');
       process.exit(0);
-    } else if (!arg.startsWith('-') && !whichSet && (arg === 'all' || (SECTIONS as readonly string[]).includes(arg))) {
+    } else if (!arg.startsWith('-') && !whichSet && (arg === 'all' || ([...SECTIONS, ...NAMED_ONLY] as readonly string[]).includes(arg))) {
       which = arg as 'all' | Section;
       whichSet = true;
     } else {
       throw new UsageError(`unexpected argument "${arg}"`);
     }
   }
-  return { sections: which === 'all' ? [...SECTIONS] : [which], out, messages };
+  return { sections: which === 'all' ? [...SECTIONS] : [which], out, messages, only };
 }
 
 class UsageError extends Error {}
@@ -105,6 +118,10 @@ async function runSection(section: Section, args: Args): Promise<unknown> {
     case 'fuzz': {
       const { runFuzzBench } = await import('./fuzz.js');
       return runFuzzBench({ messages: args.messages, log });
+    }
+    case 'strategies': {
+      const { runStrategiesBench } = await import('./strategies.js');
+      return runStrategiesBench({ only: args.only, log });
     }
   }
 }

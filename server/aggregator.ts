@@ -10,6 +10,7 @@ import type { RoundRecord } from '../src/core/privacy/index.js';
 import type { FederationEnd } from '../src/core/protocol/end.js';
 import { EVENTS, PROTOCOL_VERSION, type RoundResult } from '../src/core/protocol/messages.js';
 import type * as tf from '@tensorflow/tfjs';
+import type { OptimizerState } from '../src/core/aggregate/index.js';
 import type { Uniform } from './cohort.js';
 import type { ServerConfig } from './config.js';
 import { FederationDb } from './db.js';
@@ -88,6 +89,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     spec: ModelSpec,
     model: tf.LayersModel,
     weights: Float32Array,
+    optimizerState: OptimizerState,
     /** Bearer token for the dashboard and status API. */
     readonly operatorToken: string,
   ) {
@@ -123,7 +125,18 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       },
       acceptDecline: (clientId, raw) => acceptDecline(this.rounds.acceptContext, clientId, raw),
     });
-    this.rounds = new RoundRunner({ options, identity, db, model, weights, metrics: this.metrics, io: this.io, connections: this.connections, events: this });
+    this.rounds = new RoundRunner({
+      options,
+      identity,
+      db,
+      model,
+      weights,
+      optimizerState,
+      metrics: this.metrics,
+      io: this.io,
+      connections: this.connections,
+      events: this,
+    });
     this.metrics.federationEpsilon(this.rounds.currentEpsilon(), options.config.maxEpsilon ?? null);
     this.io.on(
       'connection',
@@ -139,8 +152,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   static async create(options: AggregatorOptions): Promise<Aggregator> {
     checkEarlyStopData(options.config.evaluation?.earlyStop, options.evaluationData !== undefined);
-    const { identity, db, startupInvite, fingerprint, spec, model, weights, operatorToken } = await openFederation(options.config, options.logger);
-    return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, operatorToken);
+    const { identity, db, startupInvite, fingerprint, spec, model, weights, optimizerState, operatorToken } = await openFederation(
+      options.config,
+      options.logger,
+    );
+    return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, optimizerState, operatorToken);
   }
 
   get config(): ServerConfig {

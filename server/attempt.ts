@@ -1,4 +1,4 @@
-import { createAccumulator, type Accumulator } from '../src/core/aggregate/index.js';
+import type { ResultAccumulator } from '../src/core/aggregate/index.js';
 import type { Identity } from '../src/core/crypto/index.js';
 import { UpdateHeaderSchema, DeclineSchema, asBytes, type RejectReason, type RoundStart, type UpdateAck } from '../src/core/protocol/messages.js';
 import type { Logger } from './logger.js';
@@ -11,8 +11,8 @@ export interface AttemptInit {
   round: number;
   attemptId: string;
   cohort: readonly string[];
-  /** Length of the streaming accumulator: the model length for plain rounds, 0 for secure ones. */
-  accumulatorLength: number;
+  /** The strategy's accumulator of this attempt's plain updates (Strategy.configureRound; unused in secure rounds). */
+  accumulator: ResultAccumulator;
   /** The weight cap and norm bound of this attempt, fixed when its cohort was drawn (update-policy.ts). */
   policy: UpdatePolicy;
   deadline: number;
@@ -24,7 +24,7 @@ export interface AttemptInit {
 }
 
 /**
- * One attempt at a round: its cohort, who answered (an update or a decline), the streaming
+ * One attempt at a round: its cohort, who answered (an update or a decline), the strategy's
  * accumulator of the plain updates accepted so far, and the promise the round loop waits on.
  * It holds no socket: the accept path (`acceptUpdate`, `acceptDecline`) is called with what arrived.
  */
@@ -34,7 +34,7 @@ export class Attempt {
   readonly cohort: Set<string>;
   readonly received = new Set<string>();
   readonly declined = new Set<string>();
-  readonly accumulator: Accumulator;
+  readonly accumulator: ResultAccumulator;
   readonly policy: UpdatePolicy;
   /** The norms (as sent) of the plain updates accepted so far: one number per member, never an update. */
   readonly acceptedNorms: number[] = [];
@@ -57,7 +57,7 @@ export class Attempt {
     this.round = init.round;
     this.attemptId = init.attemptId;
     this.cohort = new Set(init.cohort);
-    this.accumulator = createAccumulator(init.accumulatorLength);
+    this.accumulator = init.accumulator;
     this.policy = init.policy;
     this.deadline = init.deadline;
     this.start = init.start;

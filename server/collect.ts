@@ -1,4 +1,5 @@
 import type { Socket } from 'socket.io';
+import type { RoundAggregate } from '../src/core/aggregate/index.js';
 import { getSodium, type Identity } from '../src/core/crypto/index.js';
 import { dequantizeSum, quantizationScale } from '../src/core/secagg/index.js';
 import type { SecAggRound } from '../src/core/secagg/messages.js';
@@ -13,8 +14,8 @@ import { reportAccepted } from './update-outcome.js';
 
 /** What an attempt's collection hands to the release step. */
 export interface Collection {
-  sum: Float64Array | Float32Array;
-  totalWeight: number;
+  /** The strategy's aggregate of the accepted updates (a secure round: the unmasked sum). */
+  aggregate: RoundAggregate;
   survivors: string[];
   /** The quantization scale of a secure round; null for a plain one. */
   secureScale: number | null;
@@ -42,7 +43,7 @@ export async function collectPlain(config: ServerConfig, open: Attempt): Promise
     const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
     return { abort: `${open.received.size} of ${open.cohort.size} updates arrived${declined}: ${tooFew}` };
   }
-  return { sum: open.accumulator.sum, totalWeight: open.accumulator.totalWeight, survivors: [...open.received], secureScale: null };
+  return { aggregate: open.accumulator.finish(), survivors: [...open.received], secureScale: null };
 }
 
 /** Secure rounds: the server learns only the sum of the survivors' quantized updates. */
@@ -92,7 +93,8 @@ export async function collectSecure(
     length: server.modelLength,
   });
   // Every survivor weighs the same: the sum is all the server ever sees.
-  return { sum: dequantizeSum(outcome.sum, scale), totalWeight: outcome.survivors.length, survivors: outcome.survivors, secureScale: scale };
+  const aggregate: RoundAggregate = { kind: 'sum', sum: dequantizeSum(outcome.sum, scale), totalWeight: outcome.survivors.length };
+  return { aggregate, survivors: outcome.survivors, secureScale: scale };
 }
 
 /** Waits for `done` or until the wall-clock deadline, whichever comes first, leaving no timer behind. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { StrategySettingsSchema, strategyConflicts } from '../src/core/aggregate/strategy.js';
 import { ModelNameSchema } from '../src/core/model/spec.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
 import { COMPRESSIONS } from '../src/core/protocol/int8.js';
@@ -106,7 +107,8 @@ export const ServerConfigSchema = z
     aggregation: AggregationSchema.prefault({}),
     /** The federation stops before a round that would take its ε (at dp.delta) past this. */
     maxEpsilon: z.number().positive().optional(),
-    serverLearningRate: z.number().positive().default(1),
+    /** The aggregation strategy and server optimizer (core/aggregate/strategy.ts); default FedAvg, η = 1. */
+    strategy: StrategySettingsSchema.prefault({}),
     /** Per-connection message rate limit: a burst, then this many messages per second. */
     rateLimit: z
       .object({ burst: z.number().int().min(1), perSecond: z.number().positive() })
@@ -166,6 +168,8 @@ export const ServerConfigSchema = z
         message: 'compression applies to plain rounds: secure aggregation sends masked inputs on its own fixed-point grid',
       });
     }
+    const strategyContext = { dpMode: c.dp.mode, secureAggregation: c.secureAggregation.enabled, minClients: c.cohort.minClients };
+    for (const p of strategyConflicts(c.strategy, strategyContext)) ctx.addIssue({ code: 'custom', path: ['strategy', p.field], message: p.message });
     if (c.dp.mode === 'distributed' && !c.secureAggregation.enabled) {
       ctx.addIssue({
         code: 'custom',

@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { RoundResultSchema, type RoundResult } from '../src/core/protocol/messages.js';
 
 /**
- * The aggregator's embedded database (SQLite, WAL): federation, members, invites, rounds and the
- * drawn attempts (the federation accountant). An attempt is written when its cohort is drawn, before
+ * The aggregator's embedded database (SQLite, WAL): federation, members, invites, rounds, the
+ * drawn attempts (the federation accountant) and the server optimizer's state after the last round. An attempt is written when its cohort is drawn, before
  * any member hears of it; a round's row and the members' contribution counts are written in one
  * transaction, after the round's checkpoint is on disk.
  */
@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS update_norms (
   round INTEGER PRIMARY KEY REFERENCES rounds(round),
   median REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS optimizer_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  round INTEGER NOT NULL,
+  state BLOB NOT NULL
+);
 `;
 
 /**
@@ -120,6 +125,8 @@ export interface CompletedRound {
   checkpointSha256: string;
   /** Median L2 norm (as sent) of the round's accepted updates; null for a secure round (the server saw none). */
   medianUpdateNorm: number | null;
+  /** The server optimizer's state after this round (encodeOptimizerState), kept for the latest round only. */
+  optimizerState: Uint8Array;
 }
 
 /** A drawn attempt that released nothing, and why (for the operator's rounds table). */
@@ -279,6 +286,12 @@ export class FederationDb {
     return row?.median ?? null;
   }
 
+  /** The server optimizer's state and the round it follows, or null before the first round that stored one. */
+  optimizerState(): { round: number; state: Uint8Array } | null {
+    const row = this.db.prepare(`SELECT round, state FROM optimizer_state WHERE id = 1`).get() as { round: number; state: Buffer } | undefined;
+    return row ? { round: row.round, state: new Uint8Array(row.state) } : null;
+  }
+
   /** Everything a completed round changes, in one transaction. */
   commitRound(round: CompletedRound): void {
     const { result } = round;
@@ -297,6 +310,9 @@ export class FederationDb {
       if (round.medianUpdateNorm !== null) {
         this.db.prepare(`INSERT INTO update_norms (round, median) VALUES (?, ?)`).run(result.round, round.medianUpdateNorm);
       }
+      this.db
+        .prepare(`INSERT OR REPLACE INTO optimizer_state (id, round, state) VALUES (1, ?, ?)`)
+        .run(result.round, Buffer.from(round.optimizerState.buffer, round.optimizerState.byteOffset, round.optimizerState.byteLength));
       const bump = this.db.prepare(`UPDATE members SET rounds_contributed = rounds_contributed + 1 WHERE client_id = ?`);
       for (const id of round.survivors) bump.run(id);
     })();

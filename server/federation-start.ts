@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { createStrategy, type OptimizerState } from '../src/core/aggregate/index.js';
 import { fingerprintHex, type Identity } from '../src/core/crypto/index.js';
 import { loadOrCreateIdentity } from '../src/core/crypto/identity-file.js';
 import { buildModel, getFlatWeights, modelSpecFor, type ModelSpec } from '../src/core/model/index.js';
@@ -11,6 +12,7 @@ import type { ServerConfig } from './config.js';
 import { FederationDb } from './db.js';
 import { createInvite, hashToken, loadOrCreateSecret, type CreatedInvite } from './invites.js';
 import type { Logger } from './logger.js';
+import { loadOptimizerState } from './optimizer-state.js';
 
 /** What a server starts from: its identity, its database, the model and the weights of the last completed round. */
 export interface OpenedFederation {
@@ -22,13 +24,15 @@ export interface OpenedFederation {
   spec: ModelSpec;
   model: tf.LayersModel;
   weights: Float32Array;
+  /** The server optimizer's state after the last completed round. */
+  optimizerState: OptimizerState;
   /** Bearer token for the dashboard and status API. */
   operatorToken: string;
 }
 
 /**
  * Opens (or creates) the federation's state: a first start writes checkpoint 0, a restart checks
- * the last completed round's checkpoint and resumes from its weights.
+ * the last completed round's checkpoint and resumes from its weights and server optimizer state.
  */
 export async function openFederation(config: ServerConfig, logger: Logger): Promise<OpenedFederation> {
   const backend = await selectBackend();
@@ -54,9 +58,10 @@ export async function openFederation(config: ServerConfig, logger: Logger): Prom
       weights = await readCheckpointWeights(checkpointDir(config.stateDir, completed), getFlatWeights(model).length);
       logger('info', 'resumed', { completedRound: completed, stateDir: config.stateDir });
     }
+    const optimizerState = loadOptimizerState(db, createStrategy(config.strategy), weights.length, logger);
     const startupInvite = startupInviteFor(db, config);
     const operatorToken = await loadOrCreateSecret(join(config.stateDir, 'operator-token'));
-    return { identity, db, startupInvite, fingerprint, spec, model, weights, operatorToken };
+    return { identity, db, startupInvite, fingerprint, spec, model, weights, optimizerState, operatorToken };
   } catch (err) {
     db.close();
     throw err;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { Server as SocketServer, Socket } from 'socket.io';
 import type * as tf from '@tensorflow/tfjs';
+import { createStrategy, encodeOptimizerState, type OptimizerState, type Strategy } from '../src/core/aggregate/index.js';
 import { getSodium, type Identity } from '../src/core/crypto/index.js';
 import { setFlatWeights } from '../src/core/model/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
@@ -40,6 +41,8 @@ export interface RoundRunnerDeps {
   db: FederationDb;
   model: tf.LayersModel;
   weights: Float32Array;
+  /** The server optimizer's state after the last completed round (server/optimizer-state.ts). */
+  optimizerState: OptimizerState;
   metrics: ServerMetrics;
   io: SocketServer;
   connections: MemberConnections;
@@ -61,6 +64,9 @@ export class RoundRunner {
   end: FederationEnd | null = null;
   signedEnd: SignedFederationDone | null = null;
   private readonly epsilon = new EpsilonMemo();
+  /** The aggregation policy; its optimizer state is committed with each round. */
+  private readonly strategy: Strategy;
+  private optimizerState: OptimizerState;
   private readonly options: AggregatorOptions;
   private readonly identity: Identity;
   private readonly db: FederationDb;
@@ -76,6 +82,8 @@ export class RoundRunner {
     this.db = deps.db;
     this.model = deps.model;
     this.global = deps.weights;
+    this.strategy = createStrategy(deps.options.config.strategy);
+    this.optimizerState = deps.optimizerState;
     this.metrics = deps.metrics;
     this.io = deps.io;
     this.connections = deps.connections;
@@ -242,7 +250,7 @@ export class RoundRunner {
       round,
       attemptId,
       cohort: cohortIds,
-      accumulatorLength: secagg ? 0 : this.global.length,
+      accumulator: this.strategy.configureRound(secagg ? 0 : this.global.length),
       policy: updatePolicy(this.config, this.global.length, {
         declaredExamples: cohortIds.map((id) => this.members.get(id)?.numExamples ?? 0),
         lastMedianNorm: this.db.lastMedianUpdateNorm(),
@@ -276,9 +284,9 @@ export class RoundRunner {
     if (open.abandoned) return { kind: abort(open.abandoned, 'abandoned'), everyoneDeclined };
     if ('abort' in collected) return { kind: abort(collected.abort, 'too-few-updates'), everyoneDeclined };
 
-    const released = await release(this.config, this.global, collected, open.policy.normBound);
+    const released = await release(this.config, this.strategy, this.global, collected, open.policy.normBound, this.optimizerState);
     if ('refused' in released) return { kind: abort(released.refused, 'global-guard'), everyoneDeclined };
-    const { next } = released;
+    const { next, state: optimizerState } = released;
     crashPoint('aggregation', round);
     const metrics = this.evaluate(next);
     const epsilon = this.currentEpsilon();
@@ -305,8 +313,10 @@ export class RoundRunner {
       declined: [...open.declined],
       checkpointSha256,
       medianUpdateNorm: collected.secureScale === null ? lowerMedian(open.acceptedNorms) : null,
+      optimizerState: encodeOptimizerState(this.strategy.optimizer, next.length, optimizerState),
     });
     this.global = next;
+    this.optimizerState = optimizerState;
     this.open = null;
     this.announced = null;
     this.phase = 'idle';

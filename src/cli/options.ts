@@ -42,6 +42,20 @@ export function openUnitInterval(value: string): number {
   return n;
 }
 
+/** A number in [0, 1): a momentum or decay β. */
+export function unitIntervalFromZero(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('expected a number in [0, 1)');
+  return n;
+}
+
+/** A number in [0, 0.5): a fraction trimmed from each end. */
+export function halfOpenHalf(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n >= 0.5) throw new InvalidArgumentError('expected a number in [0, 0.5)');
+  return n;
+}
+
 /** A noise multiplier z the privacy accountants can handle (the one rule in src/core/privacy/validate.ts). */
 export function noiseMultiplier(value: string): number {
   const z = Number(value);

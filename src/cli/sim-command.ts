@@ -1,11 +1,23 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { STRATEGY_NAMES, type StrategyName } from '../core/aggregate/strategy.js';
 import { MODEL_NAMES, type ModelName } from '../core/model/spec.js';
 import { DpModeSchema, type DpMode } from '../core/protocol/messages.js';
 import { describeEnd } from '../core/protocol/end.js';
 import { SECAGG_STAGES } from '../core/secagg/messages.js';
 import type { DropStage } from './dropout-client.js';
-import { noiseMultiplier, nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber, probability } from './options.js';
+import {
+  halfOpenHalf,
+  noiseMultiplier,
+  nonNegativeInt,
+  nonNegativeNumber,
+  openUnitInterval,
+  positiveInt,
+  positiveNumber,
+  probability,
+  unitIntervalFromZero,
+} from './options.js';
+import { parseAttack, type Attack } from './sim-attacker.js';
 import type { SimulationOptions } from './simulation.js';
 import { parseEarlyStopSpec, type EarlyStop } from '../../server/early-stop.js';
 import { CLASS_WEIGHTINGS, type ClassWeighting } from '../core/train/class-weights.js';
@@ -41,6 +53,13 @@ interface SimFlags {
   proximalMu?: number;
   classWeights?: ClassWeighting;
   compress?: Compression;
+  strategy: StrategyName;
+  serverLr?: number;
+  serverMomentum?: number;
+  trimBeta?: number;
+  byzantine?: number;
+  attackers?: number;
+  attack?: Attack;
 }
 
 function earlyStopSpec(text: string): EarlyStop {
@@ -101,6 +120,13 @@ export function registerSimCommand(program: Command): void {
       earlyStopSpec,
     )
     .option('--export-best <dir>', "write the best round's model (by the early-stop metric, else loss) there, as `covey server export` does")
+    .addOption(new Option('--strategy <name>', 'server aggregation strategy').choices(STRATEGY_NAMES).default('fedavg'))
+    .option('--server-lr <η>', 'server learning rate (default: 1; fedadam, fedyogi, fedadagrad 0.03)', positiveNumber)
+    .option('--server-momentum <β>', 'fedavgm: server momentum (default 0.9)', unitIntervalFromZero)
+    .option('--trim-beta <β>', 'trimmed-mean: fraction trimmed from each end of every coordinate (default 0.1)', halfOpenHalf)
+    .option('--byzantine <f>', 'krum: Byzantine members tolerated (needs 2f + 3 updates a round)', nonNegativeInt)
+    .option('--attackers <k>', 'the first K clients are simulated attackers (with --attack)', positiveInt)
+    .option('--attack <kind>', 'what attackers send: sign-flip | scale:X | gaussian:S', parseAttack)
     .option('--keep', 'keep the temporary folder with partitions and client logs')
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {
@@ -110,6 +136,10 @@ export function registerSimCommand(program: Command): void {
       }
       if (flags.compress && flags.secagg) throw new InvalidArgumentError('--compress applies to plain rounds: secure aggregation has its own fixed-point grid');
       if (flags.dropAfter && flags.dropAfter.count >= flags.clients) throw new InvalidArgumentError('--drop-after must leave some clients');
+      if ((flags.attackers === undefined) !== (flags.attack === undefined)) throw new InvalidArgumentError('--attackers and --attack go together');
+      if (flags.attackers !== undefined && (flags.attackers >= flags.clients || flags.secagg)) {
+        throw new InvalidArgumentError('--attackers must leave some honest clients, and attackers send plain updates (no --secagg)');
+      }
       const { runSimulation } = await import('./simulation.js');
       const options: SimulationOptions = {
         clients: flags.clients,
@@ -136,6 +166,14 @@ export function registerSimCommand(program: Command): void {
         compress: flags.compress,
         earlyStop: flags.earlyStop,
         exportBest: flags.exportBest,
+        strategy: {
+          name: flags.strategy,
+          serverLr: flags.serverLr,
+          ...(flags.serverMomentum !== undefined && { serverMomentum: flags.serverMomentum }),
+          ...(flags.trimBeta !== undefined && { trimBeta: flags.trimBeta }),
+          ...(flags.byzantine !== undefined && { byzantine: flags.byzantine }),
+        },
+        attackers: flags.attackers !== undefined && flags.attack ? { count: flags.attackers, attack: flags.attack } : undefined,
       };
       if (flags.json) {
         const summary = await runSimulation(options, {

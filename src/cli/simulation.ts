@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aggregator } from '../../server/aggregator.js';
-import { parseServerConfig } from '../../server/config.js';
+import { parseServerConfig, type ServerConfigInput } from '../../server/config.js';
 import { FederationDb } from '../../server/db.js';
 import { bestRound, earlyStopReason, type EarlyStop } from '../../server/early-stop.js';
 import { exportRound } from '../../server/export.js';
@@ -15,6 +15,9 @@ import type { ModelName } from '../core/model/spec.js';
 import type { ClassWeighting } from '../core/train/class-weights.js';
 import type { Compression } from '../core/protocol/int8.js';
 import { readUpdateSent } from './join-output.js';
+import { SimulatedAttacker, type Attack } from './sim-attacker.js';
+import type { StrategySettingsInput } from '../core/aggregate/strategy.js';
+import { parseInvite } from '../core/protocol/invite.js';
 import type { DpMode, RoundResult } from '../core/protocol/messages.js';
 import { EXIT_STOPPED_EARLY, type FederationEnd } from '../core/protocol/end.js';
 import type { DropStage } from './dropout-client.js';
@@ -54,6 +57,12 @@ export interface SimulationOptions {
   earlyStop?: EarlyStop;
   /** Write the best round's model (by the early-stop metric, else loss) here, as `covey server export` does. */
   exportBest?: string;
+  /** The server's per-update bounds with DP off (server config `aggregation`; default: its defaults). */
+  aggregation?: ServerConfigInput['aggregation'];
+  /** The server's aggregation strategy (default FedAvg). */
+  strategy?: StrategySettingsInput;
+  /** The first `count` clients are simulated attackers (sim-attacker.ts) sending corrupted updates. */
+  attackers?: { count: number; attack: Attack };
 }
 
 export interface SimulationSummary {
@@ -64,6 +73,8 @@ export interface SimulationSummary {
   dataset: string;
   partition: string;
   dp: DpMode;
+  strategy: string;
+  attackers: number;
   accuracy: number | null;
   loss: number | null;
   /** The completed round with the best early-stop metric (else held-out loss), and whether early stopping ended the run before its last round. */
@@ -91,7 +102,8 @@ const DROPOUT_JOIN = [`--import=${import.meta.resolve('tsx')}`, fileURLToPath(ne
 
 /**
  * A federation on one machine: a real aggregator on loopback and N real `covey join` processes,
- * each given its partition of the training data as IDX files. Same seed => same partition,
+ * each given its partition of the training data as IDX files (the first K, with `attackers`, are
+ * simulated attackers in this process instead). Same seed => same partition,
  * cohort sampling, initial weights and local shuffles (the DP noise stays unpredictable).
  */
 export async function runSimulation(opts: SimulationOptions, hooks: SimulationHooks = {}): Promise<SimulationSummary> {
@@ -102,6 +114,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
   const parts = partition(train.labels, opts.clients, spec, opts.seed);
   const workdir = await mkdtemp(join(tmpdir(), 'covey-sim-'));
   const children: ChildProcess[] = [];
+  const attackers: SimulatedAttacker[] = [];
   let server: Aggregator | null = null;
   try {
     hooks.onStatus?.(`partitioning ${train.count} examples over ${opts.clients} clients (${opts.partition})`);
@@ -141,6 +154,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
       ...(opts.earlyStop && { evaluation: { earlyStop: opts.earlyStop } }),
       ...(opts.compress && { compression: opts.compress }),
+      ...(opts.strategy && { strategy: opts.strategy }),
+      ...(opts.aggregation && { aggregation: opts.aggregation }),
     });
     server = await Aggregator.create({
       config,
@@ -152,7 +167,20 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     hooks.onStatus?.(`starting ${opts.clients} clients`);
     const exits: Promise<void>[] = [];
     const rates = new Map<number, number[]>();
-    for (let i = 0; i < opts.clients; i++) {
+    const attackerCount = opts.attackers?.count ?? 0;
+    for (let i = 0; i < attackerCount; i++) {
+      const attacker = new SimulatedAttacker({
+        serverUrl: url,
+        invite: parseInvite(server.inviteCode),
+        data: subset(train, parts[i]),
+        attack: opts.attackers!.attack,
+        seed: opts.seed * 1000 + i,
+      });
+      attackers.push(attacker);
+      exits.push(attacker.done);
+      await attacker.connect();
+    }
+    for (let i = attackerCount; i < opts.clients; i++) {
       const dir = join(workdir, `client-${i}`);
       const log = createWriteStream(join(dir, 'client.log'));
       const drop = secagg?.dropAfter && i < secagg.dropAfter.count ? secagg.dropAfter.stage : null;
@@ -232,6 +260,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       dataset: opts.dataset,
       partition: opts.partition,
       dp: opts.dp,
+      strategy: config.strategy.name,
+      attackers: attackerCount,
       accuracy: last?.accuracy ?? null,
       loss: last?.loss ?? null,
       bestRound: best,
@@ -244,6 +274,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    for (const attacker of attackers) attacker.close();
     await server?.close();
     if (!opts.keep) await rm(workdir, { recursive: true, force: true });
     else hooks.onStatus?.(`kept simulation files in ${workdir}`);

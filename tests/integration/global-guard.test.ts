@@ -87,7 +87,7 @@ describe('new-global guard (finding 2)', () => {
     const attacked = await federation('guard-attacked', true);
     process.stdout.write(`[global-guard] ${attacked.aborts.join('; ')}\n`);
     expect(attacked.aborts).toHaveLength(1);
-    expect(attacked.aborts[0]).toMatch(/the new global model moved by .* more than the bound .*: not applied/);
+    expect(attacked.aborts[0]).toMatch(/the round's aggregate update has norm .* more than the bound .*: not applied/);
     expect(attacked.state.completedRound).toBe(0);
     expect(attacked.final).toEqual(attacked.initial);
     await expect(stat(checkpointDir(attacked.stateDir, 1))).rejects.toThrow(/ENOENT/);

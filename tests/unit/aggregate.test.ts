@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyUpdate, createAccumulator, meanUpdate } from '../../src/core/aggregate/fedavg.js';
+import { createAccumulator, meanUpdate } from '../../src/core/aggregate/fedavg.js';
+import { INITIAL_OPTIMIZER_STATE, serverStep, type ServerOptimizerSettings } from '../../src/core/aggregate/server-optimizer.js';
 import { Rng } from '../../src/core/data/rng.js';
 
 function randomUpdate(rng: Rng, length: number, scale = 1): Float32Array {
@@ -116,7 +117,13 @@ describe('FedAvg accumulator', () => {
   });
 });
 
-describe('applyUpdate', () => {
+/** FedAvg's server step: the 'sgd' server optimizer, x + ηΔ. */
+function applyUpdate(global: Float32Array, mean: Float32Array, serverLr = 1): Float32Array {
+  const sgd: ServerOptimizerSettings = { optimizer: 'sgd', serverLr, serverMomentum: 0, beta1: 0, beta2: 0, tau: 1 };
+  return serverStep(sgd, global, mean, INITIAL_OPTIMIZER_STATE).next;
+}
+
+describe("FedAvg's server step (sgd)", () => {
   it('adds the mean update to the global model, scaled by the server learning rate', () => {
     const global = new Float32Array([1, -2, 0.5, 0]);
     const mean = new Float32Array([0.5, 0.5, -1, 4]);

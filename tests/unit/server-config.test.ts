@@ -49,7 +49,7 @@ describe('parseServerConfig', () => {
       dp: { mode: 'off', noiseMultiplier: 0, clipNorm: 1, delta: 1e-5 },
       secureAggregation: { enabled: false, stageTimeoutSeconds: 30 },
       aggregation: { maxExamplesPerClient: 10_000, maxUpdateNorm: 10, normBoundMultiplier: 1.5 },
-      serverLearningRate: 1,
+      strategy: { name: 'fedavg', serverLr: 1, serverMomentum: 0.9, beta1: 0.9, beta2: 0.99, tau: 1e-3, trimBeta: 0.1, byzantine: 0, krumSelect: 1 },
       rateLimit: { burst: 30, perSecond: 5 },
       connections: { helloTimeoutSeconds: 10, maxUnauthenticated: 256, maxUnauthenticatedPerAddress: 16, unauthenticatedBytes: 65536, allowedOrigins: [] },
       metrics: {},

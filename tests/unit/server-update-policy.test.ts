@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { secondAnswer } from '../../server/answers.js';
 import { parseServerConfig } from '../../server/config.js';
-import { checkNewGlobal, maxGlobalChange } from '../../server/global-guard.js';
+import { checkAggregate, checkNewGlobal, maxAggregateNorm } from '../../server/global-guard.js';
 import { adaptiveNormBound, boundUpdate, lowerMedian, updatePolicy, type CohortEvidence } from '../../server/update-policy.js';
-import { applyUpdate, createAccumulator, meanUpdate } from '../../src/core/aggregate/index.js';
+import { createAccumulator, meanUpdate } from '../../src/core/aggregate/index.js';
 import { l2Norm } from '../../src/core/privacy/index.js';
 import { stringMatching } from '../helpers/matchers.js';
 
@@ -90,16 +90,16 @@ describe('per-update bounds (finding 2)', () => {
 });
 
 describe('new-global guard (finding 2)', () => {
-  const off = parseServerConfig({ serverLearningRate: 0.5 });
+  const off = parseServerConfig({});
 
-  it("bounds a plain DP-off round by η·(the round's norm bound) whatever the weights", () => {
-    expect(maxGlobalChange(off, D, { totalWeight: 30_000, survivors: 3, denominator: 30_000, secureScale: null, normBound: 10 })).toBeCloseTo(5, 12);
-    expect(maxGlobalChange(off, D, { totalWeight: 1_800, survivors: 3, denominator: 1_800, secureScale: null, normBound: 1.4 })).toBeCloseTo(0.7, 12);
+  it("bounds a plain DP-off round's aggregate update by the round's norm bound whatever the weights", () => {
+    expect(maxAggregateNorm(off, D, { totalWeight: 30_000, survivors: 3, denominator: 30_000, secureScale: null, normBound: 10 })).toBeCloseTo(10, 12);
+    expect(maxAggregateNorm(off, D, { totalWeight: 1_800, survivors: 3, denominator: 1_800, secureScale: null, normBound: 1.4 })).toBeCloseTo(1.4, 12);
   });
 
-  it('central DP: (n·C + zC(√d + τ)) · η / denominator', () => {
+  it('central DP: (n·C + zC(√d + τ)) / denominator', () => {
     const central = parseServerConfig({ cohort: { expectedClients: 4 }, dp: { mode: 'central', noiseMultiplier: 2, clipNorm: 1, delta: 1e-5 } });
-    expect(maxGlobalChange(central, D, { totalWeight: 3, survivors: 3, denominator: 4, secureScale: null, normBound: 1 })).toBeCloseTo(
+    expect(maxAggregateNorm(central, D, { totalWeight: 3, survivors: 3, denominator: 4, secureScale: null, normBound: 1 })).toBeCloseTo(
       (3 + 2 * (Math.sqrt(D) + 10)) / 4,
       12,
     );
@@ -109,43 +109,42 @@ describe('new-global guard (finding 2)', () => {
     const secureOff = parseServerConfig({ secureAggregation: { enabled: true } });
     const s = 1e6;
     const rounding = Math.sqrt(D) / (2 * s);
-    expect(maxGlobalChange(secureOff, D, { totalWeight: 3, survivors: 3, denominator: 3, secureScale: s })).toBeCloseTo(Math.sqrt(D) + rounding, 9);
+    expect(maxAggregateNorm(secureOff, D, { totalWeight: 3, survivors: 3, denominator: 3, secureScale: s })).toBeCloseTo(Math.sqrt(D) + rounding, 9);
     const distributed = parseServerConfig({
       cohort: { expectedClients: 4 },
       secureAggregation: { enabled: true },
       dp: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5 },
     });
-    const bound = maxGlobalChange(distributed, D, { totalWeight: 4, survivors: 4, denominator: 5, secureScale: s });
+    const bound = maxAggregateNorm(distributed, D, { totalWeight: 4, survivors: 4, denominator: 5, secureScale: s });
     expect(bound).toBeCloseTo((4 * (1 + rounding) + 2 * (1 + rounding) * (Math.sqrt(D) + 10)) / 5, 9);
   });
 
   it('accepts a round whose only update sits exactly at the bound (float32 rounding allowed for)', () => {
-    const global = new Float32Array(D).map((_, i) => 3 * Math.sin(i));
     const bounded = boundUpdate({ values: new Float32Array(D).map((_, i) => 1e3 * Math.cos(i * 0.7)), numExamples: 7 }, updatePolicy(off, D, FIRST_ROUND));
     const accumulator = createAccumulator(D);
     accumulator.add(bounded.values, bounded.weight);
-    const next = applyUpdate(global, meanUpdate(accumulator.sum, accumulator.totalWeight), off.serverLearningRate);
-    const maxChange = maxGlobalChange(off, D, {
+    const mean = meanUpdate(accumulator.sum, accumulator.totalWeight);
+    const maxNorm = maxAggregateNorm(off, D, {
       totalWeight: accumulator.totalWeight,
       survivors: 1,
       denominator: accumulator.totalWeight,
       secureScale: null,
       normBound: 10,
     });
-    expect(checkNewGlobal(global, next, maxChange)).toBeNull();
+    expect(checkAggregate(mean, maxNorm)).toBeNull();
   });
 
-  it('refuses a non-finite or too-distant global and accepts one within the bound', () => {
-    const global = vector(0.1);
-    expect(checkNewGlobal(global, vector(0.2), 10)).toBeNull();
+  it('refuses a non-finite or too-long aggregate update, and a non-finite new global', () => {
+    expect(checkAggregate(vector(0.2), 10)).toBeNull();
     const nan = vector(0.2);
     nan[7] = Number.NaN;
-    expect(checkNewGlobal(global, nan, 10)).toMatch(/non-finite weight \(NaN at index 7\)/);
+    expect(checkAggregate(nan, 10)).toMatch(/non-finite value \(NaN at index 7\)/);
+    expect(checkAggregate(vector(1e30), 10)).toMatch(/norm .* more than the bound 10/);
+    expect(checkAggregate(vector(11 / Math.sqrt(D)), 10)).toMatch(/more than the bound/);
+    expect(checkNewGlobal(vector(0.2))).toBeNull();
     const inf = vector(0.2);
     inf[3] = Number.POSITIVE_INFINITY;
-    expect(checkNewGlobal(global, inf, 10)).toMatch(/non-finite/);
-    expect(checkNewGlobal(global, vector(1e30), 10)).toMatch(/moved by .* more than the bound 10/);
-    expect(checkNewGlobal(global, vector(0.1 + 11 / Math.sqrt(D)), 10)).toMatch(/more than the bound/);
+    expect(checkNewGlobal(inf)).toMatch(/non-finite weight \(Infinity at index 3\)/);
   });
 });
 

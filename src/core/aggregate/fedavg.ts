@@ -46,11 +46,3 @@ export function meanUpdate(sum: Float64Array | Float32Array, denominator: number
   for (let i = 0; i < sum.length; i++) out[i] = sum[i] / denominator;
   return out;
 }
-
-/** Server step of FedAvg: global + serverLearningRate * meanUpdate. */
-export function applyUpdate(global: Float32Array, mean: Float32Array, serverLearningRate = 1): Float32Array {
-  if (global.length !== mean.length) throw new RangeError('update and model differ in length');
-  const out = new Float32Array(global.length);
-  for (let i = 0; i < global.length; i++) out[i] = global[i] + serverLearningRate * mean[i];
-  return out;
-}
