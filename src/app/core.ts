@@ -378,7 +378,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     }
   }
 
-  private async connect(): Promise<void> {
+  /** Connects the client; `checkEnded` first asks the signed preview whether the federation ended meanwhile (resume). */
+  private async connect(options: { checkEnded?: boolean } = {}): Promise<void> {
     const pending = this.pending!;
     const consent = this.settings.consent!;
     if (!this.client) {
@@ -409,7 +410,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     this.changed();
     try {
       const client = this.client;
-      await this.connectWithin(client);
+      if (options.checkEnded) await this.within(this.checkNotEnded());
+      await this.within(client.connect());
     } catch (err) {
       // (A leave() meanwhile has already closed the client and set where things stand.)
       if (this.participation === 'connecting') {
@@ -420,8 +422,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     }
   }
 
-  /** connect(), bounded: a server that accepts the socket but never answers, or a leave() meanwhile, ends the wait. */
-  private connectWithin(client: FederationClient): Promise<void> {
+  /** A step of connecting, bounded: a server that accepts the socket but never answers, or a pause or leave meanwhile, ends the wait. */
+  private within<T>(step: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -430,7 +432,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       );
       this.cancelConnect = () => reject(new AppFailure('cancelled', 'Stopped connecting.'));
     });
-    return Promise.race([client.connect(), limit]).finally(() => {
+    return Promise.race([step, limit]).finally(() => {
       clearTimeout(timer);
       this.cancelConnect = null;
     });
@@ -475,8 +477,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       if (this.participation === 'left') throw new AppFailure('not-ready', 'You left this federation: to take part again, join it again from the Join screen.');
       await this.dataLoading;
       if (!this.dataset) throw new AppFailure('not-ready', 'Choose the data to train on first (Data screen).');
-      await this.checkNotEnded();
-      await this.connect();
+      await this.connect({ checkEnded: true });
       return this.snapshot();
     }, true);
   }
