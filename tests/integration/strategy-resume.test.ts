@@ -50,7 +50,7 @@ async function federation(name: string, crashAt: string | null): Promise<{ weigh
     stateDir,
   };
   await writeFile(configPath, JSON.stringify(config));
-  const first = track(spawnCovey(['server', '--config', configPath, '--json-logs'], crashAt ? { COVEY_CRASH_AT: crashAt } : {}));
+  const first = track(spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done'], crashAt ? { COVEY_CRASH_AT: crashAt } : {}));
   const [, url, code] = await first.waitForLine(/^Join with: covey join (\S+) --invite (\S+)/, 90_000);
   const clients = await Promise.all(
     parts.map(async (data, i) => {
@@ -70,7 +70,7 @@ async function federation(name: string, crashAt: string | null): Promise<{ weigh
   if (crashAt) {
     await exitCode(first, 120_000);
     expect(first.child.signalCode, first.output()).toBe('SIGKILL');
-    const second = track(spawnCovey(['server', '--config', configPath, '--json-logs']));
+    const second = track(spawnCovey(['server', '--config', configPath, '--json-logs', '--exit-when-done']));
     expect(await exitCode(second, 180_000), second.output()).toBe(0);
     expect(second.output()).toMatch(/"completedRound":1,[^\n]*"event":"resumed"/);
   } else {
