@@ -1,7 +1,7 @@
 /**
  * Issue 13's end of a federation, in headless Chromium against real processes (`covey server`,
- * `covey app --browser`, `covey join` peers): the app, paused between rounds, learns that the
- * federation ended and says so (not "cannot be reached"); the operator's dashboard, served after
+ * `covey app --browser`, `covey join` peers): the app, paused between rounds while the federation
+ * ends, says so when asked to take part again (not "cannot be reached"); the operator's dashboard, served after
  * the last round, shows every round and the aborted attempt with its reason, grouped under its
  * round as a retry. The aborted attempt is real: a member that says hello and then never answers
  * (a hand-driven socket) is drawn, and the attempt times out. Screenshots in test-artifacts/ui/.
@@ -59,7 +59,7 @@ async function silentMember(url: string, inviteCode: string): Promise<Socket> {
 
 describe.skipIf(skipWithoutChromium)('the end of a federation, seen by a paused participant and by the operator', () => {
   it(
-    'the paused app says the federation ended; the dashboard after the last round shows every round and the aborted attempt',
+    'the app paused over the end says the federation ended; the dashboard after the last round shows every round and the aborted attempt',
     { timeout: 600_000 },
     async () => {
       requireChromium();
@@ -128,7 +128,11 @@ describe.skipIf(skipWithoutChromium)('the end of a federation, seen by a paused 
       await first.waitForLine(/^round 2 done/, WAIT * 2);
       await second.waitForLine(/^round 2 done/, WAIT);
 
-      // The app was paused all along: it heard the signed end and says how the federation ended.
+      // The app was paused all along (a paused app is disconnected): asked to take part again after the
+      // end, it reads the server's signed word and says how the federation ended, not "cannot be reached".
+      await server.waitForLine(/federation complete/, WAIT);
+      expect(await page.getAttribute('[data-testid=participation]', 'data-state')).toBe('paused');
+      await page.click('#resume');
       await page.waitForSelector('[data-testid=participation][data-state=done]', { timeout: WAIT });
       const body = (await page.textContent('body'))!;
       expect(body).toMatch(/This federation has finished all its 2 rounds\./);
