@@ -494,7 +494,13 @@
     $('empty-rounds').hidden = numbers.length !== 0;
     setText(
       field('roundsCount'),
-      numbers.length ? '(' + fmtInt((s.rounds || []).length) + ' released' + (retries ? ', ' + fmtInt(retries) + ' aborted attempts' : '') + ')' : '',
+      numbers.length
+        ? '(' +
+            fmtInt((s.rounds || []).length) +
+            ' released' +
+            (retries ? ', ' + fmtInt(retries) + (retries === 1 ? ' aborted attempt' : ' aborted attempts') : '') +
+            ')'
+        : '',
     );
     var truncated = $('rounds-truncated');
     truncated.hidden = numbers.length <= MAX_ROWS;
