@@ -228,10 +228,17 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
                     <th>ε worst case</th>
                   </tr>
                 </thead>
-                {groupByRound(report.rows).map((group) => (
-                  <tbody key={group.round} data-round={group.round} data-attempts={group.attempts}>
-                    {group.rows.map(({ row, attempt, starts }, i) => (
-                      <tr key={i} data-kind={row.kind} data-attempt={attempt}>
+                <tbody>
+                  {groupByRound(report.rows).flatMap((group) =>
+                    group.rows.map(({ row, attempt, starts }, i) => (
+                      <tr
+                        key={`${group.round}/${i}`}
+                        data-kind={row.kind}
+                        data-round={group.round}
+                        data-attempt={attempt}
+                        data-attempts={group.attempts}
+                        className={i === 0 ? 'round-start' : undefined}
+                      >
                         <td>
                           {i === 0 ? row.round : ''}
                           {starts && retryLabel(attempt) && <span className="muted"> {retryLabel(attempt)}</span>}
@@ -241,9 +248,9 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
                         <td>{fmtEps(row.promised)}</td>
                         <td>{fmtEps(row.worstCase)}</td>
                       </tr>
-                    ))}
-                  </tbody>
-                ))}
+                    )),
+                  )}
+                </tbody>
               </table>
             )}
             <p className="muted" data-testid="ledger-vs-operator">
