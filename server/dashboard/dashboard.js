@@ -4,6 +4,8 @@
 /** @typedef {import('../status.js').FederationStatus} FederationStatus */
 /** @typedef {import('../status.js').RoundStatus} RoundStatus */
 /** @typedef {import('../status.js').MemberStatus} MemberStatus */
+/** @typedef {import('../db.js').AbortedAttempt} AbortedAttempt */
+/** @typedef {import('../../src/core/protocol/end.js').FederationEnd} FederationEnd */
 /** @typedef {{ unauthorized: true } | { unauthorized?: undefined; status: FederationStatus }} StatusReply */
 /** @typedef {import('uplot')} Chart */
 /** @typedef {import('uplot').Series} Series */
@@ -72,6 +74,8 @@
   // ---- formatting ------------------------------------------------------------------------------
 
   var DASH = '–';
+  /** What a connected member last said about being drawn (src/core/protocol/availability.ts). */
+  var AVAILABILITY_WORDS = { available: 'can be drawn', paused: 'paused', 'out-of-budget': 'out of privacy budget' };
 
   /** @param {unknown} x @returns {x is number} */
   function isNum(x) {
@@ -283,7 +287,8 @@
     lastStatus = status;
     setLive(true);
     renderSummary(status);
-    var roundsKey = JSON.stringify([status.rounds, status.maxEpsilon]);
+    renderEnd(status.end);
+    var roundsKey = JSON.stringify([status.rounds, status.abortedAttempts, status.maxEpsilon]);
     if (roundsKey !== lastRoundsKey) {
       lastRoundsKey = roundsKey;
       renderRounds(status);
@@ -343,6 +348,26 @@
     setText(field('members'), fmtInt(connected) + ' / ' + fmtInt(members.length));
   }
 
+  /**
+   * How the federation ended, in the words `covey server` logs (src/core/protocol/end.ts's
+   * describeEnd): "complete" only when every round was released, else "stopped" with the reason.
+   * @param {FederationEnd | null} end
+   */
+  function renderEnd(end) {
+    var el = $('end');
+    el.hidden = !end;
+    if (!end) return;
+    el.setAttribute('data-outcome', end.outcome);
+    el.className = 'card end end-' + end.outcome;
+    setText(
+      el,
+      (end.outcome === 'completed'
+        ? 'Federation complete: all ' + fmtInt(end.of) + ' rounds done.'
+        : 'Federation stopped after ' + fmtInt(end.rounds) + ' of ' + fmtInt(end.of) + ' rounds: ' + end.message + (/[.!?]$/.test(end.message) ? '' : '.')) +
+        ' This dashboard stays available, read-only, until the server is stopped.',
+    );
+  }
+
   /** The server's phase in words, with the counts that explain it ("waiting for members: need 2, have 1"). @param {FederationStatus} s */
   function phaseText(s) {
     var cohort = s.config && s.config.cohort;
@@ -365,7 +390,9 @@
       case 'idle':
         return 'between rounds (' + fmtInt(s.completedRound) + ' of ' + fmtInt(s.targetRounds) + ' done)';
       case 'done':
-        return 'stopped after ' + fmtInt(s.completedRound) + ' of ' + fmtInt(s.targetRounds) + ' rounds';
+        return s.end && s.end.outcome === 'completed'
+          ? 'complete: all ' + fmtInt(s.end.of) + ' rounds done'
+          : 'stopped after ' + fmtInt(s.completedRound) + ' of ' + fmtInt(s.targetRounds) + ' rounds';
       default:
         return String(s.phase);
     }
@@ -397,34 +424,87 @@
     return td;
   }
 
-  /** @param {FederationStatus} s */
+  /**
+   * One row per released round, and under it one row per attempt at that round that released
+   * nothing, with the server's reason; an attempt followed by another at the same round is
+   * labelled a retry. A round that never released (the federation stopped on it) still gets its
+   * group of aborted attempts.
+   * @param {FederationStatus} s
+   */
   function renderRounds(s) {
-    var rounds = (s.rounds || []).slice().sort(function (/** @type {RoundStatus} */ a, /** @type {RoundStatus} */ b) {
-      return b.round - a.round;
+    /** @type {Record<number, AbortedAttempt[]>} */
+    var aborted = {};
+    (s.abortedAttempts || []).forEach(function (a) {
+      (aborted[a.round] = aborted[a.round] || []).push(a);
     });
-    var shown = rounds.slice(0, MAX_ROWS);
+    /** @type {Record<number, RoundStatus>} */
+    var released = {};
+    (s.rounds || []).forEach(function (r) {
+      released[r.round] = r;
+    });
+    var numbers = Object.keys(aborted)
+      .map(Number)
+      .concat(
+        (s.rounds || []).map(function (r) {
+          return r.round;
+        }),
+      )
+      .filter(function (n, i, all) {
+        return all.indexOf(n) === i;
+      })
+      .sort(function (a, b) {
+        return b - a;
+      });
+    var shown = numbers.slice(0, MAX_ROWS);
     var tbody = /** @type {HTMLTableSectionElement} */ (document.querySelector('#rounds-table tbody'));
     var rows = document.createDocumentFragment();
-    shown.forEach(function (r) {
-      var tr = document.createElement('tr');
-      tr.dataset.round = String(r.round);
-      cell(tr, String(r.round));
-      cell(tr, fmtInt(r.cohort), 'num');
-      cell(tr, fmtInt(r.participants), 'num');
-      cell(tr, fmtInt(r.declined), 'num');
-      cell(tr, fmtPercent(r.accuracy), 'num');
-      cell(tr, fmtLoss(r.loss), 'num');
-      cell(tr, fmtEpsilon(r.epsilon), 'num', isNum(r.delta) ? 'at δ = ' + fmtDelta(r.delta) : '');
-      cell(tr, fmtDuration(r.seconds), 'num');
-      rows.appendChild(tr);
+    shown.forEach(function (n) {
+      var r = released[n];
+      var attempts = aborted[n] || [];
+      if (r) {
+        var tr = document.createElement('tr');
+        tr.dataset.round = String(r.round);
+        tr.className = 'round-row';
+        cell(tr, String(r.round) + (attempts.length ? ' (attempt ' + (attempts.length + 1) + ')' : ''));
+        cell(tr, fmtInt(r.cohort), 'num');
+        cell(tr, fmtInt(r.participants), 'num');
+        cell(tr, fmtInt(r.declined), 'num');
+        cell(tr, fmtPercent(r.accuracy), 'num');
+        cell(tr, fmtLoss(r.loss), 'num');
+        cell(tr, fmtEpsilon(r.epsilon), 'num', isNum(r.delta) ? 'at δ = ' + fmtDelta(r.delta) : '');
+        cell(tr, fmtDuration(r.seconds), 'num');
+        rows.appendChild(tr);
+      }
+      attempts.forEach(function (a, i) {
+        var retried = Boolean(r) || i < attempts.length - 1;
+        var row = document.createElement('tr');
+        row.dataset.round = String(n);
+        row.dataset.attempt = a.attemptId;
+        row.className = 'attempt-row';
+        cell(row, 'round ' + n + ', attempt ' + (i + 1), 'attempt');
+        cell(row, fmtInt(a.cohort), 'num');
+        var why = cell(row, (retried ? 'aborted, retried: ' : 'aborted: ') + a.reason, 'attempt-reason', a.kind + ' · ' + a.abortedAt);
+        why.colSpan = 6;
+        rows.appendChild(row);
+      });
     });
     tbody.replaceChildren(rows);
-    $('rounds-table').hidden = rounds.length === 0;
-    $('empty-rounds').hidden = rounds.length !== 0;
-    setText(field('roundsCount'), rounds.length ? '(' + fmtInt(rounds.length) + ')' : '');
+    var retries = (s.abortedAttempts || []).length;
+    $('rounds-table').hidden = numbers.length === 0;
+    $('empty-rounds').hidden = numbers.length !== 0;
+    setText(
+      field('roundsCount'),
+      numbers.length
+        ? '(' +
+            fmtInt((s.rounds || []).length) +
+            ' released' +
+            (retries ? ', ' + fmtInt(retries) + (retries === 1 ? ' aborted attempt' : ' aborted attempts') : '') +
+            ')'
+        : '',
+    );
     var truncated = $('rounds-truncated');
-    truncated.hidden = rounds.length <= MAX_ROWS;
-    setText(truncated, 'Showing the latest ' + MAX_ROWS + ' of ' + fmtInt(rounds.length) + ' rounds.');
+    truncated.hidden = numbers.length <= MAX_ROWS;
+    setText(truncated, 'Showing the latest ' + MAX_ROWS + ' of ' + fmtInt(numbers.length) + ' rounds.');
   }
 
   /**
@@ -511,6 +591,7 @@
       var c = cell(tr, m.connected ? 'connected' : 'offline', m.connected ? 'state on' : 'state off');
       c.setAttribute('aria-label', m.connected ? 'connected' : 'offline');
       cell(tr, m.connected ? 'now' : fmtAgo(m.lastSeen), '', m.lastSeen);
+      cell(tr, m.availability === null ? DASH : AVAILABILITY_WORDS[m.availability] || m.availability);
       cell(tr, fmtInt(m.roundsContributed), 'num');
       rows.appendChild(tr);
     });

@@ -149,6 +149,8 @@ export interface RoundRow {
   globalAccuracy?: number | null;
   globalLoss?: number | null;
   participants?: number;
+  /** Attempts at this round this device took part in or declined: more than 1 when the server retried the round (each is a ledger row). */
+  attempts?: number;
   at: string;
 }
 

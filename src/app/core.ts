@@ -610,6 +610,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
           reasonCode: undefined,
           trainLoss: event.trainLoss,
           trainAccuracy: event.trainAccuracy,
+          attempts: (row.attempts ?? 0) + 1,
         });
         void this.persist();
         break;
@@ -626,6 +627,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         const row = this.row(event.round, 'declined');
         Object.assign(row, {
           outcome: 'declined',
+          attempts: (row.attempts ?? 0) + 1,
           reasonCode: event.reason,
           reason:
             event.reason === 'budget'

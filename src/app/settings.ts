@@ -41,6 +41,7 @@ const RoundRowSchema: z.ZodType<RoundRow> = z.object({
   globalAccuracy: z.number().nullable().optional(),
   globalLoss: z.number().nullable().optional(),
   participants: z.number().optional(),
+  attempts: z.number().int().min(1).optional(),
   at: z.string(),
 });
 

@@ -175,6 +175,74 @@ describe('the operator dashboard script', () => {
     expect(document.getElementById('login-error')?.textContent).not.toMatch(/Failed to fetch/);
   });
 
+  it('groups aborted attempts under their round as retries, and says how the federation ended', async () => {
+    sessionStorage.setItem('covey.operatorToken', 'operator-token-123');
+    const at = new Date().toISOString();
+    const attempt = (round: number, attemptId: string, reason: string) => ({
+      round,
+      attemptId,
+      drawnAt: at,
+      abortedAt: at,
+      cohort: 2,
+      kind: 'too-few-updates',
+      reason,
+    });
+    const ended: FederationStatus = {
+      ...status,
+      phase: 'done',
+      completedRound: 2,
+      // Round 2 released on its second attempt; round 3 failed twice and the federation stopped on it.
+      abortedAttempts: [
+        attempt(2, 'r2a1', 'only 1 of 2 updates arrived'),
+        attempt(3, 'r3a1', 'only 1 of 2 updates arrived'),
+        attempt(3, 'r3a2', 'no updates arrived'),
+      ],
+      end: { outcome: 'stopped', reason: 'attempts-exhausted', message: 'round 3 did not complete in 2 attempts', rounds: 2, of: 10 },
+      members: [{ ...status.members[0], availability: 'paused' }, status.members[1]],
+    };
+    load(() => ({ status: 200, body: ended }));
+    await vi.waitFor(() => expect(text('federationId')).toBe('dash-test'));
+    const rows = [...document.querySelectorAll<HTMLTableRowElement>('#rounds-table tbody tr')].map((tr) => [
+      tr.className,
+      tr.dataset.round,
+      [...tr.querySelectorAll('td')].map((td) => td.textContent).join(' | '),
+    ]);
+    expect(rows.map(([kind, round]) => `${kind}:${round}`)).toEqual(['attempt-row:3', 'attempt-row:3', 'round-row:2', 'attempt-row:2', 'round-row:1']);
+    expect(rows[0][2]).toBe('round 3, attempt 1 | 2 | aborted, retried: only 1 of 2 updates arrived');
+    expect(rows[1][2]).toBe('round 3, attempt 2 | 2 | aborted: no updates arrived'); // the last try: nothing after it
+    expect(rows[2][2]).toMatch(/^2 \(attempt 2\) \| 3 \| 3 /);
+    expect(rows[3][2]).toBe('round 2, attempt 1 | 2 | aborted, retried: only 1 of 2 updates arrived');
+    expect(text('roundsCount')).toBe('(2 released, 3 aborted attempts)');
+    const end = document.getElementById('end')!;
+    expect(end.hidden).toBe(false);
+    expect(end.getAttribute('data-outcome')).toBe('stopped');
+    expect(end.textContent).toMatch(/^Federation stopped after 2 of 10 rounds: round 3 did not complete in 2 attempts\. This dashboard stays available/);
+    expect(text('phase')).toBe('stopped after 2 of 10 rounds');
+    expect(document.querySelector('#members-table tbody tr')?.textContent).toMatch(/paused/);
+  });
+
+  it('calls a federation complete only when every round was released', async () => {
+    sessionStorage.setItem('covey.operatorToken', 'operator-token-123');
+    const done: FederationStatus = {
+      ...status,
+      phase: 'done',
+      completedRound: 10,
+      end: { outcome: 'completed', reason: null, message: 'all rounds done', rounds: 10, of: 10 },
+    };
+    load(() => ({ status: 200, body: done }));
+    await vi.waitFor(() => expect(document.getElementById('end')?.hidden).toBe(false));
+    expect(document.getElementById('end')?.textContent).toMatch(/^Federation complete: all 10 rounds done\./);
+    expect(text('phase')).toBe('complete: all 10 rounds done');
+  });
+
+  it('shows no end while the federation runs', async () => {
+    sessionStorage.setItem('covey.operatorToken', 'operator-token-123');
+    load(() => ({ status: 200, body: status }));
+    await vi.waitFor(() => expect(text('federationId')).toBe('dash-test'));
+    expect(document.getElementById('end')?.hidden).toBe(true);
+    expect(document.querySelectorAll('#rounds-table tbody tr.attempt-row')).toHaveLength(0);
+  });
+
   it('shows the login with a reason when the token is refused', async () => {
     sessionStorage.setItem('covey.operatorToken', 'stale-token-0000');
     load(() => ({ status: 401 }));

@@ -12,6 +12,12 @@ const OUTCOME: Record<RoundOutcome, string> = {
   'not-selected': 'Not selected',
 };
 
+/** A round the server retried: one ledger row per attempt, so the ledger's count is higher than this table's. */
+function retriesText(attempts: number): string {
+  const retries = attempts - 1;
+  return `(${attempts} attempts: the server retried the round ${retries} time${retries === 1 ? '' : 's'}; each is a row in the ledger)`;
+}
+
 /** Offers the exported JSON as a download (browser mode; Electron saves it with a dialog). */
 function download(fileName: string, json: string): void {
   const url = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
@@ -79,6 +85,12 @@ export function HistoryScreen({ state, api, go }: { state: AppState; api: CoveyA
                     <td>{row.round}</td>
                     <td>
                       <span className={`pill ${row.outcome}`}>{OUTCOME[row.outcome]}</span>
+                      {(row.attempts ?? 1) > 1 && (
+                        <span className="muted" data-testid="retries">
+                          {' '}
+                          {retriesText(row.attempts!)}
+                        </span>
+                      )}
                     </td>
                     <td className="why">{row.reason ?? ''}</td>
                     <td>{fmtNumber(row.trainLoss)}</td>

@@ -4,6 +4,7 @@ import { LineChart } from '../components/Chart.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
 import { EpsilonMeter, NoiseHint } from '../components/EpsilonMeter.js';
 import { fmtEps } from '../format.js';
+import { groupByRound, retryLabel } from '../attempts.js';
 import { inView, marginalCost } from '../privacy-scale.js';
 import type { ScreenId } from '../screens.js';
 import { useAction } from '../useAppState.js';
@@ -93,6 +94,7 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
   const viewLabel = view === 'worst-case' ? 'worst case' : 'promised';
   const marginal = report ? marginalCost(report) : null;
   const dpOff = state.federation.settings.dp.mode === 'off';
+  const ended = state.participation === 'done' || state.federation.ended !== undefined;
 
   return (
     <div className="screen">
@@ -154,7 +156,7 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
               This federation adds no privacy noise: every update you send is unbounded in ε (∞). You accepted that when you joined; pause or leave to stop.
             </p>
           )}
-          {!report.nextRoundAllowed && !dpOff && (
+          {!report.nextRoundAllowed && !dpOff && !ended && (
             <p className="banner warn" data-testid="next-round-warning">
               Your cap is below what the next round would bring your ε to (
               {report.cap?.view === 'promised' ? fmtEps(report.projections[0]?.promised) : fmtEps(report.projections[0]?.worstCase)}
@@ -227,18 +229,37 @@ export function PrivacyScreen({ state, api, go }: { state: AppState; api: CoveyA
                   </tr>
                 </thead>
                 <tbody>
-                  {report.rows.map((row, i) => (
-                    <tr key={i} data-kind={row.kind}>
-                      <td>{row.round}</td>
-                      <td>{KIND[row.kind]}</td>
-                      <td className="muted">{row.detail}</td>
-                      <td>{fmtEps(row.promised)}</td>
-                      <td>{fmtEps(row.worstCase)}</td>
-                    </tr>
-                  ))}
+                  {groupByRound(report.rows).flatMap((group) =>
+                    group.rows.map(({ row, attempt, starts }, i) => (
+                      <tr
+                        key={`${group.round}/${i}`}
+                        data-kind={row.kind}
+                        data-round={group.round}
+                        data-attempt={attempt}
+                        data-attempts={group.attempts}
+                        className={i === 0 ? 'round-start' : undefined}
+                      >
+                        <td>
+                          {i === 0 ? row.round : ''}
+                          {starts && retryLabel(attempt) && <span className="muted"> {retryLabel(attempt)}</span>}
+                        </td>
+                        <td>{KIND[row.kind]}</td>
+                        <td className="muted">{row.detail}</td>
+                        <td>{fmtEps(row.promised)}</td>
+                        <td>{fmtEps(row.worstCase)}</td>
+                      </tr>
+                    )),
+                  )}
                 </tbody>
               </table>
             )}
+            <p className="muted" data-testid="ledger-vs-operator">
+              Each attempt at a round is a row: a round the server had to retry shows its retries under it, and each attempt announced to you is counted. That
+              is why your ε can be higher than the federation ε the operator sees. The operator&apos;s figure is the server&apos;s accountant over the rounds it
+              released and the attempts it aborted, at the federation&apos;s sampling rate. Yours is computed here from your own ledger: the promised view
+              counts every attempt announced to you, retries included; the worst case counts only the rounds you contributed to, each at q = 1, as if you were
+              certain to be drawn.
+            </p>
           </section>
         </>
       )}
