@@ -42,12 +42,15 @@ export interface AppCoreOptions {
   accountant?: Accountant;
   /** Picks and reports the compute backend; default: the training core's selectBackend(). */
   selectBackend?: () => Promise<{ name: string; label: string }>;
+  /** While paused, how often the signed preview is read to learn whether the federation ended (default 60 s). */
+  endWatchIntervalMs?: number;
 }
 
 /** How often, at most, training progress is pushed to the screens. */
 const PROGRESS_INTERVAL_MS = 120;
 const MAX_NOTICES = 5;
 const CONNECT_TIMEOUT_MS = 30_000;
+const END_WATCH_INTERVAL_MS = 60_000;
 /** The federation client's socket.io reconnectionDelayMax (client/federation-client.ts), in seconds: shown as the retry interval. */
 const RECONNECT_MAX_DELAY_S = 5;
 /** socket.io's reason when this side closed the socket itself (pause, leave): not a lost connection. */
@@ -80,6 +83,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   private backend: AppState['backend'] = null;
   /** The federation inspected on the Join screen (not yet joined), or the joined one. */
   private pending: { resolved: ResolvedInvite; invite: string; preview: FederationPreview } | null = null;
+  private endWatch: NodeJS.Timeout | null = null;
+  private endProbe: Promise<void> | null = null;
   /** The data as read, and (in `dataset`) as the inspected federation's model takes it. */
   private loaded: LoadedSource | null = null;
   private dataset: Dataset | null = null;
@@ -118,6 +123,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         this.pending = null;
       }
     }
+    this.watchForEnd(this.participation === 'paused');
   }
 
   static async open(options: AppCoreOptions): Promise<AppCore> {
@@ -191,6 +197,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   private setParticipation(next: Participation): void {
     this.participation = next;
+    this.watchForEnd(next === 'paused');
     if (next !== 'active' && next !== 'pausing') this.connection = null;
     if (next !== 'connecting' && next !== 'pausing') {
       this.settings.participation = next;
@@ -482,6 +489,33 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     }, true);
   }
 
+  /**
+   * While paused the app holds no connection (announcements to a connected member count in its promised ε), so it reads
+   * the federation's signed preview now and then, which registers and charges nothing, to learn whether it ended.
+   */
+  private watchForEnd(on: boolean): void {
+    if (!on) {
+      if (this.endWatch) clearInterval(this.endWatch);
+      this.endWatch = null;
+      return;
+    }
+    if (this.endWatch) return;
+    this.endWatch = setInterval(() => {
+      const pending = this.pending;
+      if (!pending || this.participation !== 'paused' || this.endProbe) return;
+      this.endProbe = probeFederation(pending.resolved, this.accountant)
+        .then((preview) => {
+          if (preview.ended && this.participation === 'paused' && this.pending === pending) {
+            this.markEnded(preview.ended);
+            this.changed();
+          }
+        })
+        .catch(() => {}) // a server out of reach has not ended anything: try again at the next tick
+        .finally(() => (this.endProbe = null));
+    }, this.options.endWatchIntervalMs ?? END_WATCH_INTERVAL_MS);
+    this.endWatch.unref();
+  }
+
   /** The federation may have ended while this app was paused: its signed preview says so (or the server is gone). */
   private async checkNotEnded(): Promise<void> {
     const pending = this.pending!;
@@ -765,6 +799,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   /** Closes the connection (the app is quitting); the ledger and settings are already on disk. */
   async shutdown(): Promise<void> {
+    this.watchForEnd(false);
     this.client?.close();
     this.client = null;
     if (this.emitTimer) clearTimeout(this.emitTimer);

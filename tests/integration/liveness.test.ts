@@ -384,6 +384,35 @@ describe('the app', () => {
     },
   );
 
+  it('a paused app learns on its own that the federation ended, from the signed preview, without taking part', { timeout: 180_000 }, async () => {
+    const [b] = await participants(1, 41);
+    const { server, url } = await startServer({
+      ...base,
+      federationId: 'app-end-watch',
+      rounds: 1,
+      stateDir: join(b.root, 'server'),
+      cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 30 },
+      dp: central,
+    });
+    const core = await AppCore.open({ stateDir: join(b.root, 'app'), shell: 'browser', nativeDialogs: false, version: 'test', endWatchIntervalMs: 200 });
+    cleanup.push(() => core.shutdown());
+    const call = createDispatcher(core);
+    expect(await call('inspectInvite', { invite: server.inviteLink })).toMatchObject({ ok: true });
+    expect(await call('loadData', { kind: 'embedded', name: 'mnist' })).toMatchObject({ ok: true });
+    expect(await call('join', { cap: { epsilon: 1000, view: 'worst-case' }, autoParticipate: true })).toMatchObject({ ok: true });
+    expect(await call('pause', undefined)).toMatchObject({ ok: true, value: { participation: 'paused' } });
+    // Paused for the whole federation: the app keeps reading the preview, and is never drawn or charged.
+    expect(core.snapshot().participation).toBe('paused');
+    const B = await member(url, server.inviteCode, { identity: b.identity, data: b.data, stateDir: b.stateDir });
+    expect((await server.run()).completedRound).toBe(1);
+    expect(await B.client.untilDone()).toMatchObject({ outcome: 'completed' });
+    await vi.waitFor(() => expect(core.snapshot().participation).toBe('done'), { timeout: 30_000, interval: 100 });
+    const after = core.snapshot();
+    expect(after.federation?.ended).toEqual({ outcome: 'completed', message: 'completed all 1 rounds', rounds: 1, of: 1 });
+    expect(after.notices.at(-1)).toBe('This federation has finished all its 1 rounds.');
+    expect(after.rounds.filter((r) => r.outcome === 'contributed')).toEqual([]);
+  });
+
   it('a paused app learns that the federation ended when it resumes: it says so, not that the server is gone', { timeout: 180_000 }, async () => {
     const [b] = await participants(1, 39);
     const { server, url } = await startServer({
