@@ -1,13 +1,15 @@
 /**
  * Electron main process: one window showing the bundled renderer, hardened per ./security.ts;
  * IPC handlers per ./ipc.ts; the app core (federation client, training, ledger) in a utility
- * process per ./core-channel.ts; the participant's keys sealed with safeStorage; native dialogs.
+ * process per ./core-channel.ts; the participant's keys sealed with safeStorage; native dialogs; desktop
+ * notifications for round done, declined and the federation's end (app/notifications.ts).
  */
-import { app, BrowserWindow, dialog, ipcMain, safeStorage, session, utilityProcess } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Notification, safeStorage, session, utilityProcess } from 'electron';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { EVENT_CHANNEL, type DataSource, type LedgerExport, type Result } from '../app/contract.js';
+import { EVENT_CHANNEL, type AppState, type DataSource, type LedgerExport, type Result } from '../app/contract.js';
+import { notificationsBetween } from '../app/notifications.js';
 import { connectCore, type CoreBridge } from './core-channel.js';
 import { DataPathGrants } from './data-paths.js';
 import { identityForServer } from '../client/identities.js';
@@ -34,7 +36,13 @@ function startCore(): CoreBridge {
   });
   // One key pair per server fingerprint (client/identities.ts), sealed here; the core asks for the one it needs.
   const bridge = connectCore(child, { stateDir: stateDir(), version: app.getVersion() }, (fingerprint) => identityForServer(store, stateDir(), fingerprint));
-  bridge.onEvent((event) => mainWindow?.webContents.send(EVENT_CHANNEL, event));
+  let lastState: AppState | null = null;
+  bridge.onEvent((event) => {
+    mainWindow?.webContents.send(EVENT_CHANNEL, event);
+    // Round done, declined, federation ended: a desktop notification where the system offers them.
+    if (Notification.isSupported()) for (const note of notificationsBetween(lastState, event.state)) new Notification(note).show();
+    lastState = event.state;
+  });
   return bridge;
 }
 
