@@ -119,7 +119,13 @@ export class IngestPool {
 
   /** Resolves once every commit sent so far was added (a worker that died before that rejects). */
   async flush(): Promise<void> {
-    const replies = await Promise.all(this.slots.map((slot) => this.request(slot, { type: 'flush', id: this.nextId++ })));
+    for (const slot of this.slots) slot.worker.ref();
+    let replies: FromIngestWorker[];
+    try {
+      replies = await Promise.all(this.slots.map((slot) => this.request(slot, { type: 'flush', id: this.nextId++ })));
+    } finally {
+      for (const slot of this.slots) if (!slot.busy) slot.worker.unref();
+    }
     const failed = replies.find((r) => r.type !== 'flushed');
     if (failed) throw new Error(`ingest worker failed before its committed updates were added: ${failed.type === 'failed' ? failed.message : failed.type}`);
   }
