@@ -36,6 +36,8 @@ import { machineInfo, type MachineInfo } from './machine.js';
 import { CLIP_NORM, D, fillNormal, NOISE_MULTIPLIER, summarize, type Summary } from './pipeline.js';
 
 const SAMPLE_INTERVAL_MS = 10;
+/** Updates of the unmeasured pass before the timed ones, per mode. */
+const WARMUP_UPDATES = 10;
 const MIB = 2 ** 20;
 const FEDERATION_ID = 'bench-federation';
 const ROUND = 1;
@@ -470,8 +472,8 @@ export async function runAggregationBench(
       'single-thread': { ...base, pool: null, inFlight: 1 },
       workers: { ...base, pool: workers, inFlight: 2 * (workers?.size ?? 1) },
     };
-    // Warm-up (not measured): JIT-compiles open/decode/add before the first timed pass.
-    for (const mode of modes) await runPass(pool.inputs.slice(0, Math.min(3, clients)), contexts[mode]);
+    // Warm-up (not measured): JIT-compiles open/decode/add and grows the workers' heaps before the first timed pass.
+    for (const mode of modes) await runPass(pool.inputs.slice(0, Math.min(WARMUP_UPDATES, clients)), contexts[mode]);
     // Passes interleave the modes and cohort sizes so that load drifts on a shared machine hit all alike.
     for (let p = 0; p < passes; p++) {
       for (const mode of modes) {
@@ -504,7 +506,7 @@ export async function runAggregationBench(
     params: {
       modelLength: D,
       passes,
-      warmupUpdates: Math.min(3, clients),
+      warmupUpdates: Math.min(WARMUP_UPDATES, clients),
       sampleIntervalMs: SAMPLE_INTERVAL_MS,
       aggregationWeight: 1,
       denominator: 'cohort size (DP-FedAvg)',

@@ -56,13 +56,14 @@ export class ParallelSum implements ResultAccumulator {
     return this.local.totalWeight + this.committedWeight;
   }
 
-  /** Call after `settle` (settleAccumulator): the partials are added in worker order. */
+  /** Call after `settle` (settleAccumulator): the partials are added in worker order, once (later calls return the same sum). */
   finish(): RoundAggregate {
     const sum = this.local.sum;
-    for (const partial of this.partials) {
+    for (const [index, partial] of this.partials.entries()) {
       if (!partial) continue;
       const part = new Float64Array(partial);
       for (let i = 0; i < sum.length; i++) sum[i] += part[i];
+      this.partials[index] = null;
     }
     return { kind: 'sum', sum, totalWeight: this.totalWeight };
   }

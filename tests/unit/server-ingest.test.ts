@@ -165,7 +165,8 @@ describe('parallel ingest (ingest workers, partial float64 sums)', () => {
     expect(outcome.kind === 'rejected' && outcome.reason).toBe('round-closed');
     await settleAccumulator(accumulator);
     expect(accumulator.contributions).toBe(0);
-    expect(accumulator.finish().kind === 'sum' && (accumulator.finish() as { sum: Float64Array }).sum.every((x) => x === 0)).toBe(true);
+    const closed = accumulator.finish();
+    expect(closed.kind === 'sum' && closed.sum.every((x) => x === 0)).toBe(true);
 
     // The worker is free again: the next round's update is opened and added.
     const next = new ParallelSum(LENGTH, pool);
@@ -174,5 +175,11 @@ describe('parallel ingest (ingest workers, partial float64 sums)', () => {
     expect(ok.kind).toBe('accepted');
     await settleAccumulator(next);
     expect(next.contributions).toBe(1);
+    // finish merges the partials once: a second call returns the same sum.
+    const first = next.finish();
+    const once = first.kind === 'sum' ? Float64Array.from(first.sum) : null;
+    const again = next.finish();
+    expect(again.kind === 'sum' && again.sum).toEqual(once);
+    expect(once?.some((x) => x !== 0)).toBe(true);
   }, 120_000);
 });
