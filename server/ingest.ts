@@ -69,9 +69,16 @@ export class ParallelSum implements ResultAccumulator {
   }
 }
 
+const parallelIngest = (strategy: Strategy, length: number) => strategy.linear && length >= PARALLEL_INGEST_MIN_LENGTH;
+
+/** Starts the ingest workers in the background when rounds of this strategy and model length will use them. */
+export function warmIngest(strategy: Strategy, length: number): void {
+  if (parallelIngest(strategy, length)) ingestPool();
+}
+
 /** The round's accumulator: a ParallelSum for a linear strategy over a large model when the workers run, else the strategy's own. */
 export function roundAccumulator(strategy: Strategy, length: number): ResultAccumulator {
-  const pool = strategy.linear && length >= PARALLEL_INGEST_MIN_LENGTH ? ingestPool() : null;
+  const pool = parallelIngest(strategy, length) ? ingestPool() : null;
   return pool ? new ParallelSum(length, pool) : strategy.configureRound(length);
 }
 

@@ -30,7 +30,7 @@ import type { SignedFederationDone } from '../src/core/protocol/signed.js';
 import type { ServerMetrics } from './metrics.js';
 import { release } from './release.js';
 import { roundSettings, signRoundStart } from './round-start.js';
-import { roundAccumulator } from './ingest.js';
+import { roundAccumulator, warmIngest } from './ingest.js';
 import { drawAttempt, plainShortfall, type Draw } from './sampling.js';
 import { secAggRoundFor } from './secure-round.js';
 import { lowerMedian, updatePolicy } from './update-policy.js';
@@ -89,6 +89,8 @@ export class RoundRunner {
     this.io = deps.io;
     this.connections = deps.connections;
     this.events = deps.events;
+    // Plain rounds of a large model are ingested on worker threads: start them now, not at the first round.
+    if (!this.config.secureAggregation.enabled) warmIngest(this.strategy, this.global.length);
   }
 
   private get config(): ServerConfig {
