@@ -24,6 +24,8 @@ import { Rng } from '../src/core/data/rng.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import type { RoundStart } from '../src/core/protocol/messages.js';
 import { acceptUpdate, Attempt, type AcceptContext } from '../server/attempt.js';
+import { ParallelSum, settleAccumulator } from '../server/ingest.js';
+import { startIngestWorkers, stopIngestWorkers, type IngestPool } from '../server/ingest-pool.js';
 import { parseServerConfig } from '../server/config.js';
 import { checkAggregate, maxAggregateNorm } from '../server/global-guard.js';
 import { ServerMetrics } from '../server/metrics.js';
@@ -34,6 +36,8 @@ import { machineInfo, type MachineInfo } from './machine.js';
 import { CLIP_NORM, D, fillNormal, NOISE_MULTIPLIER, summarize, type Summary } from './pipeline.js';
 
 const SAMPLE_INTERVAL_MS = 10;
+/** Updates of the unmeasured pass before the timed ones, per mode. */
+const WARMUP_UPDATES = 10;
 const MIB = 2 ** 20;
 const FEDERATION_ID = 'bench-federation';
 const ROUND = 1;
@@ -54,7 +58,7 @@ export interface MemSnapshot {
 export interface PassResult {
   seconds: number;
   throughputMBps: number;
-  /** Sum over updates of acceptUpdate (checks, open + decode, bound, add); then meanUpdate + guard + server step. */
+  /** Wall time until every update was accepted and added (checks, open + decode, bound, add); then meanUpdate + guard + server step. */
   acceptMs: number;
   finalizeMs: number;
   memory: {
@@ -81,7 +85,11 @@ export interface InputsInfo {
   memoryGrowth: MemSnapshot;
 }
 
+export type IngestMode = 'single-thread' | 'workers';
+
 export interface AggregationRun {
+  /** single-thread: the calling thread, updates one after another; workers: the ingest pool (server/ingest-pool.ts). */
+  mode: IngestMode;
   clients: number;
   /** Sealed input one pass reads (this many clients' updates). */
   inputBytes: number;
@@ -90,7 +98,7 @@ export interface AggregationRun {
   passSeconds: Summary;
   /** Sealed input MB (10^6 bytes) per second, over the passes. */
   throughputMBps: Summary;
-  /** Server cost per update (open + decode + bound + add), ms, over the passes. */
+  /** Wall time of the accept phase per update (open + decode + bound + add), ms, over the passes. */
   perUpdateMs: Summary;
   acceptMs: Summary;
   finalizeMs: Summary;
@@ -116,8 +124,13 @@ export interface AggregationBenchResult {
     updateValues: string;
     gcBeforeBaselines: boolean;
   };
-  /** Headline figures for the main cohort size (medians over passes; growth is the worst pass). */
+  /** Ingest workers used by the 'workers' mode (0 when they could not start: then only single-thread ran). */
+  ingestWorkers: number;
+  /** Headline figures for the main cohort size in the fastest available mode (medians over passes; growth is the worst pass). */
+  mode: IngestMode;
   clients: number;
+  /** Headline throughput ÷ the single-thread throughput, same cohort size, same run. */
+  speedupOverSingleThread: number;
   totalSeconds: number;
   throughputMBps: number;
   rssGrowthMiB: number;
@@ -237,6 +250,9 @@ interface PassContext {
   start: RoundStart;
   weightsFrame: Uint8Array;
   metrics: ServerMetrics;
+  /** The ingest workers (null: the single-thread path) and how many updates are in flight at once. */
+  pool: IngestPool | null;
+  inFlight: number;
 }
 
 /** Pre-generates `clients` sealed updates one client at a time, keeping only sealed bytes and box keys. */
@@ -298,7 +314,6 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
   await sampler.start();
   const timer = setInterval(sampleMain, SAMPLE_INTERVAL_MS);
 
-  let acceptMs = 0;
   const t0 = performance.now();
   // DP-FedAvg (central): the server re-clips to C and every accepted update has weight 1 (server/update-policy.ts).
   const strategy = createStrategy(BENCH_CONFIG.strategy);
@@ -306,7 +321,7 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     round: ROUND,
     attemptId: ATTEMPT_ID,
     cohort: inputs.map((x) => x.clientId),
-    accumulator: strategy.configureRound(D),
+    accumulator: ctx.pool ? new ParallelSum(D, ctx.pool) : strategy.configureRound(D),
     policy: updatePolicy(BENCH_CONFIG, D, { declaredExamples: [], lastMedianNorm: null }),
     deadline: ctx.start.deadline,
     start: ctx.start,
@@ -324,16 +339,22 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     modelLength: D,
   };
   const observers: UpdateObservers = { log: () => {}, metrics: ctx.metrics, progress: () => {} };
-  for (const input of inputs) {
-    const a = performance.now();
-    const header = { federationId: FEDERATION_ID, round: ROUND, attemptId: ATTEMPT_ID, clientId: input.clientId };
-    const ack = reportUpdate(observers, await acceptUpdate(accept, input.clientId, header, input.sealed));
-    acceptMs += performance.now() - a;
-    if (!ack.accepted) throw new Error(`bench update refused: ${ack.reason}: ${ack.message}`);
-    // Between updates the real server returns to the event loop (each update is its own socket event).
-    await yieldToLoop();
-  }
+  // Updates arrive as socket events, several in flight at once: `inFlight` of them (1: one after another).
+  let nextInput = 0;
+  const lane = async () => {
+    while (nextInput < inputs.length) {
+      const input = inputs[nextInput++];
+      const header = { federationId: FEDERATION_ID, round: ROUND, attemptId: ATTEMPT_ID, clientId: input.clientId };
+      const ack = reportUpdate(observers, await acceptUpdate(accept, input.clientId, header, input.sealed));
+      if (!ack.accepted) throw new Error(`bench update refused: ${ack.reason}: ${ack.message}`);
+      // Between updates the real server returns to the event loop (each update is its own socket event).
+      await yieldToLoop();
+    }
+  };
+  await Promise.all(Array.from({ length: ctx.inFlight }, lane));
+  await settleAccumulator(attempt.accumulator);
   const f0 = performance.now();
+  const acceptMs = f0 - t0;
   const { normBound } = attempt.policy;
   if (normBound === null) throw new Error('the bench runs plain rounds: its policy has a norm bound');
   const aggregate = attempt.accumulator.finish();
@@ -380,10 +401,11 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
   };
 }
 
-function summarizeRun(clients: number, inputs: SealedInput[], passes: PassResult[], check: AggregationRun['check']): AggregationRun {
+function summarizeRun(mode: IngestMode, clients: number, inputs: SealedInput[], passes: PassResult[], check: AggregationRun['check']): AggregationRun {
   const inputBytes = inputs.reduce((s, x) => s + x.sealed.byteLength, 0);
   const passSeconds = summarize(passes.map((r) => r.seconds));
   return {
+    mode,
     clients,
     inputBytes,
     inputMiB: round1(inputBytes / MIB),
@@ -425,8 +447,14 @@ export async function runAggregationBench(
   const server = await generateIdentity();
   const global = fillNormal(new Float32Array(D), new Rng(7), 0.05);
   const sizes = compareClients > 0 && compareClients !== clients ? [clients, compareClients] : [clients];
-  const passResults = new Map<number, PassResult[]>(sizes.map((n) => [n, []]));
-  const checks = new Map<number, AggregationRun['check']>();
+  const workers = await startIngestWorkers().catch((error: unknown) => {
+    log(`aggregation: ingest workers unavailable, single-thread only: ${(error as Error).message}`);
+    return null;
+  });
+  const modes: IngestMode[] = workers ? ['single-thread', 'workers'] : ['single-thread'];
+  const key = (mode: IngestMode, n: number) => `${mode}:${n}`;
+  const passResults = new Map<string, PassResult[]>(modes.flatMap((m) => sizes.map((n) => [key(m, n), []] as [string, PassResult[]])));
+  const checks = new Map<string, AggregationRun['check']>();
   let pool: { inputs: SealedInput[]; info: InputsInfo };
   try {
     // One pool from distinct client identities; a smaller cohort is its first n clients, so every
@@ -439,27 +467,38 @@ export async function runAggregationBench(
       { federationId: FEDERATION_ID, round: ROUND, attemptId: ATTEMPT_ID, deadline: Date.now() + 86_400_000, settings: roundSettings(BENCH_CONFIG) },
       weightsFrame,
     );
-    const ctx: PassContext = { gc, sampler, server, global, start, weightsFrame, metrics: new ServerMetrics() };
-    // Warm-up (not measured): JIT-compiles open/decode/add before the first timed pass.
-    await runPass(pool.inputs.slice(0, Math.min(3, clients)), ctx);
-    // Passes interleave the cohort sizes so that load drifts on a shared machine hit both alike.
+    const base = { gc, sampler, server, global, start, weightsFrame, metrics: new ServerMetrics() };
+    const contexts: Record<IngestMode, PassContext> = {
+      'single-thread': { ...base, pool: null, inFlight: 1 },
+      workers: { ...base, pool: workers, inFlight: 2 * (workers?.size ?? 1) },
+    };
+    // Warm-up (not measured): JIT-compiles open/decode/add and grows the workers' heaps before the first timed pass.
+    for (const mode of modes) await runPass(pool.inputs.slice(0, Math.min(WARMUP_UPDATES, clients)), contexts[mode]);
+    // Passes interleave the modes and cohort sizes so that load drifts on a shared machine hit all alike.
     for (let p = 0; p < passes; p++) {
-      for (const n of sizes) {
-        const { result, check } = await runPass(pool.inputs.slice(0, n), ctx);
-        passResults.get(n)!.push(result);
-        checks.set(n, check);
-        log(
-          `aggregation: ${n} clients: pass ${p + 1}/${passes} ${result.seconds.toFixed(2)} s, ` +
-            `${result.throughputMBps} MB/s, rss +${result.memory.growth.rssMiB} MiB`,
-        );
+      for (const mode of modes) {
+        for (const n of sizes) {
+          const { result, check } = await runPass(pool.inputs.slice(0, n), contexts[mode]);
+          passResults.get(key(mode, n))!.push(result);
+          checks.set(key(mode, n), check);
+          log(
+            `aggregation: ${mode}, ${n} clients: pass ${p + 1}/${passes} ${result.seconds.toFixed(2)} s, ` +
+              `${result.throughputMBps} MB/s, rss +${result.memory.growth.rssMiB} MiB`,
+          );
+        }
       }
     }
   } finally {
     await sampler.close();
+    await stopIngestWorkers();
   }
-  const runs = sizes.map((n) => summarizeRun(n, pool.inputs.slice(0, n), passResults.get(n)!, checks.get(n)!));
-
-  const main = runs[0];
+  const runs = modes.flatMap((mode) =>
+    sizes.map((n) => summarizeRun(mode, n, pool.inputs.slice(0, n), passResults.get(key(mode, n))!, checks.get(key(mode, n))!)),
+  );
+  const headlineMode = modes[modes.length - 1];
+  const headline = runs.filter((r) => r.mode === headlineMode);
+  const main = headline[0];
+  const single = runs.find((r) => r.mode === 'single-thread' && r.clients === main.clients)!;
   return {
     bench: 'aggregation',
     machine: machineInfo(),
@@ -467,19 +506,22 @@ export async function runAggregationBench(
     params: {
       modelLength: D,
       passes,
-      warmupUpdates: Math.min(3, clients),
+      warmupUpdates: Math.min(WARMUP_UPDATES, clients),
       sampleIntervalMs: SAMPLE_INTERVAL_MS,
       aggregationWeight: 1,
       denominator: 'cohort size (DP-FedAvg)',
       updateValues: `seeded N(0, ${NOISE_MULTIPLIER * CLIP_NORM}^2) per weight, like a local-DP noised update`,
       gcBeforeBaselines: gc !== null,
     },
+    ingestWorkers: workers?.size ?? 0,
+    mode: headlineMode,
     clients: main.clients,
+    speedupOverSingleThread: round2(main.throughputMBps.median / single.throughputMBps.median),
     totalSeconds: main.passSeconds.median,
     throughputMBps: main.throughputMBps.median,
     rssGrowthMiB: main.worstGrowth.rssMiB,
     inputs: pool.info,
-    memoryScaling: [...runs]
+    memoryScaling: [...headline]
       .sort((a, b) => a.clients - b.clients)
       .map((r) => ({
         clients: r.clients,

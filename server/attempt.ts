@@ -2,9 +2,10 @@ import type { ResultAccumulator } from '../src/core/aggregate/index.js';
 import type { Identity } from '../src/core/crypto/index.js';
 import { UpdateHeaderSchema, DeclineSchema, asBytes, type RejectReason, type RoundStart, type UpdateAck } from '../src/core/protocol/messages.js';
 import type { Logger } from './logger.js';
-import { openAndDecodeUpdate, UpdateRejection } from './updates.js';
+import { UpdateRejection } from './updates.js';
+import { openForAccumulator } from './ingest.js';
 import { secondAnswer } from './answers.js';
-import { boundUpdate, type UpdatePolicy } from './update-policy.js';
+import type { UpdatePolicy } from './update-policy.js';
 
 /** What an attempt is opened with; the deadline is an input (wall-clock ms), never read from a clock here. */
 export interface AttemptInit {
@@ -147,21 +148,31 @@ export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, 
   const answered = secondAnswer(open, member.clientId);
   if (answered) return refuse(answered.reason, answered.message);
   try {
-    const update = await openAndDecodeUpdate({
-      sealed,
-      context: { federationId: header.federationId, round: header.round, attemptId: open.attemptId, clientId: member.clientId },
-      server: ctx.server,
-      clientBoxPublicKey: member.boxPublicKey,
-      modelLength: ctx.modelLength,
-    });
+    // Opened, decoded and bounded (on an ingest worker when the accumulator is a ParallelSum, ingest.ts), not yet added.
+    const bounded = await openForAccumulator(
+      {
+        sealed,
+        context: { federationId: header.federationId, round: header.round, attemptId: open.attemptId, clientId: member.clientId },
+        server: ctx.server,
+        clientBoxPublicKey: member.boxPublicKey,
+        modelLength: ctx.modelLength,
+      },
+      open.policy,
+      open.accumulator,
+    );
     // The round may have closed while this update was being opened.
-    if (ctx.attempt() !== open || !open.collecting) return refuse('round-closed', 'the round closed');
+    if (ctx.attempt() !== open || !open.collecting) {
+      bounded.discard();
+      return refuse('round-closed', 'the round closed');
+    }
     // A decline or another update may have arrived while this one was being opened.
     const answeredMeanwhile = secondAnswer(open, member.clientId);
-    if (answeredMeanwhile) return refuse(answeredMeanwhile.reason, answeredMeanwhile.message);
+    if (answeredMeanwhile) {
+      bounded.discard();
+      return refuse(answeredMeanwhile.reason, answeredMeanwhile.message);
+    }
     // Weight capped, norm clipped to the bound of this mode: one member's influence is bounded (update-policy.ts).
-    const bounded = boundUpdate(update, open.policy);
-    open.accumulator.add(bounded.values, bounded.weight);
+    bounded.commit();
     open.acceptedNorms.push(bounded.norm);
     open.bytesUp += sealed.byteLength;
     open.received.add(member.clientId);

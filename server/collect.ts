@@ -8,6 +8,7 @@ import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { Member } from './member-connections.js';
 import type { ServerMetrics } from './metrics.js';
+import { settleAccumulator } from './ingest.js';
 import { plainShortfall } from './sampling.js';
 import { runSecureRound } from './secure-round.js';
 import { reportAccepted } from './update-outcome.js';
@@ -43,6 +44,7 @@ export async function collectPlain(config: ServerConfig, open: Attempt): Promise
     const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
     return { abort: `${open.received.size} of ${open.cohort.size} updates arrived${declined}: ${tooFew}` };
   }
+  await settleAccumulator(open.accumulator);
   return { aggregate: open.accumulator.finish(), survivors: [...open.received], secureScale: null };
 }
 

@@ -30,6 +30,7 @@ import type { SignedFederationDone } from '../src/core/protocol/signed.js';
 import type { ServerMetrics } from './metrics.js';
 import { release } from './release.js';
 import { roundSettings, signRoundStart } from './round-start.js';
+import { roundAccumulator, warmIngest } from './ingest.js';
 import { drawAttempt, plainShortfall, type Draw } from './sampling.js';
 import { secAggRoundFor } from './secure-round.js';
 import { lowerMedian, updatePolicy } from './update-policy.js';
@@ -88,6 +89,8 @@ export class RoundRunner {
     this.io = deps.io;
     this.connections = deps.connections;
     this.events = deps.events;
+    // Plain rounds of a large model are ingested on worker threads: start them now, not at the first round.
+    if (!this.config.secureAggregation.enabled) warmIngest(this.strategy, this.global.length);
   }
 
   private get config(): ServerConfig {
@@ -250,7 +253,7 @@ export class RoundRunner {
       round,
       attemptId,
       cohort: cohortIds,
-      accumulator: this.strategy.configureRound(secagg ? 0 : this.global.length),
+      accumulator: secagg ? this.strategy.configureRound(0) : roundAccumulator(this.strategy, this.global.length),
       policy: updatePolicy(this.config, this.global.length, {
         declaredExamples: cohortIds.map((id) => this.members.get(id)?.numExamples ?? 0),
         lastMedianNorm: this.db.lastMedianUpdateNorm(),

@@ -29,7 +29,7 @@ export class UpdateRejection extends Error {
 export async function openAndDecodeUpdate(args: {
   sealed: Uint8Array;
   context: { federationId: string; round: number; attemptId: string; clientId: string };
-  server: Identity;
+  server: Pick<Identity, 'boxPublicKey' | 'boxSecretKey'>;
   clientBoxPublicKey: Uint8Array;
   modelLength: number;
 }): Promise<{ values: Float32Array; numExamples: number }> {

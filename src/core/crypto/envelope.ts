@@ -85,7 +85,7 @@ export async function sealUpdate(args: {
 export async function openUpdate(args: {
   sealed: Uint8Array;
   context: EnvelopeContext;
-  recipient: Identity;
+  recipient: Pick<Identity, 'boxPublicKey' | 'boxSecretKey'>;
   senderBoxPublicKey: Uint8Array;
 }): Promise<Uint8Array> {
   const { sealed, context, recipient, senderBoxPublicKey } = args;
