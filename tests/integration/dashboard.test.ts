@@ -436,7 +436,8 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.textContent('[data-field="members"]')).toBe('2 / 2');
     const members = await page.$$eval('#members-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(members.map((m) => m[0]).sort()).toEqual(status.members.map((m) => m.clientId).sort());
-    expect(members.every((m) => m[1] === 'connected' && m[3] === String(ROUNDS))).toBe(true);
+    // Columns: member, connected, last seen, availability, rounds contributed.
+    expect(members.every((m) => m[1] === 'connected' && m[4] === String(ROUNDS))).toBe(true);
     const config: unknown = JSON.parse((await page.textContent('#config'))!);
     expect(config).toEqual(JSON.parse(JSON.stringify(status.config)));
     expect(await page.isVisible('#empty-rounds')).toBe(false);

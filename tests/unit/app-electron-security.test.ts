@@ -28,6 +28,7 @@ const fake = vi.hoisted(() => {
       sent: [] as { type: string; id?: number; method?: string; arg?: unknown }[],
       listeners: {} as Record<string, Handler>,
     },
+    notifications: [] as { title: string; body: string }[],
   };
   function contents(id: number) {
     const handlers: Record<string, Handler> = {};
@@ -81,6 +82,13 @@ vi.mock('electron', () => {
       quit: () => {},
     },
     BrowserWindow,
+    Notification: class {
+      static isSupported = () => true;
+      constructor(private readonly note: { title: string; body: string }) {}
+      show() {
+        state.notifications.push(this.note);
+      }
+    },
     dialog: { showOpenDialog: vi.fn(), showSaveDialog: vi.fn() },
     ipcMain: { handle: (channel: string, fn: Handler) => state.ipc.set(channel, fn) },
     safeStorage: {
@@ -294,9 +302,15 @@ describe('IPC', () => {
     });
   });
 
-  it('streams app events from the core process to the window only', () => {
-    state.child.listeners.message({ type: 'event', event: { type: 'state', state: { participation: 'active' } } });
-    expect(state.windows[0].webContents.sent).toEqual([[EVENT_CHANNEL, { type: 'state', state: { participation: 'active' } }]]);
+  it('streams app events from the core process to the window only, and notifies the desktop of the end', () => {
+    const active = { participation: 'active', rounds: [], notices: [] };
+    const done = { participation: 'done', rounds: [], notices: ['This federation has finished all its 3 rounds.'] };
+    state.child.listeners.message({ type: 'event', event: { type: 'state', state: active } });
+    expect(state.windows[0].webContents.sent).toEqual([[EVENT_CHANNEL, { type: 'state', state: active }]]);
+    expect(state.notifications).toEqual([]);
+    state.child.listeners.message({ type: 'event', event: { type: 'state', state: done } });
+    expect(state.windows[0].webContents.sent).toHaveLength(2);
+    expect(state.notifications).toEqual([{ title: 'The federation ended', body: 'This federation has finished all its 3 rounds.' }]);
   });
 });
 
