@@ -2,7 +2,7 @@
  * Issue 11's acceptance measurement: in a real federation (3 participants, q = 0.3, 24 rounds,
  * the server's own secure cohort sampling), each participant contributes to the attempts its
  * promised view charges at rate q. Pooled over the participants, the number of contributions
- * must lie in the central 99% region of Binomial(charged attempts, q): a server that redraws or
+ * must lie in the central 99.99% region of Binomial(charged attempts, q): a server that redraws or
  * skips small cohorts conditions the draw on its size and includes members far more often than
  * q (0.3 / (1 − 0.7³) ≈ 0.457 when empty draws are skipped).
  */
@@ -43,7 +43,7 @@ function lgammaInt(m: number): number {
 }
 
 describe('sampling that matches the promised view', () => {
-  it('3 participants, q = 0.3, 24 rounds: contributions over charged attempts are Binomial(charged, 0.3) (pooled, 99%)', async () => {
+  it('3 participants, q = 0.3, 24 rounds: contributions over charged attempts are Binomial(charged, 0.3) (pooled, 99.99%)', async () => {
     const q = 0.3;
     const { root, parts } = await writeClientPartitions(3, 100, 51);
     cleanup.push(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
@@ -104,8 +104,8 @@ describe('sampling that matches the promised view', () => {
       contributed += sent.size;
       perParticipant.push(`${sent.size}/${attempts.size}`);
     }
-    const [lo, hi] = binomialRegion(charged, q, 0.99);
-    const measured = `contributions/charged attempts per participant ${perParticipant.join(', ')}; pooled ${contributed}/${charged} = ${(contributed / charged).toFixed(3)}; 99% region for q = ${q}: [${lo}, ${hi}]`;
+    const [lo, hi] = binomialRegion(charged, q, 0.9999);
+    const measured = `contributions/charged attempts per participant ${perParticipant.join(', ')}; pooled ${contributed}/${charged} = ${(contributed / charged).toFixed(3)}; 99.99% region for q = ${q}: [${lo}, ${hi}]`;
     console.log(measured);
     expect(charged).toBeGreaterThanOrEqual(3 * 24);
     expect(contributed, measured).toBeGreaterThanOrEqual(lo);
