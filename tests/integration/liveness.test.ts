@@ -352,6 +352,38 @@ describe('covey server and covey join at the end', () => {
 });
 
 describe('the app', () => {
+  /** An app on its own state folder, joined to `server` with the embedded digits and a generous worst-case cap. */
+  async function joinedApp(server: { inviteLink: string }, root: string, options: { endWatchIntervalMs?: number } = {}) {
+    const core = await AppCore.open({ stateDir: join(root, 'app'), shell: 'browser', nativeDialogs: false, version: 'test', ...options });
+    cleanup.push(() => core.shutdown());
+    const call = createDispatcher(core);
+    expect(await call('inspectInvite', { invite: server.inviteLink })).toMatchObject({ ok: true });
+    expect(await call('loadData', { kind: 'embedded', name: 'mnist' })).toMatchObject({ ok: true });
+    const joined = await call('join', { cap: { epsilon: 1000, view: 'worst-case' }, autoParticipate: true });
+    expect(joined, JSON.stringify(joined)).toMatchObject({ ok: true });
+    return { core, call };
+  }
+
+  /** An app that joins and pauses at once, while one other member takes the federation to its end. */
+  async function appPausedOverTheEnd(federationId: string, rounds: number, seed: number, options: { endWatchIntervalMs?: number } = {}) {
+    const [b] = await participants(1, seed);
+    const { server, url } = await startServer({
+      ...base,
+      federationId,
+      rounds,
+      stateDir: join(b.root, 'server'),
+      cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 30 },
+      dp: central,
+    });
+    const { core, call } = await joinedApp(server, b.root, options);
+    expect(await call('pause', undefined)).toMatchObject({ ok: true, value: { participation: 'paused' } });
+    // The federation runs to its end without the paused app, which is never drawn or charged (it is not connected).
+    const B = await member(url, server.inviteCode, { identity: b.identity, data: b.data, stateDir: b.stateDir });
+    expect((await server.run()).completedRound).toBe(rounds);
+    expect(await B.client.untilDone()).toMatchObject({ outcome: 'completed' });
+    return { core, call };
+  }
+
   it(
     'says paused at once when asked to pause during its round (so the next cohort is drawn without it), and available on resume',
     { timeout: 120_000 },
@@ -366,12 +398,7 @@ describe('the app', () => {
         cohort: { minClients: 1, expectedClients: 2, roundTimeoutSeconds: 600, waitForClientsSeconds: 30 },
         dp: central,
       });
-      const core = await AppCore.open({ stateDir: join(p.root, 'app'), shell: 'browser', nativeDialogs: false, version: 'test' });
-      cleanup.push(() => core.shutdown());
-      const call = createDispatcher(core);
-      expect(await call('inspectInvite', { invite: server.inviteLink })).toMatchObject({ ok: true });
-      expect(await call('loadData', { kind: 'embedded', name: 'mnist' })).toMatchObject({ ok: true });
-      expect(await call('join', { cap: { epsilon: 1000, view: 'worst-case' }, autoParticipate: true })).toMatchObject({ ok: true });
+      const { core, call } = await joinedApp(server, p.root);
       await silentMember(url, server.inviteCode);
       await server.waitForConnected(2, 30_000);
       void server.run();
@@ -385,27 +412,7 @@ describe('the app', () => {
   );
 
   it('a paused app learns on its own that the federation ended, from the signed preview, without taking part', { timeout: 180_000 }, async () => {
-    const [b] = await participants(1, 41);
-    const { server, url } = await startServer({
-      ...base,
-      federationId: 'app-end-watch',
-      rounds: 1,
-      stateDir: join(b.root, 'server'),
-      cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 30 },
-      dp: central,
-    });
-    const core = await AppCore.open({ stateDir: join(b.root, 'app'), shell: 'browser', nativeDialogs: false, version: 'test', endWatchIntervalMs: 200 });
-    cleanup.push(() => core.shutdown());
-    const call = createDispatcher(core);
-    expect(await call('inspectInvite', { invite: server.inviteLink })).toMatchObject({ ok: true });
-    expect(await call('loadData', { kind: 'embedded', name: 'mnist' })).toMatchObject({ ok: true });
-    expect(await call('join', { cap: { epsilon: 1000, view: 'worst-case' }, autoParticipate: true })).toMatchObject({ ok: true });
-    expect(await call('pause', undefined)).toMatchObject({ ok: true, value: { participation: 'paused' } });
-    // Paused for the whole federation: the app keeps reading the preview, and is never drawn or charged.
-    expect(core.snapshot().participation).toBe('paused');
-    const B = await member(url, server.inviteCode, { identity: b.identity, data: b.data, stateDir: b.stateDir });
-    expect((await server.run()).completedRound).toBe(1);
-    expect(await B.client.untilDone()).toMatchObject({ outcome: 'completed' });
+    const { core } = await appPausedOverTheEnd('app-end-watch', 1, 41, { endWatchIntervalMs: 200 });
     await vi.waitFor(() => expect(core.snapshot().participation).toBe('done'), { timeout: 30_000, interval: 100 });
     const after = core.snapshot();
     expect(after.federation?.ended).toEqual({ outcome: 'completed', message: 'completed all 1 rounds', rounds: 1, of: 1 });
@@ -414,28 +421,7 @@ describe('the app', () => {
   });
 
   it('a paused app learns that the federation ended when it resumes: it says so, not that the server is gone', { timeout: 180_000 }, async () => {
-    const [b] = await participants(1, 39);
-    const { server, url } = await startServer({
-      ...base,
-      federationId: 'app-end',
-      rounds: 2,
-      stateDir: join(b.root, 'server'),
-      cohort: { minClients: 1, expectedClients: 1, roundTimeoutSeconds: 60, waitForClientsSeconds: 30 },
-      dp: central,
-    });
-    const core = await AppCore.open({ stateDir: join(b.root, 'app'), shell: 'browser', nativeDialogs: false, version: 'test' });
-    cleanup.push(() => core.shutdown());
-    const call = createDispatcher(core);
-    expect(await call('inspectInvite', { invite: server.inviteLink })).toMatchObject({ ok: true });
-    expect(await call('loadData', { kind: 'embedded', name: 'mnist' })).toMatchObject({ ok: true });
-    const joined = await call('join', { cap: { epsilon: 1000, view: 'worst-case' }, autoParticipate: true });
-    expect(joined, JSON.stringify(joined)).toMatchObject({ ok: true });
-    expect(await call('pause', undefined)).toMatchObject({ ok: true, value: { participation: 'paused' } });
-
-    // The federation runs to its end without the paused app, which hears nothing (it is not connected).
-    const B = await member(url, server.inviteCode, { identity: b.identity, data: b.data, stateDir: b.stateDir });
-    expect((await server.run()).completedRound).toBe(2);
-    expect(await B.client.untilDone()).toMatchObject({ outcome: 'completed' });
+    const { core, call } = await appPausedOverTheEnd('app-end', 2, 39);
     expect(core.snapshot().participation).toBe('paused');
 
     expect(await call('resume', undefined)).toEqual({
