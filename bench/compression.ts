@@ -11,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { runSimulation, type SimulationOptions } from '../src/cli/simulation.js';
 import type { RoundResult } from '../src/core/protocol/messages.js';
 import { machineInfo } from './machine.js';
+import { DP_OFF_MLP } from './sim-setup.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,17 +31,8 @@ async function main(): Promise<void> {
     clients: Number(arg('clients', '10')),
     rounds: Number(arg('rounds', '5')),
     dataset: 'mnist',
-    model: 'mlp',
     partition: 'iid',
-    dp: 'off',
-    noiseMultiplier: 0,
-    clipNorm: 1,
-    samplingRate: 1,
-    delta: 1e-5,
-    epochs: 2,
-    batchSize: 16,
-    learningRate: 0.05,
-    roundTimeoutSeconds: 600,
+    ...DP_OFF_MLP,
     seed: 1,
   };
   const float32 = await run(base);

@@ -12,6 +12,7 @@
  */
 import { runSimulation, type SimulationOptions } from '../src/cli/simulation.js';
 import { machineInfo, type MachineInfo } from './machine.js';
+import { DP_OFF_MLP } from './sim-setup.js';
 
 export interface StrategyRun {
   label: string;
@@ -31,21 +32,8 @@ export interface StrategiesBench {
   noniid?: { setup: Omit<SimulationOptions, 'strategy'>; runs: StrategyRun[] };
 }
 
-const COMMON = {
-  model: 'mlp',
-  dp: 'off',
-  noiseMultiplier: 1,
-  clipNorm: 1,
-  samplingRate: 1,
-  delta: 1e-5,
-  epochs: 2,
-  batchSize: 16,
-  learningRate: 0.05,
-  roundTimeoutSeconds: 600,
-} as const;
-
 const ATTACK_SETUP: Omit<SimulationOptions, 'strategy'> = {
-  ...COMMON,
+  ...DP_OFF_MLP,
   clients: 10,
   rounds: 5,
   dataset: 'mnist',
@@ -55,7 +43,7 @@ const ATTACK_SETUP: Omit<SimulationOptions, 'strategy'> = {
 };
 
 const NONIID_SETUP: Omit<SimulationOptions, 'strategy'> = {
-  ...COMMON,
+  ...DP_OFF_MLP,
   clients: 20,
   rounds: 20,
   dataset: 'fashion-mnist',
