@@ -1,3 +1,4 @@
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, envelopeAead } from './aead.js';
 import { encodeFields, encodeUint64 } from './canonical.js';
 import type { Identity } from './identity.js';
 import { getSodium, type Sodium } from './sodium.js';
@@ -26,9 +27,7 @@ export class EnvelopeError extends Error {
 const VERSION = 1;
 const KEY_TAG = 'covey/envelope-key/v1';
 const AD_TAG = 'covey/envelope/v1';
-const NONCE_BYTES = 24; // crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-const TAG_BYTES = 16; // crypto_aead_xchacha20poly1305_ietf_ABYTES
-const HEADER_BYTES = 1 + NONCE_BYTES;
+const HEADER_BYTES = 1 + AEAD_NONCE_BYTES;
 
 /** Directional key: BLAKE2b-256(tag | X25519(sk, pk) | sender pk | recipient pk), as the crypto_scalarmult docs advise. */
 function envelopeKey(
@@ -55,8 +54,8 @@ function additionalData(context: EnvelopeContext): Uint8Array {
 }
 
 /**
- * Seals a model update for the server: XChaCha20-Poly1305-IETF (libsodium AEAD) under a static-static
- * X25519 key, random 24-byte nonce, context as additional data. Layout: version(1) | nonce(24) | ciphertext+tag.
+ * Seals a model update for the server: XChaCha20-Poly1305-IETF (envelopeAead: OpenSSL or libsodium, byte-identical)
+ * under a static-static X25519 key, random 24-byte nonce, context as additional data. Layout: version(1) | nonce(24) | ciphertext+tag.
  */
 export async function sealUpdate(args: {
   plaintext: Uint8Array;
@@ -68,9 +67,9 @@ export async function sealUpdate(args: {
   const sodium = await getSodium();
   const ad = additionalData(context);
   const key = envelopeKey(sodium, sender.boxSecretKey, recipientBoxPublicKey, sender.boxPublicKey, recipientBoxPublicKey);
-  const nonce = sodium.randombytes_buf(NONCE_BYTES);
+  const nonce = sodium.randombytes_buf(AEAD_NONCE_BYTES);
   try {
-    const ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
+    const ciphertext = (await envelopeAead()).encrypt(plaintext, ad, nonce, key);
     const sealed = new Uint8Array(HEADER_BYTES + ciphertext.length);
     sealed[0] = VERSION;
     sealed.set(nonce, 1);
@@ -93,10 +92,11 @@ export async function openUpdate(args: {
   if (sealed[0] !== VERSION) {
     throw new EnvelopeError('bad-version', `Envelope version ${sealed[0]} is not supported (expected ${VERSION}).`);
   }
-  if (sealed.length < HEADER_BYTES + TAG_BYTES) {
-    throw new EnvelopeError('truncated', `Envelope is ${sealed.length} bytes, shorter than the ${HEADER_BYTES + TAG_BYTES}-byte minimum.`);
+  if (sealed.length < HEADER_BYTES + AEAD_TAG_BYTES) {
+    throw new EnvelopeError('truncated', `Envelope is ${sealed.length} bytes, shorter than the ${HEADER_BYTES + AEAD_TAG_BYTES}-byte minimum.`);
   }
   const sodium = await getSodium();
+  const aead = await envelopeAead();
   const ad = additionalData(context);
   let key: Uint8Array;
   try {
@@ -105,7 +105,7 @@ export async function openUpdate(args: {
     throw new EnvelopeError('rejected', `Envelope rejected: ${(error as Error).message}.`);
   }
   try {
-    return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed.subarray(HEADER_BYTES), ad, sealed.subarray(1, HEADER_BYTES), key);
+    return aead.decrypt(sealed.subarray(HEADER_BYTES), ad, sealed.subarray(1, HEADER_BYTES), key);
   } catch {
     throw new EnvelopeError(
       'rejected',
