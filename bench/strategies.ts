@@ -7,7 +7,7 @@
  *   bound, and with that bound lifted, so the attack's raw effect shows) against median, trimmed mean
  *   (β = 0.2, one trimmed from each end per coordinate at n = 10) and Krum (f = 2).
  * noniid: Fashion-MNIST (Debian's dataset-fashion-mnist), MLP, 20 clients, Dirichlet(0.1), 20 rounds,
- *   seed 3: FedAvg against FedAvgM, FedAdam, FedYogi with their default server settings.
+ *   seed 3: FedAvg against FedAvgM, FedAdam, FedYogi with their default server settings, and FedProx (μ = 0.01).
  * Each run reports the global test accuracy after every round.
  */
 import { runSimulation, type SimulationOptions } from '../src/cli/simulation.js';
@@ -18,6 +18,7 @@ export interface StrategyRun {
   label: string;
   strategy: SimulationOptions['strategy'];
   aggregation?: SimulationOptions['aggregation'];
+  proximalMu?: number;
   accuracy: (number | null)[];
   finalAccuracy: number | null;
   /** The first round whose accuracy reached the reference (FedAvg's last-round accuracy), or null. */
@@ -57,7 +58,7 @@ const UNBOUNDED = { maxUpdateNorm: 1e9, normBoundMultiplier: 1e9 };
 async function run(
   setup: Omit<SimulationOptions, 'strategy'>,
   label: string,
-  extra: Pick<StrategyRun, 'strategy' | 'aggregation'>,
+  extra: Pick<StrategyRun, 'strategy' | 'aggregation' | 'proximalMu'>,
   log: (line: string) => void,
 ) {
   const accuracy: (number | null)[] = [];
@@ -97,6 +98,7 @@ export async function runStrategiesBench(opts: { only?: 'attack' | 'noniid'; log
   if (opts.only !== 'attack') {
     const runs: StrategyRun[] = [];
     for (const name of ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const) runs.push(await run(NONIID_SETUP, name, { strategy: { name } }, log));
+    runs.push(await run(NONIID_SETUP, 'fedprox (μ = 0.01)', { strategy: { name: 'fedavg' }, proximalMu: 0.01 }, log));
     const reference = runs[0].finalAccuracy;
     for (const r of runs) {
       const reached = reference === null ? -1 : r.accuracy.findIndex((a) => a !== null && a >= reference);

@@ -23,6 +23,9 @@ import { parseEarlyStopSpec, type EarlyStop } from '../../server/early-stop.js';
 import { CLASS_WEIGHTINGS, type ClassWeighting } from '../core/train/class-weights.js';
 import { COMPRESSIONS, type Compression } from '../core/protocol/int8.js';
 
+/** FedProx's proximal weight when `--strategy fedprox` comes without `--proximal-mu` (one of the values Li et al. 2020 compare). */
+const FEDPROX_DEFAULT_MU = 0.01;
+
 interface SimFlags {
   clients: number;
   rounds: number;
@@ -53,7 +56,7 @@ interface SimFlags {
   proximalMu?: number;
   classWeights?: ClassWeighting;
   compress?: Compression;
-  strategy: StrategyName;
+  strategy: StrategyName | 'fedprox';
   serverLr?: number;
   serverMomentum?: number;
   trimBeta?: number;
@@ -120,7 +123,11 @@ export function registerSimCommand(program: Command): void {
       earlyStopSpec,
     )
     .option('--export-best <dir>', "write the best round's model (by the early-stop metric, else loss) there, as `covey server export` does")
-    .addOption(new Option('--strategy <name>', 'server aggregation strategy').choices(STRATEGY_NAMES).default('fedavg'))
+    .addOption(
+      new Option('--strategy <name>', `server aggregation strategy (fedprox: fedavg with --proximal-mu, default ${FEDPROX_DEFAULT_MU})`)
+        .choices([...STRATEGY_NAMES, 'fedprox'])
+        .default('fedavg'),
+    )
     .option('--server-lr <η>', 'server learning rate (default: 1; fedadam, fedyogi, fedadagrad 0.03)', positiveNumber)
     .option('--server-momentum <β>', 'fedavgm: server momentum (default 0.9)', unitIntervalFromZero)
     .option('--trim-beta <β>', 'trimmed-mean: fraction trimmed from each end of every coordinate (default 0.1)', halfOpenHalf)
@@ -161,13 +168,13 @@ export function registerSimCommand(program: Command): void {
         cap: flags.capEpsilon === undefined ? undefined : { epsilon: flags.capEpsilon, view: flags.capView },
         keep: flags.keep,
         secureAggregation: flags.secagg ? { threshold: flags.threshold, neighbours: flags.neighbours, dropAfter: flags.dropAfter } : undefined,
-        proximalMu: flags.proximalMu,
+        proximalMu: flags.strategy === 'fedprox' ? (flags.proximalMu ?? FEDPROX_DEFAULT_MU) : flags.proximalMu,
         classWeights: flags.classWeights,
         compress: flags.compress,
         earlyStop: flags.earlyStop,
         exportBest: flags.exportBest,
         strategy: {
-          name: flags.strategy,
+          name: flags.strategy === 'fedprox' ? 'fedavg' : flags.strategy, // FedProx (Li et al. 2020) changes local training only
           serverLr: flags.serverLr,
           ...(flags.serverMomentum !== undefined && { serverMomentum: flags.serverMomentum }),
           ...(flags.trimBeta !== undefined && { trimBeta: flags.trimBeta }),
