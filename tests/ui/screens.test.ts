@@ -103,6 +103,17 @@ describe('Join screen', () => {
     expect(screen.queryByRole('status')).toBeNull();
   });
 
+  it('says when the invited federation has already ended, as its signed preview says', () => {
+    const ended = { outcome: 'stopped' as const, message: 'round 2 did not complete in 10 attempts', rounds: 1, of: 8 };
+    show(JoinScreen, appState({ federation: { ...preview, ended } }), fakeApi().api);
+    expect(screen.getByTestId('federation-ended').textContent).toBe(
+      'This federation stopped after 1 of its 8 rounds: round 2 did not complete in 10 attempts. There are no rounds left to take part in.',
+    );
+    cleanup();
+    show(JoinScreen, appState({ federation: preview }), fakeApi().api);
+    expect(screen.queryByTestId('federation-ended')).toBeNull();
+  });
+
   it('shows the fingerprint and every declared setting before the person agrees', () => {
     const { api } = fakeApi();
     show(JoinScreen, appState({ federation: preview }), api);
