@@ -28,8 +28,6 @@ export type AppErrorCode =
   | 'forbidden'
   | 'unsupported'
   | 'cancelled'
-  /** The federation has ended (completed or stopped): there is nothing left to take part in. */
-  | 'federation-ended'
   | 'internal';
 
 export interface AppError {
@@ -77,7 +75,23 @@ export interface FederationPreview {
   /** ε if you took part in every remaining round, in both views. */
   allRounds: { rounds: number; promised: Epsilon; worstCase: Epsilon };
   /** Present once the federation has ended, as the server signed it: completed, or stopped and why. */
-  ended?: { outcome: 'completed' | 'stopped'; message: string; rounds: number; of: number };
+  ended?: FederationEnd;
+}
+
+/** How a federation ended, as the server signed it: `rounds` of `of` completed; `message` says why it stopped. */
+export interface FederationEnd {
+  outcome: 'completed' | 'stopped';
+  message: string;
+  rounds: number;
+  of: number;
+}
+
+/** How a federation ended, in the words the app's notice and its screens use. */
+export function endedWords(end: FederationEnd | null | undefined): string {
+  if (!end) return 'This federation has ended.';
+  return end.outcome === 'completed'
+    ? `This federation has finished all its ${end.of} rounds.`
+    : `This federation stopped after ${end.rounds} of its ${end.of} rounds: ${end.message}.`;
 }
 
 export type DataSource = { kind: 'embedded'; name: 'mnist' } | { kind: 'path'; path: string; labelColumn?: string };

@@ -14,17 +14,19 @@ import { featureSize, type Dataset } from '../core/data/dataset.js';
 import { DEFAULT_ACCOUNTANT, ledgerEpsilon, type Accountant } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 import { wireEpsilon } from './accountant.js';
-import type {
-  AppEvent,
-  AppState,
-  DataSource,
-  DataSummary,
-  FederationPreview,
-  LedgerExport,
-  Participation,
-  PrivacyCap,
-  PrivacyReport,
-  RoundRow,
+import {
+  endedWords,
+  type AppEvent,
+  type AppState,
+  type DataSource,
+  type DataSummary,
+  type FederationEnd,
+  type FederationPreview,
+  type LedgerExport,
+  type Participation,
+  type PrivacyCap,
+  type PrivacyReport,
+  type RoundRow,
 } from './contract.js';
 import { fitData, readSource, summarize, type LoadedSource } from './data-preview.js';
 import { AppFailure, toAppError } from './errors.js';
@@ -96,8 +98,6 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
   /** The round this participant was selected for or declined, until that round ends. */
   private involved: number | null = null;
   private pauseAtRoundEnd = false;
-  /** How the federation ended, once this app has heard (signed `federation:done` or preview). */
-  private ended: FederationPreview['ended'] | null = null;
   private lastCompletedRound = 0;
   private emitTimer: NodeJS.Timeout | null = null;
   private saving: Promise<void> = Promise.resolve();
@@ -417,7 +417,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     this.changed();
     try {
       const client = this.client;
-      if (options.checkEnded) await this.within(this.checkNotEnded());
+      if (options.checkEnded && (await this.within(this.endedMeanwhile()))) return;
       await this.within(client.connect());
     } catch (err) {
       // (A leave() meanwhile has already closed the client and set where things stand.)
@@ -480,7 +480,8 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         return this.snapshot();
       }
       if (!this.pending || !this.settings.consent) throw new AppFailure('not-ready', 'Join a federation first.');
-      if (this.participation === 'done') throw new AppFailure('federation-ended', this.endedWords());
+      // An ended federation is not a failure: the state says how it ended.
+      if (this.participation === 'done') return this.snapshot();
       if (this.participation === 'left') throw new AppFailure('not-ready', 'You left this federation: to take part again, join it again from the Join screen.');
       await this.dataLoading;
       if (!this.dataset) throw new AppFailure('not-ready', 'Choose the data to train on first (Data screen).');
@@ -516,33 +517,26 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     this.endWatch.unref();
   }
 
-  /** The federation may have ended while this app was paused: its signed preview says so (or the server is gone). */
-  private async checkNotEnded(): Promise<void> {
+  /** Whether the federation ended while this app was paused, as its signed preview says (it throws when the server is gone). */
+  private async endedMeanwhile(): Promise<boolean> {
     const pending = this.pending!;
     const preview = await probeFederation(pending.resolved, this.accountant);
     pending.preview = { ...pending.preview, currentRound: preview.currentRound };
-    if (!preview.ended) return;
+    if (!preview.ended) return false;
     this.markEnded(preview.ended);
-    throw new AppFailure('federation-ended', this.endedWords());
+    return true;
   }
 
-  private markEnded({ outcome, message, rounds, of }: NonNullable<FederationPreview['ended']>): void {
+  private markEnded({ outcome, message, rounds, of }: FederationEnd): void {
     const end = { outcome, message, rounds, of };
-    this.ended = end;
-    // The screens read how it ended from the federation they show.
+    // The screens read how it ended from the federation they show; no round is open any more.
     if (this.pending) this.pending.preview = { ...this.pending.preview, ended: end };
-    this.notice(this.endedWords());
+    this.round = null;
+    this.lastCompletedRound = Math.max(this.lastCompletedRound, rounds);
+    this.notice(endedWords(end));
     this.client?.close();
     this.involved = null;
     this.setParticipation('done');
-  }
-
-  private endedWords(): string {
-    const end = this.ended;
-    if (!end) return 'This federation has ended.';
-    return end.outcome === 'completed'
-      ? `This federation has finished all its ${end.of} rounds.`
-      : `This federation stopped after ${end.rounds} of its ${end.of} rounds: ${end.message}.`;
   }
 
   /** Tells the server this member may be drawn: for one round only when the person takes part one round at a time. */

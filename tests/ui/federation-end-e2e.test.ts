@@ -137,6 +137,10 @@ describe.skipIf(skipWithoutChromium)('the end of a federation, seen by a paused 
       const body = (await page.textContent('body'))!;
       expect(body).toMatch(/This federation has finished all its 2 rounds\./);
       expect(body).not.toMatch(/cannot be reached/);
+      // Said plainly, in place of the round: no error box, no old round.
+      expect(await page.getAttribute('[data-testid=federation-end]', 'data-outcome')).toBe('completed');
+      expect(await page.$('[role=alert]')).toBeNull();
+      expect(await page.$('[data-testid=current-round]')).toBeNull();
       await page.screenshot({ path: join(ARTIFACTS, 'end-01-app-paused-ended.png'), fullPage: true });
 
       // The operator signs in after the last round: the server still serves the dashboard.

@@ -103,6 +103,17 @@ describe('Join screen', () => {
     expect(screen.queryByRole('status')).toBeNull();
   });
 
+  it('says when the invited federation has already ended, as its signed preview says', () => {
+    const ended = { outcome: 'stopped' as const, message: 'round 2 did not complete in 10 attempts', rounds: 1, of: 8 };
+    show(JoinScreen, appState({ federation: { ...preview, ended } }), fakeApi().api);
+    expect(screen.getByTestId('federation-ended').textContent).toBe(
+      'This federation stopped after 1 of its 8 rounds: round 2 did not complete in 10 attempts. There are no rounds left to take part in.',
+    );
+    cleanup();
+    show(JoinScreen, appState({ federation: preview }), fakeApi().api);
+    expect(screen.queryByTestId('federation-ended')).toBeNull();
+  });
+
   it('shows the fingerprint and every declared setting before the person agrees', () => {
     const { api } = fakeApi();
     show(JoinScreen, appState({ federation: preview }), api);
@@ -311,6 +322,34 @@ describe('Training screen', () => {
     expect(screen.getByRole('status').textContent).toMatch(/Working/);
     await act(async () => pending.resolve(ok(joinedState())));
     expect(api.resume).toHaveBeenCalledTimes(1);
+  });
+
+  it('says plainly how the federation ended, completed or stopped with the reason: no error, no stale round', async () => {
+    const stopped = { outcome: 'stopped' as const, message: 'round 4 did not complete in 10 attempts', rounds: 3, of: 8 };
+    const done = joinedState({ participation: 'done', federation: { ...preview, ended: stopped }, round: null });
+    // Paused over the end: taking part again answers with the ended state, which the screen shows as it is.
+    const { api, push } = fakeApi({ getState: async () => ok(joinedState({ participation: 'paused' })), resume: async () => (push(done), ok(done)) });
+    render(h(App, { api }));
+    fireEvent.click(await screen.findByRole('button', { name: /Take part in the next round/ }));
+    const end = await screen.findByTestId('federation-end');
+    expect(end.getAttribute('data-outcome')).toBe('stopped');
+    expect(end.querySelector('h2')?.textContent).toBe('Federation stopped after 3 of 8 rounds');
+    expect(screen.getByTestId('stage').textContent).toBe('This federation stopped after 3 of its 8 rounds: round 4 did not complete in 10 attempts.');
+    expect(screen.getByTestId('participation').textContent).toBe('The federation has ended');
+    expect(screen.getByTestId('sidebar-end').textContent).toBe('federation stopped');
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.queryByTestId('current-round')).toBeNull();
+    expect(screen.queryByRole('button', { name: /Take part/ })).toBeNull();
+    cleanup();
+
+    const completed = { outcome: 'completed' as const, message: 'completed all 8 rounds', rounds: 8, of: 8 };
+    // An old round in the state (heard before the end) is not shown as the current one.
+    const stale = { round: 4, stage: 'sent' as const, epoch: 1, epochs: 1, batch: 0, batches: 0, loss: null };
+    show(TrainingScreen, joinedState({ participation: 'done', federation: { ...preview, ended: completed }, round: stale }), fakeApi().api);
+    expect(screen.getByTestId('federation-end').querySelector('h2')?.textContent).toBe('Federation complete: all 8 rounds done');
+    expect(screen.getByTestId('stage').textContent).toBe('This federation has finished all its 8 rounds.');
+    expect(screen.queryByText(/Round 4/)).toBeNull();
+    expect(screen.queryByRole('alert')).toBeNull();
   });
 
   it('charts accuracy once rounds have finished', () => {

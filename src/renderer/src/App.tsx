@@ -85,6 +85,11 @@ export function App({ api, connectionLost = false }: { api: CoveyApi; connection
               </p>
             )}
             {state.round && <p className="muted">round {state.round.round}</p>}
+            {state.participation === 'done' && state.federation?.ended && (
+              <p className="muted" data-testid="sidebar-end">
+                federation {state.federation.ended.outcome === 'completed' ? 'complete' : 'stopped'}
+              </p>
+            )}
             {state.privacy && (
               <p className="muted">
                 ε {fmtEps(state.privacy.worstCase)} worst case

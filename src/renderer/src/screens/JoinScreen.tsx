@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { AppState, CoveyApi, FederationPreview } from '../../../app/contract.js';
+import { endedWords, type AppState, type CoveyApi, type FederationPreview } from '../../../app/contract.js';
 import { NoiseHint } from '../components/EpsilonMeter.js';
 import { ErrorNote, Loading } from '../components/Status.js';
 import { dpModeText, fmtEps } from '../format.js';
@@ -13,6 +13,11 @@ export function FederationCard({ preview }: { preview: FederationPreview }) {
       <h2>
         Federation <code>{preview.federationId}</code>
       </h2>
+      {preview.ended && (
+        <p className="banner" data-testid="federation-ended">
+          {endedWords(preview.ended)} There are no rounds left to take part in.
+        </p>
+      )}
       <div className="fingerprint">
         <span className="label">Server key fingerprint</span>
         <code data-testid="fingerprint">{preview.fingerprint}</code>

@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import type { AppState, CoveyApi, Participation, RoundStage } from '../../../app/contract.js';
+import { endedWords, type AppState, type CoveyApi, type FederationEnd, type Participation, type RoundStage } from '../../../app/contract.js';
 import { LineChart } from '../components/Chart.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
 import { fmtNumber, fmtPercent } from '../format.js';
@@ -14,7 +14,7 @@ const PARTICIPATION: Record<Participation, string> = {
   pausing: 'Stopping after this round',
   paused: 'Paused — not taking part',
   left: 'You left this federation',
-  done: 'The federation has finished',
+  done: 'The federation has ended',
 };
 
 const STAGE: Record<RoundStage, string> = {
@@ -26,6 +26,11 @@ const STAGE: Record<RoundStage, string> = {
   finished: 'Round complete',
   aborted: 'The server cancelled this round; waiting for the next one',
 };
+
+/** The round card's heading once the federation has ended: complete, or stopped and after how many rounds. */
+function endHeading(end: FederationEnd): string {
+  return end.outcome === 'completed' ? `Federation complete: all ${end.of} rounds done` : `Federation stopped after ${end.rounds} of ${end.of} rounds`;
+}
 
 export function TrainingScreen({ state, api, go }: { state: AppState; api: CoveyApi; go: (screen: ScreenId) => void }) {
   const action = useAction();
@@ -56,7 +61,8 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
   }
 
   const { round } = state;
-  const last = [...state.rounds].reverse().find((r) => r.outcome === 'contributed');
+  // How the federation ended, once this app has heard (not a preview read for another federation).
+  const ended = state.participation === 'done' ? state.federation?.ended : undefined;
   const total = state.federation?.rounds;
   const secondsLeft = round && state.federation ? trainingSecondsLeft(round, state.federation.settings.training.batchSize) : null;
   const canResume = state.participation === 'paused' || state.participation === 'pausing';
@@ -111,43 +117,47 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
         {action.error && <ErrorNote error={action.error} />}
         {!action.error && state.lastError && <ErrorNote error={state.lastError} />}
       </section>
-      <section className="card" aria-label="Current round">
-        <h2 data-testid="current-round">{round ? `Round ${round.round}${total ? ` of ${total}` : ''}` : 'Waiting for a round'}</h2>
-        <p className="stage" data-testid="stage" data-stage={round?.stage ?? 'waiting'}>
-          {state.connection && round && round.stage !== 'finished' && round.stage !== 'declined'
-            ? 'Connection lost: this round goes on if the server is back in time'
-            : round
-              ? `${STAGE[round.stage]}${round.abortReason ? ` (${round.abortReason})` : ''}`
-              : state.participation === 'active'
-                ? 'Waiting for the server to start a round you are selected for'
-                : '—'}
-        </p>
-        <div
-          className="progress"
-          role="progressbar"
-          aria-label="Local training"
-          aria-valuemin={0}
-          aria-valuemax={100}
-          aria-valuenow={Math.round(progress * 100)}
-        >
-          <div className="progress-bar" style={{ width: `${Math.round(progress * 100)}%` }} />
-        </div>
-        <p className="muted">
-          {round && round.stage === 'training'
-            ? `Epoch ${round.epoch + 1} of ${round.epochs}, batch ${round.batch} of ${round.batches}, loss ${fmtNumber(round.loss)}${secondsLeft === null ? '' : ` — ${fmtTimeLeft(secondsLeft)} left`}`
-            : round && round.batches > 0
-              ? `${round.epochs} epoch${round.epochs === 1 ? '' : 's'} of ${round.batches} batches done`
-              : ' '}
-        </p>
-        <dl className="facts">
-          <dt>Your last local loss</dt>
-          <dd data-testid="local-loss">{fmtNumber(last?.trainLoss)}</dd>
-          <dt>Your last local accuracy</dt>
-          <dd>{fmtPercent(last?.trainAccuracy)}</dd>
-          <dt>Global accuracy</dt>
-          <dd data-testid="global-accuracy">{fmtPercent([...state.rounds].reverse().find((r) => r.globalAccuracy != null)?.globalAccuracy)}</dd>
-        </dl>
-      </section>
+      {ended ? (
+        <section className="card" aria-label="End of the federation" data-testid="federation-end" data-outcome={ended.outcome}>
+          <h2>{endHeading(ended)}</h2>
+          <p className="stage" data-testid="stage" data-stage="ended">
+            {endedWords(ended)}
+          </p>
+          <p className="muted">There are no more rounds to take part in. Your privacy ledger (Privacy) and your rounds (History) stay on this device.</p>
+          <LastRoundFacts state={state} />
+        </section>
+      ) : (
+        <section className="card" aria-label="Current round">
+          <h2 data-testid="current-round">{round ? `Round ${round.round}${total ? ` of ${total}` : ''}` : 'Waiting for a round'}</h2>
+          <p className="stage" data-testid="stage" data-stage={round?.stage ?? 'waiting'}>
+            {state.connection && round && round.stage !== 'finished' && round.stage !== 'declined'
+              ? 'Connection lost: this round goes on if the server is back in time'
+              : round
+                ? `${STAGE[round.stage]}${round.abortReason ? ` (${round.abortReason})` : ''}`
+                : state.participation === 'active'
+                  ? 'Waiting for the server to start a round you are selected for'
+                  : '—'}
+          </p>
+          <div
+            className="progress"
+            role="progressbar"
+            aria-label="Local training"
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={Math.round(progress * 100)}
+          >
+            <div className="progress-bar" style={{ width: `${Math.round(progress * 100)}%` }} />
+          </div>
+          <p className="muted">
+            {round && round.stage === 'training'
+              ? `Epoch ${round.epoch + 1} of ${round.epochs}, batch ${round.batch} of ${round.batches}, loss ${fmtNumber(round.loss)}${secondsLeft === null ? '' : ` — ${fmtTimeLeft(secondsLeft)} left`}`
+              : round && round.batches > 0
+                ? `${round.epochs} epoch${round.epochs === 1 ? '' : 's'} of ${round.batches} batches done`
+                : ' '}
+          </p>
+          <LastRoundFacts state={state} />
+        </section>
+      )}
       <section className="card">
         <h2>Accuracy per round</h2>
         {chart.x.length === 0 ? (
@@ -166,5 +176,20 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
         </section>
       )}
     </div>
+  );
+}
+
+/** The last round this participant took part in, and the latest global accuracy. */
+function LastRoundFacts({ state }: { state: AppState }) {
+  const last = [...state.rounds].reverse().find((r) => r.outcome === 'contributed');
+  return (
+    <dl className="facts">
+      <dt>Your last local loss</dt>
+      <dd data-testid="local-loss">{fmtNumber(last?.trainLoss)}</dd>
+      <dt>Your last local accuracy</dt>
+      <dd>{fmtPercent(last?.trainAccuracy)}</dd>
+      <dt>Global accuracy</dt>
+      <dd data-testid="global-accuracy">{fmtPercent([...state.rounds].reverse().find((r) => r.globalAccuracy != null)?.globalAccuracy)}</dd>
+    </dl>
   );
 }
