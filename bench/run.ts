@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — runs Covey's benchmarks and writes one JSON report.
  *
- *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N] [--only attack|noniid]
+ *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N] [--only attack|noniid|finetune]
  *
  * `strategies` (whole simulated federations, tens of minutes) runs only when named, never with `all`.
  *
@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineInfo, type MachineInfo } from './machine.js';
+import { STRATEGY_PARTS, type StrategyPart } from './strategy-parts.js';
 
 const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant', 'secagg', 'fuzz'] as const;
 /** Sections that run only when named. */
@@ -20,7 +21,7 @@ const NAMED_ONLY = ['strategies'] as const;
 type Section = (typeof SECTIONS)[number] | (typeof NAMED_ONLY)[number];
 
 const USAGE =
-  'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N (fuzz, default 100000)] [--only attack|noniid (strategies)]';
+  'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N (fuzz, default 100000)] [--only attack|noniid|finetune (strategies)]';
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 
 export interface CoveyBenchReport {
@@ -42,7 +43,7 @@ interface Args {
   /** Messages the fuzz bench sends. */
   messages: number;
   /** The strategies bench's one part, when given. */
-  only?: 'attack' | 'noniid';
+  only?: StrategyPart;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -62,8 +63,9 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(messages) || messages < 1) throw new UsageError('--messages needs a positive integer');
     } else if (arg === '--only') {
       const value = argv[++i];
-      if (value !== 'attack' && value !== 'noniid') throw new UsageError('--only needs attack or noniid');
-      only = value;
+      const part = STRATEGY_PARTS.find((p) => p === value);
+      if (!part) throw new UsageError(`--only needs one of ${STRATEGY_PARTS.join(', ')}`);
+      only = part;
     } else if (arg.startsWith('--out=')) {
       out = resolve(arg.slice('--out='.length));
     } else if (arg === '--help' || arg === '-h') {

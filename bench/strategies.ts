@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- strategies [--only attack|noniid]`: whole simulated federations (`covey sim`'s
+ * `npm run bench -- strategies [--only attack|noniid|finetune]`: whole simulated federations (`covey sim`'s
  * runSimulation: a real server on loopback, real client processes) under each strategy.
  *
  * attack: MNIST (embedded 10k), MLP, 10 clients of which 2 are simulated attackers sending 10 times their
@@ -8,11 +8,14 @@
  *   (β = 0.2, one trimmed from each end per coordinate at n = 10) and Krum (f = 2).
  * noniid: Fashion-MNIST (Debian's dataset-fashion-mnist), MLP, 20 clients, Dirichlet(0.1), 20 rounds,
  *   seed 3: FedAvg against FedAvgM, FedAdam, FedYogi with their default server settings, and FedProx (μ = 0.01).
+ * finetune: bench/finetune.ts (MNIST CNN export, then Fashion-MNIST training only its last dense layer).
  * Each run reports the global test accuracy after every round.
  */
 import { runSimulation, type SimulationOptions } from '../src/cli/simulation.js';
+import { runFinetuneBench, type FinetuneBench } from './finetune.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { DP_OFF_MLP } from './sim-setup.js';
+import type { StrategyPart } from './strategy-parts.js';
 
 export interface StrategyRun {
   label: string;
@@ -31,6 +34,7 @@ export interface StrategiesBench {
   machine: MachineInfo;
   attack?: { setup: Omit<SimulationOptions, 'strategy'>; runs: StrategyRun[] };
   noniid?: { setup: Omit<SimulationOptions, 'strategy'>; runs: StrategyRun[] };
+  finetune?: FinetuneBench;
 }
 
 const ATTACK_SETUP: Omit<SimulationOptions, 'strategy'> = {
@@ -79,10 +83,11 @@ async function run(
   return { label, ...extra, accuracy, finalAccuracy: summary.accuracy, aborted, seconds: Math.round(summary.seconds) };
 }
 
-export async function runStrategiesBench(opts: { only?: 'attack' | 'noniid'; log: (line: string) => void }): Promise<StrategiesBench> {
+export async function runStrategiesBench(opts: { only?: StrategyPart; log: (line: string) => void }): Promise<StrategiesBench> {
   const report: StrategiesBench = { machine: machineInfo() };
   const log = (line: string) => opts.log(`strategies: ${line}`);
-  if (opts.only !== 'noniid') {
+  const runs = (part: StrategyPart) => opts.only === undefined || opts.only === part;
+  if (runs('attack')) {
     const runs: StrategyRun[] = [];
     for (const [label, extra] of [
       ['fedavg', { strategy: { name: 'fedavg' } }],
@@ -95,7 +100,7 @@ export async function runStrategiesBench(opts: { only?: 'attack' | 'noniid'; log
     }
     report.attack = { setup: ATTACK_SETUP, runs };
   }
-  if (opts.only !== 'attack') {
+  if (runs('noniid')) {
     const runs: StrategyRun[] = [];
     for (const name of ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const) runs.push(await run(NONIID_SETUP, name, { strategy: { name } }, log));
     runs.push(await run(NONIID_SETUP, 'fedprox (μ = 0.01)', { strategy: { name: 'fedavg' }, proximalMu: 0.01 }, log));
@@ -106,5 +111,6 @@ export async function runStrategiesBench(opts: { only?: 'attack' | 'noniid'; log
     }
     report.noniid = { setup: NONIID_SETUP, runs };
   }
+  if (runs('finetune')) report.finetune = await runFinetuneBench(log);
   return report;
 }

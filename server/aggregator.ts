@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as SocketServer, type Socket } from 'socket.io';
 import type { Identity } from '../src/core/crypto/index.js';
 import type { Dataset } from '../src/core/data/dataset.js';
-import type { ModelSpec } from '../src/core/model/index.js';
+import type { ModelSpec, TrainableSlice } from '../src/core/model/index.js';
 import { encodeInvite } from '../src/core/protocol/invite.js';
 import type { RoundRecord } from '../src/core/privacy/index.js';
 import type { FederationEnd } from '../src/core/protocol/end.js';
@@ -89,6 +89,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     spec: ModelSpec,
     model: tf.LayersModel,
     weights: Float32Array,
+    trainable: TrainableSlice,
     optimizerState: OptimizerState,
     /** Bearer token for the dashboard and status API. */
     readonly operatorToken: string,
@@ -100,8 +101,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     );
     this.guard = new ConnectionGuard(options.config.connections, options.logger, this.metrics);
     this.io = new SocketServer(this.http, {
-      // Large enough for one sealed update of this model plus its header, no larger.
-      maxHttpBufferSize: maxFrameBytes(weights.length),
+      // Large enough for one sealed update (its trainable weights) plus its header, no larger.
+      maxHttpBufferSize: maxFrameBytes(trainable.length),
       serveClient: false,
       allowRequest: this.guard.allowRequest,
     });
@@ -131,6 +132,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       db,
       model,
       weights,
+      trainable,
       optimizerState,
       metrics: this.metrics,
       io: this.io,
@@ -152,11 +154,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   static async create(options: AggregatorOptions): Promise<Aggregator> {
     checkEarlyStopData(options.config.evaluation?.earlyStop, options.evaluationData !== undefined);
-    const { identity, db, startupInvite, fingerprint, spec, model, weights, optimizerState, operatorToken } = await openFederation(
+    const { identity, db, startupInvite, fingerprint, spec, model, weights, trainable, optimizerState, operatorToken } = await openFederation(
       options.config,
       options.logger,
     );
-    return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, optimizerState, operatorToken);
+    return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, trainable, optimizerState, operatorToken);
   }
 
   get config(): ServerConfig {
@@ -169,6 +171,11 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   get modelLength(): number {
     return this.rounds.global.length;
+  }
+
+  /** Weights in each update: the trainable layers' (config training.trainable), else modelLength. */
+  get updateLength(): number {
+    return this.rounds.trainable.length;
   }
 
   get globalWeights(): Float32Array {

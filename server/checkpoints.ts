@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { layerOrderWeights } from '../src/core/model/index.js';
 
 /**
  * Global-model checkpoints in TensorFlow.js's layers-model format (model.json + weights.bin), one
@@ -22,14 +23,14 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
   }
 }
 
-/** tfjs model.json for `model` whose weights are `weights` (flat, in model.weights order) in weights.bin. */
+/** tfjs model.json for `model` whose weights are `weights` (flat, in layer order: core/model/weights.ts) in weights.bin. */
 export function modelJson(model: tf.LayersModel, meta: Record<string, unknown>): string {
   return JSON.stringify({
     format: 'layers-model',
     generatedBy: 'covey',
     convertedBy: null,
     modelTopology: model.toJSON(null, false),
-    weightsManifest: [{ paths: ['weights.bin'], weights: model.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
+    weightsManifest: [{ paths: ['weights.bin'], weights: layerOrderWeights(model).map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
     covey: meta,
   });
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { StrategySettingsSchema, strategyConflicts } from '../src/core/aggregate/strategy.js';
-import { ModelNameSchema } from '../src/core/model/spec.js';
+import { ModelNameSchema, modelSpecFor } from '../src/core/model/spec.js';
+import { trainableProblem } from '../src/core/model/trainable.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
 import { COMPRESSIONS } from '../src/core/protocol/int8.js';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
@@ -52,6 +53,12 @@ export const ServerConfigSchema = z
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(7420),
     model: ModelNameSchema.default('mlp'),
+    /**
+     * Fine-tuning: a TensorFlow.js LayersModel folder (model.json + weights, e.g. `covey server export`'s) of the
+     * same architecture as `model`, whose weights a new federation starts from (a restart resumes from its checkpoint).
+     * With `training.trainable`, only those layers train and travel in updates; the others stay as loaded.
+     */
+    initFrom: z.string().min(1).optional(),
     rounds: z.number().int().min(1).max(100_000).default(10),
     training: TrainingSettingsSchema.strict().default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
     cohort: z
@@ -161,6 +168,8 @@ export const ServerConfigSchema = z
         });
       }
     }
+    const trainable = c.training.trainable && trainableProblem(modelSpecFor(c.model), c.training.trainable);
+    if (trainable) ctx.addIssue({ code: 'custom', path: ['training', 'trainable'], message: trainable });
     if (c.compression && c.secureAggregation.enabled) {
       ctx.addIssue({
         code: 'custom',

@@ -4,12 +4,13 @@ import type * as tf from '@tensorflow/tfjs';
 import { createStrategy, type OptimizerState } from '../src/core/aggregate/index.js';
 import { fingerprintHex, type Identity } from '../src/core/crypto/index.js';
 import { loadOrCreateIdentity } from '../src/core/crypto/identity-file.js';
-import { buildModel, getFlatWeights, modelSpecFor, type ModelSpec } from '../src/core/model/index.js';
+import { buildModel, getFlatWeights, modelSpecFor, trainableSlice, type ModelSpec, type TrainableSlice } from '../src/core/model/index.js';
 import { selectBackend } from '../src/core/train/index.js';
 import { checkpointDir, readCheckpointWeights, writeCheckpoint } from './checkpoints.js';
 import { verifyCheckpoint } from './checkpoint-integrity.js';
 import type { ServerConfig } from './config.js';
 import { FederationDb } from './db.js';
+import { readInitWeights } from './init-model.js';
 import { createInvite, hashToken, loadOrCreateSecret, type CreatedInvite } from './invites.js';
 import type { Logger } from './logger.js';
 import { loadOptimizerState } from './optimizer-state.js';
@@ -24,6 +25,8 @@ export interface OpenedFederation {
   spec: ModelSpec;
   model: tf.LayersModel;
   weights: Float32Array;
+  /** The part of `weights` that trains and travels in updates (config training.trainable; all of it by default). */
+  trainable: TrainableSlice;
   /** The server optimizer's state after the last completed round. */
   optimizerState: OptimizerState;
   /** Bearer token for the dashboard and status API. */
@@ -31,7 +34,8 @@ export interface OpenedFederation {
 }
 
 /**
- * Opens (or creates) the federation's state: a first start writes checkpoint 0, a restart checks
+ * Opens (or creates) the federation's state: a first start writes checkpoint 0 (the config's initFrom
+ * model, else seeded initial weights), a restart checks
  * the last completed round's checkpoint and resumes from its weights and server optimizer state.
  */
 export async function openFederation(config: ServerConfig, logger: Logger): Promise<OpenedFederation> {
@@ -41,12 +45,13 @@ export async function openFederation(config: ServerConfig, logger: Logger): Prom
   const fingerprint = await fingerprintHex(identity);
   const spec = modelSpecFor(config.model);
   const model = buildModel(spec, { seed: config.seed ?? randomInt(2 ** 31) });
+  const trainable = trainableSlice(spec, config.training.trainable);
   const db = FederationDb.open(config.stateDir);
   try {
     const stored = db.federationId();
     let weights: Float32Array;
     if (stored === null) {
-      weights = getFlatWeights(model);
+      weights = config.initFrom ? await readInitWeights(config.initFrom, model) : getFlatWeights(model);
       const sha256 = await writeCheckpoint(checkpointDir(config.stateDir, 0), model, weights, { federationId: config.federationId, round: 0 });
       db.initFederation(config.federationId, sha256);
     } else {
@@ -58,10 +63,10 @@ export async function openFederation(config: ServerConfig, logger: Logger): Prom
       weights = await readCheckpointWeights(checkpointDir(config.stateDir, completed), getFlatWeights(model).length);
       logger('info', 'resumed', { completedRound: completed, stateDir: config.stateDir });
     }
-    const optimizerState = loadOptimizerState(db, createStrategy(config.strategy), weights.length, logger);
+    const optimizerState = loadOptimizerState(db, createStrategy(config.strategy), trainable.length, logger);
     const startupInvite = startupInviteFor(db, config);
     const operatorToken = await loadOrCreateSecret(join(config.stateDir, 'operator-token'));
-    return { identity, db, startupInvite, fingerprint, spec, model, weights, optimizerState, operatorToken };
+    return { identity, db, startupInvite, fingerprint, spec, model, weights, trainable, optimizerState, operatorToken };
   } catch (err) {
     db.close();
     throw err;

@@ -4,7 +4,7 @@ import type { Server as SocketServer, Socket } from 'socket.io';
 import type * as tf from '@tensorflow/tfjs';
 import { createStrategy, encodeOptimizerState, type OptimizerState, type Strategy } from '../src/core/aggregate/index.js';
 import { getSodium, type Identity } from '../src/core/crypto/index.js';
-import { setFlatWeights } from '../src/core/model/index.js';
+import { mergeTrainable, selectTrainable, setFlatWeights, type TrainableSlice } from '../src/core/model/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { EVENTS, type RoundResult } from '../src/core/protocol/messages.js';
 import type { RoundAnnounce } from '../src/core/protocol/signed.js';
@@ -42,6 +42,8 @@ export interface RoundRunnerDeps {
   db: FederationDb;
   model: tf.LayersModel;
   weights: Float32Array;
+  /** The part of the weights that trains and travels in updates (federation-start.ts). */
+  trainable: TrainableSlice;
   /** The server optimizer's state after the last completed round (server/optimizer-state.ts). */
   optimizerState: OptimizerState;
   metrics: ServerMetrics;
@@ -57,7 +59,10 @@ export interface RoundRunnerDeps {
 export class RoundRunner {
   phase: RoundPhase = 'idle';
   open: Attempt | null = null;
+  /** The whole global model, frozen layers included: broadcast, evaluated and checkpointed. */
   global: Float32Array;
+  /** Its trainable part: every update, the aggregate, the server optimizer and its state have this length. */
+  readonly trainable: TrainableSlice;
   stopped = false;
   /** The open attempt's signed announcement, re-sent to a member that connects while it runs. */
   announced: RoundAnnounce | null = null;
@@ -83,6 +88,7 @@ export class RoundRunner {
     this.db = deps.db;
     this.model = deps.model;
     this.global = deps.weights;
+    this.trainable = deps.trainable;
     this.strategy = createStrategy(deps.options.config.strategy);
     this.optimizerState = deps.optimizerState;
     this.metrics = deps.metrics;
@@ -90,7 +96,7 @@ export class RoundRunner {
     this.connections = deps.connections;
     this.events = deps.events;
     // Plain rounds of a large model are ingested on worker threads: start them now, not at the first round.
-    if (!this.config.secureAggregation.enabled) warmIngest(this.strategy, this.global.length);
+    if (!this.config.secureAggregation.enabled) warmIngest(this.strategy, this.trainable.length);
   }
 
   private get config(): ServerConfig {
@@ -125,7 +131,7 @@ export class RoundRunner {
     return {
       config: this.config,
       members: this.members,
-      modelLength: this.global.length,
+      modelLength: this.trainable.length,
       identity: this.identity,
       log: this.log,
       metrics: this.metrics,
@@ -141,7 +147,7 @@ export class RoundRunner {
       member: (clientId) => this.members.get(clientId),
       federationId: this.config.federationId,
       server: this.identity,
-      modelLength: this.global.length,
+      modelLength: this.trainable.length,
       log: this.log,
       metrics: this.metrics,
       progress: (progress) => this.events.emit('progress', progress),
@@ -253,8 +259,8 @@ export class RoundRunner {
       round,
       attemptId,
       cohort: cohortIds,
-      accumulator: secagg ? this.strategy.configureRound(0) : roundAccumulator(this.strategy, this.global.length),
-      policy: updatePolicy(this.config, this.global.length, {
+      accumulator: secagg ? this.strategy.configureRound(0) : roundAccumulator(this.strategy, this.trainable.length),
+      policy: updatePolicy(this.config, this.trainable.length, {
         declaredExamples: cohortIds.map((id) => this.members.get(id)?.numExamples ?? 0),
         lastMedianNorm: this.db.lastMedianUpdateNorm(),
       }),
@@ -287,9 +293,18 @@ export class RoundRunner {
     if (open.abandoned) return { kind: abort(open.abandoned, 'abandoned'), everyoneDeclined };
     if ('abort' in collected) return { kind: abort(collected.abort, 'too-few-updates'), everyoneDeclined };
 
-    const released = await release(this.config, this.strategy, this.global, collected, open.policy.normBound, this.optimizerState);
+    const released = await release(
+      this.config,
+      this.strategy,
+      selectTrainable(this.global, this.trainable),
+      collected,
+      open.policy.normBound,
+      this.optimizerState,
+    );
     if ('refused' in released) return { kind: abort(released.refused, 'global-guard'), everyoneDeclined };
-    const { next, state: optimizerState } = released;
+    const { state: optimizerState } = released;
+    // Frozen layers keep the weights the federation started from.
+    const next = mergeTrainable(this.global, released.next, this.trainable);
     crashPoint('aggregation', round);
     const metrics = this.evaluate(next);
     const epsilon = this.currentEpsilon();
@@ -316,7 +331,7 @@ export class RoundRunner {
       declined: [...open.declined],
       checkpointSha256,
       medianUpdateNorm: collected.secureScale === null ? lowerMedian(open.acceptedNorms) : null,
-      optimizerState: encodeOptimizerState(this.strategy.optimizer, next.length, optimizerState),
+      optimizerState: encodeOptimizerState(this.strategy.optimizer, this.trainable.length, optimizerState),
     });
     this.global = next;
     this.optimizerState = optimizerState;

@@ -53,7 +53,8 @@ export interface DeclaredSettings {
   samplingRate: number;
   /** The expected cohort size the server averages and scales its noise by (consent covers it). */
   expectedClients?: number;
-  training: { epochs: number; batchSize: number; learningRate: number };
+  /** trainable: fine-tuning, the only layers that train and are sent (the others stay frozen); absent: all. */
+  training: { epochs: number; batchSize: number; learningRate: number; trainable?: string[] };
   /** Whether the server runs secure aggregation (pairwise masks): it then sees only the sum of the updates. */
   secureAggregation: boolean;
 }
@@ -64,7 +65,7 @@ export interface FederationPreview {
   federationId: string;
   /** The server key fingerprint pinned by the invite, as 16 groups of 4 hex digits. */
   fingerprint: string;
-  /** parameters: the model's weight count (d), for the noise-scale hint; absent in previews saved by older releases. */
+  /** parameters: the weight count of an update (d: the trainable layers'), for the noise-scale hint; absent in previews saved by older releases. */
   model: { name: string; summary: string; inputShape: number[]; numClasses: number; parameters?: number };
   rounds: number;
   /** Rounds the federation has completed (or the round open) when it was asked. */

@@ -140,7 +140,7 @@ export async function probeFederation(resolved: ResolvedInvite, accountant: Acco
       summary: modelSummary(spec.data),
       inputShape: spec.data.inputShape,
       numClasses: spec.data.numClasses,
-      parameters: parameterCount(spec.data),
+      parameters: parameterCount(spec.data, info.settings.training.trainable),
     },
     rounds: info.rounds,
     currentRound: info.currentRound,

@@ -24,7 +24,7 @@ const PreviewSchema: z.ZodType<FederationPreview> = z.object({
     dp: z.object({ mode: DpModeSchema, noiseMultiplier: z.number(), clipNorm: z.number(), delta: z.number() }),
     samplingRate: z.number(),
     expectedClients: z.number().optional(),
-    training: z.object({ epochs: z.number(), batchSize: z.number(), learningRate: z.number() }),
+    training: z.object({ epochs: z.number(), batchSize: z.number(), learningRate: z.number(), trainable: z.array(z.string()).optional() }),
     secureAggregation: z.boolean(),
   }),
   perRound: z.object({ promised: epsilon, worstCase: epsilon }),

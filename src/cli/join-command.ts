@@ -106,7 +106,10 @@ function describe(e: ClientEvent | BackendEvent): string {
     case 'backend':
       return `compute backend: ${e.backend}; ${e.examples} local examples (they never leave this machine)`;
     case 'joined':
-      return `joined federation ${e.federationId} as ${e.clientId}; server key ${e.serverFingerprint.slice(0, 16)}…; DP ${e.settings.dp.mode}`;
+      return (
+        `joined federation ${e.federationId} as ${e.clientId}; server key ${e.serverFingerprint.slice(0, 16)}…; DP ${e.settings.dp.mode}` +
+        (e.settings.training.trainable ? `; training only ${e.settings.training.trainable.join(', ')} (the other layers frozen)` : '')
+      );
     case 'round-start':
       return `round ${e.round}: selected, training locally`;
     case 'update-sent':

@@ -52,7 +52,7 @@ export function registerServerCommand(program: Command): void {
       process.stdout.write(
         [
           `Covey aggregator for federation ${config.federationId} at ${url}`,
-          `Model ${config.model}, ${config.rounds} rounds, DP ${config.dp.mode}, secure aggregation ${config.secureAggregation.enabled ? 'on: the server sees only sums' : 'off'}`,
+          `Model ${config.model}${config.initFrom ? ` (from ${config.initFrom})` : ''}${config.training.trainable ? `, training only ${config.training.trainable.join(', ')}` : ''}, ${config.rounds} rounds, DP ${config.dp.mode}, secure aggregation ${config.secureAggregation.enabled ? 'on: the server sees only sums' : 'off'}`,
           ...(server.hasStartupInvite
             ? [`Invite link: ${server.inviteLink}`, `Join with: covey join ${url} --invite ${server.inviteCode} --data <path>`]
             : ['Members rejoin on their own; make invites for new ones with `covey server invite`.']),

@@ -5,7 +5,16 @@ import { handshake, type Admission } from '../client/handshake.js';
 import { generateIdentity, sealUpdate, type Identity } from '../core/crypto/index.js';
 import { Rng } from '../core/data/rng.js';
 import type { Dataset } from '../core/data/dataset.js';
-import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
+import {
+  buildModel,
+  getFlatWeights,
+  ModelSpecSchema,
+  selectTrainable,
+  setFlatWeights,
+  setTrainableLayers,
+  trainableSlice,
+  type ModelSpec,
+} from '../core/model/index.js';
 import { updateDelta } from '../core/privacy/index.js';
 import { decodeFrame, encodeFrame } from '../core/protocol/frame.js';
 import type { Invite } from '../core/protocol/invite.js';
@@ -93,9 +102,10 @@ export class SimulatedAttacker {
       this.fail(err);
       throw err;
     });
-    const model = buildModel(ModelSpecSchema.parse(admission.hello.model), { seed: 0 });
+    const spec = ModelSpecSchema.parse(admission.hello.model);
+    const model = buildModel(spec, { seed: 0 });
     socket.on(EVENTS.roundStart, (msg: unknown, weights: unknown) => {
-      this.busy = this.busy.then(() => this.onRoundStart(identity, admission, model, msg, weights)).catch((err: Error) => this.fail(err));
+      this.busy = this.busy.then(() => this.onRoundStart(identity, admission, spec, model, msg, weights)).catch((err: Error) => this.fail(err));
     });
     socket.on(EVENTS.federationDone, () => this.finish());
   }
@@ -106,14 +116,17 @@ export class SimulatedAttacker {
     this.socket = null;
   }
 
-  private async onRoundStart(identity: Identity, admission: Admission, model: tf.LayersModel, msg: unknown, weights: unknown): Promise<void> {
+  private async onRoundStart(identity: Identity, admission: Admission, spec: ModelSpec, model: tf.LayersModel, msg: unknown, weights: unknown): Promise<void> {
     const start = RoundStartSchema.parse(msg);
     const frame = asBytes(weights);
     if (!frame || start.secagg) return;
     const global = decodeFrame(frame, { kind: 'global', length: getFlatWeights(model).length, round: start.round }).values;
+    const { trainable, ...training } = start.settings.training;
+    const slice = trainableSlice(spec, trainable);
     setFlatWeights(model, global);
-    await trainLocal(model, this.options.data, { ...start.settings.training, seed: this.options.seed + start.round, threads: 1 });
-    const values = corruptUpdate(updateDelta(getFlatWeights(model), global), this.options.attack, this.rng);
+    setTrainableLayers(model, trainable);
+    await trainLocal(model, this.options.data, { ...training, seed: this.options.seed + start.round, threads: 1 });
+    const values = corruptUpdate(updateDelta(selectTrainable(getFlatWeights(model), slice), selectTrainable(global, slice)), this.options.attack, this.rng);
     const context = { federationId: admission.hello.federationId, round: start.round, attemptId: start.attemptId, clientId: admission.hello.clientId };
     const sealed = await sealUpdate({
       plaintext: encodeFrame({ kind: 'update', round: start.round, numExamples: this.options.data.count, values }),

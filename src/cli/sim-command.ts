@@ -56,6 +56,8 @@ interface SimFlags {
   proximalMu?: number;
   classWeights?: ClassWeighting;
   compress?: Compression;
+  initFrom?: string;
+  trainable?: string[];
   strategy: StrategyName | 'fedprox';
   serverLr?: number;
   serverMomentum?: number;
@@ -71,6 +73,14 @@ function earlyStopSpec(text: string): EarlyStop {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** `LAYER,…`, e.g. `dense_2`: the layers fine-tuning trains (the server checks them against the model). */
+function layerList(text: string): string[] {
+  const names = text.split(',').map((n) => n.trim());
+  if (names.some((n) => !/^[A-Za-z0-9_]{1,64}$/.test(n)))
+    throw new InvalidArgumentError(`expected layer names separated by commas, e.g. dense_2, got '${text}'`);
+  return names;
 }
 
 /** `STAGE:COUNT`, e.g. `shares:4`: COUNT clients vanish after that stage of every secure round. */
@@ -117,6 +127,8 @@ export function registerSimCommand(program: Command): void {
     .option('--proximal-mu <μ>', 'FedProx: local training adds μ/2·‖w − w_global‖² (0: plain FedAvg)', nonNegativeNumber)
     .addOption(new Option('--class-weights <kind>', "weigh each client's loss by its own label counts (n/(k·n_c))").choices(CLASS_WEIGHTINGS))
     .addOption(new Option('--compress <kind>', 'plain rounds: clients send 8-bit stochastically quantized updates (after the DP step)').choices(COMPRESSIONS))
+    .option('--init-from <dir>', 'start from this TensorFlow.js LayersModel folder (model.json + weights, e.g. a `covey server export`) of the same model')
+    .option('--trainable <layers>', 'fine-tuning: train only these layers (e.g. dense_2); the others stay frozen and are never sent', layerList)
     .option(
       '--early-stop <spec>',
       'patience:P[,min-delta:D][,metric:loss|accuracy|macroF1|auc]: stop when the held-out metric has not improved by D for P rounds',
@@ -171,6 +183,8 @@ export function registerSimCommand(program: Command): void {
         proximalMu: flags.strategy === 'fedprox' ? (flags.proximalMu ?? FEDPROX_DEFAULT_MU) : flags.proximalMu,
         classWeights: flags.classWeights,
         compress: flags.compress,
+        initFrom: flags.initFrom,
+        trainable: flags.trainable,
         earlyStop: flags.earlyStop,
         exportBest: flags.exportBest,
         strategy: {

@@ -51,6 +51,9 @@ export interface SimulationOptions {
   /** FedProx's μ and class-weighted local loss (training settings every client gets). */
   proximalMu?: number;
   classWeights?: ClassWeighting;
+  /** Fine-tuning: start from this TensorFlow.js LayersModel folder (e.g. an export) and train only these layers (server config initFrom, training.trainable). */
+  initFrom?: string;
+  trainable?: string[];
   /** Plain rounds: clients send 8-bit quantized updates. */
   compress?: Compression;
   /** Stop when the held-out metric stops improving (server/early-stop.ts). */
@@ -134,6 +137,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
         learningRate: opts.learningRate,
         ...(opts.proximalMu !== undefined && { proximalMu: opts.proximalMu }),
         ...(opts.classWeights && { classWeights: opts.classWeights }),
+        ...(opts.trainable && { trainable: opts.trainable }),
       },
       cohort: {
         samplingRate: opts.samplingRate,
@@ -154,6 +158,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
       ...(opts.earlyStop && { evaluation: { earlyStop: opts.earlyStop } }),
       ...(opts.compress && { compression: opts.compress }),
+      ...(opts.initFrom && { initFrom: opts.initFrom }),
       ...(opts.strategy && { strategy: opts.strategy }),
       ...(opts.aggregation && { aggregation: opts.aggregation }),
     });

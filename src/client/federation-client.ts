@@ -21,7 +21,7 @@ import { decide, type ContributionDraft, type Decision, type PrivacyCap } from '
 import { verifyForMember, verifyRoundStart } from './server-messages.js';
 import { SecureAttempts, type SecureRelease, type SecureRoundStart } from './secure-attempts.js';
 import { secureInput, type StageReply } from './secure-round.js';
-import { openSession, trainRound, type Session } from './session.js';
+import { openSession, trainRound, updateSlice, type Session } from './session.js';
 
 export type { ClientEvent } from './events.js';
 export type { PrivacyCap } from './participation.js';
@@ -388,7 +388,7 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       clientId: session.clientId,
       identity: this.options.identity,
       serverBoxKey: session.serverBoxKey,
-      length: session.modelLength,
+      length: updateSlice(session, start.settings).length,
       release: async () => {
         const release = await this.secureRelease(start, global);
         this.note({ type: 'update-prepared', round: start.round, updateNorm: release.updateNorm, clipScale: release.clipScale });

@@ -1,10 +1,20 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../core/data/dataset.js';
-import { buildModel, getFlatWeights, ModelSpecSchema, setFlatWeights } from '../core/model/index.js';
+import {
+  buildModel,
+  getFlatWeights,
+  ModelSpecSchema,
+  selectTrainable,
+  setFlatWeights,
+  setTrainableLayers,
+  trainableSlice,
+  type ModelSpec,
+  type TrainableSlice,
+} from '../core/model/index.js';
 import { updateDelta } from '../core/privacy/index.js';
 import type { LedgerFile } from '../core/privacy/ledger-file.js';
 import { openServerLedger } from '../core/privacy/participant-ledgers.js';
-import type { RoundStart } from '../core/protocol/messages.js';
+import type { RoundSettings, RoundStart } from '../core/protocol/messages.js';
 import { trainLocal } from '../core/train/index.js';
 import type { ClientEvent, TrainStats } from './events.js';
 import type { Admission } from './handshake.js';
@@ -16,7 +26,9 @@ export interface Session {
   clientId: string;
   serverSignKey: Uint8Array;
   serverBoxKey: Uint8Array;
+  spec: ModelSpec;
   model: tf.LayersModel;
+  /** Weights in the global frame: the whole model. */
   modelLength: number;
   fingerprint: string;
   ledger: LedgerFile;
@@ -31,7 +43,8 @@ export async function openSession(
   { hello, serverSignKey, serverBoxKey, fingerprint }: Admission,
   o: { stateDir: string; cap: PrivacyCap | undefined; dataDigest: () => string },
 ): Promise<Session> {
-  const model = buildModel(ModelSpecSchema.parse(hello.model), { seed: 0 });
+  const spec = ModelSpecSchema.parse(hello.model);
+  const model = buildModel(spec, { seed: 0 });
   // One ledger per server key (the invite's fingerprint): a new federation id from the same server keeps it.
   const ledger = await openServerLedger(o.stateDir, fingerprint);
   if (latestConsent(ledger.entries)?.federationId !== hello.federationId) {
@@ -50,6 +63,7 @@ export async function openSession(
     clientId: hello.clientId,
     serverSignKey,
     serverBoxKey,
+    spec,
     model,
     modelLength: getFlatWeights(model).length,
     fingerprint,
@@ -57,21 +71,32 @@ export async function openSession(
   };
 }
 
-/** global weights -> local training -> delta against the global weights received this round (DP-FedAvg). */
+/** What a round's update covers: the layers its signed settings name as trainable (all by default); throws on a name the model lacks. */
+export function updateSlice(session: Pick<Session, 'spec'>, settings: RoundSettings): TrainableSlice {
+  return trainableSlice(session.spec, settings.training.trainable);
+}
+
+/**
+ * global weights -> local training of the round's trainable layers (the others frozen) -> delta of
+ * those layers against the global weights received this round (DP-FedAvg): the frozen ones are never sent.
+ */
 export async function trainRound(
   session: Session,
   start: RoundStart,
   global: Float32Array,
   o: { data: Dataset; seed: number; note: (event: ClientEvent) => void },
 ): Promise<{ delta: Float32Array; stats: TrainStats }> {
+  const { trainable, ...training } = start.settings.training;
+  const slice = updateSlice(session, start.settings);
   setFlatWeights(session.model, global);
+  setTrainableLayers(session.model, trainable);
   const trained = await trainLocal(session.model, o.data, {
-    ...start.settings.training,
+    ...training,
     seed: o.seed,
     onProgress: (p) => o.note({ type: 'training', round: start.round, ...p }),
   });
   return {
-    delta: updateDelta(getFlatWeights(session.model), global),
+    delta: updateDelta(selectTrainable(getFlatWeights(session.model), slice), selectTrainable(global, slice)),
     stats: { trainLoss: trained.loss, trainAccuracy: trained.accuracy, examplesPerSecond: trained.examplesPerSecond },
   };
 }

@@ -1,11 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * The flat layout: every weight of the model (for Covey's specs all are trainable) in
- * `model.getWeights()` order, each row-major, concatenated.
+ * The model's weights layer by layer, each layer's in its own order (kernel, bias). Not
+ * `model.weights`, which lists trainable weights first and so changes when layers are frozen
+ * (trainable.ts); for a model with every layer trainable the two orders are the same.
  */
+export function layerOrderWeights(model: tf.LayersModel): tf.LayerVariable[] {
+  return model.layers.flatMap((layer) => layer.weights);
+}
+
+/** The flat layout: every weight of the model in `layerOrderWeights` order, each row-major, concatenated. */
 export function weightShapes(model: tf.LayersModel): number[][] {
-  return model.weights.map((w) =>
+  return layerOrderWeights(model).map((w) =>
     w.shape.map((d) => {
       if (d === null) throw new Error(`weight '${w.name}' of model '${model.name}' has an undefined dimension`);
       return d;
@@ -19,7 +25,7 @@ function sizeOf(shape: number[]): number {
 
 /** All weights of `model` as one new Float32Array (see `weightShapes` for the layout). */
 export function getFlatWeights(model: tf.LayersModel): Float32Array {
-  const tensors = model.getWeights(); // `model.weights` order; the variables themselves: never dispose
+  const tensors = layerOrderWeights(model).map((w) => w.read()); // the variables themselves: never dispose
   const flat = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
   let offset = 0;
   for (const t of tensors) {
@@ -47,9 +53,7 @@ export function setFlatWeights(model: tf.LayersModel, flat: Float32Array): void 
   }
   tf.tidy(() => {
     let offset = 0;
-    // Written one by one in `model.weights` order (model.setWeights walks layer by layer instead,
-    // which differs once a model has non-trainable weights).
-    model.weights.forEach((weight, i) => {
+    layerOrderWeights(model).forEach((weight, i) => {
       const size = sizeOf(shapes[i]);
       // slice, not subarray: the cpu backend would keep a view aliasing the caller's buffer.
       weight.write(tf.tensor(flat.slice(offset, offset + size), shapes[i], 'float32'));

@@ -58,6 +58,12 @@ export const TrainingSettingsSchema = z.object({
   proximalMu: z.number().finite().min(0).optional(),
   /** 'balanced': each client weighs its examples' losses by its own label counts (core/train/class-weights.ts). */
   classWeights: z.enum(CLASS_WEIGHTINGS).optional(),
+  /** Fine-tuning: only these layers train and travel in updates (core/model/trainable.ts); absent: every layer. */
+  trainable: z
+    .array(z.string().regex(/^[A-Za-z0-9_]{1,64}$/))
+    .min(1)
+    .max(64)
+    .optional(),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettingsSchema>;
 

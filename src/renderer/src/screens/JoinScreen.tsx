@@ -60,6 +60,12 @@ export function FederationCard({ preview }: { preview: FederationPreview }) {
         <dd>
           {training.epochs} epoch{training.epochs === 1 ? '' : 's'}, batch {training.batchSize}, learning rate {training.learningRate}
         </dd>
+        {training.trainable && (
+          <>
+            <dt>Layers trained</dt>
+            <dd data-testid="trainable">{training.trainable.join(', ')} (fine-tuning: the other layers stay frozen and are never sent)</dd>
+          </>
+        )}
       </dl>
       {dp.mode !== 'off' ? (
         <>
