@@ -323,6 +323,7 @@ async function runPass(inputs: SealedInput[], ctx: PassContext): Promise<{ resul
     cohort: inputs.map((x) => x.clientId),
     accumulator: ctx.pool ? new ParallelSum(D, ctx.pool) : strategy.configureRound(D),
     policy: updatePolicy(BENCH_CONFIG, D, { declaredExamples: [], lastMedianNorm: null }),
+    federatedEval: null,
     deadline: ctx.start.deadline,
     start: ctx.start,
     weightsFrame: ctx.weightsFrame,

@@ -46,6 +46,7 @@ for (const length of LENGTHS) {
       cohort: [...members.keys()],
       accumulator,
       policy,
+      federatedEval: null,
       deadline: start.deadline,
       start,
       weightsFrame,

@@ -1,6 +1,7 @@
 import type { ResultAccumulator } from '../src/core/aggregate/index.js';
 import type { Identity } from '../src/core/crypto/index.js';
 import { UpdateHeaderSchema, DeclineSchema, asBytes, type RejectReason, type RoundStart, type UpdateAck } from '../src/core/protocol/messages.js';
+import type { FederatedEvalTally } from './federated-eval.js';
 import type { Logger } from './logger.js';
 import { UpdateRejection } from './updates.js';
 import { openForAccumulator } from './ingest.js';
@@ -16,6 +17,8 @@ export interface AttemptInit {
   accumulator: ResultAccumulator;
   /** The weight cap and norm bound of this attempt, fixed when its cohort was drawn (update-policy.ts). */
   policy: UpdatePolicy;
+  /** The attempt's federated evaluation, when its round settings ask for it (plain rounds only). */
+  federatedEval: FederatedEvalTally | null;
   deadline: number;
   /** The signed round start and weights, re-sent to a cohort member that reconnects mid-round. */
   start: RoundStart;
@@ -37,6 +40,7 @@ export class Attempt {
   readonly declined = new Set<string>();
   readonly accumulator: ResultAccumulator;
   readonly policy: UpdatePolicy;
+  readonly federatedEval: FederatedEvalTally | null;
   /** The norms (as sent) of the plain updates accepted so far: one number per member, never an update. */
   readonly acceptedNorms: number[] = [];
   /** Bytes of the sealed plain updates accepted so far (bytesUp of the round). */
@@ -60,6 +64,7 @@ export class Attempt {
     this.cohort = new Set(init.cohort);
     this.accumulator = init.accumulator;
     this.policy = init.policy;
+    this.federatedEval = init.federatedEval;
     this.deadline = init.deadline;
     this.start = init.start;
     this.weightsFrame = init.weightsFrame;
@@ -156,6 +161,7 @@ export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, 
         server: ctx.server,
         clientBoxPublicKey: member.boxPublicKey,
         modelLength: ctx.modelLength,
+        federatedEval: open.federatedEval !== null,
       },
       open.policy,
       open.accumulator,
@@ -171,8 +177,15 @@ export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, 
       bounded.discard();
       return refuse(answeredMeanwhile.reason, answeredMeanwhile.message);
     }
+    // Counts that fail their checks take the update down with them: one answer per member, whole or not at all.
+    const counts = open.federatedEval?.check(member.clientId, bounded.evaluation) ?? null;
+    if (counts && 'problem' in counts) {
+      bounded.discard();
+      return refuse('bad-evaluation', counts.problem);
+    }
     // Weight capped, norm clipped to the bound of this mode: one member's influence is bounded (update-policy.ts).
     bounded.commit();
+    if (counts) open.federatedEval?.add(counts);
     open.acceptedNorms.push(bounded.norm);
     open.bytesUp += sealed.byteLength;
     open.received.add(member.clientId);

@@ -4,6 +4,7 @@ import { StrategySettingsSchema, strategyConflicts } from '../src/core/aggregate
 import { ModelNameSchema, modelSpecFor } from '../src/core/model/spec.js';
 import { trainableProblem } from '../src/core/model/trainable.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
+import { federatedEvalConflict, FederatedEvalSettingsSchema } from '../src/core/protocol/federated-eval.js';
 import { COMPRESSIONS } from '../src/core/protocol/int8.js';
 import { DpSettingsSchema, TrainingSettingsSchema } from '../src/core/protocol/messages.js';
 import { EarlyStopSchema } from './early-stop.js';
@@ -146,8 +147,18 @@ export const ServerConfigSchema = z
     /**
      * Held-out data for evaluating the global model: 'mnist' (embedded test split), an IDX folder or a CSV file
      * (`covey sim` supplies its dataset's test split instead); earlyStop needs it (server/early-stop.ts).
+     * federated: members also evaluate the global model they receive on a held-out part of their own
+     * data and send the counts with their update (protocol/federated-eval.ts); DP off, no secure aggregation.
      */
-    evaluation: z.object({ data: z.string().optional(), labelColumn: z.string().optional(), earlyStop: EarlyStopSchema.optional() }).strict().optional(),
+    evaluation: z
+      .object({
+        data: z.string().optional(),
+        labelColumn: z.string().optional(),
+        earlyStop: EarlyStopSchema.optional(),
+        federated: FederatedEvalSettingsSchema.strict().optional(),
+      })
+      .strict()
+      .optional(),
     stateDir: z.string().default('.covey/server'),
     /** Seeds initial weights and cohort sampling (simulation); omit in production. */
     seed: z.number().int().min(0).optional(),
@@ -177,6 +188,8 @@ export const ServerConfigSchema = z
         message: 'compression applies to plain rounds: secure aggregation sends masked inputs on its own fixed-point grid',
       });
     }
+    const federatedRefused = c.evaluation?.federated && federatedEvalConflict({ dpMode: c.dp.mode, secureAggregation: c.secureAggregation.enabled });
+    if (federatedRefused) ctx.addIssue({ code: 'custom', path: ['evaluation', 'federated'], message: federatedRefused });
     const strategyContext = { dpMode: c.dp.mode, secureAggregation: c.secureAggregation.enabled, minClients: c.cohort.minClients };
     for (const p of strategyConflicts(c.strategy, strategyContext)) ctx.addIssue({ code: 'custom', path: ['strategy', p.field], message: p.message });
     if (c.dp.mode === 'distributed' && !c.secureAggregation.enabled) {

@@ -13,6 +13,8 @@ export interface OpenJob {
   server: { boxPublicKey: Uint8Array; boxSecretKey: Uint8Array };
   clientBoxPublicKey: Uint8Array;
   modelLength: number;
+  /** The round asks for federated evaluation counts (updates.ts openAndDecodeUpdate). */
+  federatedEval: boolean;
   policy: { maxWeight: number | null; normBound: number | null };
 }
 
@@ -27,7 +29,8 @@ export type ToIngestWorker =
 export type FromIngestWorker =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
-  | { type: 'opened'; id: number; weight: number; norm: number; normBound: number; clipped: boolean }
+  /** `evaluation`: the member's federated evaluation counts as sent (parsed JSON, checked by the accept path). */
+  | { type: 'opened'; id: number; weight: number; norm: number; normBound: number; clipped: boolean; evaluation?: unknown }
   | { type: 'rejected'; id: number; reason: RejectReason; message: string }
   | { type: 'failed'; id: number; message: string }
   | { type: 'flushed'; id: number };

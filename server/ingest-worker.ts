@@ -25,7 +25,8 @@ async function handle(message: ToIngestWorker): Promise<void> {
         const update = await openAndDecodeUpdate(message);
         const bounded = boundUpdate(update, message.policy);
         held = { id: message.id, bounded };
-        post({ type: 'opened', id: message.id, weight: bounded.weight, norm: bounded.norm, normBound: bounded.normBound, clipped: bounded.clipped });
+        const { weight, norm, normBound, clipped } = bounded;
+        post({ type: 'opened', id: message.id, weight, norm, normBound, clipped, ...(update.evaluation !== undefined && { evaluation: update.evaluation }) });
       } catch (err) {
         if (err instanceof UpdateRejection) post({ type: 'rejected', id: message.id, reason: err.reason, message: err.message });
         else post({ type: 'failed', id: message.id, message: (err as Error).message });

@@ -91,6 +91,8 @@ export interface OpenedUpdate {
   norm: number;
   normBound: number;
   clipped: boolean;
+  /** The member's federated evaluation counts as sent (parsed JSON, unchecked), when it sent any. */
+  evaluation?: unknown;
   /** Adds the bounded update into the accumulator; call at most once, and not after `discard`. */
   commit(): void;
   /** Drops it; the accumulator is untouched. */
@@ -103,6 +105,8 @@ export interface IngestArgs {
   server: { boxPublicKey: Uint8Array; boxSecretKey: Uint8Array };
   clientBoxPublicKey: Uint8Array;
   modelLength: number;
+  /** The round asks for federated evaluation counts, which may follow the update frame. */
+  federatedEval: boolean;
 }
 
 /**
@@ -124,6 +128,7 @@ export async function openForAccumulator(args: IngestArgs, policy: UpdatePolicy,
       norm: reply.norm,
       normBound: reply.normBound,
       clipped: reply.clipped,
+      evaluation: reply.evaluation,
       commit: () => settle(accumulator.partial(worker, reply.weight)),
       discard: () => settle(null),
     };
@@ -134,6 +139,7 @@ export async function openForAccumulator(args: IngestArgs, policy: UpdatePolicy,
     norm: bounded.norm,
     normBound: bounded.normBound,
     clipped: bounded.clipped,
+    evaluation: update.evaluation,
     commit: () => accumulator.add(bounded.values, bounded.weight),
     discard: () => {},
   };

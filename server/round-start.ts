@@ -11,6 +11,7 @@ export function roundSettings(config: ServerConfig): RoundSettings {
     samplingRate: config.cohort.samplingRate,
     ...(config.cohort.expectedClients !== undefined && { expectedClients: config.cohort.expectedClients }),
     ...(config.compression && { compression: config.compression }),
+    ...(config.evaluation?.federated && { federatedEval: config.evaluation.federated }),
     ...(secureAggregation.enabled && {
       secureAggregation: {
         threshold: secureAggregation.threshold ?? null,

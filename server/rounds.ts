@@ -4,7 +4,7 @@ import type { Server as SocketServer, Socket } from 'socket.io';
 import type * as tf from '@tensorflow/tfjs';
 import { createStrategy, encodeOptimizerState, type OptimizerState, type Strategy } from '../src/core/aggregate/index.js';
 import { getSodium, type Identity } from '../src/core/crypto/index.js';
-import { mergeTrainable, selectTrainable, setFlatWeights, type TrainableSlice } from '../src/core/model/index.js';
+import { mergeTrainable, modelSpecFor, selectTrainable, setFlatWeights, type TrainableSlice } from '../src/core/model/index.js';
 import { encodeFrame } from '../src/core/protocol/frame.js';
 import { EVENTS, type RoundResult } from '../src/core/protocol/messages.js';
 import type { RoundAnnounce } from '../src/core/protocol/signed.js';
@@ -19,6 +19,7 @@ import { collectPlain, collectSecure, type SecureCollectServer } from './collect
 import type { ServerConfig } from './config.js';
 import type { FederationDb } from './db.js';
 import { earlyStopReason } from './early-stop.js';
+import { FederatedEvalTally } from './federated-eval.js';
 import { crashPoint } from './fault.js';
 import type { Logger } from './logger.js';
 import type { Member, MemberConnections } from './member-connections.js';
@@ -253,6 +254,7 @@ export class RoundRunner {
     const secagg = this.config.secureAggregation.enabled ? secAggRoundFor(this.config, cohortIds, sodium.to_base64(randomBytes(32))) : undefined;
     if (secagg instanceof Error) return aborted(secagg.message, 'cohort-too-small');
     const settings = roundSettings(this.config);
+    const declaredExamples = new Map(cohortIds.map((id) => [id, this.members.get(id)?.numExamples ?? 0]));
     const message = await signRoundStart(this.identity, { federationId, round, attemptId, deadline, settings, ...(secagg && { secagg }) }, frame);
 
     this.open = new Attempt({
@@ -261,9 +263,12 @@ export class RoundRunner {
       cohort: cohortIds,
       accumulator: secagg ? this.strategy.configureRound(0) : roundAccumulator(this.strategy, this.trainable.length),
       policy: updatePolicy(this.config, this.trainable.length, {
-        declaredExamples: cohortIds.map((id) => this.members.get(id)?.numExamples ?? 0),
+        declaredExamples: [...declaredExamples.values()],
         lastMedianNorm: this.db.lastMedianUpdateNorm(),
       }),
+      federatedEval: settings.federatedEval
+        ? new FederatedEvalTally(settings.federatedEval, modelSpecFor(this.config.model).numClasses, declaredExamples)
+        : null,
       deadline,
       start: message,
       weightsFrame: frame,
@@ -319,6 +324,7 @@ export class RoundRunner {
       seconds: (performance.now() - started) / 1000,
       ...(!secagg && { bytesUp: open.bytesUp }),
       ...(metrics && { macroF1: metrics.macroF1, auc: metrics.auc, perClass: metrics.perClass, confusion: metrics.confusion }),
+      ...(open.federatedEval && { federatedEval: open.federatedEval.result() }),
     };
     // Checkpoint first, then one transaction for the round: a crash in between re-runs the round.
     setFlatWeights(this.model, next);

@@ -469,7 +469,16 @@
         cell(tr, fmtInt(r.cohort), 'num');
         cell(tr, fmtInt(r.participants), 'num');
         cell(tr, fmtInt(r.declined), 'num');
-        cell(tr, fmtPercent(r.accuracy), 'num');
+        var accuracy = cell(tr, fmtPercent(r.accuracy), 'num');
+        if (r.federatedEval) {
+          // Federated evaluation: the model the round started from, on the members' own held-out data.
+          var federated = document.createElement('small');
+          federated.className = 'federated';
+          federated.textContent = 'federated ' + fmtPercent(r.federatedEval.accuracy);
+          federated.title =
+            "the round's starting model on " + fmtInt(r.federatedEval.examples) + ' held-out examples of ' + fmtInt(r.federatedEval.members) + ' members';
+          accuracy.appendChild(federated);
+        }
         cell(tr, fmtLoss(r.loss), 'num');
         cell(tr, fmtEpsilon(r.epsilon), 'num', isNum(r.delta) ? 'at δ = ' + fmtDelta(r.delta) : '');
         cell(tr, fmtDuration(r.seconds), 'num');

@@ -58,6 +58,7 @@ interface SimFlags {
   compress?: Compression;
   initFrom?: string;
   trainable?: string[];
+  federatedEval?: number;
   strategy: StrategyName | 'fedprox';
   serverLr?: number;
   serverMomentum?: number;
@@ -134,6 +135,11 @@ export function registerSimCommand(program: Command): void {
       'patience:P[,min-delta:D][,metric:loss|accuracy|macroF1|auc]: stop when the held-out metric has not improved by D for P rounds',
       earlyStopSpec,
     )
+    .option(
+      '--federated-eval <fraction>',
+      'DP off, no --secagg: each client holds out this fraction of its data (at most 0.5) and reports counts of the global model on it',
+      openUnitInterval,
+    )
     .option('--export-best <dir>', "write the best round's model (by the early-stop metric, else loss) there, as `covey server export` does")
     .addOption(
       new Option('--strategy <name>', `server aggregation strategy (fedprox: fedavg with --proximal-mu, default ${FEDPROX_DEFAULT_MU})`)
@@ -185,6 +191,7 @@ export function registerSimCommand(program: Command): void {
         compress: flags.compress,
         initFrom: flags.initFrom,
         trainable: flags.trainable,
+        federatedEval: flags.federatedEval,
         earlyStop: flags.earlyStop,
         exportBest: flags.exportBest,
         strategy: {
@@ -232,9 +239,12 @@ export function registerSimCommand(program: Command): void {
           const privacy = r.epsilon !== null ? `  ε ${r.epsilon.toFixed(3)} (δ ${r.delta})` : '';
           const declined = r.declined > 0 ? `  declined ${r.declined}` : '';
           const bytes = r.bytesUp !== undefined ? `  ${(r.bytesUp / 1e6).toFixed(2)} MB up` : '';
+          const federated = r.federatedEval
+            ? `  federated accuracy (incoming model) ${r.federatedEval.accuracy?.toFixed(4) ?? '-'} on ${r.federatedEval.examples} held out`
+            : '';
           process.stdout.write(
             `round ${String(r.round).padStart(3)}  participants ${String(r.participants).padStart(3)}  ` +
-              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  macro-F1 ${r.macroF1?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${privacy}${declined}${bytes}  ${r.seconds.toFixed(1)} s` +
+              `accuracy ${r.accuracy?.toFixed(4) ?? '  -   '}  macro-F1 ${r.macroF1?.toFixed(4) ?? '  -   '}  loss ${r.loss?.toFixed(4) ?? '  -   '}${federated}${privacy}${declined}${bytes}  ${r.seconds.toFixed(1)} s` +
               (samplesPerSecond !== null ? `  ${Math.round(samplesPerSecond)} samples/s per client` : '') +
               '\n',
           );

@@ -56,6 +56,8 @@ export interface SimulationOptions {
   trainable?: string[];
   /** Plain rounds: clients send 8-bit quantized updates. */
   compress?: Compression;
+  /** Federated evaluation: the fraction of each client's data held out (server config evaluation.federated). */
+  federatedEval?: number;
   /** Stop when the held-out metric stops improving (server/early-stop.ts). */
   earlyStop?: EarlyStop;
   /** Write the best round's model (by the early-stop metric, else loss) here, as `covey server export` does. */
@@ -156,7 +158,12 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       // Every simulated client connects from loopback at once: each may wait for its hello at the same time.
       connections: { maxUnauthenticated: Math.max(256, 2 * opts.clients), maxUnauthenticatedPerAddress: Math.max(16, 2 * opts.clients) },
       ...(secagg && { secureAggregation: { enabled: true, threshold: secagg.threshold, neighbours: secagg.neighbours } }),
-      ...(opts.earlyStop && { evaluation: { earlyStop: opts.earlyStop } }),
+      ...((opts.earlyStop || opts.federatedEval) && {
+        evaluation: {
+          ...(opts.earlyStop && { earlyStop: opts.earlyStop }),
+          ...(opts.federatedEval !== undefined && { federated: { holdoutFraction: opts.federatedEval } }),
+        },
+      }),
       ...(opts.compress && { compression: opts.compress }),
       ...(opts.initFrom && { initFrom: opts.initFrom }),
       ...(opts.strategy && { strategy: opts.strategy }),

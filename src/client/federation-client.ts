@@ -2,12 +2,23 @@ import { EventEmitter } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import { sealUpdate, type Identity } from '../core/crypto/index.js';
 import type { Dataset } from '../core/data/dataset.js';
+import { holdoutSplit } from '../core/data/holdout.js';
+import { setFlatWeights } from '../core/model/index.js';
 import { noisePlan, privatizeUpdate, ledgerEpsilon, DEFAULT_ACCOUNTANT, type Accountant, type LedgerEntry } from '../core/privacy/index.js';
 import { ledgersOnData } from '../core/privacy/participant-ledgers.js';
 import { isAck } from '../core/protocol/ack.js';
 import type { Invite } from '../core/protocol/invite.js';
-import { ChallengeSchema, EVENTS, RoundAbortSchema, UpdateAckSchema, type DeclineReason, type RoundStart } from '../core/protocol/messages.js';
-import { selectBackend } from '../core/train/index.js';
+import { federatedEvalConflict, type EvalCounts } from '../core/protocol/federated-eval.js';
+import {
+  ChallengeSchema,
+  EVENTS,
+  RoundAbortSchema,
+  UpdateAckSchema,
+  type DeclineReason,
+  type RoundSettings,
+  type RoundStart,
+} from '../core/protocol/messages.js';
+import { evaluationCounts, selectBackend } from '../core/train/index.js';
 import type { AvailabilityStatus } from '../core/protocol/availability.js';
 import type { FederationEnd } from '../core/protocol/end.js';
 import { sendAvailability } from './availability.js';
@@ -53,6 +64,8 @@ export interface PlainRelease {
   updateNorm: number;
   clipScale: number;
   stats: TrainStats;
+  /** Federated evaluation: the received global model's counts on this member's held-out examples. */
+  evaluation?: EvalCounts;
 }
 
 interface PreparedUpdate {
@@ -76,6 +89,8 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
   /** Announcements are charged in arrival order, each before the round start that follows it is handled. */
   private announcing: Promise<void> = Promise.resolve();
   private digest: string | null = null;
+  /** The local data split for federated evaluation, made once per holdout fraction (core/data/holdout.ts). */
+  private split: { fraction: number; train: Dataset; holdout: Dataset } | null = null;
   private prepared: PreparedUpdate | null = null;
   /** Attempts (round start ids) whose update the server accepted. */
   private readonly acceptedAttempts = new Set<string>();
@@ -341,25 +356,47 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
 
   private train(start: RoundStart, global: Float32Array): Promise<{ delta: Float32Array; stats: TrainStats }> {
     const seed = (this.options.trainSeed ?? Math.floor(Math.random() * 2 ** 31)) + start.round;
-    return trainRound(this.session!, start, global, { data: this.options.data, seed, note: (event) => this.note(event) });
+    return trainRound(this.session!, start, global, { data: this.localData(start.settings).train, seed, note: (event) => this.note(event) });
   }
 
-  /** global weights -> local training -> delta -> clip -> noise (local DP): what a plain round releases. */
+  /**
+   * The examples a round trains on and, with federated evaluation, those held out (never trained on).
+   * Counts leave only where the privacy settings allow them (federatedEvalConflict), whatever the server asks.
+   */
+  private localData(settings: RoundSettings): { train: Dataset; holdout: Dataset | null } {
+    const asked = settings.federatedEval;
+    if (!asked || federatedEvalConflict({ dpMode: settings.dp.mode, secureAggregation: settings.secureAggregation !== undefined })) {
+      return { train: this.options.data, holdout: null };
+    }
+    if (this.split?.fraction !== asked.holdoutFraction) {
+      this.split = { fraction: asked.holdoutFraction, ...holdoutSplit(this.options.data, asked.holdoutFraction) };
+    }
+    return this.split;
+  }
+
+  /** global weights -> (federated evaluation) -> local training -> delta -> clip -> noise (local DP): what a plain round releases. */
   protected async plainRelease(start: RoundStart, global: Float32Array): Promise<PlainRelease> {
     const { dp } = start.settings;
+    const { holdout } = this.localData(start.settings);
+    let evaluation: EvalCounts | undefined;
+    if (holdout) {
+      // The model as received, before local training.
+      setFlatWeights(this.session!.model, global);
+      evaluation = evaluationCounts(this.session!.model, holdout);
+    }
     const { delta, stats } = await this.train(start, global);
     const { values, updateNorm, clipScale } = await privatizeUpdate(delta, noisePlan(dp, false));
-    return { values, updateNorm, clipScale, stats };
+    return { values, updateNorm, clipScale, stats, ...(evaluation && { evaluation }) };
   }
 
   /** The plain release, framed and sealed to the server's key. */
   private async prepareUpdate(start: RoundStart, global: Float32Array): Promise<PreparedUpdate> {
     const session = this.session!;
-    const { values, updateNorm, clipScale, stats } = await this.plainRelease(start, global);
+    const { values, updateNorm, clipScale, stats, evaluation } = await this.plainRelease(start, global);
     this.note({ type: 'update-prepared', round: start.round, updateNorm, clipScale });
     const context = { federationId: session.federationId, round: start.round, attemptId: start.attemptId, clientId: session.clientId };
     const sealed = await sealUpdate({
-      plaintext: plainUpdateFrame(start.settings, start.round, this.options.data.count, values),
+      plaintext: plainUpdateFrame(start.settings, start.round, this.localData(start.settings).train.count, values, evaluation),
       context,
       sender: this.options.identity,
       recipientBoxPublicKey: session.serverBoxKey,

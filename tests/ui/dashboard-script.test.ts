@@ -243,6 +243,18 @@ describe('the operator dashboard script', () => {
     expect(document.querySelectorAll('#rounds-table tbody tr.attempt-row')).toHaveLength(0);
   });
 
+  it("shows a round's federated evaluation under its held-out accuracy", async () => {
+    sessionStorage.setItem('covey.operatorToken', 'operator-token-123');
+    const federatedEval = { examples: 798, members: 3, accuracy: 0.609, loss: 1.2, macroF1: 0.6 };
+    const withFederated: FederationStatus = { ...status, rounds: status.rounds.map((r) => (r.round === 2 ? { ...r, federatedEval } : r)) };
+    load(() => ({ status: 200, body: withFederated }));
+    await vi.waitFor(() => expect(text('federationId')).toBe('dash-test'));
+    const accuracy = (round: number) => document.querySelector(`#rounds-table tr[data-round="${round}"] td:nth-child(5)`);
+    expect(accuracy(2)?.textContent).toBe('82.00 %federated 60.90 %');
+    expect(accuracy(2)?.querySelector('.federated')?.getAttribute('title')).toBe("the round's starting model on 798 held-out examples of 3 members");
+    expect(accuracy(1)?.textContent).toBe('81.00 %');
+  });
+
   it('shows the login with a reason when the token is refused', async () => {
     sessionStorage.setItem('covey.operatorToken', 'stale-token-0000');
     load(() => ({ status: 401 }));

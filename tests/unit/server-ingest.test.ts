@@ -56,6 +56,7 @@ async function openAttempt(accumulator: ResultAccumulator): Promise<{ attempt: A
     cohort: clients.map((c) => c.id),
     accumulator,
     policy: updatePolicy(CONFIG, LENGTH, { declaredExamples: clients.map((_, i) => 40 + i * 10), lastMedianNorm: null }),
+    federatedEval: null,
     deadline: start.deadline,
     start,
     weightsFrame,

@@ -6,6 +6,7 @@ export { type FittedData, fitToInputShape } from './fit.js';
 export { loadEmbeddedMnist, splitTrainTest } from './mnist.js';
 export { FASHION_MNIST_DIR, loadFashionMnist } from './fashion.js';
 export { Rng } from './rng.js';
+export { holdoutSize, holdoutSplit } from './holdout.js';
 export { DIRICHLET_MIN_EXAMPLES, type PartitionSpec, parsePartitionSpec, partition } from './partition.js';
 export { type DataFormat, DEFAULT_LABEL_COLUMN, describeDataset, type LoadedData, loadDataPath } from './load.js';
 export { BUILT_IN_DATASETS, type BuiltInDataset, isBuiltInDataset, loadEvaluationData, loadTrainingData, loadTrainTest, type TrainTest } from './catalog.js';

@@ -3,7 +3,8 @@
  * 20-byte header, never as JSON numbers: a 1.66M-parameter vector is 6.65 MB on the wire.
  *
  * layout: magic(4) | version u8 | reserved(3) | round u32 | numExamples u32 | length u32 | f32[length]
- * (an 8-bit update, int8.ts, replaces f32[length] by f32 lo[blocks] | f32 scale[blocks] | u8[length])
+ * (an 8-bit update, int8.ts, replaces f32[length] by f32 lo[blocks] | f32 scale[blocks] | u8[length];
+ * in a round with federated evaluation, the member's counts follow an update frame: federated-eval.ts)
  */
 import { dequantizeInt8, int8Blocks, type Int8Update } from './int8.js';
 
@@ -134,6 +135,14 @@ export function encodeInt8Frame(round: number, numExamples: number, update: Int8
   }
   out.set(update.codes, FRAME_HEADER_BYTES + 8 * blocks);
   return out;
+}
+
+/** The bytes an update frame (float32 or 8-bit) says it takes, from its header; null when too short for one. */
+export function declaredUpdateFrameBytes(bytes: Uint8Array): number | null {
+  if (bytes.byteLength < FRAME_HEADER_BYTES) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(16, true);
+  return view.getUint32(0, true) === MAGIC.int8 ? int8FrameBytes(length) : frameBytes(length);
 }
 
 /**

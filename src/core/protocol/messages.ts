@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CLASS_WEIGHTINGS } from '../train/class-weights.js';
 import { RoundEvaluationSchema } from './evaluation.js';
+import { FederatedEvalResultSchema, FederatedEvalSettingsSchema } from './federated-eval.js';
 import { COMPRESSIONS } from './int8.js';
 import { base64Text, id } from './primitives.js';
 import { DECLINE_REASONS, UPDATE_REJECTIONS, type UpdateRejection } from './reasons.js';
@@ -85,6 +86,8 @@ export const RoundSettingsSchema = z.object({
   secureAggregation: SecureAggregationSettingsSchema.optional(),
   /** Plain rounds: the client sends its update quantized to 8 bits (int8.ts), after the DP step. */
   compression: z.enum(COMPRESSIONS).optional(),
+  /** DP off, plain rounds: members send counts on a held-out part of their data with each update (federated-eval.ts). */
+  federatedEval: FederatedEvalSettingsSchema.optional(),
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
 
@@ -194,6 +197,8 @@ export const RoundResultSchema = z.object({
   /** Plain rounds: bytes of the accepted sealed updates, all together. */
   bytesUp: z.number().int().min(0).optional(),
   ...RoundEvaluationSchema.shape,
+  /** The global model this round started from, on the accepted members' held-out data (federated-eval.ts). */
+  federatedEval: FederatedEvalResultSchema.optional(),
 });
 export type RoundResult = z.infer<typeof RoundResultSchema>;
 

@@ -31,6 +31,8 @@ export const UPDATE_REJECTIONS = [
   'round-closed',
   /** The member already answered this attempt (declined it, or sent its update). */
   'already-answered',
+  /** Federated evaluation counts that are malformed, inconsistent, too large, or not asked for. */
+  'bad-evaluation',
 ] as const;
 export type UpdateRejection = (typeof UPDATE_REJECTIONS)[number];
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { featureSize, type Dataset } from '../data/dataset.js';
 import { crossEntropy } from './loss.js';
-import { classificationMetrics, type ClassificationMetrics } from './metrics.js';
+import { classCounts, classificationMetrics, type ClassCounts, type ClassificationMetrics } from './metrics.js';
 import { checkCompatible, checkPositiveInt } from './sgd.js';
 
 export interface ClassificationEvaluation extends ClassificationMetrics {
@@ -38,4 +38,24 @@ export function evaluateClassification(model: tf.LayersModel, dataset: Dataset, 
   const metrics = classificationMetrics(dataset.labels, predicted, probs, numClasses);
   const correct = metrics.confusion.reduce((a, row, c) => a + row[c], 0);
   return { loss: lossSum / count, accuracy: correct / count, ...metrics };
+}
+
+/** What federated evaluation sends (protocol/federated-eval.ts): counts that add up across members. */
+export interface EvaluationCounts extends ClassCounts {
+  examples: number;
+  correct: number;
+  /** Σ cross-entropy over the examples. */
+  lossSum: number;
+}
+
+/** The counts of `model` on `dataset`: examples, correct, Σ loss, and per class support, true positives and predictions. */
+export function evaluationCounts(model: tf.LayersModel, dataset: Dataset): EvaluationCounts {
+  if (dataset.count === 0) {
+    const zeros = () => new Array<number>(dataset.numClasses).fill(0);
+    return { examples: 0, correct: 0, lossSum: 0, support: zeros(), truePositives: zeros(), predicted: zeros() };
+  }
+  const { confusion, loss } = evaluateClassification(model, dataset);
+  const counts = classCounts(confusion);
+  const correct = counts.truePositives.reduce((a, b) => a + b, 0);
+  return { examples: dataset.count, correct, lossSum: loss * dataset.count, ...counts };
 }

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /** Probabilities are clipped here before the log, as Keras does. */
 const EPSILON = 1e-7;
+/** The largest cross-entropy one example can contribute: −ln(EPSILON) ≈ 16.12. */
+export const MAX_EXAMPLE_LOSS = -Math.log(EPSILON);
 
 /**
  * Mean cross-entropy of softmax outputs `probs` [n, k] against integer `labels` [n]; with

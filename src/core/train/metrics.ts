@@ -35,25 +35,44 @@ export function confusionMatrix(labels: ArrayLike<number>, predicted: ArrayLike<
   return confusion;
 }
 
+/** Per class: examples of that class (support), those predicted right (true positives), and predictions of it. */
+export interface ClassCounts {
+  support: number[];
+  truePositives: number[];
+  predicted: number[];
+}
+
+/** The row sums, diagonal and column sums of a confusion matrix. */
+export function classCounts(confusion: number[][]): ClassCounts {
+  return {
+    support: confusion.map((row) => row.reduce((a, b) => a + b, 0)),
+    truePositives: confusion.map((row, c) => row[c]),
+    predicted: confusion.map((_, p) => confusion.reduce((a, row) => a + row[p], 0)),
+  };
+}
+
 /** Precision tp/(tp+fp), recall tp/(tp+fn) and their harmonic mean per class; a 0/0 ratio counts as 0. */
-export function perClassMetrics(confusion: number[][]): ClassMetrics[] {
-  const k = confusion.length;
-  return confusion.map((row, label) => {
-    const tp = row[label];
-    const support = row.reduce((a, b) => a + b, 0);
-    let predicted = 0;
-    for (let t = 0; t < k; t++) predicted += confusion[t][label];
-    const precision = predicted === 0 ? 0 : tp / predicted;
-    const recall = support === 0 ? 0 : tp / support;
+export function perClassFromCounts({ support, truePositives, predicted }: ClassCounts): ClassMetrics[] {
+  return truePositives.map((tp, label) => {
+    const precision = predicted[label] === 0 ? 0 : tp / predicted[label];
+    const recall = support[label] === 0 ? 0 : tp / support[label];
     const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
     return { label, precision, recall, f1 };
   });
 }
 
+export function perClassMetrics(confusion: number[][]): ClassMetrics[] {
+  return perClassFromCounts(classCounts(confusion));
+}
+
 /** Unweighted mean F1 over the classes present as a label or a prediction (scikit-learn's default label set). */
-export function macroF1(confusion: number[][], perClass: ClassMetrics[] = perClassMetrics(confusion)): number {
-  const present = perClass.filter(({ label }) => confusion[label].some((n) => n > 0) || confusion.some((row) => row[label] > 0));
+export function macroF1FromCounts(counts: ClassCounts, perClass: ClassMetrics[] = perClassFromCounts(counts)): number {
+  const present = perClass.filter(({ label }) => counts.support[label] > 0 || counts.predicted[label] > 0);
   return present.length === 0 ? 0 : present.reduce((a, c) => a + c.f1, 0) / present.length;
+}
+
+export function macroF1(confusion: number[][], perClass?: ClassMetrics[]): number {
+  return macroF1FromCounts(classCounts(confusion), perClass);
 }
 
 /**
