@@ -15,8 +15,8 @@ import {
   ShareCiphertextSchema,
 } from '../secagg/messages.js';
 
-/** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 5;
+/** Bumped on any incompatible change to the messages below (6: `trainable` and `federatedEval` in the round settings, counts after the update). */
+export const PROTOCOL_VERSION = 6;
 
 /** Socket event names, in one place. */
 export const EVENTS = {
