@@ -3,7 +3,7 @@
  * part in finished, a round it declined, the federation's end. Read off two consecutive app states, so the
  * notifications say exactly what the screens say.
  */
-import type { AppState } from './contract.js';
+import { endedWords, type AppState } from './contract.js';
 
 export interface DesktopNotification {
   title: string;
@@ -28,7 +28,7 @@ export function notificationsBetween(before: AppState | null, after: AppState): 
     }
   }
   if (after.participation === 'done' && before.participation !== 'done') {
-    out.push({ title: 'The federation ended', body: after.notices.at(-1) ?? 'The federation has finished.' });
+    out.push({ title: 'The federation ended', body: endedWords(after.federation?.ended) });
   }
   return out;
 }

@@ -28,11 +28,12 @@ describe('desktop notifications: round done, declined, the federation ended', ()
     expect(notificationsBetween(after, after)).toEqual([]);
   });
 
-  it('the federation ended: the last notice says how', () => {
+  it('the federation ended: says how, from the signed end the screens show', () => {
     const before = joinedState({ participation: 'paused' });
-    const after = joinedState({ participation: 'done', notices: ['This federation stopped after 4 of 10 rounds: round 5 did not complete in 10 attempts.'] });
+    const end = { outcome: 'stopped' as const, message: 'round 5 did not complete in 10 attempts', rounds: 4, of: 10 };
+    const after = joinedState({ participation: 'done', federation: { ...before.federation!, ended: end }, notices: ['Reconnecting…'] });
     expect(notificationsBetween(before, after)).toEqual([
-      { title: 'The federation ended', body: 'This federation stopped after 4 of 10 rounds: round 5 did not complete in 10 attempts.' },
+      { title: 'The federation ended', body: 'This federation stopped after 4 of its 10 rounds: round 5 did not complete in 10 attempts.' },
     ]);
     expect(notificationsBetween(after, after)).toEqual([]);
   });
