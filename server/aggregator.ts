@@ -102,7 +102,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.guard = new ConnectionGuard(options.config.connections, options.logger, this.metrics);
     this.io = new SocketServer(this.http, {
       // Large enough for one sealed update (its trainable weights) plus its header, no larger.
-      maxHttpBufferSize: maxFrameBytes(trainable.length),
+      maxHttpBufferSize: maxFrameBytes(trainable.length, options.config.evaluation?.federated !== undefined),
       serveClient: false,
       allowRequest: this.guard.allowRequest,
     });

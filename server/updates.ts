@@ -8,12 +8,17 @@ export function sealedUpdateBytes(length: number): number {
   return 1 + 24 + frameBytes(length) + 16;
 }
 
+/** The most bytes one sealed update may take: its frame, and the evaluation counts where the round asks for them. */
+function maxSealedBytes(length: number, federatedEval: boolean): number {
+  return sealedUpdateBytes(length) + (federatedEval ? EVAL_COUNTS_MAX_BYTES : 0);
+}
+
 /**
  * engine.io's maxHttpBufferSize for this federation: one sealed update (or masked input, the same
- * size) plus room for its header and federated evaluation counts, no larger. A bigger message closes the connection.
+ * size) plus room for its header, no larger. A bigger message closes the connection.
  */
-export function maxFrameBytes(length: number): number {
-  return sealedUpdateBytes(length) + EVAL_COUNTS_MAX_BYTES + 64 * 1024;
+export function maxFrameBytes(length: number, federatedEval: boolean): number {
+  return maxSealedBytes(length, federatedEval) + 64 * 1024;
 }
 
 export class UpdateRejection extends Error {
@@ -39,7 +44,7 @@ export async function openAndDecodeUpdate(args: {
   modelLength: number;
   federatedEval: boolean;
 }): Promise<{ values: Float32Array; numExamples: number; evaluation?: unknown }> {
-  const limit = sealedUpdateBytes(args.modelLength) + (args.federatedEval ? EVAL_COUNTS_MAX_BYTES : 0);
+  const limit = maxSealedBytes(args.modelLength, args.federatedEval);
   if (args.sealed.byteLength > limit) {
     throw new UpdateRejection('oversized', `update is ${args.sealed.byteLength} bytes, the limit is ${limit}`);
   }
