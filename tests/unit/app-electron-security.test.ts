@@ -304,13 +304,17 @@ describe('IPC', () => {
 
   it('streams app events from the core process to the window only, and notifies the desktop of the end', () => {
     const active = { participation: 'active', rounds: [], notices: [] };
-    const done = { participation: 'done', rounds: [], notices: ['This federation has finished all its 3 rounds.'] };
+    // The notification says the signed end (as the screens do), not the last notice.
+    const ended = { outcome: 'stopped', message: 'every member drawn declined round 2', rounds: 1, of: 3 };
+    const done = { participation: 'done', rounds: [], notices: ['Round 2 was declined.'], federation: { ended } };
     state.child.listeners.message({ type: 'event', event: { type: 'state', state: active } });
     expect(state.windows[0].webContents.sent).toEqual([[EVENT_CHANNEL, { type: 'state', state: active }]]);
     expect(state.notifications).toEqual([]);
     state.child.listeners.message({ type: 'event', event: { type: 'state', state: done } });
     expect(state.windows[0].webContents.sent).toHaveLength(2);
-    expect(state.notifications).toEqual([{ title: 'The federation ended', body: 'This federation has finished all its 3 rounds.' }]);
+    expect(state.notifications).toEqual([
+      { title: 'The federation ended', body: 'This federation stopped after 1 of its 3 rounds: every member drawn declined round 2.' },
+    ]);
   });
 });
 
