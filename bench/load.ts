@@ -6,26 +6,21 @@
  *
  *   npx tsx bench/load.ts [--clients 100] [--rounds 5] [--out FILE]
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FederationClient } from '../src/client/federation-client.js';
 import { loadTrainTest } from '../src/core/data/catalog.js';
 import { generateIdentity } from '../src/core/crypto/index.js';
 import { partition, subset } from '../src/core/data/index.js';
 import { parseInvite } from '../src/core/protocol/invite.js';
-import { RoundResultSchema } from '../src/core/protocol/messages.js';
 import { selectBackend } from '../src/core/train/index.js';
 import { machineInfo } from './machine.js';
+import { startServer } from './server-process.js';
 import { median } from '../src/core/stats.js';
 
-/** The fields of the server's "round complete" log line that the load test reports. */
-const RoundLineSchema = RoundResultSchema.pick({ round: true, participants: true, seconds: true, accuracy: true });
-
 const HERE = dirname(fileURLToPath(import.meta.url));
-const BIN = resolve(HERE, '../bin/covey.js');
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,42 +47,8 @@ async function main(): Promise<void> {
     evaluation: { data: 'mnist' },
     stateDir: join(root, 'server'),
   };
-  await writeFile(join(root, 'server.json'), JSON.stringify(config));
-  const server = spawn(process.execPath, [BIN, 'server', '--config', join(root, 'server.json'), '--json-logs', '--exit-when-done'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const roundLines: { round: number; participants: number; seconds: number; accuracy: number | null }[] = [];
-  let stdout = '';
-  const joinLine = new Promise<{ url: string; invite: string }>((resolveJoin) => {
-    server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const m = stdout.match(/^Join with: covey join (\S+) --invite (\S+)/m);
-      if (m) resolveJoin({ url: m[1], invite: m[2] });
-    });
-  });
-  server.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    for (const line of chunk.split('\n')) {
-      if (!line.includes('"round complete"')) continue;
-      const e = RoundLineSchema.parse(JSON.parse(line));
-      roundLines.push(e);
-      process.stderr.write(`round ${e.round}: ${e.participants} participants, ${e.seconds.toFixed(1)} s\n`);
-    }
-  });
-  const exited = new Promise<number | null>((r) => server.on('exit', (code) => r(code)));
-  const { url, invite } = await joinLine;
-
-  // The server's own resident memory, read from its Prometheus endpoint every 250 ms.
-  let peakRss = 0;
-  const sampler = setInterval(() => void sampleRss(), 250);
-  async function sampleRss(): Promise<void> {
-    try {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      const rss = Number(text.match(/^process_resident_memory_bytes (\S+)$/m)?.[1]);
-      if (rss > peakRss) peakRss = rss;
-    } catch {
-      /* the server may be closing */
-    }
-  }
+  const server = await startServer(root, config, (e) => process.stderr.write(`round ${e.round}: ${e.participants} participants, ${e.seconds.toFixed(1)} s\n`));
+  const { url, invite } = server;
 
   const started = performance.now();
   const participants = await Promise.all(
@@ -102,8 +63,9 @@ async function main(): Promise<void> {
   process.stderr.write(`${clients} clients connected in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   await Promise.all(participants.map((c) => c.untilDone()));
   participants.forEach((c) => c.close());
-  const code = await exited;
-  clearInterval(sampler);
+  const code = await server.exited;
+  server.stop();
+  const roundLines = server.rounds;
   await rm(root, { recursive: true, force: true });
 
   const report = {
@@ -116,7 +78,7 @@ async function main(): Promise<void> {
     medianRoundSeconds: median(roundLines.map((r) => r.seconds)),
     participantsPerRound: roundLines.map((r) => r.participants),
     finalAccuracy: roundLines.at(-1)?.accuracy ?? null,
-    serverPeakRssMiB: Math.round((peakRss / 2 ** 20) * 10) / 10,
+    serverPeakRssMiB: Math.round((server.peakRss() / 2 ** 20) * 10) / 10,
   };
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(report, null, 2) + '\n');

@@ -1,9 +1,10 @@
 /**
  * `npm run bench` — runs Covey's benchmarks and writes one JSON report.
  *
- *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N] [--only attack|noniid|finetune]
+ *   npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies|scale] [--out FILE] [--messages N] [--only attack|noniid|finetune]
  *
- * `strategies` (whole simulated federations, tens of minutes) runs only when named, never with `all`.
+ * `strategies` (whole simulated federations, tens of minutes) and `scale` (one server process and up to
+ * 2,000 lightweight participants, minutes) run only when named, never with `all`.
  *
  * Progress goes to stderr; the report goes to stdout and to FILE (default bench/results/latest.json,
  * which is git-ignored). A section that fails to load or throws is recorded as { error } and the
@@ -17,11 +18,11 @@ import { STRATEGY_PARTS, type StrategyPart } from './strategy-parts.js';
 
 const SECTIONS = ['training', 'pipeline', 'aggregation', 'accountant', 'secagg', 'fuzz'] as const;
 /** Sections that run only when named. */
-const NAMED_ONLY = ['strategies'] as const;
+const NAMED_ONLY = ['strategies', 'scale'] as const;
 type Section = (typeof SECTIONS)[number] | (typeof NAMED_ONLY)[number];
 
 const USAGE =
-  'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies] [--out FILE] [--messages N (fuzz, default 100000)] [--only attack|noniid|finetune (strategies)]';
+  'usage: npx tsx bench/run.ts [all|training|pipeline|aggregation|accountant|secagg|fuzz|strategies|scale] [--out FILE] [--messages N (fuzz, default 100000)] [--only attack|noniid|finetune (strategies)]';
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
 
 export interface CoveyBenchReport {
@@ -35,6 +36,7 @@ export interface CoveyBenchReport {
   secagg?: unknown;
   fuzz?: unknown;
   strategies?: unknown;
+  scale?: unknown;
 }
 
 interface Args {
@@ -124,6 +126,10 @@ async function runSection(section: Section, args: Args): Promise<unknown> {
     case 'strategies': {
       const { runStrategiesBench } = await import('./strategies.js');
       return runStrategiesBench({ only: args.only, log });
+    }
+    case 'scale': {
+      const { runScaleBench } = await import('./scale.js');
+      return runScaleBench({ log: (line) => log(`scale: ${line}`) });
     }
   }
 }
