@@ -26,11 +26,11 @@ import {
   type Participation,
   type PrivacyCap,
   type PrivacyReport,
-  type RoundRow,
 } from './contract.js';
 import { fitData, readSource, summarize, type LoadedSource } from './data-preview.js';
 import { AppFailure, toAppError } from './errors.js';
 import { ledgerDelta, privacyReport, readLedger } from './privacy-report.js';
+import { recordAbort, recordContributed, recordDeclined, recordResult, recordRejected } from './round-history.js';
 import { probeFederation, resolveInvite, type ResolvedInvite } from './probe.js';
 import { loadSettings, saveSettings, type Settings } from './settings.js';
 
@@ -588,16 +588,6 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
 
   // ---- client events -------------------------------------------------------------------------
 
-  private row(round: number, outcome: RoundRow['outcome']): RoundRow {
-    let row = this.settings.rounds.find((r) => r.round === round);
-    if (!row) {
-      row = { round, outcome, at: new Date().toISOString() };
-      this.settings.rounds.push(row);
-      this.settings.rounds.sort((a, b) => a.round - b.round);
-    }
-    return row;
-  }
-
   private onClientEvent(client: FederationClient, event: ClientEvent): void {
     if (client !== this.client) return;
     const epochs = this.pending?.preview.settings.training.epochs ?? 1;
@@ -629,52 +619,29 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       case 'update-prepared':
         if (this.round) this.round = { ...this.round, stage: 'sealing' };
         break;
-      case 'update-sent': {
+      case 'update-sent':
         if (this.round) this.round = { ...this.round, stage: 'sent' };
-        const row = this.row(event.round, 'contributed');
-        Object.assign(row, {
-          outcome: 'contributed',
-          reason: undefined,
-          reasonCode: undefined,
-          trainLoss: event.trainLoss,
-          trainAccuracy: event.trainAccuracy,
-          attempts: (row.attempts ?? 0) + 1,
-        });
+        recordContributed(this.settings.rounds, event);
         void this.persist();
         break;
-      }
-      case 'update-rejected': {
-        const row = this.row(event.round, 'dropped');
-        Object.assign(row, { outcome: 'dropped', reason: `The server did not count your update (${event.reason}): ${event.message}` });
+      case 'update-rejected':
+        recordRejected(this.settings.rounds, event);
         void this.persist();
         break;
-      }
-      case 'declined': {
+      case 'declined':
         this.involved = event.round;
         this.round = { round: event.round, stage: 'declined', epoch: 0, epochs, batch: 0, batches: 0, loss: null };
-        const row = this.row(event.round, 'declined');
-        Object.assign(row, {
-          outcome: 'declined',
-          attempts: (row.attempts ?? 0) + 1,
-          reasonCode: event.reason,
-          reason:
-            event.reason === 'budget'
-              ? `Declined for your privacy budget: ${event.message}.`
-              : `Declined: the settings changed from what you agreed to — ${event.message}.`,
-        });
+        recordDeclined(this.settings.rounds, event);
         void this.persist();
         void this.refreshPrivacy();
         break;
-      }
       case 'privacy':
         void this.refreshPrivacy();
         break;
       case 'round-result': {
         const { result } = event;
         this.lastCompletedRound = Math.max(this.lastCompletedRound, result.round);
-        const existing = this.settings.rounds.find((r) => r.round === result.round);
-        const row = existing ?? this.row(result.round, 'not-selected');
-        Object.assign(row, { globalAccuracy: result.accuracy, globalLoss: result.loss, participants: result.participants });
+        recordResult(this.settings.rounds, event);
         if (this.round?.round === result.round) this.round = { ...this.round, stage: this.round.stage === 'declined' ? 'declined' : 'finished' };
         void this.persist();
         void this.refreshPrivacy();
@@ -685,14 +652,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
         if (this.round?.round === event.round && this.round.stage !== 'declined') {
           this.round = { ...this.round, stage: 'aborted', abortReason: event.reason, epoch: 0, batch: 0, batches: 0, loss: null };
         }
-        const row = this.settings.rounds.find((r) => r.round === event.round);
-        if (row?.outcome === 'contributed') {
-          Object.assign(row, {
-            outcome: 'dropped',
-            reason: `The round was cancelled (${event.reason}); your update was not used, but it is still counted in your ledger.`,
-          });
-          void this.persist();
-        }
+        if (recordAbort(this.settings.rounds, event)) void this.persist();
         this.roundEnded(event.round);
         break;
       }
