@@ -11,9 +11,8 @@ import { sitOutWhenOutOfBudget } from '../client/availability.js';
 import type { Identity } from '../core/crypto/index.js';
 import { fileIdentityStore, identityForServer } from '../client/identities.js';
 import { featureSize, type Dataset } from '../core/data/dataset.js';
-import { DEFAULT_ACCOUNTANT, ledgerEpsilon, type Accountant } from '../core/privacy/index.js';
+import { DEFAULT_ACCOUNTANT, type Accountant } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
-import { wireEpsilon } from './accountant.js';
 import {
   endedWords,
   type AppEvent,
@@ -29,7 +28,7 @@ import {
 } from './contract.js';
 import { fitData, readSource, summarize, type LoadedSource } from './data-preview.js';
 import { AppFailure, toAppError } from './errors.js';
-import { ledgerDelta, privacyReport, readLedger } from './privacy-report.js';
+import { ledgerSummary, privacyReport, readLedger } from './privacy-report.js';
 import { recordAbort, recordContributed, recordDeclined, recordResult, recordRejected } from './round-history.js';
 import { probeFederation, resolveInvite, type ResolvedInvite } from './probe.js';
 import { loadSettings, saveSettings, type Settings } from './settings.js';
@@ -687,17 +686,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     if (!serverFingerprint) return;
     try {
       const entries = await readLedger(this.options.stateDir, serverFingerprint);
-      if (entries.length === 0) {
-        this.privacy = null;
-      } else {
-        const delta = ledgerDelta(entries, this.pending!.preview.settings.dp.delta);
-        this.privacy = {
-          promised: wireEpsilon(ledgerEpsilon(entries, 'promised', delta, this.accountant)),
-          worstCase: wireEpsilon(ledgerEpsilon(entries, 'worst-case', delta, this.accountant)),
-          delta,
-          ledgerEntries: entries.length,
-        };
-      }
+      this.privacy = ledgerSummary(entries, this.pending!.preview.settings.dp.delta, this.accountant);
     } catch (err) {
       this.notice(`Could not read your privacy ledger: ${(err as Error).message}`);
     }

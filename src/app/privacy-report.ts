@@ -7,7 +7,7 @@ import { LedgerEntrySchema, ledgerEpsilon, ledgerTable, type Accountant, type Le
 import { ledgerPath } from '../core/privacy/ledger-file.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 import { wireEpsilon } from './accountant.js';
-import type { PrivacyCap, PrivacyReport } from './contract.js';
+import type { AppState, PrivacyCap, PrivacyReport } from './contract.js';
 
 /**
  * The ledger's entries, read without changing the file: the federation client may be appending
@@ -115,5 +115,17 @@ export function privacyReport(args: {
     rows,
     projections: ahead,
     nextRoundAllowed: ahead[0]?.withinCap ?? true,
+  };
+}
+
+/** The Training screen's privacy line: both ε views of the ledger at its δ; null before its first entry. */
+export function ledgerSummary(entries: readonly LedgerEntry[], federationDelta: number, accountant: Accountant): AppState['privacy'] {
+  if (entries.length === 0) return null;
+  const delta = ledgerDelta(entries, federationDelta);
+  return {
+    promised: wireEpsilon(ledgerEpsilon(entries, 'promised', delta, accountant)),
+    worstCase: wireEpsilon(ledgerEpsilon(entries, 'worst-case', delta, accountant)),
+    delta,
+    ledgerEntries: entries.length,
   };
 }
