@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { registerAppCommand } from './app-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { registerJoinCommand } from './join-command.js';
 import { registerLedgerCommand } from './ledger-command.js';
 import { registerPrivacyCommand } from './privacy-command.js';
@@ -18,6 +19,7 @@ registerJoinCommand(program);
 registerSimCommand(program);
 registerLedgerCommand(registerPrivacyCommand(program));
 registerAppCommand(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -16,7 +16,7 @@ export interface BackendInfo {
 }
 
 /** Tried in this order when nothing is forced: the first that loads and computes wins. */
-const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** Accepted values of COVEY_BACKEND / the preference argument. */
 const PREFERENCES: Readonly<Record<string, BackendName>> = {
