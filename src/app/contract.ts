@@ -175,8 +175,11 @@ export interface AppState {
   /** Native file dialogs exist (Electron); browser mode types paths instead. */
   nativeDialogs: boolean;
   stateDir: string;
-  /** The compute backend training uses, e.g. "WebAssembly (SIMD)"; null until known. */
-  backend: { name: string; label: string } | null;
+  /**
+   * The compute backend training uses, e.g. "WebAssembly (SIMD)", and the faster ones before it
+   * in the automatic order that could not run here, with why in one line; null until known.
+   */
+  backend: { name: string; label: string; skipped: { name: string; reason: string }[] } | null;
   federation: FederationPreview | null;
   data: DataSummary | null;
   /** cap null: the person ticked "no privacy bound" to join a federation that adds no noise (the only way to join one). */

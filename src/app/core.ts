@@ -41,8 +41,8 @@ export interface AppCoreOptions {
   /** The participant's key pair for one server (client/identities.ts); default: `<stateDir>/identities/<fingerprint>.json`, as `covey join` keeps them. */
   loadIdentity?: (serverFingerprint: string) => Promise<Identity>;
   accountant?: Accountant;
-  /** Picks and reports the compute backend; default: the training core's selectBackend(). */
-  selectBackend?: () => Promise<{ name: string; label: string }>;
+  /** Picks and reports the compute backend (and the faster ones it skipped); default: the training core's selectBackend(). */
+  selectBackend?: () => Promise<{ name: string; label: string; skipped: { name: string; reason: string }[] }>;
   /** While paused, how often the signed preview is read to learn whether the federation ended (default 60 s). */
   endWatchIntervalMs?: number;
 }
@@ -213,7 +213,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     try {
       const select = this.options.selectBackend ?? (async () => (await import('../core/train/index.js')).selectBackend());
       const info = await select();
-      this.backend = { name: info.name, label: `${BACKEND_KIND[info.name] ?? info.name} — ${info.label}` };
+      this.backend = { name: info.name, label: `${BACKEND_KIND[info.name] ?? info.name} — ${info.label}`, skipped: info.skipped };
     } catch (err) {
       this.notice(`No compute backend could start: ${(err as Error).message}`);
     }

@@ -143,6 +143,10 @@ describe('the app core against a real aggregator', () => {
     const after2 = await waitForState((s) => s.participation === 'paused' && s.rounds.some((r) => r.round === 2 && r.outcome === 'contributed'));
     expect(after2.rounds.filter((r) => r.outcome === 'contributed').map((r) => r.round)).toEqual([1, 2]);
     expect(after2.backend?.label).toMatch(/WASM|CPU|CUDA/);
+    // The faster backends before it in the automatic order that could not run, each with a one-line reason.
+    const order = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+    expect(after2.backend!.skipped.map((s) => s.name)).toEqual(order.slice(0, order.indexOf(after2.backend!.name)));
+    for (const { reason } of after2.backend!.skipped) expect(reason).toMatch(/^[^\n]+$/);
 
     // The next attempt's announcement may still be on its way to the ledger (the app was connected
     // when it was drawn, so it is charged): compare the report with the ledger once both are read after it.

@@ -72,7 +72,7 @@ export function appState(over: Partial<AppState> = {}): AppState {
     shell: 'browser',
     nativeDialogs: false,
     stateDir: '/home/p/.covey',
-    backend: { name: 'wasm', label: 'WASM — wasm (WebAssembly SIMD)' },
+    backend: { name: 'wasm', label: 'WASM — wasm (WebAssembly SIMD)', skipped: [] },
     federation: null,
     data: null,
     consent: null,

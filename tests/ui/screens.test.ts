@@ -305,7 +305,23 @@ describe('Training screen', () => {
     expect(screen.getByText(/batch 50 of 100/).textContent).toMatch(/about 8 s left$/);
     expect(screen.getByText(/Epoch 1 of 2, batch 50 of 100, loss 0.4200/)).toBeTruthy();
     expect(screen.getByTestId('backend').textContent).toMatch(/WASM/);
+    expect(screen.queryByTestId('backend-skipped')).toBeNull();
     expect(screen.getByRole('button', { name: 'Pause' })).toBeTruthy();
+  });
+
+  it('says why each faster backend is not used, one line each', () => {
+    const { api } = fakeApi();
+    const skipped = [
+      { name: 'tensorflow-gpu', reason: '@tensorflow/tfjs-node-gpu is not installed (Linux x64, an NVIDIA GPU, CUDA 11.2 and cuDNN 8.1)' },
+      { name: 'tensorflow', reason: '@tensorflow/tfjs-node is not installed' },
+    ];
+    show(TrainingScreen, joinedState({ backend: { name: 'wasm', label: 'WASM — wasm (WebAssembly SIMD)', skipped } }), api);
+    const why = screen.getByTestId('backend-skipped');
+    expect(why.querySelector('summary')?.textContent).toBe('Why not a faster backend');
+    expect([...why.querySelectorAll('li')].map((li) => li.textContent)).toEqual([
+      'tensorflow-gpu: @tensorflow/tfjs-node-gpu is not installed (Linux x64, an NVIDIA GPU, CUDA 11.2 and cuDNN 8.1)',
+      'tensorflow: @tensorflow/tfjs-node is not installed',
+    ]);
   });
 
   it('shows a failure to reconnect in words, and offers to take part again', async () => {

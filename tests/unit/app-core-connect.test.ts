@@ -45,7 +45,7 @@ describe('the app core, taking part', () => {
       shell: 'browser',
       nativeDialogs: false,
       version: 't',
-      selectBackend: async () => ({ name: 'cpu', label: 'test' }),
+      selectBackend: async () => ({ name: 'cpu', label: 'test', skipped: [] }),
     });
     const call = createDispatcher(core);
     // Never silently taking part again: the person resumes.

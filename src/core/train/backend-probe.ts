@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { buildModel, type ModelSpec } from '../model/index.js';
-import { AUTO_ORDER, selectBackend, type BackendName } from './backend.js';
+import { AUTO_ORDER, selectBackend, unavailableReason, type BackendName } from './backend.js';
 import { forwardMacsPerExample, trainLocal, workersWorthSplitting } from './train.js';
 
 export interface BackendProbe {
@@ -25,23 +25,6 @@ export interface BackendProbe {
 /** Forward multiply-adds a timed run spends (the CNN: about 490 examples); the plain-JS cpu backend gets a tenth. */
 const PROBE_MACS = 6e9;
 const CPU_PROBE_MACS = 6e8;
-
-/** The native packages' errors, said as what is missing and what they need (tfjs-node 4.x: libtensorflow 2.9, CUDA 11.2 + cuDNN 8.1). */
-const NATIVE_NEEDS: Partial<Record<BackendName, { pkg: string; needs: string }>> = {
-  'tensorflow-gpu': { pkg: '@tensorflow/tfjs-node-gpu', needs: 'Linux x64, an NVIDIA GPU, CUDA 11.2 and cuDNN 8.1; its install downloads libtensorflow' },
-  tensorflow: { pkg: '@tensorflow/tfjs-node', needs: 'Linux, macOS or Windows on x64; its install downloads libtensorflow' },
-};
-
-/** Why `name` could not be activated, in one line. */
-export function unavailableReason(name: BackendName, error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const native = NATIVE_NEEDS[name];
-  if (native && /Cannot find (package|module)/.test(message) && message.includes(native.pkg)) {
-    return `${native.pkg} is not installed (${native.needs})`;
-  }
-  const firstLine = message.split('\n')[0].replace(/^the '[\w-]+' backend was asked for but cannot run: /, '');
-  return firstLine.length > 300 ? `${firstLine.slice(0, 297)}...` : firstLine;
-}
 
 function randomImages(spec: ModelSpec, count: number): Dataset {
   const size = spec.inputShape.reduce((a, b) => a * b, 1);

@@ -13,6 +13,25 @@ export interface BackendInfo {
   tfBackend: string;
   /** What to print, e.g. "wasm (WebAssembly SIMD)". */
   label: string;
+  /** The backends before it in the automatic order that could not run here, and why (none when one was forced). */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+/** The native packages, said as what they need (tfjs-node 4.x loads libtensorflow 2.9: CUDA 11.2 + cuDNN 8.1). */
+const NATIVE_NEEDS: Partial<Record<BackendName, { pkg: string; needs: string }>> = {
+  'tensorflow-gpu': { pkg: '@tensorflow/tfjs-node-gpu', needs: 'Linux x64, an NVIDIA GPU, CUDA 11.2 and cuDNN 8.1; its install downloads libtensorflow' },
+  tensorflow: { pkg: '@tensorflow/tfjs-node', needs: 'Linux, macOS or Windows on x64; its install downloads libtensorflow' },
+};
+
+/** Why `name` could not be activated, in one line: a missing native package says what it needs. */
+export function unavailableReason(name: BackendName, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const native = NATIVE_NEEDS[name];
+  if (native && /Cannot find (package|module)/.test(message) && message.includes(native.pkg)) {
+    return `${native.pkg} is not installed (${native.needs})`;
+  }
+  const firstLine = message.split('\n')[0].replace(/^the '[\w-]+' backend was asked for but cannot run: /, '');
+  return firstLine.length > 300 ? `${firstLine.slice(0, 297)}...` : firstLine;
 }
 
 /** Tried in this order when nothing is forced: the first that loads and computes wins. */
@@ -61,7 +80,7 @@ async function labelFor(name: BackendName): Promise<string> {
 }
 
 /** Loads and switches to `name`, then checks that it computes; throws if anything fails. */
-async function activate(name: BackendName): Promise<BackendInfo> {
+async function activate(name: BackendName, skipped: BackendInfo['skipped'] = []): Promise<BackendInfo> {
   await load(name);
   const tfBackend = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (!(await tf.setBackend(tfBackend))) throw new Error(`tfjs could not initialise its '${tfBackend}' backend`);
@@ -71,7 +90,7 @@ async function activate(name: BackendName): Promise<BackendInfo> {
   if (name === 'wasm' || name === 'cpu') installConvGradients();
   // wasm runs transposed matrix products (every dense layer's backward pass) and the max-pool gradient in slow loops.
   if (name === 'wasm') installWasmTrainingKernels();
-  return { name, tfBackend, label: await labelFor(name) };
+  return { name, tfBackend, label: await labelFor(name), skipped };
 }
 
 function parsePreference(preference: string): BackendName {
@@ -103,16 +122,16 @@ async function select(preference: string | undefined): Promise<BackendInfo> {
       throw new Error(`the '${preference}' backend was asked for but cannot run: ${(error as Error).message}`, { cause: error });
     }
   }
-  const failures: string[] = [];
+  const skipped: BackendInfo['skipped'] = [];
   for (const name of AUTO_ORDER) {
     try {
-      current = await activate(name);
+      current = await activate(name, [...skipped]);
       return current;
     } catch (error) {
-      failures.push(`${name}: ${(error as Error).message}`);
+      skipped.push({ name, reason: unavailableReason(name, error) });
     }
   }
-  throw new Error(`no tfjs backend could run here (${failures.join('; ')})`);
+  throw new Error(`no tfjs backend could run here (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`);
 }
 
 /** The label of the backend tfjs runs now: the selected one's, or tfjs's own name if it was set another way. */

@@ -113,6 +113,18 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
             </span>
           )}
         </p>
+        {state.backend && state.backend.skipped.length > 0 && (
+          <details className="muted" data-testid="backend-skipped">
+            <summary>Why not a faster backend</summary>
+            <ul>
+              {state.backend.skipped.map((s) => (
+                <li key={s.name}>
+                  {s.name}: {s.reason}
+                </li>
+              ))}
+            </ul>
+          </details>
+        )}
         {action.busy && <Loading>Working…</Loading>}
         {action.error && <ErrorNote error={action.error} />}
         {!action.error && state.lastError && <ErrorNote error={state.lastError} />}

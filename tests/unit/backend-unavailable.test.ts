@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unavailableReason } from '../../src/core/train/backend-probe.js';
+import { unavailableReason } from '../../src/core/train/backend.js';
 
 describe('why a training backend cannot be used, in one line', () => {
   it('a native package that is not installed: what is missing and what it needs', () => {
