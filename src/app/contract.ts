@@ -176,10 +176,11 @@ export interface AppState {
   nativeDialogs: boolean;
   stateDir: string;
   /**
-   * The compute backend training uses, e.g. "WebAssembly (SIMD)", and the faster ones before it
-   * in the automatic order that could not run here, with why in one line; null until known.
+   * The compute backend training uses, e.g. "WebAssembly (SIMD)", the person's choice (`auto` or
+   * a pinned one), and when automatic, the faster ones before it that could not run here, with why
+   * in one line; null until known.
    */
-  backend: { name: string; label: string; skipped: { name: string; reason: string }[] } | null;
+  backend: { name: string; label: string; choice: BackendChoice; skipped: { name: string; reason: string }[] } | null;
   federation: FederationPreview | null;
   data: DataSummary | null;
   /** cap null: the person ticked "no privacy bound" to join a federation that adds no noise (the only way to join one). */
@@ -227,6 +228,10 @@ export interface LedgerExport {
 export type AppEvent = { type: 'state'; state: AppState };
 
 /** Method name -> [argument, result value]. */
+/** The compute backends a person can pin in the app; `auto` is the fastest that loads (the order `covey doctor` shows). */
+export const BACKEND_CHOICES = ['auto', 'cuda', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
 export interface ApiMethods {
   getState: [void, AppState];
   inspectInvite: [{ invite: string; serverUrl?: string }, FederationPreview];
@@ -239,6 +244,8 @@ export interface ApiMethods {
   join: [{ cap: PrivacyCap | null; autoParticipate: boolean; participantCap?: PrivacyCap }, AppState];
   setCap: [PrivacyCap, AppState];
   setAutoParticipate: [{ autoParticipate: boolean }, AppState];
+  /** Pins the compute backend (or returns to `auto`); refused while a round trains. */
+  setBackend: [{ choice: BackendChoice }, AppState];
   resume: [void, AppState];
   pause: [void, AppState];
   leave: [void, AppState];
@@ -265,6 +272,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'join',
   'setCap',
   'setAutoParticipate',
+  'setBackend',
   'resume',
   'pause',
   'leave',

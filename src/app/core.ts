@@ -17,6 +17,8 @@ import {
   endedWords,
   type AppEvent,
   type AppState,
+  type BackendChoice,
+  type RoundStage,
   type DataSource,
   type DataSummary,
   type FederationEnd,
@@ -41,11 +43,14 @@ export interface AppCoreOptions {
   /** The participant's key pair for one server (client/identities.ts); default: `<stateDir>/identities/<fingerprint>.json`, as `covey join` keeps them. */
   loadIdentity?: (serverFingerprint: string) => Promise<Identity>;
   accountant?: Accountant;
-  /** Picks and reports the compute backend (and the faster ones it skipped); default: the training core's selectBackend(). */
-  selectBackend?: () => Promise<{ name: string; label: string; skipped: { name: string; reason: string }[] }>;
+  /** Picks and reports the compute backend (and the faster ones it skipped) for a choice; default: the training core's selectBackend(). */
+  selectBackend?: (choice: BackendChoice) => Promise<{ name: string; label: string; skipped: { name: string; reason: string }[] }>;
   /** While paused, how often the signed preview is read to learn whether the federation ended (default 60 s). */
   endWatchIntervalMs?: number;
 }
+
+/** Round stages during which the model trains on this device: the compute backend must not change under it. */
+const TRAINING_STAGES: ReadonlySet<RoundStage> = new Set(['selected', 'training', 'sealing']);
 
 /** How often, at most, training progress is pushed to the screens. */
 const PROGRESS_INTERVAL_MS = 120;
@@ -209,15 +214,41 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     return (loadIdentity ?? ((fingerprint) => identityForServer(fileIdentityStore(stateDir), stateDir, fingerprint)))(serverFingerprint);
   }
 
+  /** Starts the backend the person chose (automatic unless pinned); a pinned one that cannot run any more gives way to automatic, said in a notice. */
   private async detectBackend(): Promise<void> {
+    const choice = this.settings.backend ?? 'auto';
     try {
-      const select = this.options.selectBackend ?? (async () => (await import('../core/train/index.js')).selectBackend());
-      const info = await select();
-      this.backend = { name: info.name, label: `${BACKEND_KIND[info.name] ?? info.name} — ${info.label}`, skipped: info.skipped };
+      await this.useBackend(choice).catch(async (err: Error) => {
+        if (choice === 'auto') throw err;
+        this.notice(`Your pinned compute backend cannot run here (${err.message}); Covey chooses one automatically.`);
+        await this.useBackend('auto');
+      });
     } catch (err) {
       this.notice(`No compute backend could start: ${(err as Error).message}`);
     }
     this.changed();
+  }
+
+  private async useBackend(choice: BackendChoice): Promise<void> {
+    const select = this.options.selectBackend ?? (async (c: BackendChoice) => (await import('../core/train/index.js')).selectBackend(c));
+    const info = await select(choice);
+    this.backend = { name: info.name, label: `${BACKEND_KIND[info.name] ?? info.name} — ${info.label}`, choice, skipped: info.skipped };
+  }
+
+  async setBackend({ choice }: { choice: BackendChoice }): Promise<AppState> {
+    return this.act(async () => {
+      if (this.round && TRAINING_STAGES.has(this.round.stage)) {
+        throw new AppFailure('not-ready', 'A round is training now: change the compute backend once it is sent, or pause first.');
+      }
+      try {
+        await this.useBackend(choice);
+      } catch (err) {
+        throw new AppFailure('unsupported', `That compute backend cannot run here: ${(err as Error).message}`);
+      }
+      this.settings.backend = choice === 'auto' ? undefined : choice;
+      await this.persist();
+      return this.snapshot();
+    });
   }
 
   private get isRunning(): boolean {

@@ -3,7 +3,7 @@
  * Electron main process, the browser-mode WebSocket server) before anything acts on it.
  */
 import { z } from 'zod';
-import { API_METHODS, type ApiArg, type ApiMethod, type AppError } from './contract.js';
+import { API_METHODS, BACKEND_CHOICES, type ApiArg, type ApiMethod, type AppError } from './contract.js';
 
 const capSchema = z.strictObject({
   epsilon: z.number().finite().positive().max(1e6),
@@ -30,6 +30,7 @@ export const ARG_SCHEMAS: { [M in ApiMethod]: z.ZodType<ApiArg<M>> } = {
   join: z.strictObject({ cap: capSchema.nullable(), autoParticipate: z.boolean(), participantCap: capSchema.optional() }),
   setCap: capSchema,
   setAutoParticipate: z.strictObject({ autoParticipate: z.boolean() }),
+  setBackend: z.strictObject({ choice: z.enum(BACKEND_CHOICES) }),
   resume: none,
   pause: none,
   leave: none,

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DpModeSchema } from '../core/protocol/messages.js';
 import { DECLINE_REASONS } from '../core/protocol/reasons.js';
-import type { DataSource, FederationPreview, PrivacyCap, RoundRow } from './contract.js';
+import { BACKEND_CHOICES, type BackendChoice, type DataSource, type FederationPreview, type PrivacyCap, type RoundRow } from './contract.js';
 
 const epsilon = z.number().nullable();
 
@@ -63,6 +63,8 @@ export const SettingsSchema = z.object({
     .nullable(),
   participation: z.enum(['not-joined', 'active', 'paused', 'left', 'done']),
   rounds: z.array(RoundRowSchema),
+  /** The compute backend the person pinned; absent: automatic. */
+  backend: z.enum(BACKEND_CHOICES).optional(),
 });
 
 export interface Settings {
@@ -72,6 +74,7 @@ export interface Settings {
   consent: { cap: PrivacyCap | null; autoParticipate: boolean; participantCap?: PrivacyCap } | null;
   participation: 'not-joined' | 'active' | 'paused' | 'left' | 'done';
   rounds: RoundRow[];
+  backend?: BackendChoice;
 }
 
 export const EMPTY_SETTINGS: Settings = { version: 1, federation: null, data: null, consent: null, participation: 'not-joined', rounds: [] };

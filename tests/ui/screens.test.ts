@@ -309,13 +309,27 @@ describe('Training screen', () => {
     expect(screen.getByRole('button', { name: 'Pause' })).toBeTruthy();
   });
 
+  it('lets the person pin a compute backend, but not while this device trains a round', async () => {
+    const pinned = joinedState({ backend: { name: 'cpu', label: 'CPU — cpu (plain JavaScript)', choice: 'cpu', skipped: [] } });
+    const { api } = fakeApi({ setBackend: () => Promise.resolve(ok(pinned)) });
+    const { rerender } = show(TrainingScreen, joinedState(), api);
+    const picker = screen.getByRole<HTMLSelectElement>('combobox', { name: /Compute backend/ });
+    expect(picker.value).toBe('auto');
+    expect([...picker.querySelectorAll('option')].map((o) => o.value)).toEqual(['auto', 'cuda', 'tensorflow', 'wasm', 'cpu']);
+    await act(async () => fireEvent.change(picker, { target: { value: 'cpu' } }));
+    expect(api.setBackend).toHaveBeenCalledWith({ choice: 'cpu' });
+    const training = joinedState({ round: { round: 2, stage: 'training', epoch: 0, epochs: 1, batch: 1, batches: 10, loss: 0.5 } });
+    rerender(h(TrainingScreen as never, { state: training, api, go }));
+    expect(screen.getByRole<HTMLSelectElement>('combobox', { name: /Compute backend/ }).disabled).toBe(true);
+  });
+
   it('says why each faster backend is not used, one line each', () => {
     const { api } = fakeApi();
     const skipped = [
       { name: 'tensorflow-gpu', reason: '@tensorflow/tfjs-node-gpu is not installed (Linux x64, an NVIDIA GPU, CUDA 11.2 and cuDNN 8.1)' },
       { name: 'tensorflow', reason: '@tensorflow/tfjs-node is not installed' },
     ];
-    show(TrainingScreen, joinedState({ backend: { name: 'wasm', label: 'WASM — wasm (WebAssembly SIMD)', skipped } }), api);
+    show(TrainingScreen, joinedState({ backend: { name: 'wasm', label: 'WASM — wasm (WebAssembly SIMD)', choice: 'auto', skipped } }), api);
     const why = screen.getByTestId('backend-skipped');
     expect(why.querySelector('summary')?.textContent).toBe('Why not a faster backend');
     expect([...why.querySelectorAll('li')].map((li) => li.textContent)).toEqual([

@@ -101,7 +101,7 @@ describe('backend selection', () => {
     await tf.setBackend('cpu');
     expect(await selectBackend('wasm')).toBe(info);
     expect(tf.getBackend()).toBe('wasm');
-    await expect(selectBackend('tpu')).rejects.toThrow(/unknown backend 'tpu'.*cuda, tensorflow, wasm, cpu/);
+    await expect(selectBackend('tpu')).rejects.toThrow(/unknown backend 'tpu'.*auto, cuda, tensorflow, wasm, cpu/);
     let nativeInstalled = true;
     try {
       createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
@@ -109,9 +109,25 @@ describe('backend selection', () => {
       nativeInstalled = false;
     }
     if (!nativeInstalled) {
-      await expect(selectBackend('tensorflow')).rejects.toThrow(/'tensorflow' backend was asked for but cannot run/);
+      await expect(selectBackend('tensorflow')).rejects.toThrow(/'tensorflow' backend was asked for but cannot run: @tensorflow\/tfjs-node is not installed/);
       expect(tf.getBackend()).toBe('wasm');
     }
+  });
+
+  it("keeps a forced backend until 'auto' asks for the automatic order again", async () => {
+    const cpu = await selectBackend('cpu');
+    expect(cpu).toMatchObject({ name: 'cpu', skipped: [] });
+    expect(await selectBackend()).toBe(cpu);
+    const auto = await selectBackend('auto');
+    const order = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+    expect(auto.name).not.toBe('cpu');
+    expect(tf.getBackend()).toBe(auto.tfBackend);
+    // Each faster backend it skipped, with why in one line.
+    expect(auto.skipped.map((s) => s.name)).toEqual(order.slice(0, order.indexOf(auto.name)));
+    for (const { reason } of auto.skipped) expect(reason).toMatch(/^[^\n]+$/);
+    expect(await selectBackend('auto')).toBe(auto);
+    expect(await selectBackend()).toBe(auto);
+    await selectBackend('wasm');
   });
 });
 

@@ -96,18 +96,22 @@ async function activate(name: BackendName, skipped: BackendInfo['skipped'] = [])
 function parsePreference(preference: string): BackendName {
   const name = PREFERENCES[preference.trim().toLowerCase()];
   if (name === undefined) {
-    throw new Error(`unknown backend '${preference}': use one of cuda, tensorflow, wasm, cpu`);
+    throw new Error(`unknown backend '${preference}': use one of auto, cuda, tensorflow, wasm, cpu`);
   }
   return name;
 }
 
 let current: BackendInfo | null = null;
+/** Whether `current` was forced by a preference rather than picked by the automatic order. */
+let currentForced = false;
 /** Selections run one at a time. */
 let queue: Promise<unknown> = Promise.resolve();
 
 async function select(preference: string | undefined): Promise<BackendInfo> {
-  const forced = preference ? parsePreference(preference) : null;
-  if (current && (forced === null || forced === current.name)) {
+  // 'auto' asks for the automatic order even after a backend was forced; no preference keeps whatever runs.
+  const auto = preference?.trim().toLowerCase() === 'auto';
+  const forced = preference && !auto ? parsePreference(preference) : null;
+  if (current && (forced === null ? !(auto && currentForced) : forced === current.name)) {
     // tfjs may have been switched another way since (tf.setBackend): what this returns is what runs.
     if (tf.getBackend() !== current.tfBackend && !(await tf.setBackend(current.tfBackend)))
       throw new Error(`tfjs could not return to its '${current.tfBackend}' backend`);
@@ -116,16 +120,18 @@ async function select(preference: string | undefined): Promise<BackendInfo> {
   if (forced) {
     try {
       current = await activate(forced);
+      currentForced = true;
       return current;
     } catch (error) {
       if (current) await tf.setBackend(current.tfBackend); // stay on the backend that works
-      throw new Error(`the '${preference}' backend was asked for but cannot run: ${(error as Error).message}`, { cause: error });
+      throw new Error(`the '${preference}' backend was asked for but cannot run: ${unavailableReason(forced, error)}`, { cause: error });
     }
   }
   const skipped: BackendInfo['skipped'] = [];
   for (const name of AUTO_ORDER) {
     try {
       current = await activate(name, [...skipped]);
+      currentForced = false;
       return current;
     } catch (error) {
       skipped.push({ name, reason: unavailableReason(name, error) });
@@ -144,8 +150,9 @@ export function activeBackendLabel(): string {
 /**
  * Picks and activates the fastest tfjs backend that works here: tfjs-node-gpu (CUDA), tfjs-node,
  * wasm, then cpu. `preference`, or else the COVEY_BACKEND environment variable (cuda, tensorflow,
- * wasm, cpu), forces one and fails clearly if it cannot run. Idempotent: later calls return the
- * active backend unless they force another. Call it before any other tfjs work.
+ * wasm, cpu), forces one and fails clearly if it cannot run; 'auto' returns to the automatic
+ * order after one was forced. Idempotent: later calls without a preference return the active
+ * backend. Call it before any other tfjs work.
  */
 export function selectBackend(preference?: string): Promise<BackendInfo> {
   const wanted = preference ?? process.env.COVEY_BACKEND;

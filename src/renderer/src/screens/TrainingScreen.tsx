@@ -1,5 +1,14 @@
 import { useMemo } from 'react';
-import { endedWords, type AppState, type CoveyApi, type FederationEnd, type Participation, type RoundStage } from '../../../app/contract.js';
+import {
+  BACKEND_CHOICES,
+  endedWords,
+  type AppState,
+  type BackendChoice,
+  type CoveyApi,
+  type FederationEnd,
+  type Participation,
+  type RoundStage,
+} from '../../../app/contract.js';
 import { LineChart } from '../components/Chart.js';
 import { Empty, ErrorNote, Loading } from '../components/Status.js';
 import { fmtNumber, fmtPercent } from '../format.js';
@@ -26,6 +35,17 @@ const STAGE: Record<RoundStage, string> = {
   finished: 'Round complete',
   aborted: 'The server cancelled this round; waiting for the next one',
 };
+
+const BACKEND_CHOICE: Record<BackendChoice, string> = {
+  auto: 'Automatic: the fastest that runs here',
+  cuda: 'NVIDIA GPU (CUDA, tfjs-node-gpu)',
+  tensorflow: 'CPU, native TensorFlow (tfjs-node)',
+  wasm: 'CPU, WebAssembly',
+  cpu: 'CPU, plain JavaScript (slowest)',
+};
+
+/** Stages in which this device trains: the backend cannot change then. */
+const TRAINING: ReadonlySet<RoundStage> = new Set(['selected', 'training', 'sealing']);
 
 /** The round card's heading once the federation has ended: complete, or stopped and after how many rounds. */
 function endHeading(end: FederationEnd): string {
@@ -113,6 +133,22 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
             </span>
           )}
         </p>
+        {state.backend && (
+          <label className="backend-choice">
+            Compute backend:{' '}
+            <select
+              value={state.backend.choice}
+              disabled={action.busy || (round !== null && TRAINING.has(round.stage))}
+              onChange={(e) => void action.run(() => api.setBackend({ choice: e.target.value as BackendChoice }))}
+            >
+              {BACKEND_CHOICES.map((choice) => (
+                <option key={choice} value={choice}>
+                  {BACKEND_CHOICE[choice]}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         {state.backend && state.backend.skipped.length > 0 && (
           <details className="muted" data-testid="backend-skipped">
             <summary>Why not a faster backend</summary>
