@@ -375,9 +375,13 @@ describe('Training screen', () => {
     const completed = { outcome: 'completed' as const, message: 'completed all 8 rounds', rounds: 8, of: 8 };
     // An old round in the state (heard before the end) is not shown as the current one.
     const stale = { round: 4, stage: 'sent' as const, epoch: 1, epochs: 1, batch: 0, batches: 0, loss: null };
-    show(TrainingScreen, joinedState({ participation: 'done', federation: { ...preview, ended: completed }, round: stale }), fakeApi().api);
+    // The end's notice is not repeated under the end card; other notices stay.
+    const notices = ['Lost the connection to the federation server; reconnecting…', 'This federation has finished all its 8 rounds.'];
+    show(TrainingScreen, joinedState({ participation: 'done', federation: { ...preview, ended: completed }, round: stale, notices }), fakeApi().api);
     expect(screen.getByTestId('federation-end').querySelector('h2')?.textContent).toBe('Federation complete: all 8 rounds done');
     expect(screen.getByTestId('stage').textContent).toBe('This federation has finished all its 8 rounds.');
+    expect(screen.getAllByText('This federation has finished all its 8 rounds.')).toHaveLength(1);
+    expect([...screen.getByRole('region', { name: 'Notices' }).querySelectorAll('li')].map((li) => li.textContent)).toEqual([notices[0]]);
     expect(screen.queryByText(/Round 4/)).toBeNull();
     expect(screen.queryByRole('alert')).toBeNull();
   });

@@ -83,6 +83,8 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
   const { round } = state;
   // How the federation ended, once this app has heard (not a preview read for another federation).
   const ended = state.participation === 'done' ? state.federation?.ended : undefined;
+  // The end card says how the federation ended: its notice would only repeat it.
+  const notices = ended ? state.notices.filter((n) => n !== endedWords(ended)) : state.notices;
   const total = state.federation?.rounds;
   const secondsLeft = round && state.federation ? trainingSecondsLeft(round, state.federation.settings.training.batchSize) : null;
   const canResume = state.participation === 'paused' || state.participation === 'pausing';
@@ -214,10 +216,10 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
           <LineChart x={chart.x} series={chart.series} yLabel="accuracy" testId="accuracy-chart" />
         )}
       </section>
-      {state.notices.length > 0 && (
+      {notices.length > 0 && (
         <section className="card notices" aria-label="Notices">
           <ul>
-            {state.notices.map((n, i) => (
+            {notices.map((n, i) => (
               <li key={i}>{n}</li>
             ))}
           </ul>
