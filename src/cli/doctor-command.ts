@@ -16,6 +16,21 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** tfjs's advice to install tfjs-node, printed when its plain-JS backend first runs: doctor says what each backend needs instead. */
+const TFJS_NODE_ADVICE = /Hi, looks like you are running TensorFlow\.js in Node\.js/;
+
+async function withoutTfjsNodeAdvice<T>(run: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!TFJS_NODE_ADVICE.test(String(args[0]))) warn(...args);
+  };
+  try {
+    return await run();
+  } finally {
+    console.warn = warn;
+  }
+}
+
 /** The backend Covey trains on when nothing is forced: the first available in the automatic order. */
 function chosen(probes: readonly BackendProbe[]): BackendProbe | undefined {
   return probes.find((p) => p.available);
@@ -47,7 +62,7 @@ export function registerDoctorCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: DoctorOptions) => {
       try {
-        const probes = await probeBackends(modelSpecFor(opts.model), opts.batchSize);
+        const probes = await withoutTfjsNodeAdvice(() => probeBackends(modelSpecFor(opts.model), opts.batchSize));
         const report = { model: opts.model, batchSize: opts.batchSize, chosen: chosen(probes)?.name ?? null, backends: probes };
         process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : table(probes, opts)) + '\n');
         if (!report.chosen) process.exitCode = 1;
