@@ -234,7 +234,7 @@ describe('Consent & budget screen', () => {
     expect(screen.getByRole('alert').getAttribute('data-code')).toBe('budget-reached');
   });
 
-  it('joins a federation without noise only with an explicit "no privacy bound", never with a cap', () => {
+  it('joins a federation without noise only with an explicit "no privacy bound", never with a cap', async () => {
     const { api } = fakeApi();
     show(ConsentScreen, appState({ federation: noDp, data: dataSummary }), api);
     expect(screen.queryByLabelText(/Stop when my ε would exceed/)).toBeNull();
@@ -244,7 +244,7 @@ describe('Consent & budget screen', () => {
     expect(screen.getByText(/Tick "no privacy bound"/)).toBeTruthy();
     fireEvent.click(screen.getByLabelText(/no privacy bound/));
     expect(join.disabled).toBe(false);
-    fireEvent.click(join);
+    await act(async () => fireEvent.click(join));
     expect(api.join).toHaveBeenCalledWith({ cap: null, autoParticipate: true });
     expect(api.getPrivacy).not.toHaveBeenCalled();
   });
@@ -262,7 +262,7 @@ describe('Consent & budget screen', () => {
     show(ConsentScreen, appState({ federation: preview, data: dataSummary }), api);
     await waitFor(() => expect(screen.getByLabelText<HTMLInputElement>(/Stop when my ε would exceed/).value).toBe('10.1'));
     fireEvent.change(screen.getByLabelText(/Across every federation I join with this same data/), { target: { value: '20' } });
-    fireEvent.click(screen.getByRole('button', { name: /I agree/ }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: /I agree/ })));
     expect(api.join).toHaveBeenCalledWith({
       cap: { epsilon: 10.1, view: 'worst-case' },
       autoParticipate: true,
