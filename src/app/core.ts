@@ -69,6 +69,12 @@ const BACKEND_KIND: Record<string, string> = {
   cpu: 'CPU',
 };
 
+/** Why a backend asked for cannot run: the one-line `reason` of the training core's BackendUnavailable, else the message. */
+function backendReason(err: unknown): string {
+  const reason = (err as { reason?: unknown } | null)?.reason;
+  return typeof reason === 'string' ? reason : (err as Error).message;
+}
+
 function fmt(epsilon: number | null): string {
   return epsilon === null ? '∞' : epsilon.toFixed(3);
 }
@@ -220,7 +226,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
     try {
       await this.useBackend(choice).catch(async (err: Error) => {
         if (choice === 'auto') throw err;
-        this.notice(`Your pinned compute backend cannot run here (${err.message}); Covey chooses one automatically.`);
+        this.notice(`Your pinned compute backend cannot run here (${backendReason(err)}); Covey chooses one automatically.`);
         await this.useBackend('auto');
       });
     } catch (err) {
@@ -243,7 +249,7 @@ export class AppCore extends EventEmitter<{ event: [AppEvent] }> {
       try {
         await this.useBackend(choice);
       } catch (err) {
-        throw new AppFailure('unsupported', `That compute backend cannot run here: ${(err as Error).message}`);
+        throw new AppFailure('unsupported', `That compute backend cannot run here: ${backendReason(err)}.`);
       }
       this.settings.backend = choice === 'auto' ? undefined : choice;
       await this.persist();

@@ -25,13 +25,25 @@ const NATIVE_NEEDS: Partial<Record<BackendName, { pkg: string; needs: string }>>
 
 /** Why `name` could not be activated, in one line: a missing native package says what it needs. */
 export function unavailableReason(name: BackendName, error: unknown): string {
+  if (error instanceof BackendUnavailable) return error.reason;
   const message = error instanceof Error ? error.message : String(error);
   const native = NATIVE_NEEDS[name];
   if (native && /Cannot find (package|module)/.test(message) && message.includes(native.pkg)) {
     return `${native.pkg} is not installed (${native.needs})`;
   }
-  const firstLine = message.split('\n')[0].replace(/^the '[\w-]+' backend was asked for but cannot run: /, '');
+  const firstLine = message.split('\n')[0];
   return firstLine.length > 300 ? `${firstLine.slice(0, 297)}...` : firstLine;
+}
+
+/** A backend that was asked for by name and cannot run here; `reason` is one line (unavailableReason). */
+export class BackendUnavailable extends Error {
+  constructor(
+    readonly backend: BackendName,
+    readonly reason: string,
+    options: ErrorOptions,
+  ) {
+    super(`the '${backend}' backend was asked for but cannot run: ${reason}`, options);
+  }
 }
 
 /** Tried in this order when nothing is forced: the first that loads and computes wins. */
@@ -124,7 +136,7 @@ async function select(preference: string | undefined): Promise<BackendInfo> {
       return current;
     } catch (error) {
       if (current) await tf.setBackend(current.tfBackend); // stay on the backend that works
-      throw new Error(`the '${preference}' backend was asked for but cannot run: ${unavailableReason(forced, error)}`, { cause: error });
+      throw new BackendUnavailable(forced, unavailableReason(forced, error), { cause: error });
     }
   }
   const skipped: BackendInfo['skipped'] = [];
