@@ -21,10 +21,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import type { Dataset } from '../src/core/data/dataset.js';
 import { buildModel, modelSpecFor, type ModelName } from '../src/core/model/index.js';
 import { selectBackend, startTrainingWorkers, stopTrainingWorkers, trainLocal, workersWorthSplitting, type BackendName } from '../src/core/train/index.js';
+import type { Dataset } from '../src/core/data/dataset.js';
 import { median } from '../src/core/stats.js';
+import { randomInputs } from '../src/core/train/backend-probe.js';
 
 export interface TrainingBenchOptions {
   models?: ModelName[];
@@ -96,13 +97,6 @@ function defaultSteps(model: ModelName, backend: BackendName, batchSize: number)
   if (backend === 'cpu' && model === 'cnn') return 2;
   const examples = model === 'cnn' ? 480 : 3200;
   return Math.max(5, Math.round(examples / batchSize));
-}
-
-function randomImages(count: number): Dataset {
-  const features = new Float32Array(count * 784);
-  for (let i = 0; i < features.length; i++) features[i] = Math.random();
-  const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
-  return { features, labels, count, inputShape: [28, 28, 1], numClasses: 10 };
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
@@ -246,7 +240,7 @@ export async function runTrainingBench(opts: TrainingBenchOptions = {}): Promise
     }
     for (const name of models) {
       const steps = stepsFor(name, backend, batchSize);
-      const data = randomImages(steps * batchSize);
+      const data = randomInputs(modelSpecFor(name), steps * batchSize);
       const probe = buildModel(modelSpecFor(name), { seed: 1 });
       const split = backend === 'wasm' ? workersWorthSplitting(probe, batchSize) : 1;
       probe.dispose();
@@ -288,7 +282,7 @@ export async function runTrainingBench(opts: TrainingBenchOptions = {}): Promise
     for (const name of ['cnn', 'mlp'] as const) {
       for (const bs of compareSizes) {
         const steps = stepsFor(name, active.name, bs);
-        const data = randomImages(steps * bs);
+        const data = randomInputs(modelSpecFor(name), steps * bs);
         const files = { features: path.join(dir, `${name}-${bs}.f32`), labels: path.join(dir, `${name}-${bs}.u8`) };
         writeFileSync(files.features, new Uint8Array(data.features.buffer));
         writeFileSync(files.labels, data.labels);

@@ -124,6 +124,9 @@ export type Participation = 'not-joined' | 'connecting' | 'active' | 'pausing' |
 
 export type RoundStage = 'selected' | 'training' | 'sealing' | 'sent' | 'declined' | 'finished' | 'aborted';
 
+/** Round stages during which this device trains: the compute backend must not change under it. */
+export const TRAINING_STAGES: ReadonlySet<RoundStage> = new Set(['selected', 'training', 'sealing']);
+
 export interface RoundProgress {
   round: number;
   stage: RoundStage;

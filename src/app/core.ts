@@ -15,10 +15,10 @@ import { DEFAULT_ACCOUNTANT, type Accountant } from '../core/privacy/index.js';
 import type { RoundSettings } from '../core/protocol/messages.js';
 import {
   endedWords,
+  TRAINING_STAGES,
   type AppEvent,
   type AppState,
   type BackendChoice,
-  type RoundStage,
   type DataSource,
   type DataSummary,
   type FederationEnd,
@@ -48,9 +48,6 @@ export interface AppCoreOptions {
   /** While paused, how often the signed preview is read to learn whether the federation ended (default 60 s). */
   endWatchIntervalMs?: number;
 }
-
-/** Round stages during which the model trains on this device: the compute backend must not change under it. */
-const TRAINING_STAGES: ReadonlySet<RoundStage> = new Set(['selected', 'training', 'sealing']);
 
 /** How often, at most, training progress is pushed to the screens. */
 const PROGRESS_INTERVAL_MS = 120;

@@ -26,7 +26,8 @@ export interface BackendProbe {
 const PROBE_MACS = 6e9;
 const CPU_PROBE_MACS = 6e8;
 
-function randomImages(spec: ModelSpec, count: number): Dataset {
+/** `count` examples of uniform random inputs for `spec`, labels cycling through its classes: for timing, not learning. */
+export function randomInputs(spec: Pick<ModelSpec, 'inputShape' | 'numClasses'>, count: number): Dataset {
   const size = spec.inputShape.reduce((a, b) => a * b, 1);
   return {
     features: Float32Array.from({ length: count * size }, () => Math.random()),
@@ -53,8 +54,8 @@ async function timedRun(
   let best: { label: string; samplesPerSecond: number; examples: number } | null = null;
   for (const threads of modes) {
     const opts = { epochs: 1, batchSize, learningRate: 0.01, seed: 1, ...(threads !== undefined && { threads }) };
-    await trainLocal(model, randomImages(spec, batchSize * (threads ?? 1)), opts); // warm-up: kernels, wasm compilation, workers
-    const run = await trainLocal(model, randomImages(spec, examples), opts);
+    await trainLocal(model, randomInputs(spec, batchSize * (threads ?? 1)), opts); // warm-up: kernels, wasm compilation, workers
+    const run = await trainLocal(model, randomInputs(spec, examples), opts);
     if (!best || run.examplesPerSecond > best.samplesPerSecond) {
       best = { label: run.backend, samplesPerSecond: Math.round(run.examplesPerSecond * 10) / 10, examples };
     }

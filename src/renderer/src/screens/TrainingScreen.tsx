@@ -2,6 +2,7 @@ import { useMemo } from 'react';
 import {
   BACKEND_CHOICES,
   endedWords,
+  TRAINING_STAGES,
   type AppState,
   type BackendChoice,
   type CoveyApi,
@@ -43,9 +44,6 @@ const BACKEND_CHOICE: Record<BackendChoice, string> = {
   wasm: 'CPU, WebAssembly',
   cpu: 'CPU, plain JavaScript (slowest)',
 };
-
-/** Stages in which this device trains: the backend cannot change then. */
-const TRAINING: ReadonlySet<RoundStage> = new Set(['selected', 'training', 'sealing']);
 
 /** The round card's heading once the federation has ended: complete, or stopped and after how many rounds. */
 function endHeading(end: FederationEnd): string {
@@ -140,7 +138,7 @@ export function TrainingScreen({ state, api, go }: { state: AppState; api: Covey
             Compute backend:{' '}
             <select
               value={state.backend.choice}
-              disabled={action.busy || (round !== null && TRAINING.has(round.stage))}
+              disabled={action.busy || (round !== null && TRAINING_STAGES.has(round.stage))}
               onChange={(e) => void action.run(() => api.setBackend({ choice: e.target.value as BackendChoice }))}
             >
               {BACKEND_CHOICES.map((choice) => (
