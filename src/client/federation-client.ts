@@ -18,7 +18,7 @@ import {
   type RoundSettings,
   type RoundStart,
 } from '../core/protocol/messages.js';
-import { evaluationCounts, selectBackend } from '../core/train/index.js';
+import { evaluationCounts, selectBackend, type RoundTrainer } from '../core/train/index.js';
 import type { AvailabilityStatus } from '../core/protocol/availability.js';
 import type { FederationEnd } from '../core/protocol/end.js';
 import { sendAvailability } from './availability.js';
@@ -56,6 +56,8 @@ export interface FederationClientOptions {
   accountant?: Accountant;
   /** Seeds the local shuffle (simulation); the privacy noise never uses it. */
   trainSeed?: number;
+  /** Where a round's local training runs (e.g. the app's renderer worker); default: in this process. */
+  trainer?: RoundTrainer;
 }
 
 /** What this client releases in a plain round: its clipped, noised update, before framing and sealing. */
@@ -356,7 +358,12 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
 
   private train(start: RoundStart, global: Float32Array): Promise<{ delta: Float32Array; stats: TrainStats }> {
     const seed = (this.options.trainSeed ?? Math.floor(Math.random() * 2 ** 31)) + start.round;
-    return trainRound(this.session!, start, global, { data: this.localData(start.settings).train, seed, note: (event) => this.note(event) });
+    return trainRound(this.session!, start, global, {
+      data: this.localData(start.settings).train,
+      seed,
+      note: (event) => this.note(event),
+      ...(this.options.trainer && { trainer: this.options.trainer }),
+    });
   }
 
   /**

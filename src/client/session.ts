@@ -1,21 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../core/data/dataset.js';
-import {
-  buildModel,
-  getFlatWeights,
-  ModelSpecSchema,
-  selectTrainable,
-  setFlatWeights,
-  setTrainableLayers,
-  trainableSlice,
-  type ModelSpec,
-  type TrainableSlice,
-} from '../core/model/index.js';
+import { buildModel, getFlatWeights, ModelSpecSchema, selectTrainable, trainableSlice, type ModelSpec, type TrainableSlice } from '../core/model/index.js';
 import { updateDelta } from '../core/privacy/index.js';
 import type { LedgerFile } from '../core/privacy/ledger-file.js';
 import { openServerLedger } from '../core/privacy/participant-ledgers.js';
 import type { RoundSettings, RoundStart } from '../core/protocol/messages.js';
-import { trainLocal } from '../core/train/index.js';
+import { inProcessTrainer, type RoundTrainer, type TrainProgress } from '../core/train/index.js';
 import type { ClientEvent, TrainStats } from './events.js';
 import type { Admission } from './handshake.js';
 import { consentEntry, latestConsent, type PrivacyCap } from './participation.js';
@@ -79,24 +69,33 @@ export function updateSlice(session: Pick<Session, 'spec'>, settings: RoundSetti
 /**
  * global weights -> local training of the round's trainable layers (the others frozen) -> delta of
  * those layers against the global weights received this round (DP-FedAvg): the frozen ones are never sent.
+ * `trainer` decides where the training runs (default: here, on the session's model); the delta is
+ * taken here, from the weights it returns, whatever ran it.
  */
 export async function trainRound(
   session: Session,
   start: RoundStart,
   global: Float32Array,
-  o: { data: Dataset; seed: number; note: (event: ClientEvent) => void },
+  o: { data: Dataset; seed: number; note: (event: ClientEvent) => void; trainer?: RoundTrainer },
 ): Promise<{ delta: Float32Array; stats: TrainStats }> {
   const { trainable, ...training } = start.settings.training;
   const slice = updateSlice(session, start.settings);
-  setFlatWeights(session.model, global);
-  setTrainableLayers(session.model, trainable);
-  const trained = await trainLocal(session.model, o.data, {
-    ...training,
-    seed: o.seed,
-    onProgress: (p) => o.note({ type: 'training', round: start.round, ...p }),
-  });
+  const local = inProcessTrainer(session.model);
+  const job = {
+    spec: session.spec,
+    weights: global.slice(),
+    ...(trainable && { trainable }),
+    data: o.data,
+    opts: { ...training, seed: o.seed },
+    onProgress: (p: TrainProgress) => o.note({ type: 'training', round: start.round, ...p }),
+  };
+  const trained = await (o.trainer ? o.trainer(job, local) : local(job));
+  if (trained.weights.length !== session.modelLength) {
+    throw new Error(`training returned ${trained.weights.length} weights; the model has ${session.modelLength}`);
+  }
+  const { result } = trained;
   return {
-    delta: updateDelta(selectTrainable(getFlatWeights(session.model), slice), selectTrainable(global, slice)),
-    stats: { trainLoss: trained.loss, trainAccuracy: trained.accuracy, examplesPerSecond: trained.examplesPerSecond },
+    delta: updateDelta(selectTrainable(trained.weights, slice), selectTrainable(global, slice)),
+    stats: { trainLoss: result.loss, trainAccuracy: result.accuracy, examplesPerSecond: result.examplesPerSecond },
   };
 }
