@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as SocketServer, type Socket } from 'socket.io';
 import type { Identity } from '../src/core/crypto/index.js';
@@ -30,6 +30,9 @@ import { acceptDecline, acceptUpdate } from './attempt.js';
 import { reportUpdate } from './update-outcome.js';
 import { MemberConnections } from './member-connections.js';
 import { RoundRunner } from './rounds.js';
+import { ClusterBus } from './cluster/bus.js';
+import { acceptClaim } from './cluster/claims.js';
+import { edgeOrigin } from './cluster/edge-auth.js';
 
 /** Named states of the round state machine; every waiting state has a deadline. */
 export type RoundPhase = 'waiting-for-clients' | 'training' | 'aggregating' | 'idle' | 'done';
@@ -93,13 +96,23 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     optimizerState: OptimizerState,
     /** Bearer token for the dashboard and status API. */
     readonly operatorToken: string,
+    /** The Redis bus to this coordinator's edges (config.cluster), or null. */
+    private readonly cluster: ClusterBus | null,
   ) {
     super();
     // socket.io answers its own path first; the rest is the dashboard, /api/status and /metrics.
     this.http = createServer(
       createHttpHandler({ status: () => this.status(), metrics: this.metrics, operatorToken, metricsRequireToken: metricsRequireToken(options.config) }),
     );
-    this.guard = new ConnectionGuard(options.config.connections, options.logger, this.metrics);
+    const { federationId } = options.config;
+    // On a coordinator, a connection relayed by an edge counts against its participant's address, not the edge's.
+    const edgeOf = (req: IncomingMessage) => (cluster ? edgeOrigin(identity, federationId, req) : null);
+    this.guard = new ConnectionGuard(
+      options.config.connections,
+      options.logger,
+      this.metrics,
+      (req) => edgeOf(req)?.address ?? req.socket.remoteAddress ?? 'unknown',
+    );
     this.io = new SocketServer(this.http, {
       // Large enough for one sealed update (its trainable weights) plus its header, no larger.
       maxHttpBufferSize: maxFrameBytes(trainable.length, options.config.evaluation?.federated !== undefined),
@@ -125,6 +138,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         return reportUpdate(ctx, await acceptUpdate(ctx, clientId, header, payload));
       },
       acceptDecline: (clientId, raw) => acceptDecline(this.rounds.acceptContext, clientId, raw),
+      acceptClaim: (edgeId, clientId, raw) => acceptClaim(this.rounds.acceptContext, edgeId, clientId, raw),
     });
     this.rounds = new RoundRunner({
       options,
@@ -138,11 +152,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       io: this.io,
       connections: this.connections,
       events: this,
+      cluster,
     });
     this.metrics.federationEpsilon(this.rounds.currentEpsilon(), options.config.maxEpsilon ?? null);
     this.io.on(
       'connection',
-      total(options.logger, 'connection', (socket: Socket) => this.connections.onConnection(socket)),
+      total(options.logger, 'connection', (socket: Socket) => this.connections.onConnection(socket, edgeOf(socket.request))),
     );
     this.stopWatchingRevocations = watchRevocations({
       revoked: () => this.db.revokedMemberIds(),
@@ -158,7 +173,14 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       options.config,
       options.logger,
     );
-    return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, trainable, optimizerState, operatorToken);
+    let cluster: ClusterBus | null = null;
+    try {
+      if (options.config.cluster) cluster = await ClusterBus.connect(options.config.cluster.redis, options.config.federationId, options.logger);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new Aggregator(options, identity, db, startupInvite, fingerprint, spec, model, weights, trainable, optimizerState, operatorToken, cluster);
   }
 
   get config(): ServerConfig {
@@ -239,6 +261,7 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     this.running = null;
     this.stopWatchingRevocations();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
+    this.cluster?.close();
     this.db.close();
   }
 

@@ -45,6 +45,8 @@ export class Attempt {
   readonly acceptedNorms: number[] = [];
   /** Bytes of the sealed plain updates accepted so far (bytesUp of the round). */
   bytesUp = 0;
+  /** Members whose update an edge holds in its partial sum, and which edge (cluster/claims.ts); empty on a single server. */
+  readonly claims = new Map<string, string>();
   readonly deadline: number;
   readonly start: RoundStart;
   readonly weightsFrame: Uint8Array;
@@ -96,6 +98,11 @@ export interface AcceptContext {
   federationId: string;
   server: Identity;
   modelLength: number;
+  /**
+   * An edge's last check before it adds an update (cluster/claims.ts): the coordinator grants the member's
+   * one answer, or says why not. Absent on a single server, whose attempt is the only place answers land.
+   */
+  claim?: (open: Attempt, clientId: string, seen: { norm: number; bytes: number }) => Promise<{ reason: RejectReason; message: string } | null>;
 }
 
 /**
@@ -182,6 +189,11 @@ export async function acceptUpdate(ctx: AcceptContext, clientId: string | null, 
     if (counts && 'problem' in counts) {
       bounded.discard();
       return refuse('bad-evaluation', counts.problem);
+    }
+    const refused = ctx.claim ? await ctx.claim(open, member.clientId, { norm: bounded.norm, bytes: sealed.byteLength }) : null;
+    if (refused) {
+      bounded.discard();
+      return refuse(refused.reason, refused.message);
     }
     // Weight capped, norm clipped to the bound of this mode: one member's influence is bounded (update-policy.ts).
     bounded.commit();

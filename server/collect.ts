@@ -9,6 +9,8 @@ import type { Logger } from './logger.js';
 import type { Member } from './member-connections.js';
 import type { ServerMetrics } from './metrics.js';
 import { settleAccumulator } from './ingest.js';
+import type { ClusterBus } from './cluster/bus.js';
+import { gatherPartials, mergePartials } from './cluster/partials.js';
 import { plainShortfall } from './sampling.js';
 import { runSecureRound } from './secure-round.js';
 import { reportAccepted } from './update-outcome.js';
@@ -36,16 +38,38 @@ export interface SecureCollectServer {
   progress: (progress: { round: number; received: number; cohort: number }) => void;
 }
 
-/** Plain rounds: sealed updates opened one by one into the streaming accumulator until all are in or the deadline. */
-export async function collectPlain(config: ServerConfig, open: Attempt): Promise<Collected> {
+/** A coordinator's edges (server/cluster): where the partial sums of the updates they took come from. */
+export interface EdgeCluster {
+  bus: ClusterBus;
+  partialTimeoutMs: number;
+  log: Logger;
+  metrics: ServerMetrics;
+}
+
+/**
+ * Plain rounds: sealed updates opened one by one into the streaming accumulator until all are in or the
+ * deadline; a coordinator then adds its edges' partial sums, so a member counts when its update is in a sum.
+ */
+export async function collectPlain(config: ServerConfig, open: Attempt, edges: EdgeCluster | null = null): Promise<Collected> {
   await untilOrDeadline(open.everyoneAnswered, open.deadline);
+  // No update (or edge claim) is taken after this: the sum and the edges' partials are final.
+  open.collecting = false;
+  const partials = edges ? await gatherPartials(edges.bus, open, edges.partialTimeoutMs, edges) : [];
   const tooFew = plainShortfall(config, open.received.size);
-  if (tooFew) {
-    const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
-    return { abort: `${open.received.size} of ${open.cohort.size} updates arrived${declined}: ${tooFew}` };
-  }
+  if (tooFew) return { abort: shortfallMessage(open, open.received.size, tooFew) };
   await settleAccumulator(open.accumulator);
-  return { aggregate: open.accumulator.finish(), survivors: [...open.received], secureScale: null };
+  const own = open.accumulator.finish();
+  const direct = [...open.received].filter((id) => !open.claims.has(id));
+  if (!edges || own.kind !== 'sum') return { aggregate: own, survivors: direct, secureScale: null };
+  const merged = mergePartials({ aggregate: own, survivors: direct }, partials, open, edges.log);
+  const lost = plainShortfall(config, merged.survivors.length);
+  if (lost) return { abort: shortfallMessage(open, merged.survivors.length, `${lost} (the others' edges did not hand them in)`) };
+  return { ...merged, secureScale: null };
+}
+
+function shortfallMessage(open: Attempt, counted: number, why: string): string {
+  const declined = open.declined.size > 0 ? `, ${open.declined.size} declined` : '';
+  return `${counted} of ${open.cohort.size} updates arrived${declined}: ${why}`;
 }
 
 /** Secure rounds: the server learns only the sum of the survivors' quantized updates. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { StrategySettingsSchema, strategyConflicts } from '../src/core/aggregate/strategy.js';
+import { createStrategy, StrategySettingsSchema, strategyConflicts } from '../src/core/aggregate/strategy.js';
 import { ModelNameSchema, modelSpecFor } from '../src/core/model/spec.js';
 import { trainableProblem } from '../src/core/model/trainable.js';
 import { accountantInputProblems } from '../src/core/privacy/validate.js';
@@ -164,6 +164,18 @@ export const ServerConfigSchema = z
     seed: z.number().int().min(0).optional(),
     /** Invite token; generated and stored in stateDir when omitted. */
     inviteToken: z.string().min(16).optional(),
+    /**
+     * Scale-out (server/cluster): this server coordinates edges through Redis at `redis` (e.g. redis://127.0.0.1:6379).
+     * Edges (`covey server --role edge`) take participants' connections and plain updates and hand in one partial
+     * sum each per attempt; the coordinator waits at most partialTimeoutSeconds for them after a round closes.
+     */
+    cluster: z
+      .object({
+        redis: z.string().url(),
+        partialTimeoutSeconds: z.number().positive().default(30),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -192,6 +204,12 @@ export const ServerConfigSchema = z
     if (federatedRefused) ctx.addIssue({ code: 'custom', path: ['evaluation', 'federated'], message: federatedRefused });
     const strategyContext = { dpMode: c.dp.mode, secureAggregation: c.secureAggregation.enabled, minClients: c.cohort.minClients };
     for (const p of strategyConflicts(c.strategy, strategyContext)) ctx.addIssue({ code: 'custom', path: ['strategy', p.field], message: p.message });
+    if (c.cluster && !createStrategy(c.strategy).linear) {
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: `${c.strategy.name} needs every update in one place: edges hand in sums` });
+    }
+    if (c.cluster && c.evaluation?.federated) {
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'federated evaluation counts are tallied on one server: not with edges' });
+    }
     if (c.dp.mode === 'distributed' && !c.secureAggregation.enabled) {
       ctx.addIssue({
         code: 'custom',

@@ -38,6 +38,8 @@ export class ConnectionGuard {
     private readonly limits: Limits,
     private readonly log: Logger,
     private readonly metrics: ServerMetrics,
+    /** Whose connection a request is, for the per-address caps: on a coordinator, an edge's verified forwarded address (cluster/edge-auth.ts). */
+    private readonly addressOf: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? 'unknown',
   ) {}
 
   /** socket.io `allowRequest`: runs on every new engine.io handshake (polling or websocket). */
@@ -54,7 +56,7 @@ export class ConnectionGuard {
     if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
       return { reason: 'forbidden-origin', message: 'cross-origin connections are refused' };
     }
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = this.addressOf(req);
     if (this.unauthenticated >= this.limits.maxUnauthenticated) {
       return { reason: 'too-many-connections', message: 'too many connections are waiting to say hello: try again later' };
     }
@@ -77,7 +79,7 @@ export class ConnectionGuard {
 
   /** A new engine.io connection: unauthenticated until `admitted`, closed at the hello deadline. */
   track(conn: EngineSocket): void {
-    const address = conn.remoteAddress ?? 'unknown';
+    const address = this.addressOf(conn.request);
     const entry: Tracked = { address, authenticated: false, bytes: 0, timer: null, logged: 0, suppressed: 0 };
     this.tracked.set(conn, entry);
     this.countUnauthenticated(address, +1);
@@ -133,6 +135,7 @@ export class ConnectionGuard {
 
   private onMessage(conn: EngineSocket, entry: Tracked, data: unknown): void {
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data.byteLength : 0;
+    this.metrics.socketBytesIn(size);
     if (!entry.authenticated) {
       entry.bytes += size;
       if (entry.bytes > this.limits.unauthenticatedBytes) {

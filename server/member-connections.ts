@@ -24,6 +24,11 @@ import type { ServerMetrics } from './metrics.js';
 import { isAck } from '../src/core/protocol/ack.js';
 import { previewReply } from './preview.js';
 import { TokenBucket } from './rate-limit.js';
+import { CLAIM_EVENT, type ClaimReply } from './cluster/claims.js';
+import type { EdgeOrigin } from './cluster/edge-auth.js';
+
+/** The events a participant may send. */
+export const MEMBER_EVENTS = new Set<string>([EVENTS.hello, EVENTS.update, EVENTS.decline, EVENTS.preview, EVENTS.availability]);
 
 /** A registered member with a live connection. */
 export interface Member {
@@ -55,6 +60,8 @@ export interface ConnectionHost {
   ended: () => SignedFederationDone | null;
   acceptUpdate: (clientId: string, header: unknown, payload: unknown) => Promise<UpdateAck>;
   acceptDecline: (clientId: string, raw: unknown) => { ok: boolean; reason?: RejectReason; message?: string };
+  /** A coordinator's grant of an edge's claim on a member's update (cluster/claims.ts). */
+  acceptClaim: (edgeId: string, clientId: string, raw: unknown) => ClaimReply;
 }
 
 /**
@@ -104,7 +111,8 @@ export class MemberConnections {
     return drawableIds(this.members.values());
   }
 
-  onConnection(socket: Socket): void {
+  /** A connection, direct or relayed by the edge `edge` (verified, cluster/edge-auth.ts), which may also claim updates. */
+  onConnection(socket: Socket, edge: EdgeOrigin | null = null): void {
     let clientId: string | null = null;
     const on = (event: string, handler: (...args: unknown[]) => unknown) => socket.on(event, total(this.log, event, handler));
     const bucket = new TokenBucket(this.config.rateLimit.burst, this.config.rateLimit.perSecond);
@@ -173,6 +181,14 @@ export class MemberConnections {
       if (reply.ok && clientId) afterDecline(this.members.get(clientId), raw, this.log);
       if (isAck(ack)) ack(reply);
     });
+    if (edge) {
+      on(CLAIM_EVENT, (raw, ack) => {
+        const reply: ClaimReply = clientId
+          ? this.host.acceptClaim(edge.edgeId, clientId, raw)
+          : { ok: false, reason: 'unknown-client', message: 'say hello first' };
+        if (isAck(ack)) ack(reply);
+      });
+    }
     on('disconnect', (reason) => {
       this.metrics.connectedClients(this.connectedIds().length);
       if (!clientId) return;
@@ -183,7 +199,8 @@ export class MemberConnections {
     // Runs before the rate limiter, on anything the parser let through: an event name may be missing or of any type.
     socket.onAny(
       total(this.log, 'any', (event: unknown) => {
-        if (event !== EVENTS.hello && event !== EVENTS.update && event !== EVENTS.decline && event !== EVENTS.preview && event !== EVENTS.availability) {
+        const known = MEMBER_EVENTS.has(event as string) || (edge !== null && event === CLAIM_EVENT);
+        if (!known) {
           this.reject(socket, 'malformed', `unknown event ${describeEvent(event)}`, clientId);
         }
       }),

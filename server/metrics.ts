@@ -38,6 +38,8 @@ export class ServerMetrics {
   private readonly rejectedUpdates: Counter<'reason'>;
   private readonly rejectedMessages: Counter<'reason'>;
   private readonly connected: Gauge;
+  private readonly socketReceived: Counter;
+  private readonly partialsReceived: Counter;
   private readonly epsilon: Gauge;
   private readonly maxEpsilon: Gauge;
   private readonly seenReasons = new Map<Counter<'reason'>, Set<string>>();
@@ -83,6 +85,16 @@ export class ServerMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.socketReceived = new Counter({
+      name: 'covey_socket_bytes_received_total',
+      help: 'Bytes of every socket message received (updates, handshakes, claims), as they arrive',
+      registers,
+    });
+    this.partialsReceived = new Counter({
+      name: 'covey_edge_partial_bytes_received_total',
+      help: "Coordinator: bytes of its edges' partial sums taken from Redis",
+      registers,
+    });
     this.connected = new Gauge({ name: 'covey_connected_clients', help: 'Authenticated clients connected now', registers });
     this.epsilon = new Gauge({
       name: 'covey_federation_epsilon',
@@ -116,6 +128,16 @@ export class ServerMetrics {
 
   bytesIn(n: number): void {
     this.received.inc(nonNegative(n));
+  }
+
+  /** A socket message arrived (connections.ts), whatever it is. */
+  socketBytesIn(n: number): void {
+    this.socketReceived.inc(nonNegative(n));
+  }
+
+  /** A coordinator took an edge's partial sum (cluster/partials.ts). */
+  partialBytesIn(n: number): void {
+    this.partialsReceived.inc(nonNegative(n));
   }
 
   bytesOut(n: number): void {

@@ -15,7 +15,9 @@ import type { UpdateObservers } from './update-outcome.js';
 import { EpsilonMemo, wouldExceedBudget } from './budget.js';
 import { checkpointDir, writeCheckpoint } from './checkpoints.js';
 import { secureUniform } from './cohort.js';
-import { collectPlain, collectSecure, type SecureCollectServer } from './collect.js';
+import { collectPlain, collectSecure, type EdgeCluster, type SecureCollectServer } from './collect.js';
+import { attemptInfo } from './cluster/attempt-info.js';
+import type { ClusterBus } from './cluster/bus.js';
 import type { ServerConfig } from './config.js';
 import type { FederationDb } from './db.js';
 import { earlyStopReason } from './early-stop.js';
@@ -51,6 +53,8 @@ export interface RoundRunnerDeps {
   io: SocketServer;
   connections: MemberConnections;
   events: EventEmitter<AggregatorEvents>;
+  /** A coordinator's Redis bus to its edges (server/cluster); null on a single server. */
+  cluster: ClusterBus | null;
 }
 
 /**
@@ -82,6 +86,7 @@ export class RoundRunner {
   private readonly io: SocketServer;
   private readonly connections: MemberConnections;
   private readonly events: EventEmitter<AggregatorEvents>;
+  private readonly cluster: ClusterBus | null;
 
   constructor(deps: RoundRunnerDeps) {
     this.options = deps.options;
@@ -96,6 +101,7 @@ export class RoundRunner {
     this.io = deps.io;
     this.connections = deps.connections;
     this.events = deps.events;
+    this.cluster = deps.cluster;
     // Plain rounds of a large model are ingested on worker threads: start them now, not at the first round.
     if (!this.config.secureAggregation.enabled) warmIngest(this.strategy, this.trainable.length);
   }
@@ -138,6 +144,11 @@ export class RoundRunner {
       metrics: this.metrics,
       progress: (progress) => this.events.emit('progress', progress),
     };
+  }
+
+  private get edges(): EdgeCluster | null {
+    const timeout = this.config.cluster?.partialTimeoutSeconds;
+    return this.cluster && timeout !== undefined ? { bus: this.cluster, partialTimeoutMs: timeout * 1000, log: this.log, metrics: this.metrics } : null;
   }
 
   /** What the accept path reads from this server (attempt.ts). */
@@ -274,6 +285,8 @@ export class RoundRunner {
       weightsFrame: frame,
       stopping: () => this.stopped,
     });
+    // Edges learn the attempt before any member can send them an update for it.
+    if (this.cluster && !secagg) await this.cluster.openAttempt(attemptInfo(this.open, this.members));
     crashPoint('selection', round);
     this.phase = 'training';
     this.open.collecting = true;
@@ -290,7 +303,9 @@ export class RoundRunner {
 
     const open = this.open;
     if (cohortIds.length === 0) open.allIn();
-    const collected = secagg ? await collectSecure(this.secureCollectServer, open, secagg, sockets, open.stop.signal) : await collectPlain(this.config, open);
+    const collected = secagg
+      ? await collectSecure(this.secureCollectServer, open, secagg, sockets, open.stop.signal)
+      : await collectPlain(this.config, open, this.edges);
     this.phase = 'aggregating';
     open.collecting = false;
     const everyoneDeclined = cohortIds.length > 0 && open.declined.size === cohortIds.length;

@@ -30,7 +30,7 @@ export function reportUpdate(obs: UpdateObservers, outcome: UpdateOutcome): Upda
 /** An update (plain, or a masked input of a secure round) is in: the crash point of the crash tests, the log line, the progress. */
 export function reportAccepted(
   obs: UpdateObservers,
-  accepted: { clientId: string | null; round: number; received: number; cohort: number; norm?: number },
+  accepted: { clientId: string | null; round: number; received: number; cohort: number; norm?: number; edge?: string },
 ): void {
   const { round, received, cohort } = accepted;
   crashPoint('updates', round);

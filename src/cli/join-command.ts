@@ -25,7 +25,10 @@ export function registerJoinCommand(program: Command, makeClient?: MakeClient): 
   program
     .command('join')
     .description('Join a federation: train on local data each round this client is selected for')
-    .argument('[url]', 'server URL (optional when the invite is a full link)')
+    .argument(
+      '[url]',
+      'server URL (optional when the invite is a full link); several, comma-separated, for a federation with edges: tried in turn after a lost connection',
+    )
     .requiredOption('--invite <code>', 'invite code or link from the federation operator')
     .requiredOption('--data <path>', "local training data: IDX folder, CSV file, or 'mnist' for the embedded digits")
     .option('--label-column <name>', 'label column of a CSV file', 'label')
@@ -41,7 +44,10 @@ export function registerJoinCommand(program: Command, makeClient?: MakeClient): 
     .option('--json', 'print one JSON event per line')
     .action(async (url: string | undefined, opts: JoinOptions) => {
       const invite = parseInvite(opts.invite);
-      const serverUrl = url ?? invite.serverUrl;
+      const [serverUrl, ...fallbackUrls] = (url ?? invite.serverUrl ?? '')
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u.length > 0);
       if (!serverUrl) throw new Error('give the server URL, or an invite link that contains it');
       const { FederationClient } = await import('../client/federation-client.js');
       const { sitOutWhenOutOfBudget } = await import('../client/availability.js');
@@ -71,6 +77,7 @@ export function registerJoinCommand(program: Command, makeClient?: MakeClient): 
       const participantCap = opts.participantCapEpsilon === undefined ? undefined : { epsilon: opts.participantCapEpsilon, view: opts.capView };
       const options: FederationClientOptions = {
         serverUrl,
+        fallbackUrls,
         invite,
         identity,
         data,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { registerServerAdminCommands } from './server-admin-command.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
@@ -13,6 +13,10 @@ interface ServerOptions {
   stateDir?: string;
   jsonLogs?: boolean;
   exitWhenDone?: boolean;
+  role?: 'coordinator' | 'edge';
+  redis?: string;
+  coordinator?: string;
+  edgeId?: string;
 }
 
 /** The config file (or defaults) with command-line overrides. */
@@ -23,7 +27,25 @@ async function resolveConfig(opts: ServerOptions): Promise<ServerConfig> {
     ...(opts.port !== undefined && { port: opts.port }),
     ...(opts.host !== undefined && { host: opts.host }),
     ...(opts.stateDir !== undefined && { stateDir: opts.stateDir }),
+    ...(opts.redis !== undefined && { cluster: { ...base.cluster, redis: opts.redis } }),
   });
+}
+
+/** `--role edge`: relays participants to the coordinator and sums their plain updates (server/cluster/edge.ts). */
+async function runEdge(config: ServerConfig, opts: ServerOptions): Promise<void> {
+  if (!opts.coordinator) throw new Error('an edge needs --coordinator <url>');
+  const logger = createLogger({ json: Boolean(opts.jsonLogs), name: 'edge' });
+  const { startEdge } = await import('../../server/cluster/edge.js');
+  const edgeId = opts.edgeId ?? `edge-${process.pid}`;
+  const edge = await startEdge({ config, coordinatorUrl: opts.coordinator, edgeId, logger });
+  process.stdout.write(`Covey edge ${edgeId} of federation ${config.federationId} at ${edge.serverUrl}, coordinator ${opts.coordinator}\n`);
+  const shutdown = async (signal: string): Promise<void> => {
+    logger('info', 'shutting down', { signal });
+    await edge.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 export function registerServerCommand(program: Command): void {
@@ -36,8 +58,19 @@ export function registerServerCommand(program: Command): void {
     .option('--state-dir <dir>', 'override where state, keys and checkpoints are kept')
     .option('--json-logs', 'structured JSON logs on stderr')
     .option('--exit-when-done', 'exit when the federation ends (status 0 completed, 3 stopped early) instead of serving the dashboard until stopped')
+    .addOption(
+      new Option(
+        '--role <role>',
+        'scale-out: coordinator (rounds, accountant, state) or edge (participant connections and partial sums); default: one server does both',
+      ).choices(['coordinator', 'edge']),
+    )
+    .option('--redis <url>', 'scale-out: the Redis the coordinator and its edges share (e.g. redis://127.0.0.1:6379)')
+    .option('--coordinator <url>', "edge: the coordinator's URL")
+    .option('--edge-id <id>', 'edge: its name in logs and Redis (default edge-<pid>)')
     .action(async (opts: ServerOptions) => {
       const config = await resolveConfig(opts);
+      if (opts.role && !config.cluster) throw new Error(`--role ${opts.role} needs --redis <url> (or cluster.redis in the config)`);
+      if (opts.role === 'edge') return runEdge(config, opts);
       const logger = createLogger({ json: Boolean(opts.jsonLogs), name: 'server' });
       // Loaded here so that `covey --help` and `covey privacy` start without TensorFlow.js.
       const { Aggregator } = await import('../../server/aggregator.js');

@@ -28,6 +28,7 @@ const FEDPROX_DEFAULT_MU = 0.01;
 
 interface SimFlags {
   clients: number;
+  edges?: number;
   rounds: number;
   dataset: string;
   model: ModelName;
@@ -153,6 +154,7 @@ export function registerSimCommand(program: Command): void {
     .option('--attackers <k>', 'the first K clients are simulated attackers (with --attack)', positiveInt)
     .option('--attack <kind>', 'what attackers send: sign-flip | scale:X | gaussian:S', parseAttack)
     .option('--keep', 'keep the temporary folder with partitions and client logs')
+    .option('--edges <k>', 'scale-out: start a local redis-server, the server as coordinator and K edges; clients connect through the edges', positiveInt)
     .option('--json', 'print one JSON object per round, then a summary object')
     .action(async (flags: SimFlags) => {
       const dp: DpMode = DpModeSchema.parse(flags.dp);
@@ -202,6 +204,7 @@ export function registerSimCommand(program: Command): void {
           ...(flags.byzantine !== undefined && { byzantine: flags.byzantine }),
         },
         attackers: flags.attackers !== undefined && flags.attack ? { count: flags.attackers, attack: flags.attack } : undefined,
+        edges: flags.edges,
       };
       if (flags.json) {
         const summary = await runSimulation(options, {

@@ -23,6 +23,8 @@ import { EXIT_STOPPED_EARLY, type FederationEnd } from '../core/protocol/end.js'
 import type { DropStage } from './dropout-client.js';
 import { selectBackend } from '../core/train/index.js';
 import { median } from '../core/stats.js';
+import { startEdge, type EdgeServer } from '../../server/cluster/edge.js';
+import { startLocalRedis, type LocalRedis } from '../../server/cluster/local-redis.js';
 
 export interface SimulationOptions {
   clients: number;
@@ -68,6 +70,8 @@ export interface SimulationOptions {
   strategy?: StrategySettingsInput;
   /** The first `count` clients are simulated attackers (sim-attacker.ts) sending corrupted updates. */
   attackers?: { count: number; attack: Attack };
+  /** Scale-out (server/cluster): a local redis-server, the aggregator as coordinator, and this many edges the clients connect to. */
+  edges?: number;
 }
 
 export interface SimulationSummary {
@@ -80,6 +84,8 @@ export interface SimulationSummary {
   dp: DpMode;
   strategy: string;
   attackers: number;
+  /** Edges the clients connected through (0: straight to the one server). */
+  edges: number;
   accuracy: number | null;
   loss: number | null;
   /** The completed round with the best early-stop metric (else held-out loss), and whether early stopping ended the run before its last round. */
@@ -99,6 +105,8 @@ export interface SimulationHooks {
   onAbort?: (abort: { round: number; reason: string }) => void;
   onProgress?: (p: { round: number; received: number; cohort: number }) => void;
   onStatus?: (message: string) => void;
+  /** The global weights after the last completed round (tests compare runs with them). */
+  onFinished?: (globalWeights: Float32Array) => void;
 }
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../bin/covey.js');
@@ -121,6 +129,8 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
   const children: ChildProcess[] = [];
   const attackers: SimulatedAttacker[] = [];
   let server: Aggregator | null = null;
+  let redis: LocalRedis | null = null;
+  const edges: EdgeServer[] = [];
   try {
     hooks.onStatus?.(`partitioning ${train.count} examples over ${opts.clients} clients (${opts.partition})`);
     for (let i = 0; i < opts.clients; i++) {
@@ -128,6 +138,10 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     }
     const rng = new Rng(opts.seed);
     const secagg = opts.secureAggregation;
+    if (opts.edges) {
+      hooks.onStatus?.(`starting redis-server and ${opts.edges} edges`);
+      redis = await startLocalRedis();
+    }
     const config = parseServerConfig({
       federationId: 'simulation',
       port: 0,
@@ -168,6 +182,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       ...(opts.initFrom && { initFrom: opts.initFrom }),
       ...(opts.strategy && { strategy: opts.strategy }),
       ...(opts.aggregation && { aggregation: opts.aggregation }),
+      ...(redis && { cluster: { redis: redis.url } }),
     });
     server = await Aggregator.create({
       config,
@@ -175,14 +190,20 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       evaluationData: test,
       uniform: () => rng.nextFloat(),
     });
-    const url = await server.listen();
+    const coordinatorUrl = await server.listen();
+    for (let k = 0; k < (opts.edges ?? 0); k++) {
+      const edgeConfig = { ...config, host: '127.0.0.1', port: 0 };
+      edges.push(await startEdge({ config: edgeConfig, coordinatorUrl, edgeId: `edge-${k}`, logger: opts.logger ?? silentLogger }));
+    }
+    // Client i connects to edge i mod K first and fails over to the others in turn (or to the one server).
+    const urlsOf = (i: number): string[] => (edges.length === 0 ? [coordinatorUrl] : edges.map((_, k) => edges[(i + k) % edges.length].serverUrl));
     hooks.onStatus?.(`starting ${opts.clients} clients`);
     const exits: Promise<void>[] = [];
     const rates = new Map<number, number[]>();
     const attackerCount = opts.attackers?.count ?? 0;
     for (let i = 0; i < attackerCount; i++) {
       const attacker = new SimulatedAttacker({
-        serverUrl: url,
+        serverUrl: urlsOf(i)[0],
         invite: parseInvite(server.inviteCode),
         data: subset(train, parts[i]),
         attack: opts.attackers!.attack,
@@ -200,7 +221,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
         process.execPath,
         [
           ...(drop ? [...DROPOUT_JOIN, drop] : [BIN, 'join']),
-          url,
+          urlsOf(i).join(','),
           '--invite',
           server.inviteCode,
           '--data',
@@ -253,6 +274,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
     await Promise.race([server.waitForConnected(opts.clients, 120_000), clientFailure]);
     const state = await Promise.race([server.run(), clientFailure]);
     await Promise.race([Promise.all(exits), clientFailure, new Promise((r) => setTimeout(r, 10_000))]);
+    hooks.onFinished?.(server.globalWeights);
     const last = state.results.at(-1);
     const best = bestRound(state.results, opts.earlyStop?.metric ?? 'loss');
     if (opts.exportBest && best !== null) {
@@ -274,6 +296,7 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
       dp: opts.dp,
       strategy: config.strategy.name,
       attackers: attackerCount,
+      edges: edges.length,
       accuracy: last?.accuracy ?? null,
       loss: last?.loss ?? null,
       bestRound: best,
@@ -287,7 +310,9 @@ export async function runSimulation(opts: SimulationOptions, hooks: SimulationHo
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     for (const attacker of attackers) attacker.close();
+    for (const edge of edges) await edge.close();
     await server?.close();
+    await redis?.stop();
     if (!opts.keep) await rm(workdir, { recursive: true, force: true });
     else hooks.onStatus?.(`kept simulation files in ${workdir}`);
   }

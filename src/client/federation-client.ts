@@ -40,6 +40,11 @@ export { ClientError };
 
 export interface FederationClientOptions {
   serverUrl: string;
+  /**
+   * Other URLs of the same federation (its edges, server/cluster): after a lost connection, each
+   * reconnection attempt tries the next URL in turn, starting from serverUrl.
+   */
+  fallbackUrls?: readonly string[];
   invite: Invite;
   identity: Identity;
   data: Dataset;
@@ -127,6 +132,15 @@ export class FederationClient extends EventEmitter<{ event: [ClientEvent] }> {
       reconnectionDelayMax: 5000,
     });
     this.socket = socket;
+    const urls = [this.options.serverUrl, ...(this.options.fallbackUrls ?? [])];
+    if (urls.length > 1) {
+      // The next URL for the next attempt; the invite's server key is pinned, so any edge proves the same federation.
+      // socket.io-client's Manager opens each attempt's engine at its `uri` (private in its types, read at every open).
+      const manager = socket.io as unknown as { uri: string };
+      socket.io.on('reconnect_attempt', (attempt) => {
+        manager.uri = urls[attempt % urls.length];
+      });
+    }
     let joinedOnce = false;
     const joined = new Promise<void>((resolve, reject) => {
       // Every connection starts with the server's nonce; the hello signs it.
