@@ -11,7 +11,11 @@
  * machine they share its cores with the server: the figures are a lower bound on the server.
  *
  *   npm run bench -- scale          (200, 1,000 and 2,000 participants, 3 rounds of the MLP)
- *   npx tsx bench/scale.ts [--participants 200,1000,2000] [--rounds 3] [--model mlp|cnn] [--out FILE]
+ * With edges (--edges, default 0,1,2,4 per size) the participants connect round-robin to K edge
+ * processes in front of a coordinator, over a local redis-server; the row then also gives the
+ * coordinator's bytes in (every socket byte plus the edges' partial sums) and the edges'.
+ *
+ *   npx tsx bench/scale.ts [--participants 200,1000,2000] [--edges 0,1,2,4] [--rounds 3] [--model mlp|cnn] [--out FILE]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +30,8 @@ import { parseInvite, type Invite } from '../src/core/protocol/invite.js';
 import { ChallengeSchema, EVENTS, RoundStartSchema, UpdateAckSchema, type RoundStart } from '../src/core/protocol/messages.js';
 import { median } from '../src/core/stats.js';
 import { machineInfo } from './machine.js';
-import { startServer, type RoundLine } from './server-process.js';
+import { metricValue, startEdgeProcess, startServer, type EdgeProcess, type RoundLine } from './server-process.js';
+import { startLocalRedis } from '../server/cluster/local-redis.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Examples each participant says it holds (the server's weight cap reads them). */
@@ -92,6 +97,8 @@ async function sendUpdate(p: Participant, start: RoundStart, frame: Uint8Array):
 
 interface ScaleRow {
   participants: number;
+  /** Edges the participants connected through (0: straight to one server process). */
+  edges: number;
   admitSeconds: number;
   rounds: (RoundLine & { ingestMBps: number | null })[];
   medianRoundSeconds: number;
@@ -99,10 +106,24 @@ interface ScaleRow {
   /** Sealed update bytes the server took in per round (median). */
   medianBytesInPerRound: number | null;
   serverPeakRssMiB: number;
+  /** Every byte of socket messages the server (the coordinator, with edges) received, plus its edges' partial sums, per round (handshakes included). */
+  coordinatorBytesInPerRound: number;
+  /** Socket bytes each edge received per round (mean over edges), and the largest edge resident set. */
+  edgeBytesInPerRound: number | null;
+  edgePeakRssMiB: number | null;
 }
 
-async function runOne(participants: number, rounds: number, model: string, values: Float32Array, log: (line: string) => void): Promise<ScaleRow> {
+async function runOne(
+  participants: number,
+  edgeCount: number,
+  rounds: number,
+  model: string,
+  values: Float32Array,
+  log: (line: string) => void,
+): Promise<ScaleRow> {
   const root = await mkdtemp(join(tmpdir(), 'covey-scale-'));
+  const redis = edgeCount > 0 ? await startLocalRedis() : null;
+  const edges: EdgeProcess[] = [];
   const config = {
     federationId: 'scale',
     port: 0,
@@ -111,11 +132,17 @@ async function runOne(participants: number, rounds: number, model: string, value
     seed: 1,
     cohort: { minClients: participants, roundTimeoutSeconds: 600, waitForClientsSeconds: 600 },
     stateDir: join(root, 'server'),
+    ...(redis && { cluster: { redis: redis.url } }),
   };
-  const server = await startServer(root, config, (e) =>
-    log(`  round ${e.round}: ${e.participants} participants, ${e.seconds.toFixed(1)} s, ${((e.bytesUp ?? 0) / 2 ** 20).toFixed(0)} MiB in`),
+  const server = await startServer(
+    root,
+    config,
+    (e) => log(`  round ${e.round}: ${e.participants} participants, ${e.seconds.toFixed(1)} s, ${((e.bytesUp ?? 0) / 2 ** 20).toFixed(0)} MiB of updates`),
+    { exitWhenDone: false },
   );
   try {
+    for (let k = 0; k < edgeCount; k++) edges.push(await startEdgeProcess(root, config, server.url, `edge-${k}`));
+    const entry = (i: number) => (edges.length > 0 ? edges[i % edges.length].url : server.url);
     const invite = parseInvite(server.invite);
     const frames = new Map<string, Uint8Array>();
     const sending = limiter(SEND_CONCURRENCY);
@@ -134,11 +161,15 @@ async function runOne(participants: number, rounds: number, model: string, value
     };
     const started = performance.now();
     const admitting = limiter(ADMIT_CONCURRENCY);
-    const members = await Promise.all(Array.from({ length: participants }, () => admitting(() => admit(server.url, invite, onStart))));
+    const members = await Promise.all(Array.from({ length: participants }, (_, i) => admitting(() => admit(entry(i), invite, onStart))));
     const admitSeconds = (performance.now() - started) / 1000;
     log(`  ${participants} participants admitted in ${admitSeconds.toFixed(1)} s`);
-    const code = await server.exited;
+    const code = await Promise.race([server.exited, until(() => server.rounds.length >= rounds)]);
     await Promise.all(sends);
+    const coordinatorText = await server.metrics();
+    const coordinatorBytes =
+      metricValue(coordinatorText, 'covey_socket_bytes_received_total') + metricValue(coordinatorText, 'covey_edge_partial_bytes_received_total');
+    const edgeBytes = await Promise.all(edges.map(async (e) => metricValue(await e.metrics(), 'covey_socket_bytes_received_total')));
     members.forEach((m) => m.socket.disconnect());
     if (failures.length > 0) throw new Error(`${failures.length} updates failed, the first: ${failures[0]}`);
     if (server.rounds.length !== rounds) throw new Error(`the server exited (code ${code}) after ${server.rounds.length} of ${rounds} rounds`);
@@ -156,17 +187,33 @@ async function runOne(participants: number, rounds: number, model: string, value
       medianRoundSeconds: median(withRate.map((r) => r.seconds)),
       medianIngestMBps: rates.length ? median(rates) : null,
       medianBytesInPerRound: bytes.length ? median(bytes) : null,
-      serverPeakRssMiB: Math.round((server.peakRss() / 2 ** 20) * 10) / 10,
+      serverPeakRssMiB: mib(server.peakRss()),
+      edges: edgeCount,
+      coordinatorBytesInPerRound: Math.round(coordinatorBytes / rounds),
+      edgeBytesInPerRound: edges.length > 0 ? Math.round(edgeBytes.reduce((a, b) => a + b, 0) / edges.length / rounds) : null,
+      edgePeakRssMiB: edges.length > 0 ? Math.max(...edges.map((e) => mib(e.peakRss()))) : null,
     };
   } finally {
+    for (const edge of edges) edge.stop();
     server.stop();
+    await redis?.stop();
     await rm(root, { recursive: true, force: true });
   }
+}
+
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/** Resolves once `done()` holds (checked every 100 ms); resolves to null, like a server that is still running. */
+async function until(done: () => boolean): Promise<null> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 100));
+  return null;
 }
 
 export interface ScaleBenchOptions {
   /** Cohort sizes, one server run each (default 200, 1,000, 2,000). */
   participants?: number[];
+  /** Topologies per size: 0 = one server process, K = a coordinator, K edge processes and a local redis-server (default 0, 1, 2, 4). */
+  edges?: number[];
   rounds?: number;
   model?: string;
   log?: (line: string) => void;
@@ -181,10 +228,13 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}) {
   const length = parameterCount(modelSpecFor(model));
   // One small update for everyone, well inside any norm bound: the server's work does not depend on its values.
   const values = new Float32Array(length).map((_, i) => ((i % 7) - 3) * 1e-5);
+  const topologies = opts.edges ?? [0, 1, 2, 4];
   const rows: ScaleRow[] = [];
   for (const n of sizes) {
-    log(`${n} participants, ${rounds} rounds of the ${model} (${length.toLocaleString()} weights)`);
-    rows.push(await runOne(n, rounds, model, values, log));
+    for (const edges of topologies) {
+      log(`${n} participants, ${edges === 0 ? 'one server' : `${edges} edges`}, ${rounds} rounds of the ${model} (${length.toLocaleString()} weights)`);
+      rows.push(await runOne(n, edges, rounds, model, values, log));
+    }
   }
   return {
     bench: 'scale',
@@ -194,7 +244,7 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}) {
       model,
       weights: length,
       rounds,
-      topology: 'one server process',
+      topology: 'per row: one server process (edges 0), or a coordinator, K edge processes and a local redis-server',
       participants: 'lightweight: real admission and sealing of a pre-made update, no training, all in the bench process',
       sendConcurrency: SEND_CONCURRENCY,
     },
@@ -204,8 +254,9 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const participants = option('participants')?.split(',').map(Number);
+  const edges = option('edges')?.split(',').map(Number);
   const rounds = option('rounds');
-  const report = await runScaleBench({ participants, rounds: rounds === undefined ? undefined : Number(rounds), model: option('model') });
+  const report = await runScaleBench({ participants, edges, rounds: rounds === undefined ? undefined : Number(rounds), model: option('model') });
   const out = option('out') ?? join(HERE, 'results', 'scale.json');
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(report, null, 2) + '\n');

@@ -22,16 +22,26 @@ export interface ServerProcess {
   rounds: RoundLine[];
   /** The largest resident set the server reported so far, bytes. */
   peakRss(): number;
+  /** The server's /metrics text now. */
+  metrics(): Promise<string>;
   /** Resolves with the server's exit code (it runs with --exit-when-done). */
   exited: Promise<number | null>;
   /** Stops sampling; kills the server if it still runs. */
   stop(): void;
 }
 
-export async function startServer(root: string, config: Record<string, unknown>, onRound: (line: RoundLine) => void): Promise<ServerProcess> {
+/** `exitWhenDone: false` keeps the server (and its /metrics) up after its last round, until `stop`. */
+export async function startServer(
+  root: string,
+  config: Record<string, unknown>,
+  onRound: (line: RoundLine) => void,
+  { exitWhenDone = true } = {},
+): Promise<ServerProcess> {
   const configPath = join(root, 'server.json');
   await writeFile(configPath, JSON.stringify(config));
-  const server = spawn(process.execPath, [BIN, 'server', '--config', configPath, '--json-logs', '--exit-when-done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [BIN, 'server', '--config', configPath, '--json-logs', ...(exitWhenDone ? ['--exit-when-done'] : [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const rounds: RoundLine[] = [];
   let stdout = '';
   const exited = new Promise<number | null>((r) => server.on('exit', (code) => r(code)));
@@ -59,8 +69,7 @@ export async function startServer(root: string, config: Record<string, unknown>,
   let peakRss = 0;
   const sample = async () => {
     try {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      const rss = Number(text.match(/^process_resident_memory_bytes (\S+)$/m)?.[1]);
+      const rss = metricValue(await (await fetch(`${url}/metrics`)).text(), 'process_resident_memory_bytes');
       if (rss > peakRss) peakRss = rss;
     } catch {
       /* the server may be closing */
@@ -72,10 +81,63 @@ export async function startServer(root: string, config: Record<string, unknown>,
     invite,
     rounds,
     peakRss: () => peakRss,
+    metrics: async () => (await fetch(`${url}/metrics`)).text(),
     exited,
     stop: () => {
       clearInterval(sampler);
       if (server.exitCode === null) server.kill();
+    },
+  };
+}
+
+/** One unlabelled sample of a Prometheus text exposition (0 when absent). */
+export function metricValue(text: string, name: string): number {
+  const value = Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
+  return Number.isFinite(value) ? value : 0;
+}
+
+export interface EdgeProcess {
+  url: string;
+  /** The largest resident set the edge reported so far, bytes. */
+  peakRss(): number;
+  metrics(): Promise<string>;
+  stop(): void;
+}
+
+/** A `covey server --role edge` child process of the coordinator at `coordinatorUrl` (config: the coordinator's, with its own port). */
+export async function startEdgeProcess(root: string, config: Record<string, unknown>, coordinatorUrl: string, edgeId: string): Promise<EdgeProcess> {
+  const configPath = join(root, `${edgeId}.json`);
+  await writeFile(configPath, JSON.stringify({ ...config, host: '127.0.0.1', port: 0 }));
+  const edge = spawn(process.execPath, [BIN, 'server', '--role', 'edge', '--config', configPath, '--coordinator', coordinatorUrl, '--edge-id', edgeId], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  edge.stderr.resume();
+  let stdout = '';
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    edge.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const m = stdout.match(/ at (http:\/\/[^\s,]+), coordinator/);
+      if (m) resolveUrl(m[1]);
+    });
+    edge.once('exit', (code) => reject(new Error(`edge ${edgeId} exited (code ${code}) before it listened`)));
+  });
+  let peakRss = 0;
+  const metrics = async () => (await fetch(`${url}/metrics`)).text();
+  const sampler = setInterval(
+    () =>
+      void metrics().then(
+        (text) => (peakRss = Math.max(peakRss, metricValue(text, 'process_resident_memory_bytes'))),
+        () => undefined,
+      ),
+    250,
+  );
+  return {
+    url,
+    peakRss: () => peakRss,
+    metrics,
+    stop: () => {
+      clearInterval(sampler);
+      if (edge.exitCode === null) edge.kill();
     },
   };
 }

@@ -2,13 +2,15 @@ import type { RoundAggregate } from '../../src/core/aggregate/index.js';
 import type { Attempt } from '../attempt.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
-import type { ClusterBus, Partial } from './bus.js';
+import { EDGE_TTL_SECONDS, type ClusterBus, type Partial } from './bus.js';
 
 const POLL_MS = 100;
+const REANNOUNCE_EVERY = 10;
 
 /**
  * Coordinator, at an attempt's close: tells the edges (which drop an attempt they hold no update of), then
- * takes the partial of every edge it granted a claim to, until each is in, its edge stops refreshing its liveness key, or `timeoutMs` passes.
+ * takes the partial of every edge it granted a claim to, until each is in, its edge has not refreshed its
+ * liveness key for EDGE_TTL_SECONDS, or `timeoutMs` passes.
  * An edge that hands nothing in contributes nothing: its members' updates are lost to this attempt, never counted.
  */
 export async function gatherPartials(bus: ClusterBus, open: Attempt, timeoutMs: number, observe: { log: Logger; metrics: ServerMetrics }): Promise<Partial[]> {
@@ -17,6 +19,10 @@ export async function gatherPartials(bus: ClusterBus, open: Attempt, timeoutMs: 
   const pending = new Set(open.claims.values());
   const taken: Partial[] = [];
   const deadline = Date.now() + timeoutMs;
+  let polls = 0;
+  // An edge counts as lost once its liveness key has been missing for a whole TTL: a live edge refreshes it
+  // every second, and one Redis restart empties it only until the next refresh.
+  const silentSince = new Map<string, number>();
   while (pending.size > 0) {
     for (const edgeId of [...pending]) {
       const handedIn = await bus.takePartial(open.attemptId, edgeId);
@@ -28,9 +34,15 @@ export async function gatherPartials(bus: ClusterBus, open: Attempt, timeoutMs: 
       } else if (partial) {
         taken.push(partial);
         pending.delete(edgeId);
-      } else if (!(await bus.edgeAlive(edgeId))) {
-        log('warn', 'edge lost before handing in its partial: its members do not count', { edgeId, round: open.round, members: membersOf(open, edgeId) });
-        pending.delete(edgeId);
+      } else if (await bus.edgeAlive(edgeId)) {
+        silentSince.delete(edgeId);
+      } else {
+        const since = silentSince.get(edgeId) ?? Date.now();
+        silentSince.set(edgeId, since);
+        if (Date.now() - since >= EDGE_TTL_SECONDS * 1000) {
+          log('warn', 'edge lost before handing in its partial: its members do not count', { edgeId, round: open.round, members: membersOf(open, edgeId) });
+          pending.delete(edgeId);
+        }
       }
     }
     if (pending.size === 0) break;
@@ -39,6 +51,8 @@ export async function gatherPartials(bus: ClusterBus, open: Attempt, timeoutMs: 
       break;
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    // Said again every second: an edge whose subscription was down (a Redis restart) hears it once it is back.
+    if (++polls % REANNOUNCE_EVERY === 0) await bus.closeAttempt(open.attemptId);
   }
   return taken;
 }

@@ -10,6 +10,7 @@ import { generateIdentity } from '../../src/core/crypto/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
+import { skipWithoutRedis } from '../helpers/redis.js';
 
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
@@ -18,7 +19,7 @@ afterAll(async () => {
 
 type LogLine = Record<string, unknown> & { event: string };
 
-describe('an edge killed mid-round', () => {
+describe.skipIf(skipWithoutRedis)('an edge killed mid-round', () => {
   it(
     'its participants reconnect through the other edge and the federation finishes, each round counting each member at most once',
     { timeout: 300_000 },

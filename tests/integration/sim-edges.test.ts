@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSimulation, type SimulationOptions } from '../../src/cli/simulation.js';
+import { skipWithoutRedis } from '../helpers/redis.js';
 
 /**
  * `covey sim --edges K`: a local redis-server, the aggregator as coordinator, K edges. The same seed gives
@@ -55,7 +56,7 @@ function maxAbsDifference(a: Float32Array, b: Float32Array): number {
 const figures: string[] = [];
 afterAll(() => console.log(figures.join('\n')));
 
-describe('a federation through edges is the federation on one server', () => {
+describe.skipIf(skipWithoutRedis)('a federation through edges is the federation on one server', () => {
   it('plain rounds: the same per-round accuracy and global weights within 1e-6 with 0, 1 and 2 edges', { timeout: 600_000 }, async () => {
     const single = await simulate(SETUP);
     expect(single.edges).toBe(0);
