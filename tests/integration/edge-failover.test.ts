@@ -5,9 +5,8 @@ import { Aggregator } from '../../server/aggregator.js';
 import { startLocalRedis, type LocalRedis } from '../../server/cluster/local-redis.js';
 import { parseServerConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
-import { FederationClient } from '../../src/client/federation-client.js';
-import { generateIdentity } from '../../src/core/crypto/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
+import { connectThroughEdges } from '../helpers/edge-clients.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
 import { skipWithoutRedis } from '../helpers/redis.js';
@@ -63,23 +62,13 @@ describe.skipIf(skipWithoutRedis)('an edge killed mid-round', () => {
 
       // Members 0 and 1 start on edge A, 2 and 3 on edge B; each fails over to the other.
       const invite = parseInvite(server.inviteCode);
-      const clients = await Promise.all(
-        parts.map(async (data, i) => {
-          const [first, second] = i < 2 ? [edgeA, edgeB] : [edgeB, edgeA];
-          const client = new FederationClient({
-            serverUrl: first,
-            fallbackUrls: [second],
-            stateDir: join(root, `client-${i}`),
-            invite,
-            identity: await generateIdentity(),
-            data,
-            trainSeed: i,
-          });
-          cleanup.push(() => client.close());
-          await client.connect();
-          return client;
-        }),
-      );
+      const clients = await connectThroughEdges({
+        parts,
+        root,
+        invite,
+        urls: (i) => (i < 2 ? [edgeA, edgeB] : [edgeB, edgeA]),
+        track: (client) => cleanup.push(() => client.close()),
+      });
       expect(clients).toHaveLength(4);
 
       const state = await server.run();

@@ -6,9 +6,8 @@ import { startEdge, type EdgeServer } from '../../server/cluster/edge.js';
 import { startLocalRedis, type LocalRedis } from '../../server/cluster/local-redis.js';
 import { parseServerConfig } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
-import { FederationClient } from '../../src/client/federation-client.js';
-import { generateIdentity } from '../../src/core/crypto/index.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
+import { connectThroughEdges } from '../helpers/edge-clients.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
 import { skipWithoutRedis } from '../helpers/redis.js';
 
@@ -43,19 +42,13 @@ describe.skipIf(skipWithoutRedis)('Redis restarted during a federation with edge
       edges.push(edge);
     }
     const invite = parseInvite(server.inviteCode);
-    for (const [i, data] of parts.entries()) {
-      const client = new FederationClient({
-        serverUrl: edges[i % 2].serverUrl,
-        fallbackUrls: [edges[(i + 1) % 2].serverUrl],
-        stateDir: join(root, `client-${i}`),
-        invite,
-        identity: await generateIdentity(),
-        data,
-        trainSeed: i,
-      });
-      cleanup.push(() => client.close());
-      await client.connect();
-    }
+    await connectThroughEdges({
+      parts,
+      root,
+      invite,
+      urls: (i) => [edges[i % 2].serverUrl, edges[(i + 1) % 2].serverUrl],
+      track: (client) => cleanup.push(() => client.close()),
+    });
     // Redis goes away as round 1 completes and comes back on the same port 1.5 s later, empty.
     const restart: { done: Promise<void> | null } = { done: null };
     server.on('round', (r) => {
