@@ -108,6 +108,8 @@ interface ScaleRow {
   serverPeakRssMiB: number;
   /** Every byte of socket messages the server (the coordinator, with edges) received, plus its edges' partial sums, per round (handshakes included). */
   coordinatorBytesInPerRound: number;
+  /** Global weights bytes the server (the coordinator, with edges) sent per round. */
+  coordinatorWeightBytesOutPerRound: number;
   /** Socket bytes each edge received per round (mean over edges), and the largest edge resident set. */
   edgeBytesInPerRound: number | null;
   edgePeakRssMiB: number | null;
@@ -190,6 +192,7 @@ async function runOne(
       serverPeakRssMiB: mib(server.peakRss()),
       edges: edgeCount,
       coordinatorBytesInPerRound: Math.round(coordinatorBytes / rounds),
+      coordinatorWeightBytesOutPerRound: Math.round(metricValue(coordinatorText, 'covey_bytes_sent_total') / rounds),
       edgeBytesInPerRound: edges.length > 0 ? Math.round(edgeBytes.reduce((a, b) => a + b, 0) / edges.length / rounds) : null,
       edgePeakRssMiB: edges.length > 0 ? Math.max(...edges.map((e) => mib(e.peakRss()))) : null,
     };

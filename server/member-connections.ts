@@ -26,6 +26,7 @@ import { previewReply } from './preview.js';
 import { TokenBucket } from './rate-limit.js';
 import { CLAIM_EVENT, type ClaimReply } from './cluster/claims.js';
 import type { EdgeOrigin } from './cluster/edge-auth.js';
+import { sendRoundStart } from './cluster/frames.js';
 
 /** The events a participant may send. */
 export const MEMBER_EVENTS = new Set<string>([EVENTS.hello, EVENTS.update, EVENTS.decline, EVENTS.preview, EVENTS.availability]);
@@ -37,6 +38,8 @@ export interface Member {
   boxPublicKey: Uint8Array;
   numExamples: number;
   socket: Socket | null;
+  /** The edge its connection comes through (cluster/edge-auth.ts), or null when it is connected here directly. */
+  edge: string | null;
   /** What the member last said about being drawn (availability.ts). */
   availability: MemberAvailability;
 }
@@ -135,7 +138,7 @@ export class MemberConnections {
       if (!nonce) return ack({ ok: false, reason: 'malformed', message: 'one hello per connection' });
       const used = nonce;
       nonce = null;
-      const reply = await this.onHello(socket, raw, used);
+      const reply = await this.onHello(socket, raw, used, edge);
       if (reply.ok) {
         clientId = reply.clientId;
         this.guard.admitted(socket.conn);
@@ -236,7 +239,7 @@ export class MemberConnections {
     this.guard.rejected(socket.conn, { reason, message, clientId, socket: socket.id });
   }
 
-  private async onHello(socket: Socket, raw: unknown, nonce: Uint8Array): Promise<HelloResponse> {
+  private async onHello(socket: Socket, raw: unknown, nonce: Uint8Array, edge: EdgeOrigin | null): Promise<HelloResponse> {
     const admitted = await admit({ raw, nonce, serverFingerprint: this.fingerprint, db: this.db, now: new Date() });
     if (!admitted.ok) {
       this.reject(socket, admitted.reason, admitted.message);
@@ -252,6 +255,7 @@ export class MemberConnections {
       boxPublicKey: admitted.boxPublicKey,
       numExamples: admitted.numExamples,
       socket,
+      edge: edge?.edgeId ?? null,
       availability: AVAILABLE_AFTER_HELLO,
     });
     if (admitted.registered) this.log('info', 'member registered', { clientId });
@@ -271,8 +275,7 @@ export class MemberConnections {
       // A cohort member that reconnects mid-round gets the round again (after this reply); with
       // secure aggregation a member that lost its connection has dropped out of the attempt.
       setImmediate(() => {
-        socket.emit(EVENTS.roundStart, open.start, open.weightsFrame);
-        this.metrics.bytesOut(open.weightsFrame.byteLength);
+        this.metrics.bytesOut(sendRoundStart(socket, edge !== null, open.start, open.weightsFrame));
       });
     }
     return {

@@ -18,6 +18,7 @@ import { secureUniform } from './cohort.js';
 import { collectPlain, collectSecure, type EdgeCluster, type SecureCollectServer } from './collect.js';
 import { attemptInfo } from './cluster/attempt-info.js';
 import type { ClusterBus } from './cluster/bus.js';
+import { sendRoundStart } from './cluster/frames.js';
 import type { ServerConfig } from './config.js';
 import type { FederationDb } from './db.js';
 import { earlyStopReason } from './early-stop.js';
@@ -291,13 +292,14 @@ export class RoundRunner {
     this.phase = 'training';
     this.open.collecting = true;
     this.log('info', 'round started', { round, cohort: cohortIds.length, deadline: new Date(deadline).toISOString(), secureAggregation: secagg !== undefined });
+    // Members behind an edge get the weights from their edge, which reads them here once (cluster/frames.ts).
+    if (this.cluster) await this.cluster.putFrame(attemptId, frame);
     const sockets = new Map<string, Socket>();
     for (const id of cohortIds) {
-      const socket = this.members.get(id)?.socket;
-      if (!socket) continue;
-      sockets.set(id, socket);
-      socket.emit(EVENTS.roundStart, message, frame);
-      this.metrics.bytesOut(frame.byteLength);
+      const member = this.members.get(id);
+      if (!member?.socket) continue;
+      sockets.set(id, member.socket);
+      this.metrics.bytesOut(sendRoundStart(member.socket, member.edge !== null, message, frame));
     }
     this.events.emit('progress', { round, received: 0, cohort: cohortIds.length });
 

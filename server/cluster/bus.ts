@@ -7,7 +7,8 @@ import type { Logger } from '../logger.js';
  * What the coordinator and its edges share through Redis (keys and channels under `covey:<federationId>:`):
  * - `attempt` (key and channel): the open plain attempt an edge accepts updates for, and its close;
  * - `edge:<id>` (key, EDGE_TTL_SECONDS): an edge is alive while it keeps refreshing it;
- * - `partial:<attemptId>:<edgeId>` (key): an edge's partial sum of one attempt, read once by the coordinator.
+ * - `partial:<attemptId>:<edgeId>` (key): an edge's partial sum of one attempt, read once by the coordinator;
+ * - `frame:<attemptId>` (key): the attempt's global weights, which edges attach to its round start (frames.ts).
  * The coordinator stays the only writer of durable state (its database); nothing here outlives a round.
  */
 export const EDGE_TTL_SECONDS = 3;
@@ -174,6 +175,16 @@ export class ClusterBus {
   /** Edge: its partial of an attempt, for the coordinator to take. */
   async putPartial(partial: Partial): Promise<void> {
     await this.redis.set(this.key(`partial:${partial.attemptId}:${partial.edgeId}`), encodePartial(partial), 'EX', PARTIAL_TTL_SECONDS);
+  }
+
+  /** Coordinator: an attempt's global weights frame, for the edges to hand their members (frames.ts). */
+  async putFrame(attemptId: string, frame: Uint8Array): Promise<void> {
+    await this.redis.set(this.key(`frame:${attemptId}`), Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), 'EX', PARTIAL_TTL_SECONDS);
+  }
+
+  /** Edge: an attempt's global weights frame, or null when there is none (expired, or lost with a Redis restart). */
+  async frame(attemptId: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.key(`frame:${attemptId}`));
   }
 
   /** Coordinator: an edge's partial of an attempt and its size, once it is there (taken: a second read finds nothing). */

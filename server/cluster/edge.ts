@@ -9,7 +9,7 @@ import type { Identity } from '../../src/core/crypto/index.js';
 import { loadIdentityFile } from '../../src/core/crypto/identity-file.js';
 import { modelSpecFor, trainableSlice } from '../../src/core/model/index.js';
 import { isAck } from '../../src/core/protocol/ack.js';
-import { EVENTS, UpdateHeaderSchema, type UpdateAck } from '../../src/core/protocol/messages.js';
+import { EVENTS, RoundStartSchema, UpdateHeaderSchema, type UpdateAck } from '../../src/core/protocol/messages.js';
 import { acceptUpdate, Attempt, type AcceptContext } from '../attempt.js';
 import type { ServerConfig } from '../config.js';
 import { ConnectionGuard, describeEvent, total } from '../connections.js';
@@ -24,6 +24,7 @@ import { metricsRequireToken } from '../http.js';
 import { ClusterBus, type AttemptInfo, type AttemptMessage } from './bus.js';
 import { CLAIM_EVENT, claimReply } from './claims.js';
 import { edgeHeaders, isEdgeId } from './edge-auth.js';
+import { FRAME_AT_EDGE } from './frames.js';
 
 /** How long an edge waits for the coordinator to grant a claim before refusing the update. */
 const CLAIM_TIMEOUT_MS = 10_000;
@@ -63,6 +64,8 @@ export class EdgeServer {
   private readonly strategy: Strategy;
   private readonly length: number;
   private current: EdgeAttempt | null = null;
+  /** Global weights frames by attempt id, read from Redis once each (frames.ts). */
+  private readonly frames = new Map<string, Promise<Buffer | null>>();
   private url = '';
 
   constructor(private readonly options: EdgeOptions) {
@@ -165,6 +168,30 @@ export class EdgeServer {
     this.log('info', 'partial handed in', { round: open.round, attemptId, members: open.received.size, totalWeight: aggregate.totalWeight });
   }
 
+  /** A relayed round start's arguments, with the frame the coordinator left at this edge put back. */
+  private async withFrame(args: unknown[]): Promise<unknown[]> {
+    const [start, frame] = args;
+    const parsed = RoundStartSchema.safeParse(start);
+    if (!parsed.success || !(frame instanceof Uint8Array) || frame.byteLength !== FRAME_AT_EDGE.byteLength) return args;
+    const { attemptId } = parsed.data;
+    let cached = this.frames.get(attemptId);
+    if (!cached) {
+      cached = this.options.bus.frame(attemptId);
+      // The frames of the two latest attempts are kept: a member that reconnects mid-round gets its round start again.
+      this.frames.set(attemptId, cached);
+      for (const key of [...this.frames.keys()].slice(0, -2)) this.frames.delete(key);
+      cached.catch(() => this.frames.delete(attemptId));
+    }
+    const held = await cached;
+    if (!held) {
+      this.frames.delete(attemptId);
+      this.log('warn', 'round start relayed without its weights: none in Redis', { attemptId });
+      return args;
+    }
+    this.metrics.bytesOut(held.byteLength);
+    return [start, held, ...args.slice(2)];
+  }
+
   /** The attempt an update names: the one held, or the coordinator's current one when its announcement has not reached here yet. */
   private async attemptFor(header: unknown): Promise<EdgeAttempt | null> {
     const parsed = UpdateHeaderSchema.safeParse(header);
@@ -250,10 +277,17 @@ export class EdgeServer {
         });
       }),
     );
+    // The coordinator's messages reach the participant in the order sent, a round start with its weights put back (frames.ts).
+    let forwarding = Promise.resolve();
     upstream.onAny((event: string, ...args: unknown[]) => {
       const ack = args.length > 0 && isAck(args[args.length - 1]) ? (args.pop() as (reply: unknown) => void) : null;
-      if (ack) socket.emit(event, ...args, ack);
-      else socket.emit(event, ...args);
+      forwarding = forwarding
+        .then(async () => {
+          if (event === EVENTS.roundStart) args = await this.withFrame(args);
+          if (ack) socket.emit(event, ...args, ack);
+          else socket.emit(event, ...args);
+        })
+        .catch((err: Error) => this.log('error', 'relay to participant failed', { error: err.message }));
     });
     // Either side gone closes the other: the participant reconnects (to this or another edge) and says hello again.
     socket.on('disconnect', () => upstream.disconnect());

@@ -8,6 +8,7 @@ import { createLogger } from '../../server/logger.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { connectThroughEdges } from '../helpers/edge-clients.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
+import { metricValue } from '../../bench/server-process.js';
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
 import { skipWithoutRedis } from '../helpers/redis.js';
 
