@@ -90,6 +90,8 @@ describe.skipIf(skipWithoutRedis)('an edge killed mid-round', () => {
       expect(participants[2]).toBe(4);
       expect(accepted(3, 'edge-b')).toBe(4);
       expect(accepted(3, 'edge-a')).toBe(0);
+      // Every member is behind an edge: the edges attached the global weights, the coordinator sent none.
+      expect(metricValue(await server.metrics.text(), 'covey_bytes_sent_total')).toBe(0);
       console.log(
         `edge failover: participants per round ${participants.join(', ')}; round 2 granted via edge A ${accepted(2, 'edge-a')}, via edge B ${accepted(2, 'edge-b')}`,
       );
