@@ -66,25 +66,17 @@ export async function startServer(
   });
   const { url, invite } = await joinLine;
 
-  let peakRss = 0;
-  const sample = async () => {
-    try {
-      const rss = metricValue(await (await fetch(`${url}/metrics`)).text(), 'process_resident_memory_bytes');
-      if (rss > peakRss) peakRss = rss;
-    } catch {
-      /* the server may be closing */
-    }
-  };
-  const sampler = setInterval(() => void sample(), 250);
+  const metrics = async () => (await fetch(`${url}/metrics`)).text();
+  const rss = sampleRss(metrics);
   return {
     url,
     invite,
     rounds,
-    peakRss: () => peakRss,
-    metrics: async () => (await fetch(`${url}/metrics`)).text(),
+    peakRss: rss.peak,
+    metrics,
     exited,
     stop: () => {
-      clearInterval(sampler);
+      rss.stop();
       if (server.exitCode === null) server.kill();
     },
   };
@@ -94,6 +86,20 @@ export async function startServer(
 export function metricValue(text: string, name: string): number {
   const value = Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
   return Number.isFinite(value) ? value : 0;
+}
+
+/** The largest process_resident_memory_bytes a process's /metrics reports, read every 250 ms until `stop`. */
+function sampleRss(metrics: () => Promise<string>): { peak: () => number; stop: () => void } {
+  let peak = 0;
+  const sampler = setInterval(
+    () =>
+      void metrics().then(
+        (text) => (peak = Math.max(peak, metricValue(text, 'process_resident_memory_bytes'))),
+        () => undefined, // the process may be closing
+      ),
+    250,
+  );
+  return { peak: () => peak, stop: () => clearInterval(sampler) };
 }
 
 export interface EdgeProcess {
@@ -121,22 +127,14 @@ export async function startEdgeProcess(root: string, config: Record<string, unkn
     });
     edge.once('exit', (code) => reject(new Error(`edge ${edgeId} exited (code ${code}) before it listened`)));
   });
-  let peakRss = 0;
   const metrics = async () => (await fetch(`${url}/metrics`)).text();
-  const sampler = setInterval(
-    () =>
-      void metrics().then(
-        (text) => (peakRss = Math.max(peakRss, metricValue(text, 'process_resident_memory_bytes'))),
-        () => undefined,
-      ),
-    250,
-  );
+  const rss = sampleRss(metrics);
   return {
     url,
-    peakRss: () => peakRss,
+    peakRss: rss.peak,
     metrics,
     stop: () => {
-      clearInterval(sampler);
+      rss.stop();
       if (edge.exitCode === null) edge.kill();
     },
   };

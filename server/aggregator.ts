@@ -32,7 +32,7 @@ import { MemberConnections } from './member-connections.js';
 import { RoundRunner } from './rounds.js';
 import { ClusterBus } from './cluster/bus.js';
 import { acceptClaim } from './cluster/claims.js';
-import { edgeOrigin } from './cluster/edge-auth.js';
+import { edgeOrigin, type EdgeOrigin } from './cluster/edge-auth.js';
 
 /** Named states of the round state machine; every waiting state has a deadline. */
 export type RoundPhase = 'waiting-for-clients' | 'training' | 'aggregating' | 'idle' | 'done';
@@ -106,7 +106,13 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     );
     const { federationId } = options.config;
     // On a coordinator, a connection relayed by an edge counts against its participant's address, not the edge's.
-    const edgeOf = (req: IncomingMessage) => (cluster ? edgeOrigin(identity, federationId, req) : null);
+    // Verified once per handshake request (asked at the handshake, the engine connection and the socket).
+    const origins = new WeakMap<IncomingMessage, EdgeOrigin | null>();
+    const edgeOf = (req: IncomingMessage): EdgeOrigin | null => {
+      if (!cluster) return null;
+      if (!origins.has(req)) origins.set(req, edgeOrigin(identity, federationId, req));
+      return origins.get(req) ?? null;
+    };
     this.guard = new ConnectionGuard(
       options.config.connections,
       options.logger,

@@ -87,6 +87,15 @@ export function decodePartial(bytes: Buffer): Partial | Error {
   return { ...rest, sum };
 }
 
+/** JSON read from Redis, or null when it is not JSON (the schema then refuses it). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
 /** The coordinator's and the edges' connections to Redis: one for commands, one subscribed to the attempt channel. */
 export class ClusterBus {
   private readonly prefix: string;
@@ -136,7 +145,7 @@ export class ClusterBus {
   async currentAttempt(): Promise<AttemptInfo | null> {
     const raw = await this.redis.get(this.key('attempt'));
     if (raw === null) return null;
-    const parsed = AttemptInfoSchema.safeParse(JSON.parse(raw));
+    const parsed = AttemptInfoSchema.safeParse(parseJson(raw));
     return parsed.success ? parsed.data : null;
   }
 
@@ -147,13 +156,7 @@ export class ClusterBus {
     this.subscriber.on('error', (err: Error) => this.log('warn', 'redis', { error: err.message }));
     this.subscriber.on('message', (from: string, text: string) => {
       if (from !== channel) return;
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = null;
-      }
-      const parsed = AttemptMessageSchema.safeParse(json);
+      const parsed = AttemptMessageSchema.safeParse(parseJson(text));
       if (!parsed.success) return this.log('warn', 'malformed attempt message on the cluster bus', { channel });
       handler(parsed.data);
     });

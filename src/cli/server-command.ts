@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { registerServerAdminCommands } from './server-admin-command.js';
 import { loadServerConfig, parseServerConfig, type ServerConfig } from '../../server/config.js';
-import { createLogger } from '../../server/logger.js';
+import { createLogger, type Logger } from '../../server/logger.js';
 import { nonNegativeInt } from './options.js';
 import { describeEnd, endExitCode } from '../core/protocol/end.js';
 
@@ -31,6 +31,17 @@ async function resolveConfig(opts: ServerOptions): Promise<ServerConfig> {
   });
 }
 
+/** Ctrl-C or SIGTERM: log, close cleanly, exit 0. */
+function exitOnSignals(logger: Logger, close: () => Promise<void>): void {
+  const shutdown = async (signal: string): Promise<void> => {
+    logger('info', 'shutting down', { signal });
+    await close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
 /** `--role edge`: relays participants to the coordinator and sums their plain updates (server/cluster/edge.ts). */
 async function runEdge(config: ServerConfig, opts: ServerOptions): Promise<void> {
   if (!opts.coordinator) throw new Error('an edge needs --coordinator <url>');
@@ -39,13 +50,7 @@ async function runEdge(config: ServerConfig, opts: ServerOptions): Promise<void>
   const edgeId = opts.edgeId ?? `edge-${process.pid}`;
   const edge = await startEdge({ config, coordinatorUrl: opts.coordinator, edgeId, logger });
   process.stdout.write(`Covey edge ${edgeId} of federation ${config.federationId} at ${edge.serverUrl}, coordinator ${opts.coordinator}\n`);
-  const shutdown = async (signal: string): Promise<void> => {
-    logger('info', 'shutting down', { signal });
-    await edge.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  exitOnSignals(logger, () => edge.close());
 }
 
 export function registerServerCommand(program: Command): void {
@@ -94,13 +99,7 @@ export function registerServerCommand(program: Command): void {
           '',
         ].join('\n'),
       );
-      const shutdown = async (signal: string): Promise<void> => {
-        logger('info', 'shutting down', { signal });
-        await server.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void shutdown('SIGINT'));
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      exitOnSignals(logger, () => server.close());
       server.on('round', (r) => {
         process.stdout.write(
           `round ${r.round}: ${r.participants} participants` +

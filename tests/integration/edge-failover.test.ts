@@ -8,7 +8,6 @@ import { createLogger } from '../../server/logger.js';
 import { parseInvite } from '../../src/core/protocol/invite.js';
 import { connectThroughEdges } from '../helpers/edge-clients.js';
 import { writeClientPartitions } from '../helpers/federation-data.js';
-import { metricValue } from '../../bench/server-process.js';
 import { spawnCovey, type CoveyProcess } from '../helpers/processes.js';
 import { skipWithoutRedis } from '../helpers/redis.js';
 
@@ -91,7 +90,7 @@ describe.skipIf(skipWithoutRedis)('an edge killed mid-round', () => {
       expect(accepted(3, 'edge-b')).toBe(4);
       expect(accepted(3, 'edge-a')).toBe(0);
       // Every member is behind an edge: the edges attached the global weights, the coordinator sent none.
-      expect(metricValue(await server.metrics.text(), 'covey_bytes_sent_total')).toBe(0);
+      expect((await server.metrics.registry.getSingleMetric('covey_bytes_sent_total')?.get())?.values[0]?.value).toBe(0);
       console.log(
         `edge failover: participants per round ${participants.join(', ')}; round 2 granted via edge A ${accepted(2, 'edge-a')}, via edge B ${accepted(2, 'edge-b')}`,
       );
